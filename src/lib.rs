@@ -1,0 +1,32 @@
+//! Open body-worn camera firmware.
+//!
+//! # Layout
+//! - [`config`]: the TOML configuration, its defaults and validation.
+//! - [`recorder`]: the pure recorder state machine (events in, actions out).
+//! - [`capture`]: GStreamer pipelines (simulated, libcamera, v4l2) to encoded frames.
+//! - [`media`]: the encoded frame type shared by capture, buffer and store.
+//! - [`interleave`]: merges audio and video into one decode-time order.
+//! - [`prebuffer`]: the pre-event buffer kept in RAM while ready.
+//! - [`ts`]: MPEG-TS muxing of H.264 + AAC, and a scanner for recovery.
+//! - [`store`]: segments on flash: layout, capacity, writing, sidecars, recovery.
+//! - [`controls`]: button gestures, LED patterns, GPIO and simulated backends.
+//! - [`ctl`]: the control socket protocol (server and client).
+//! - [`status`]: the status snapshot shown by `bodycam ctl status`.
+//! - [`clock`]: monotonic and UTC time, clock synchronisation state.
+//! - [`daemon`]: `bodycam run`, the loop that wires everything together.
+//! - [`exit`]: exit codes.
+
+pub mod capture;
+pub mod clock;
+pub mod config;
+pub mod controls;
+pub mod ctl;
+pub mod daemon;
+pub mod exit;
+pub mod interleave;
+pub mod media;
+pub mod prebuffer;
+pub mod recorder;
+pub mod status;
+pub mod store;
+pub mod ts;

@@ -1,1 +1,174 @@
-fn main(){}
+//! `bodycam`: the daemon (`run`) and its control client (`ctl`). Thin: parse arguments,
+//! load the config, call into the library, map errors to exit codes.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use bodycam::config::{Config, ConfigError, EncoderChoice};
+use bodycam::ctl::{self, ButtonAction, RecordAction, Request};
+use bodycam::{capture, daemon, exit};
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "bodycam", version, about = "Open body-worn camera firmware")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Run the recorder daemon.
+    Run {
+        /// Config file (TOML); without it, developer defaults (simulated camera and controls).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Talk to a running daemon over its control socket.
+    Ctl {
+        /// Config file of the daemon (to find its socket).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Control socket path (overrides the config).
+        #[arg(long)]
+        socket: Option<PathBuf>,
+        #[command(subcommand)]
+        command: CtlCmd,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum CtlCmd {
+    /// Show the daemon's status.
+    Status {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Press the simulated record button.
+    Button {
+        /// press (marker), double (start), triple (stealth), hold (stop), bounce (press with contact bounce)
+        action: ButtonAction,
+    },
+    /// Start or stop recording without the button.
+    Record {
+        /// start | stop
+        action: RecordAction,
+    },
+    /// Add a marker to the open recording.
+    Marker,
+    /// Toggle stealth mode.
+    Stealth,
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("BODYCAM_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn config_error(e: &ConfigError) -> i32 {
+    eprintln!("bodycam: {e}");
+    exit::CONFIG
+}
+
+fn run(config: Option<PathBuf>) -> i32 {
+    init_logging();
+    let cfg = match Config::load(config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => return config_error(&e),
+    };
+    if let Err(e) = capture::init() {
+        eprintln!("bodycam: {e}");
+        return exit::RUNTIME;
+    }
+    let encoder = match capture::resolve_encoder(cfg.camera.encoder) {
+        Ok(e) => e,
+        Err(e) if cfg.camera.encoder != EncoderChoice::Auto => {
+            return config_error(&ConfigError::Invalid {
+                key: "camera.encoder",
+                reason: e.to_string(),
+            });
+        }
+        Err(e) => {
+            eprintln!("bodycam: {e}");
+            return exit::RUNTIME;
+        }
+    };
+    match daemon::run(cfg, encoder) {
+        Ok(()) => exit::OK,
+        Err(e) => {
+            eprintln!("bodycam: {e}");
+            exit::RUNTIME
+        }
+    }
+}
+
+fn ctl_main(config: Option<PathBuf>, socket: Option<PathBuf>, command: CtlCmd) -> i32 {
+    let path = match socket {
+        Some(p) => p,
+        None => match Config::load(config.as_deref()) {
+            Ok(c) => c.socket_path(),
+            Err(e) => return config_error(&e),
+        },
+    };
+    let (req, json) = match command {
+        CtlCmd::Status { json } => (Request::Status, json),
+        CtlCmd::Button { action } => (Request::Button { action }, false),
+        CtlCmd::Record { action } => (Request::Record { action }, false),
+        CtlCmd::Marker => (Request::Marker, false),
+        CtlCmd::Stealth => (Request::Stealth, false),
+    };
+    match ctl::call(&path, &req, Duration::from_secs(15)) {
+        Ok(resp) if resp.ok => {
+            if let Some(status) = resp.status {
+                if json {
+                    match serde_json::to_string_pretty(&status) {
+                        Ok(s) => println!("{s}"),
+                        Err(e) => {
+                            eprintln!("bodycam: {e}");
+                            return exit::FAILURE;
+                        }
+                    }
+                } else {
+                    print!("{}", status.render());
+                }
+            }
+            exit::OK
+        }
+        Ok(resp) => {
+            eprintln!(
+                "bodycam: daemon refused: {}",
+                resp.error.unwrap_or_else(|| "no reason given".into())
+            );
+            exit::FAILURE
+        }
+        Err(e) => {
+            eprintln!("bodycam: {e}");
+            exit::RUNTIME
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { exit::USAGE as u8 } else { 0 });
+        }
+    };
+    let code = match cli.command {
+        Cmd::Run { config } => run(config),
+        Cmd::Ctl {
+            config,
+            socket,
+            command,
+        } => ctl_main(config, socket, command),
+    };
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
+}

@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# Cross-build bodycam for aarch64-unknown-linux-gnu (Raspberry Pi 4/5, 64-bit)
+# on a Debian 12 x86_64 host and run its test suite under qemu-user.
+#
+# Usage:
+#   scripts/cross-aarch64.sh [--no-install] [--build-only] [--release] [-- TEST ARGS...]
+#
+#   --no-install   do not touch apt (fail if something is missing)
+#   --build-only   cross-build the binary, do not run the tests
+#   --release      build in release mode (tests still run in the chosen mode)
+#   -- ARGS        passed to `cargo test` (test name filters, --test NAME, -- --nocapture)
+#
+# Why it looks like this (measured facts, see docs/PLATFORM.md):
+# - rustup on these machines only has the x86_64 std and cannot download
+#   others; Debian's rustc-web has a matching arm64 std through multiarch, so
+#   this build uses /usr/bin/rustc and /usr/bin/cargo, while the x86_64 build
+#   keeps rustup's toolchain. Keep dependency MSRVs within both.
+# - libgstreamer-plugins-base1.0-dev:arm64 cannot be co-installed with the
+#   amd64 one, so its headers and .pc files are unpacked into a private folder
+#   ($XSYSROOT) whose .so links point at the real arm64 runtime libraries.
+# - Under qemu-user without binfmt GStreamer cannot exec its plugin scanner:
+#   GST_REGISTRY_FORK=no and a registry file of its own for aarch64.
+#
+# Environment overrides:
+#   BODYCAM_XTARGET_DIR  cargo target dir (default: <repo>/target/aarch64)
+#   BODYCAM_XSYSROOT     private dev-package folder (default: /opt/bodycam-xbuild)
+set -euo pipefail
+
+readonly TARGET=aarch64-unknown-linux-gnu
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+readonly ROOT
+readonly TARGET_DIR="${BODYCAM_XTARGET_DIR:-$ROOT/target/aarch64}"
+readonly XSYSROOT="${BODYCAM_XSYSROOT:-/opt/bodycam-xbuild}"
+readonly ARM_LIBDIR=/usr/lib/aarch64-linux-gnu
+
+# Debian packages, host side (amd64 unless marked :arm64).
+readonly APT_PACKAGES=(
+	rustc-web cargo-web libstd-rust-web-dev:arm64
+	gcc-aarch64-linux-gnu libc6-dev-arm64-cross pkgconf:arm64
+	libgstreamer1.0-dev:arm64 libgstreamer-plugins-base1.0-0:arm64
+	qemu-user-static binfmt-support
+	gstreamer1.0-plugins-base:arm64 gstreamer1.0-plugins-good:arm64
+	gstreamer1.0-plugins-ugly:arm64 gstreamer1.0-plugins-bad:arm64
+	gstreamer1.0-libav:arm64
+)
+
+install=1
+run_tests=1
+profile_args=()
+test_args=()
+
+log() { printf '[cross-aarch64] %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+usage() {
+	sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+}
+
+while (($#)); do
+	case "$1" in
+	--no-install) install=0 ;;
+	--build-only) run_tests=0 ;;
+	--release) profile_args=(--release) ;;
+	-h | --help) usage; exit 0 ;;
+	--) shift; test_args=("$@"); break ;;
+	*) test_args+=("$1") ;;
+	esac
+	shift
+done
+
+now() { date +%s; }
+
+apt_install_missing() {
+	local -a missing=()
+	local pkg status
+	if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+		((install)) || die "arm64 is not a dpkg foreign architecture (run without --no-install)"
+		log "adding dpkg architecture arm64"
+		dpkg --add-architecture arm64
+		apt-get update -qq
+	fi
+	for pkg in "${APT_PACKAGES[@]}"; do
+		status="$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)"
+		[[ "$status" == installed ]] || missing+=("$pkg")
+	done
+	if ((${#missing[@]} == 0)); then
+		log "apt: all ${#APT_PACKAGES[@]} packages already installed"
+		return
+	fi
+	((install)) || die "missing packages: ${missing[*]}"
+	log "apt: installing ${missing[*]}"
+	if ! apt-get install -y -qq -o DPkg::Lock::Timeout=600 --no-install-recommends "${missing[@]}"; then
+		# A stale package list is the usual cause; refresh once and retry.
+		apt-get update -qq
+		apt-get install -y -qq -o DPkg::Lock::Timeout=600 --no-install-recommends "${missing[@]}"
+	fi
+}
+
+# Unpack libgstreamer-plugins-base1.0-dev:arm64 into $XSYSROOT (idempotent:
+# keyed on the package version) and make it usable by pkg-config.
+private_plugins_base_dev() {
+	local version stamp work deb link target pc
+	version="$(apt-cache policy libgstreamer-plugins-base1.0-dev:arm64 | awk '/Candidate:/ {print $2}')"
+	[[ -n "$version" && "$version" != "(none)" ]] || die "no candidate for libgstreamer-plugins-base1.0-dev:arm64"
+	stamp="$XSYSROOT/.stamp-$version"
+	if [[ -f "$stamp" ]]; then
+		log "private plugins-base dev $version already unpacked in $XSYSROOT"
+		return
+	fi
+	((install)) || die "$XSYSROOT is not prepared (run without --no-install)"
+	work="$(mktemp -d)"
+	(cd "$work" && apt-get download -qq "libgstreamer-plugins-base1.0-dev:arm64=$version")
+	deb="$(ls "$work"/*.deb)"
+	rm -rf "$XSYSROOT"
+	mkdir -p "$XSYSROOT"
+	dpkg-deb -x "$deb" "$XSYSROOT"
+	rm -rf "$work"
+	# The package's lib*.so links point at lib*.so.0 next to them, which are
+	# not in the private folder: point them at the installed arm64 runtime.
+	while IFS= read -r -d '' link; do
+		target="$(readlink "$link")"
+		ln -sfn "$ARM_LIBDIR/$(basename "$target")" "$link"
+	done < <(find "$XSYSROOT/usr/lib" -type l -name '*.so' -print0)
+	for pc in "$XSYSROOT$ARM_LIBDIR"/pkgconfig/*.pc; do
+		sed -i "s|^prefix=.*|prefix=$XSYSROOT/usr|" "$pc"
+	done
+	touch "$stamp"
+	log "unpacked libgstreamer-plugins-base1.0-dev:arm64 $version into $XSYSROOT"
+}
+
+cross_env() {
+	export RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc
+	export CARGO_TARGET_DIR="$TARGET_DIR"
+	export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
+	export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER=qemu-aarch64-static
+	export CC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc
+	export AR_aarch64_unknown_linux_gnu=aarch64-linux-gnu-ar
+	export PKG_CONFIG_ALLOW_CROSS=1
+	export PKG_CONFIG_aarch64_unknown_linux_gnu=aarch64-linux-gnu-pkg-config
+	export PKG_CONFIG_LIBDIR_aarch64_unknown_linux_gnu="$ARM_LIBDIR/pkgconfig:/usr/share/pkgconfig"
+	export PKG_CONFIG_PATH_aarch64_unknown_linux_gnu="$XSYSROOT$ARM_LIBDIR/pkgconfig"
+	# GStreamer under qemu-user: no forked plugin scanner, own registry file.
+	export GST_REGISTRY_FORK=no
+	export GST_REGISTRY="$TARGET_DIR/gst-registry-aarch64.bin"
+}
+
+main() {
+	local t0 t_apt t_build t_test
+	t0="$(now)"
+	apt_install_missing
+	private_plugins_base_dev
+	t_apt="$(now)"
+	log "setup took $((t_apt - t0)) s"
+
+	[[ -x /usr/bin/cargo && -x /usr/bin/rustc ]] || die "/usr/bin/cargo or /usr/bin/rustc missing"
+	cross_env
+	mkdir -p "$TARGET_DIR"
+	cd "$ROOT"
+	log "rustc: $(/usr/bin/rustc --version)"
+
+	/usr/bin/cargo build --locked --target "$TARGET" --bins "${profile_args[@]}"
+	t_build="$(now)"
+	log "cross build took $((t_build - t_apt)) s"
+	local profile=debug
+	[[ ${#profile_args[@]} -eq 0 ]] || profile=release
+	local bin="$TARGET_DIR/$TARGET/$profile/bodycam"
+	[[ -f "$bin" ]] || die "expected binary $bin was not produced"
+	if command -v file >/dev/null; then
+		log "built: $bin ($(file -b "$bin" | cut -d, -f1-2))"
+	fi
+
+	if ((run_tests)); then
+		/usr/bin/cargo test --locked --target "$TARGET" "${profile_args[@]}" "${test_args[@]}"
+		t_test="$(now)"
+		log "cargo test under qemu took $((t_test - t_build)) s"
+	fi
+	log "total $(($(now) - t0)) s"
+}
+
+main

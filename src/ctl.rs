@@ -1,0 +1,266 @@
+//! The control socket: a Unix socket speaking one JSON request line and one JSON
+//! response line per connection, served by the daemon and used by `bodycam ctl`.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::status::Status;
+
+/// Longest request line accepted.
+pub const MAX_REQUEST_BYTES: u64 = 16 * 1024;
+
+/// Button actions that `ctl button` can inject into the simulated backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum ButtonAction {
+    /// One short press.
+    Press,
+    /// Two short presses (starts recording).
+    Double,
+    /// Three short presses (toggles stealth).
+    Triple,
+    /// Press and hold past the hold time (stops recording).
+    Hold,
+    /// One press with contact bounce on both edges.
+    Bounce,
+}
+
+/// Recording actions for `ctl record`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordAction {
+    /// Start recording.
+    Start,
+    /// Stop recording.
+    Stop,
+}
+
+/// A request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "cmd", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Request {
+    /// Current status.
+    Status,
+    /// Inject a button gesture (simulated controls only).
+    Button {
+        /// What to press.
+        action: ButtonAction,
+    },
+    /// Start or stop recording.
+    Record {
+        /// Start or stop.
+        action: RecordAction,
+    },
+    /// Add a marker.
+    Marker,
+    /// Toggle stealth mode.
+    Stealth,
+}
+
+/// A response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Response {
+    /// Whether the request was carried out.
+    pub ok: bool,
+    /// What went wrong.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Status, for `status`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<Status>,
+}
+
+impl Response {
+    /// Success without payload.
+    pub fn ok() -> Response {
+        Response {
+            ok: true,
+            error: None,
+            status: None,
+        }
+    }
+
+    /// Failure with a message.
+    pub fn error(msg: impl Into<String>) -> Response {
+        Response {
+            ok: false,
+            error: Some(msg.into()),
+            status: None,
+        }
+    }
+}
+
+/// Control socket errors.
+#[derive(Debug, thiserror::Error)]
+pub enum CtlError {
+    /// The daemon is not running (or not at that path).
+    #[error(
+        "cannot reach the daemon at {path}: {source} (is `bodycam run` running with the same config?)"
+    )]
+    Connect {
+        /// Socket path.
+        path: PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// Another daemon already serves this socket.
+    #[error("another bodycam daemon is already running on {0}")]
+    AlreadyRunning(PathBuf),
+    /// Socket I/O failed.
+    #[error("control socket {path}: {source}")]
+    Io {
+        /// Socket path.
+        path: PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// The daemon answered something unreadable.
+    #[error("unreadable answer from the daemon: {0}")]
+    Protocol(String),
+}
+
+/// Bind the control socket, replacing a stale socket file but never a live daemon's.
+pub fn bind(path: &Path) -> Result<UnixListener, CtlError> {
+    if path.exists() {
+        if UnixStream::connect(path).is_ok() {
+            return Err(CtlError::AlreadyRunning(path.to_path_buf()));
+        }
+        std::fs::remove_file(path).map_err(|source| CtlError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    }
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|source| CtlError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    }
+    let listener = UnixListener::bind(path).map_err(|source| CtlError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    // Owner and group only: the socket starts and stops evidence recording.
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660)).map_err(|source| {
+        CtlError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    })?;
+    Ok(listener)
+}
+
+/// Serve connections until the process ends; each connection gets its own thread.
+pub fn serve(listener: UnixListener, handler: Arc<dyn Fn(Request) -> Response + Send + Sync>) {
+    for conn in listener.incoming() {
+        let Ok(stream) = conn else { continue };
+        let handler = handler.clone();
+        let _ = std::thread::Builder::new()
+            .name("ctl-conn".into())
+            .spawn(move || handle_connection(stream, handler.as_ref()));
+    }
+}
+
+fn handle_connection(stream: UnixStream, handler: &(dyn Fn(Request) -> Response + Send + Sync)) {
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    let Ok(write_half) = stream.try_clone() else {
+        return;
+    };
+    let mut reader = BufReader::new(stream.take(MAX_REQUEST_BYTES));
+    let mut line = String::new();
+    let response = match reader.read_line(&mut line) {
+        Ok(0) => return,
+        Ok(_) if !line.ends_with('\n') => Response::error(format!(
+            "request longer than {MAX_REQUEST_BYTES} bytes or not terminated by a newline"
+        )),
+        Ok(_) => match serde_json::from_str::<Request>(&line) {
+            Ok(req) => handler(req),
+            Err(e) => Response::error(format!("bad request: {e}")),
+        },
+        Err(e) => Response::error(format!("cannot read request: {e}")),
+    };
+    let mut w = write_half;
+    if let Ok(mut text) = serde_json::to_string(&response) {
+        text.push('\n');
+        let _ = w.write_all(text.as_bytes());
+    }
+}
+
+/// Send one request and wait for the answer.
+pub fn call(path: &Path, req: &Request, timeout: Duration) -> Result<Response, CtlError> {
+    let mut stream = UnixStream::connect(path).map_err(|source| CtlError::Connect {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let io = |source| CtlError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    stream.set_read_timeout(Some(timeout)).map_err(io)?;
+    let mut text = serde_json::to_string(req).map_err(|e| CtlError::Protocol(e.to_string()))?;
+    text.push('\n');
+    stream.write_all(text.as_bytes()).map_err(io)?;
+    let mut line = String::new();
+    BufReader::new(stream).read_line(&mut line).map_err(io)?;
+    serde_json::from_str(&line).map_err(|e| CtlError::Protocol(format!("{e}: {line:?}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_wire_format() {
+        let r: Request = serde_json::from_str(r#"{"cmd":"button","action":"double"}"#).unwrap();
+        assert_eq!(
+            r,
+            Request::Button {
+                action: ButtonAction::Double
+            }
+        );
+        assert!(serde_json::from_str::<Request>(r#"{"cmd":"status","x":1}"#).is_err());
+        assert!(serde_json::from_str::<Request>(r#"{"cmd":"format_flash"}"#).is_err());
+    }
+
+    #[test]
+    fn serve_answers_and_rejects_garbage() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("ctl.sock");
+        let listener = bind(&path).unwrap();
+        let handler: Arc<dyn Fn(Request) -> Response + Send + Sync> = Arc::new(|req| match req {
+            Request::Marker => Response::ok(),
+            other => Response::error(format!("unexpected {other:?}")),
+        });
+        std::thread::spawn(move || serve(listener, handler));
+        let r = call(&path, &Request::Marker, Duration::from_secs(5)).unwrap();
+        assert!(r.ok);
+        // garbage line
+        let mut s = UnixStream::connect(&path).unwrap();
+        s.write_all(b"{not json}\n").unwrap();
+        let mut line = String::new();
+        BufReader::new(s).read_line(&mut line).unwrap();
+        let r: Response = serde_json::from_str(&line).unwrap();
+        assert!(!r.ok);
+        assert!(r.error.unwrap().contains("bad request"));
+        // a second daemon cannot take the socket over
+        assert!(matches!(bind(&path), Err(CtlError::AlreadyRunning(_))));
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o660);
+    }
+
+    #[test]
+    fn stale_socket_is_replaced() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("ctl.sock");
+        drop(bind(&path).unwrap());
+        assert!(path.exists());
+        bind(&path).unwrap();
+    }
+}

@@ -1,0 +1,779 @@
+//! The recorder state machine: pure (events in, actions out), no I/O, no clock.
+//!
+//! The daemon loop (`daemon.rs`) feeds it events from the pipeline, the store, the
+//! button and the control socket, and carries out the actions it returns. Everything
+//! the officer can see (LEDs) is derived from [`Machine::state`] and its flags.
+
+use serde::Serialize;
+
+use crate::controls::Gesture;
+
+/// What started or stopped a recording, as written to the logs (and, later, the audit log).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trigger {
+    /// A button gesture.
+    Gesture(Gesture),
+    /// `bodycam ctl record start|stop|marker`.
+    Ctl,
+    /// The store ran out of space.
+    StorageFull,
+    /// The daemon is shutting down (SIGTERM).
+    Shutdown,
+}
+
+/// A request from the control socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command {
+    /// Start recording (like a double press).
+    Start,
+    /// Stop recording (like a 3 s hold).
+    Stop,
+    /// Add a marker (like a single press while recording).
+    Marker,
+    /// Toggle stealth mode (like a triple press).
+    ToggleStealth,
+}
+
+/// Everything the state machine reacts to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    /// A (re)started pipeline delivered its first keyframe.
+    PipelineRunning,
+    /// The pipeline or sensor failed (bus error, stalled buffers).
+    PipelineFailed,
+    /// The back-off after a pipeline failure has elapsed.
+    RetryDue,
+    /// A recognised button gesture.
+    Gesture(Gesture),
+    /// A control-socket command.
+    Command(Command),
+    /// The store finished finalising the recording that a stop asked for.
+    RecordingFinalized,
+    /// Remaining capacity crossed `storage.reserve_hours` (true = now below it).
+    StorageLow(bool),
+    /// The store cannot take more footage.
+    StorageFull,
+    /// Space became available again (e.g. after an offload freed segments).
+    StorageAvailable,
+    /// SIGTERM / SIGINT.
+    Shutdown,
+}
+
+/// Feedback through the haptic motor.
+pub use crate::controls::leds::HapticCue;
+
+/// Why a request was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Refusal {
+    /// No room for footage.
+    StorageFull,
+}
+
+/// What the daemon loop must do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Build and start the capture pipeline.
+    StartPipeline,
+    /// Tear the capture pipeline down.
+    StopPipeline,
+    /// Arm the retry timer; it comes back as [`Event::RetryDue`].
+    ScheduleRetry,
+    /// Start a new recording: the pre-event buffer becomes the start of its first segment.
+    OpenRecording(Trigger),
+    /// Finalise the open segment and end the recording.
+    FinalizeRecording(Trigger),
+    /// Finalise the open segment but keep the recording open for [`Action::ResumeRecording`].
+    SuspendRecording,
+    /// Continue the suspended recording in a new segment.
+    ResumeRecording,
+    /// End a suspended recording without writing anything (its segments are already final).
+    EndSuspendedRecording(Trigger),
+    /// Add a time-stamped marker to the open segment.
+    AddMarker(Trigger),
+    /// Flash the marker pattern on the red LED.
+    MarkerFlash,
+    /// Play a haptic cue (suppressed by the loop in stealth mode).
+    Haptic(HapticCue),
+    /// Stealth mode changed.
+    StealthChanged(bool),
+    /// A request was refused; tell the officer.
+    Refused(Refusal),
+    /// Leave the daemon loop (exit 0).
+    Exit,
+}
+
+/// Recorder states.
+///
+/// - `Booting`: the daemon started; the store has been recovered and the pipeline is
+///   starting. Left for `Ready` when the pipeline delivers its first keyframe (or for
+///   `Recording` when a start was asked for meanwhile, or `StorageFull`), and for
+///   `Fault` when the pipeline fails.
+/// - `Ready`: the pipeline runs and the pre-event buffer fills in RAM; nothing reaches
+///   flash. A double press (or `ctl record start`) starts recording.
+/// - `Recording`: a recording is open; footage goes to segments on flash. A single press
+///   adds a marker; a 3 s hold (or `ctl record stop`) stops.
+/// - `Stopping`: the stop was accepted and the open segment is being finalised; left for
+///   `Ready` on [`Event::RecordingFinalized`]. A start asked for meanwhile is kept.
+/// - `StorageFull`: no room for footage; the open segment, if any, was finalised and
+///   start requests are refused. Left for `Ready` when space appears.
+/// - `Fault`: the pipeline or sensor failed. What is on flash is finalised, the pipeline
+///   is torn down and retried after a back-off. `resume` says whether recording
+///   continues (in a new segment of the same recording) once the pipeline runs again.
+/// - `ShuttingDown`: SIGTERM was received; the open segment was finalised. Terminal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    /// See the enum documentation.
+    Booting,
+    /// See the enum documentation.
+    Ready,
+    /// See the enum documentation.
+    Recording,
+    /// See the enum documentation.
+    Stopping,
+    /// See the enum documentation.
+    StorageFull,
+    /// See the enum documentation.
+    Fault {
+        /// Recording continues once the pipeline runs again.
+        resume: bool,
+    },
+    /// See the enum documentation.
+    ShuttingDown,
+}
+
+impl State {
+    /// Lower-case name used by `ctl status` (`storage-full`, …).
+    pub fn name(&self) -> &'static str {
+        match self {
+            State::Booting => "booting",
+            State::Ready => "ready",
+            State::Recording => "recording",
+            State::Stopping => "stopping",
+            State::StorageFull => "storage-full",
+            State::Fault { .. } => "fault",
+            State::ShuttingDown => "shutting-down",
+        }
+    }
+}
+
+/// The state machine with the flags that outlive a state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Machine {
+    state: State,
+    /// Stealth mode: LEDs and haptics off.
+    stealth: bool,
+    /// Remaining capacity is below `storage.reserve_hours`.
+    storage_low: bool,
+    /// The store reported full and no space has appeared since.
+    storage_full: bool,
+    /// A start was asked for while booting or stopping.
+    pending_start: Option<Trigger>,
+}
+
+impl Machine {
+    /// A machine in `Booting`, and the actions that boot it.
+    pub fn boot() -> (Machine, Vec<Action>) {
+        (
+            Machine {
+                state: State::Booting,
+                stealth: false,
+                storage_low: false,
+                storage_full: false,
+                pending_start: None,
+            },
+            vec![Action::StartPipeline],
+        )
+    }
+
+    /// Current state.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// Stealth mode on.
+    pub fn stealth(&self) -> bool {
+        self.stealth
+    }
+
+    /// Capacity below the reserve.
+    pub fn storage_low(&self) -> bool {
+        self.storage_low
+    }
+
+    /// Feed one event; returns the actions to carry out, in order.
+    pub fn step(&mut self, event: Event) -> Vec<Action> {
+        let mut out = Vec::new();
+        // Flags that every state tracks the same way.
+        match event {
+            Event::StorageLow(low) => {
+                self.storage_low = low;
+                return out;
+            }
+            Event::Gesture(Gesture::Triple) | Event::Command(Command::ToggleStealth) => {
+                if self.state != State::ShuttingDown {
+                    self.stealth = !self.stealth;
+                    out.push(Action::StealthChanged(self.stealth));
+                }
+                return out;
+            }
+            Event::PipelineRunning
+            | Event::PipelineFailed
+            | Event::RetryDue
+            | Event::Gesture(Gesture::Single | Gesture::Double | Gesture::Hold)
+            | Event::Command(Command::Start | Command::Stop | Command::Marker)
+            | Event::RecordingFinalized
+            | Event::StorageFull
+            | Event::StorageAvailable
+            | Event::Shutdown => {}
+        }
+        let start = start_trigger(event);
+        let stop = stop_trigger(event);
+        let marker = marker_trigger(event);
+        match self.state {
+            State::Booting => match event {
+                Event::PipelineRunning => self.enter_running(&mut out),
+                Event::PipelineFailed => self.fail(false, &mut out),
+                Event::StorageFull => self.storage_full = true,
+                Event::StorageAvailable => self.storage_full = false,
+                Event::Shutdown => self.shut_down(&mut out),
+                Event::RetryDue
+                | Event::RecordingFinalized
+                | Event::StorageLow(_)
+                | Event::Gesture(_)
+                | Event::Command(_) => {
+                    if let Some(t) = start {
+                        self.pending_start = Some(t);
+                    } else if stop.is_some() {
+                        self.pending_start = None;
+                    }
+                    let _ = marker;
+                }
+            },
+            State::Ready => match event {
+                Event::PipelineFailed => self.fail(false, &mut out),
+                Event::StorageFull => {
+                    self.storage_full = true;
+                    self.state = State::StorageFull;
+                }
+                Event::Shutdown => self.shut_down(&mut out),
+                Event::StorageAvailable => self.storage_full = false,
+                Event::PipelineRunning
+                | Event::RetryDue
+                | Event::RecordingFinalized
+                | Event::StorageLow(_)
+                | Event::Gesture(_)
+                | Event::Command(_) => {
+                    if let Some(t) = start {
+                        self.open(t, &mut out);
+                    }
+                }
+            },
+            State::Recording => match event {
+                Event::PipelineFailed => {
+                    out.push(Action::SuspendRecording);
+                    self.fail(true, &mut out);
+                }
+                Event::StorageFull => {
+                    self.storage_full = true;
+                    out.push(Action::FinalizeRecording(Trigger::StorageFull));
+                    out.push(Action::Haptic(HapticCue::Fault));
+                    self.state = State::StorageFull;
+                }
+                Event::Shutdown => {
+                    out.push(Action::FinalizeRecording(Trigger::Shutdown));
+                    self.shut_down(&mut out);
+                }
+                Event::StorageAvailable => self.storage_full = false,
+                Event::PipelineRunning
+                | Event::RetryDue
+                | Event::RecordingFinalized
+                | Event::StorageLow(_)
+                | Event::Gesture(_)
+                | Event::Command(_) => {
+                    if let Some(t) = stop {
+                        out.push(Action::FinalizeRecording(t));
+                        out.push(Action::Haptic(HapticCue::RecordingStopped));
+                        self.state = State::Stopping;
+                    } else if let Some(t) = marker {
+                        out.push(Action::AddMarker(t));
+                        out.push(Action::MarkerFlash);
+                        out.push(Action::Haptic(HapticCue::Marker));
+                    }
+                }
+            },
+            State::Stopping => match event {
+                Event::RecordingFinalized => {
+                    self.state = State::Ready;
+                    if let Some(t) = self.pending_start.take() {
+                        self.open(t, &mut out);
+                    }
+                }
+                Event::PipelineFailed => self.fail(false, &mut out),
+                Event::StorageFull => {
+                    self.storage_full = true;
+                    self.state = State::StorageFull;
+                }
+                Event::Shutdown => self.shut_down(&mut out),
+                Event::StorageAvailable => self.storage_full = false,
+                Event::PipelineRunning
+                | Event::RetryDue
+                | Event::StorageLow(_)
+                | Event::Gesture(_)
+                | Event::Command(_) => {
+                    if let Some(t) = start {
+                        self.pending_start = Some(t);
+                    }
+                }
+            },
+            State::StorageFull => match event {
+                Event::StorageAvailable => {
+                    self.storage_full = false;
+                    self.state = State::Ready;
+                }
+                Event::PipelineFailed => self.fail(false, &mut out),
+                Event::Shutdown => self.shut_down(&mut out),
+                Event::StorageFull => self.storage_full = true,
+                Event::PipelineRunning
+                | Event::RetryDue
+                | Event::RecordingFinalized
+                | Event::StorageLow(_)
+                | Event::Gesture(_)
+                | Event::Command(_) => {
+                    if start.is_some() {
+                        out.push(Action::Refused(Refusal::StorageFull));
+                        out.push(Action::Haptic(HapticCue::Fault));
+                    }
+                }
+            },
+            State::Fault { resume } => match event {
+                Event::RetryDue => out.push(Action::StartPipeline),
+                Event::PipelineRunning => {
+                    if self.storage_full {
+                        if resume {
+                            out.push(Action::EndSuspendedRecording(Trigger::StorageFull));
+                        }
+                        self.state = State::StorageFull;
+                    } else if resume {
+                        out.push(Action::ResumeRecording);
+                        self.state = State::Recording;
+                    } else {
+                        self.enter_running(&mut out);
+                    }
+                }
+                Event::PipelineFailed => {
+                    out.push(Action::StopPipeline);
+                    out.push(Action::ScheduleRetry);
+                }
+                Event::Shutdown => {
+                    if resume {
+                        out.push(Action::EndSuspendedRecording(Trigger::Shutdown));
+                    }
+                    self.shut_down(&mut out);
+                }
+                Event::StorageFull => self.storage_full = true,
+                Event::StorageAvailable => self.storage_full = false,
+                Event::RecordingFinalized
+                | Event::StorageLow(_)
+                | Event::Gesture(_)
+                | Event::Command(_) => {
+                    if let Some(t) = start {
+                        if !resume {
+                            // Record as soon as the camera works again.
+                            self.pending_start = Some(t);
+                        }
+                    } else if let Some(t) = stop {
+                        if resume {
+                            out.push(Action::EndSuspendedRecording(t));
+                            self.state = State::Fault { resume: false };
+                        }
+                        self.pending_start = None;
+                    }
+                }
+            },
+            State::ShuttingDown => match event {
+                Event::PipelineRunning
+                | Event::PipelineFailed
+                | Event::RetryDue
+                | Event::Gesture(_)
+                | Event::Command(_)
+                | Event::RecordingFinalized
+                | Event::StorageLow(_)
+                | Event::StorageFull
+                | Event::StorageAvailable
+                | Event::Shutdown => {}
+            },
+        }
+        out
+    }
+
+    fn open(&mut self, t: Trigger, out: &mut Vec<Action>) {
+        self.pending_start = None;
+        self.state = State::Recording;
+        out.push(Action::OpenRecording(t));
+        out.push(Action::Haptic(HapticCue::RecordingStarted));
+    }
+
+    fn enter_running(&mut self, out: &mut Vec<Action>) {
+        if self.storage_full {
+            self.state = State::StorageFull;
+            if self.pending_start.take().is_some() {
+                out.push(Action::Refused(Refusal::StorageFull));
+            }
+        } else if let Some(t) = self.pending_start.take() {
+            self.open(t, out);
+        } else {
+            self.state = State::Ready;
+        }
+    }
+
+    fn fail(&mut self, resume: bool, out: &mut Vec<Action>) {
+        self.state = State::Fault { resume };
+        out.push(Action::StopPipeline);
+        out.push(Action::ScheduleRetry);
+        out.push(Action::Haptic(HapticCue::Fault));
+    }
+
+    fn shut_down(&mut self, out: &mut Vec<Action>) {
+        self.state = State::ShuttingDown;
+        out.push(Action::StopPipeline);
+        out.push(Action::Exit);
+    }
+}
+
+fn start_trigger(e: Event) -> Option<Trigger> {
+    match e {
+        Event::Gesture(Gesture::Double) => Some(Trigger::Gesture(Gesture::Double)),
+        Event::Command(Command::Start) => Some(Trigger::Ctl),
+        _ => None,
+    }
+}
+
+fn stop_trigger(e: Event) -> Option<Trigger> {
+    match e {
+        Event::Gesture(Gesture::Hold) => Some(Trigger::Gesture(Gesture::Hold)),
+        Event::Command(Command::Stop) => Some(Trigger::Ctl),
+        _ => None,
+    }
+}
+
+fn marker_trigger(e: Event) -> Option<Trigger> {
+    match e {
+        Event::Gesture(Gesture::Single) => Some(Trigger::Gesture(Gesture::Single)),
+        Event::Command(Command::Marker) => Some(Trigger::Ctl),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Action as A;
+    use Event as E;
+    use State as S;
+
+    /// Drive a machine into `state` through real events.
+    fn machine_in(state: S) -> Machine {
+        let (mut m, _) = Machine::boot();
+        let path: &[E] = match state {
+            S::Booting => &[],
+            S::Ready => &[E::PipelineRunning],
+            S::Recording => &[E::PipelineRunning, E::Gesture(Gesture::Double)],
+            S::Stopping => &[
+                E::PipelineRunning,
+                E::Gesture(Gesture::Double),
+                E::Gesture(Gesture::Hold),
+            ],
+            S::StorageFull => &[E::PipelineRunning, E::StorageFull],
+            S::Fault { resume: false } => &[E::PipelineRunning, E::PipelineFailed],
+            S::Fault { resume: true } => &[
+                E::PipelineRunning,
+                E::Gesture(Gesture::Double),
+                E::PipelineFailed,
+            ],
+            S::ShuttingDown => &[E::Shutdown],
+        };
+        for e in path {
+            m.step(*e);
+        }
+        assert_eq!(m.state(), state, "setup reached the wrong state");
+        m
+    }
+
+    const DOUBLE: E = E::Gesture(Gesture::Double);
+    const HOLD: E = E::Gesture(Gesture::Hold);
+    const SINGLE: E = E::Gesture(Gesture::Single);
+    const G_DOUBLE: Trigger = Trigger::Gesture(Gesture::Double);
+    const G_HOLD: Trigger = Trigger::Gesture(Gesture::Hold);
+
+    #[test]
+    fn transition_table() {
+        let table: Vec<(S, E, S, Vec<A>)> = vec![
+            // Booting
+            (S::Booting, E::PipelineRunning, S::Ready, vec![]),
+            (
+                S::Booting,
+                E::PipelineFailed,
+                S::Fault { resume: false },
+                vec![
+                    A::StopPipeline,
+                    A::ScheduleRetry,
+                    A::Haptic(HapticCue::Fault),
+                ],
+            ),
+            (S::Booting, DOUBLE, S::Booting, vec![]),
+            (
+                S::Booting,
+                E::Shutdown,
+                S::ShuttingDown,
+                vec![A::StopPipeline, A::Exit],
+            ),
+            // Ready
+            (
+                S::Ready,
+                DOUBLE,
+                S::Recording,
+                vec![
+                    A::OpenRecording(G_DOUBLE),
+                    A::Haptic(HapticCue::RecordingStarted),
+                ],
+            ),
+            (
+                S::Ready,
+                E::Command(Command::Start),
+                S::Recording,
+                vec![
+                    A::OpenRecording(Trigger::Ctl),
+                    A::Haptic(HapticCue::RecordingStarted),
+                ],
+            ),
+            (S::Ready, SINGLE, S::Ready, vec![]),
+            (S::Ready, HOLD, S::Ready, vec![]),
+            (S::Ready, E::StorageFull, S::StorageFull, vec![]),
+            (
+                S::Ready,
+                E::PipelineFailed,
+                S::Fault { resume: false },
+                vec![
+                    A::StopPipeline,
+                    A::ScheduleRetry,
+                    A::Haptic(HapticCue::Fault),
+                ],
+            ),
+            (
+                S::Ready,
+                E::Shutdown,
+                S::ShuttingDown,
+                vec![A::StopPipeline, A::Exit],
+            ),
+            // Recording
+            (
+                S::Recording,
+                SINGLE,
+                S::Recording,
+                vec![
+                    A::AddMarker(Trigger::Gesture(Gesture::Single)),
+                    A::MarkerFlash,
+                    A::Haptic(HapticCue::Marker),
+                ],
+            ),
+            (S::Recording, DOUBLE, S::Recording, vec![]),
+            (
+                S::Recording,
+                HOLD,
+                S::Stopping,
+                vec![
+                    A::FinalizeRecording(G_HOLD),
+                    A::Haptic(HapticCue::RecordingStopped),
+                ],
+            ),
+            (
+                S::Recording,
+                E::Command(Command::Stop),
+                S::Stopping,
+                vec![
+                    A::FinalizeRecording(Trigger::Ctl),
+                    A::Haptic(HapticCue::RecordingStopped),
+                ],
+            ),
+            (
+                S::Recording,
+                E::PipelineFailed,
+                S::Fault { resume: true },
+                vec![
+                    A::SuspendRecording,
+                    A::StopPipeline,
+                    A::ScheduleRetry,
+                    A::Haptic(HapticCue::Fault),
+                ],
+            ),
+            (
+                S::Recording,
+                E::StorageFull,
+                S::StorageFull,
+                vec![
+                    A::FinalizeRecording(Trigger::StorageFull),
+                    A::Haptic(HapticCue::Fault),
+                ],
+            ),
+            (
+                S::Recording,
+                E::Shutdown,
+                S::ShuttingDown,
+                vec![
+                    A::FinalizeRecording(Trigger::Shutdown),
+                    A::StopPipeline,
+                    A::Exit,
+                ],
+            ),
+            // Stopping
+            (S::Stopping, E::RecordingFinalized, S::Ready, vec![]),
+            (S::Stopping, DOUBLE, S::Stopping, vec![]),
+            (
+                S::Stopping,
+                E::Shutdown,
+                S::ShuttingDown,
+                vec![A::StopPipeline, A::Exit],
+            ),
+            // StorageFull
+            (
+                S::StorageFull,
+                DOUBLE,
+                S::StorageFull,
+                vec![
+                    A::Refused(Refusal::StorageFull),
+                    A::Haptic(HapticCue::Fault),
+                ],
+            ),
+            (S::StorageFull, E::StorageAvailable, S::Ready, vec![]),
+            (
+                S::StorageFull,
+                E::Shutdown,
+                S::ShuttingDown,
+                vec![A::StopPipeline, A::Exit],
+            ),
+            // Fault
+            (
+                S::Fault { resume: false },
+                E::RetryDue,
+                S::Fault { resume: false },
+                vec![A::StartPipeline],
+            ),
+            (
+                S::Fault { resume: false },
+                E::PipelineRunning,
+                S::Ready,
+                vec![],
+            ),
+            (
+                S::Fault { resume: true },
+                E::PipelineRunning,
+                S::Recording,
+                vec![A::ResumeRecording],
+            ),
+            (
+                S::Fault { resume: true },
+                E::PipelineFailed,
+                S::Fault { resume: true },
+                vec![A::StopPipeline, A::ScheduleRetry],
+            ),
+            (
+                S::Fault { resume: true },
+                HOLD,
+                S::Fault { resume: false },
+                vec![A::EndSuspendedRecording(G_HOLD)],
+            ),
+            (
+                S::Fault { resume: true },
+                E::Shutdown,
+                S::ShuttingDown,
+                vec![
+                    A::EndSuspendedRecording(Trigger::Shutdown),
+                    A::StopPipeline,
+                    A::Exit,
+                ],
+            ),
+            // ShuttingDown ignores everything
+            (S::ShuttingDown, DOUBLE, S::ShuttingDown, vec![]),
+            (S::ShuttingDown, E::PipelineRunning, S::ShuttingDown, vec![]),
+        ];
+        for (i, (from, event, to, actions)) in table.into_iter().enumerate() {
+            let mut m = machine_in(from);
+            let got = m.step(event);
+            assert_eq!(m.state(), to, "row {i}: {from:?} + {event:?}");
+            assert_eq!(got, actions, "row {i}: {from:?} + {event:?}");
+        }
+    }
+
+    #[test]
+    fn start_while_booting_records_once_running() {
+        let mut m = machine_in(S::Booting);
+        assert!(m.step(DOUBLE).is_empty());
+        let a = m.step(E::PipelineRunning);
+        assert_eq!(m.state(), S::Recording);
+        assert_eq!(a[0], A::OpenRecording(G_DOUBLE));
+    }
+
+    #[test]
+    fn start_while_stopping_restarts_after_finalize() {
+        let mut m = machine_in(S::Stopping);
+        m.step(DOUBLE);
+        let a = m.step(E::RecordingFinalized);
+        assert_eq!(m.state(), S::Recording);
+        assert_eq!(a[0], A::OpenRecording(G_DOUBLE));
+    }
+
+    #[test]
+    fn fault_while_storage_full_returns_to_storage_full() {
+        let mut m = machine_in(S::StorageFull);
+        m.step(E::PipelineFailed);
+        m.step(E::RetryDue);
+        m.step(E::PipelineRunning);
+        assert_eq!(m.state(), S::StorageFull);
+    }
+
+    #[test]
+    fn stealth_toggles_in_every_live_state_and_keeps_state() {
+        for s in [
+            S::Booting,
+            S::Ready,
+            S::Recording,
+            S::Stopping,
+            S::StorageFull,
+            S::Fault { resume: true },
+        ] {
+            let mut m = machine_in(s);
+            assert_eq!(
+                m.step(E::Gesture(Gesture::Triple)),
+                vec![A::StealthChanged(true)]
+            );
+            assert!(m.stealth());
+            assert_eq!(m.state(), s);
+            assert_eq!(
+                m.step(E::Command(Command::ToggleStealth)),
+                vec![A::StealthChanged(false)]
+            );
+        }
+        let mut m = machine_in(S::ShuttingDown);
+        assert!(m.step(E::Gesture(Gesture::Triple)).is_empty());
+    }
+
+    #[test]
+    fn storage_low_is_a_flag_not_a_state() {
+        let mut m = machine_in(S::Recording);
+        assert!(m.step(E::StorageLow(true)).is_empty());
+        assert!(m.storage_low());
+        assert_eq!(m.state(), S::Recording);
+        m.step(E::StorageLow(false));
+        assert!(!m.storage_low());
+    }
+
+    #[test]
+    fn state_names_are_lower_case() {
+        assert_eq!(S::StorageFull.name(), "storage-full");
+        assert_eq!(S::Recording.name(), "recording");
+        assert_eq!(S::Fault { resume: true }.name(), "fault");
+    }
+}

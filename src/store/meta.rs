@@ -1,0 +1,101 @@
+//! The per-segment metadata sidecar (`NNNNNN.json`), written atomically when a segment
+//! closes (or when recovery closes a segment left open by a power cut).
+
+use serde::{Deserialize, Serialize};
+
+/// Format tag of the sidecar.
+pub const SIDECAR_FORMAT: &str = "bodycam-segment-meta/1";
+
+/// Why a segment ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndReason {
+    /// Reached `segment_seconds`; the recording continues in the next segment.
+    Rollover,
+    /// The officer (or `ctl`) stopped the recording.
+    Stopped,
+    /// The store ran out of space.
+    StorageFull,
+    /// The pipeline or sensor failed; the recording resumes in the next segment.
+    Fault,
+    /// The daemon was shut down (SIGTERM).
+    Shutdown,
+    /// Closed by recovery after the daemon died with the segment open.
+    Recovered,
+}
+
+/// A marker the officer added.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Marker {
+    /// UTC of the press.
+    pub utc: String,
+    /// Seconds from the start of the segment.
+    pub offset_seconds: f64,
+    /// What added it (`gesture:single`, `ctl`).
+    pub trigger: String,
+}
+
+/// What was used to capture.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaptureInfo {
+    /// `simulated` | `libcamera` | `v4l2`.
+    pub source: String,
+    /// GStreamer encoder element actually used.
+    pub encoder: String,
+    /// Frame width.
+    pub width: u32,
+    /// Frame height.
+    pub height: u32,
+    /// Frames per second.
+    pub framerate: u32,
+    /// Audio recorded in this segment's stream set.
+    pub audio: bool,
+}
+
+/// The sidecar.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SegmentMeta {
+    /// Always [`SIDECAR_FORMAT`].
+    pub format: String,
+    /// Recording this segment belongs to.
+    pub recording_id: String,
+    /// 1-based position in the recording.
+    pub sequence: u32,
+    /// UTC of the first frame.
+    pub utc_start: String,
+    /// UTC of the end of the last frame.
+    pub utc_end: String,
+    /// The wall clock was synchronised when the segment was written.
+    pub clock_synchronised: bool,
+    /// UTC times were reconstructed by recovery (from the file time), not observed.
+    pub utc_estimated: bool,
+    /// Seconds of video (first PTS to end of the last frame).
+    pub duration_seconds: f64,
+    /// Video access units.
+    pub video_frames: u64,
+    /// AAC frames.
+    pub audio_frames: u64,
+    /// Keyframes (one per second).
+    pub keyframes: u64,
+    /// Size of the `.ts` file.
+    pub bytes: u64,
+    /// First video PTS in the file, 90 kHz.
+    pub first_pts_90k: Option<u64>,
+    /// Last video PTS in the file, 90 kHz.
+    pub last_pts_90k: Option<u64>,
+    /// Markers inside this segment.
+    pub markers: Vec<Marker>,
+    /// Seconds of pre-event footage at the start of this segment (first segment only).
+    pub pre_event_seconds: f64,
+    /// Whether the pre-event part holds audio.
+    pub pre_event_audio: bool,
+    /// Why the segment ended.
+    pub end_reason: EndReason,
+    /// Bytes after the last whole 188-byte packet (only after a power cut); kept, never cut.
+    pub trailing_bytes: u64,
+    /// Capture settings.
+    pub capture: CaptureInfo,
+}

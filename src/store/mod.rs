@@ -1,0 +1,262 @@
+//! Footage on flash: the directory layout, capacity accounting, segment writing and
+//! start-up recovery. Nothing here ever deletes or overwrites footage.
+//!
+//! Layout under `storage.path`:
+//! ```text
+//! recordings/<recording-id>/recording.json   recording descriptor (atomic, at start)
+//! recordings/<recording-id>/NNNNNN.ts        MPEG-TS segment, appended and fdatasync'd ≤ 1 s
+//! recordings/<recording-id>/NNNNNN.json      segment sidecar (atomic, at close)
+//! ```
+
+pub mod flash;
+pub mod meta;
+pub mod recording;
+pub mod recovery;
+pub mod segment;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::clock::TimeRef;
+use crate::config::StorageConfig;
+use flash::Flash;
+use meta::CaptureInfo;
+use recording::RecordingWriter;
+use recovery::Recovered;
+
+/// Directory below `storage.path` that holds recordings.
+pub const RECORDINGS_DIR: &str = "recordings";
+
+/// Bytes kept free below the quota/free space for sidecars and descriptors, so that a
+/// full store can still close its open segment properly.
+pub const CLOSE_RESERVE_BYTES: u64 = 256 * 1024;
+
+/// Storage errors; each names the path involved.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// An I/O operation failed.
+    #[error("cannot {what} {path}: {source}")]
+    Io {
+        /// The operation.
+        what: &'static str,
+        /// The path.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+impl StoreError {
+    /// Build an I/O error for `what` on `path`.
+    pub fn io(what: &'static str, path: &Path, source: std::io::Error) -> StoreError {
+        StoreError::Io {
+            what,
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// Capacity as shown in `ctl status`.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Capacity {
+    /// Bytes of footage under `storage.path`.
+    pub used_bytes: u64,
+    /// Bytes that may still be written (quota and free space, less the close reserve).
+    pub available_bytes: u64,
+    /// Hours of footage that still fit at the configured bitrate.
+    pub hours_left: f64,
+    /// Below `storage.reserve_hours`.
+    pub low: bool,
+}
+
+/// The store.
+#[derive(Debug)]
+pub struct Store {
+    root: PathBuf,
+    recordings: PathBuf,
+    flash: Arc<dyn Flash>,
+    max_bytes: Option<u64>,
+    reserve_hours: f64,
+    bytes_per_second: f64,
+    used_bytes: u64,
+    fs_available: u64,
+    written_since_refresh: u64,
+}
+
+impl Store {
+    /// Open (creating directories) and recover segments left open.
+    pub fn open(
+        cfg: &StorageConfig,
+        bytes_per_second: f64,
+        flash: Arc<dyn Flash>,
+    ) -> Result<(Store, Vec<Recovered>), StoreError> {
+        let root = cfg.path.clone();
+        let recordings = root.join(RECORDINGS_DIR);
+        flash
+            .create_dir_durable(&recordings)
+            .map_err(|e| StoreError::io("create", &recordings, e))?;
+        let recovered = recovery::recover(flash.as_ref(), &recordings)?;
+        let used_bytes = dir_size(&root).map_err(|e| StoreError::io("measure", &root, e))?;
+        let mut store = Store {
+            root,
+            recordings,
+            flash,
+            max_bytes: cfg.max_bytes,
+            reserve_hours: cfg.reserve_hours,
+            bytes_per_second,
+            used_bytes,
+            fs_available: 0,
+            written_since_refresh: 0,
+        };
+        store.refresh()?;
+        Ok((store, recovered))
+    }
+
+    /// The data directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The recordings directory.
+    pub fn recordings_dir(&self) -> &Path {
+        &self.recordings
+    }
+
+    /// The flash backend.
+    pub fn flash(&self) -> &dyn Flash {
+        self.flash.as_ref()
+    }
+
+    /// Re-read free space from the filesystem (about once a second).
+    pub fn refresh(&mut self) -> Result<(), StoreError> {
+        self.fs_available = self
+            .flash
+            .available_bytes(&self.root)
+            .map_err(|e| StoreError::io("read free space of", &self.root, e))?;
+        self.written_since_refresh = 0;
+        Ok(())
+    }
+
+    /// Bytes that may still be appended to footage.
+    pub fn budget(&self) -> u64 {
+        let fs = self
+            .fs_available
+            .saturating_sub(self.written_since_refresh)
+            .saturating_sub(CLOSE_RESERVE_BYTES);
+        match self.max_bytes {
+            Some(max) => fs.min(
+                max.saturating_sub(self.used_bytes)
+                    .saturating_sub(CLOSE_RESERVE_BYTES),
+            ),
+            None => fs,
+        }
+    }
+
+    /// Account for `n` bytes appended.
+    pub fn account(&mut self, n: u64) {
+        self.used_bytes += n;
+        self.written_since_refresh += n;
+    }
+
+    /// Current capacity.
+    pub fn capacity(&self) -> Capacity {
+        let available = self.budget();
+        let hours_left = if self.bytes_per_second > 0.0 {
+            available as f64 / self.bytes_per_second / 3600.0
+        } else {
+            f64::INFINITY
+        };
+        Capacity {
+            used_bytes: self.used_bytes,
+            available_bytes: available,
+            hours_left,
+            low: hours_left < self.reserve_hours,
+        }
+    }
+
+    /// Whether not even one second of footage fits any more.
+    pub fn is_full(&self) -> bool {
+        (self.budget() as f64) < self.bytes_per_second
+    }
+
+    /// Start a new recording directory.
+    pub fn new_recording(
+        &mut self,
+        time: &TimeRef,
+        trigger: &str,
+        pre_event: (u64, bool),
+        segment_ns: u64,
+        capture: CaptureInfo,
+    ) -> Result<RecordingWriter, StoreError> {
+        RecordingWriter::create(
+            self.flash.as_ref(),
+            &self.recordings,
+            time,
+            trigger,
+            pre_event,
+            segment_ns,
+            capture,
+        )
+    }
+}
+
+/// Total size of regular files below `path`.
+pub fn dir_size(path: &Path) -> std::io::Result<u64> {
+    let mut total = 0;
+    for entry in std::fs::read_dir(path)? {
+        let entry = entry?;
+        let ft = entry.file_type()?;
+        if ft.is_dir() {
+            total += dir_size(&entry.path())?;
+        } else if ft.is_file() {
+            total += entry.metadata()?.len();
+        }
+    }
+    Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::StorageConfig;
+
+    fn cfg(path: &Path, max: Option<u64>) -> StorageConfig {
+        StorageConfig {
+            path: path.to_path_buf(),
+            reserve_hours: 12.0,
+            max_bytes: max,
+        }
+    }
+
+    #[test]
+    fn quota_limits_budget_and_hours() {
+        let d = tempfile::tempdir().unwrap();
+        let (mut s, rec) = Store::open(
+            &cfg(d.path(), Some(10 * 1024 * 1024)),
+            500_000.0,
+            Arc::new(flash::RealFlash),
+        )
+        .unwrap();
+        assert!(rec.is_empty());
+        let b = s.budget();
+        assert!(b <= 10 * 1024 * 1024 - CLOSE_RESERVE_BYTES);
+        let c = s.capacity();
+        assert!(c.low, "10 MiB is far below 12 h");
+        assert!((c.hours_left - b as f64 / 500_000.0 / 3600.0).abs() < 1e-9);
+        s.account(1024 * 1024);
+        assert_eq!(s.budget(), b - 1024 * 1024);
+        assert!(!s.is_full());
+        s.account(9 * 1024 * 1024);
+        assert!(s.is_full());
+    }
+
+    #[test]
+    fn used_bytes_counts_existing_footage() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(d.path().join("recordings/x")).unwrap();
+        std::fs::write(d.path().join("recordings/x/000001.json"), vec![0u8; 1000]).unwrap();
+        let (s, _) = Store::open(&cfg(d.path(), None), 1.0, Arc::new(flash::RealFlash)).unwrap();
+        assert_eq!(s.capacity().used_bytes, 1000);
+    }
+}

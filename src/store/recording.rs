@@ -1,0 +1,239 @@
+//! One recording (start to stop) on flash: a directory of segments, cut at the first
+//! keyframe after `segment_seconds`, on one continuous MPEG-TS timeline.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::clock::{TimeRef, rfc3339};
+use crate::media::Frame;
+use crate::store::StoreError;
+use crate::store::flash::Flash;
+use crate::store::meta::{CaptureInfo, EndReason, SegmentMeta};
+use crate::store::segment::{SegmentWriter, Written};
+
+/// File in each recording directory describing the recording (written atomically at start).
+pub const RECORDING_INFO: &str = "recording.json";
+
+/// Format tag of [`RecordingInfo`].
+pub const RECORDING_FORMAT: &str = "bodycam-recording/1";
+
+/// `recording.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordingInfo {
+    /// Always [`RECORDING_FORMAT`].
+    pub format: String,
+    /// Recording id (also the directory name).
+    pub recording_id: String,
+    /// UTC when the start was accepted.
+    pub started_utc: String,
+    /// What started it (`gesture:double`, `ctl`).
+    pub trigger: String,
+    /// Seconds of pre-event footage at the start of the first segment.
+    pub pre_event_seconds: f64,
+    /// Whether the pre-event footage holds audio.
+    pub pre_event_audio: bool,
+    /// Capture settings.
+    pub capture: CaptureInfo,
+}
+
+/// What happened to a frame offered to a recording.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Offer {
+    /// Written; bytes appended.
+    Written(u64),
+    /// Not written because the recording waits for a keyframe to start a segment.
+    Skipped,
+    /// Not written: no room left. The caller must finalise.
+    NoRoom,
+}
+
+/// A recording being written.
+#[derive(Debug)]
+pub struct RecordingWriter {
+    id: String,
+    dir: PathBuf,
+    base_ns: u64,
+    segment_ns: u64,
+    with_audio: bool,
+    capture: CaptureInfo,
+    next_sequence: u32,
+    segment: Option<SegmentWriter>,
+    pending_pre_event: Option<(u64, bool)>,
+    pending_markers: Vec<(u64, String)>,
+    closed: Vec<SegmentMeta>,
+    started_mono: u64,
+}
+
+impl RecordingWriter {
+    /// Create the recording directory and its `recording.json`.
+    pub fn create(
+        flash: &dyn Flash,
+        recordings_dir: &Path,
+        time: &TimeRef,
+        trigger: &str,
+        pre_event: (u64, bool),
+        segment_ns: u64,
+        capture: CaptureInfo,
+    ) -> Result<RecordingWriter, StoreError> {
+        let stamp = time.utc.format("%Y%m%dT%H%M%SZ").to_string();
+        // Unique even for two starts in one second; never reuses a directory.
+        let mut id = stamp.clone();
+        let mut n = 1;
+        while recordings_dir.join(&id).exists() {
+            n += 1;
+            id = format!("{stamp}-{n}");
+        }
+        let dir = recordings_dir.join(&id);
+        flash
+            .create_dir_durable(&dir)
+            .map_err(|e| StoreError::io("create recording directory", &dir, e))?;
+        let info = RecordingInfo {
+            format: RECORDING_FORMAT.into(),
+            recording_id: id.clone(),
+            started_utc: rfc3339(time.utc),
+            trigger: trigger.into(),
+            pre_event_seconds: pre_event.0 as f64 / 1e9,
+            pre_event_audio: pre_event.1,
+            capture: capture.clone(),
+        };
+        let path = dir.join(RECORDING_INFO);
+        let json = serde_json::to_vec_pretty(&info).map_err(std::io::Error::other);
+        json.and_then(|j| flash.write_atomic(&path, &j))
+            .map_err(|e| StoreError::io("write", &path, e))?;
+        Ok(RecordingWriter {
+            id,
+            dir,
+            base_ns: 0,
+            segment_ns,
+            with_audio: capture.audio,
+            capture,
+            next_sequence: 1,
+            segment: None,
+            pending_pre_event: Some(pre_event),
+            pending_markers: Vec::new(),
+            closed: Vec::new(),
+            started_mono: time.mono_ns,
+        })
+    }
+
+    /// Recording id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Directory of the recording.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Segments closed so far.
+    pub fn closed(&self) -> &[SegmentMeta] {
+        &self.closed
+    }
+
+    /// Seconds recorded: closed segments plus the open one.
+    pub fn seconds(&self) -> f64 {
+        let closed: f64 = self.closed.iter().map(|m| m.duration_seconds).sum();
+        closed + self.segment.as_ref().map_or(0, |s| s.duration_ns()) as f64 / 1e9
+    }
+
+    /// Monotonic time the recording was started.
+    pub fn started_mono(&self) -> u64 {
+        self.started_mono
+    }
+
+    /// Offer the next frame in decode order. `budget` is the number of bytes that may
+    /// still be written to flash.
+    pub fn offer(
+        &mut self,
+        flash: &dyn Flash,
+        frame: &Frame,
+        budget: u64,
+        time: &TimeRef,
+    ) -> Result<Offer, StoreError> {
+        let rollover = match &self.segment {
+            Some(seg) => {
+                frame.is_video_keyframe() && seg.elapsed_ns(frame.pts_ns) >= self.segment_ns
+            }
+            None => {
+                if !frame.is_video_keyframe() {
+                    return Ok(Offer::Skipped);
+                }
+                false
+            }
+        };
+        if rollover {
+            self.close_segment(flash, EndReason::Rollover, time)?;
+        }
+        if self.segment.is_none() {
+            if self.next_sequence == 1 {
+                self.base_ns = frame.pts_ns;
+            }
+            let mut seg =
+                SegmentWriter::create(flash, &self.dir, self.next_sequence, self.with_audio)
+                    .map_err(|e| StoreError::io("create segment in", &self.dir, e))?;
+            self.next_sequence += 1;
+            if let Some((ns, audio)) = self.pending_pre_event.take() {
+                seg.set_pre_event(ns, audio);
+            }
+            self.segment = Some(seg);
+        }
+        let Some(seg) = self.segment.as_mut() else {
+            return Ok(Offer::Skipped);
+        };
+        let written = seg
+            .write(frame, self.base_ns, budget)
+            .map_err(|e| StoreError::io("write segment in", &self.dir, e))?;
+        for (mono, trigger) in std::mem::take(&mut self.pending_markers) {
+            seg.add_marker(mono, trigger, time);
+        }
+        Ok(match written {
+            Written::Bytes(n) => Offer::Written(n),
+            Written::NoRoom => Offer::NoRoom,
+        })
+    }
+
+    /// Add a marker at monotonic time `mono_ns`.
+    pub fn add_marker(&mut self, mono_ns: u64, trigger: String, time: &TimeRef) {
+        match self.segment.as_mut() {
+            Some(seg) => seg.add_marker(mono_ns, trigger, time),
+            None => self.pending_markers.push((mono_ns, trigger)),
+        }
+    }
+
+    /// Bytes written to the open segment but not yet durable.
+    pub fn unsynced_bytes(&self) -> u64 {
+        self.segment
+            .as_ref()
+            .map_or(0, SegmentWriter::unsynced_bytes)
+    }
+
+    /// Make the open segment durable.
+    pub fn sync(&mut self) -> Result<(), StoreError> {
+        if let Some(seg) = self.segment.as_mut() {
+            seg.sync()
+                .map_err(|e| StoreError::io("sync segment in", &self.dir, e))?;
+        }
+        Ok(())
+    }
+
+    /// Close the open segment (if any) with `reason`; the recording can continue with a
+    /// new segment at the next keyframe.
+    pub fn close_segment(
+        &mut self,
+        flash: &dyn Flash,
+        reason: EndReason,
+        time: &TimeRef,
+    ) -> Result<Option<&SegmentMeta>, StoreError> {
+        let Some(seg) = self.segment.take() else {
+            return Ok(None);
+        };
+        let meta = seg
+            .finish(flash, &self.id, reason, time, &self.capture)
+            .map_err(|e| StoreError::io("finalise segment in", &self.dir, e))?;
+        self.closed.push(meta);
+        Ok(self.closed.last())
+    }
+}

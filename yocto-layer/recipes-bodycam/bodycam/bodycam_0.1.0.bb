@@ -1,0 +1,112 @@
+SUMMARY = "Body-worn camera recorder daemon and control CLI"
+DESCRIPTION = "bodycam records camera video and microphone audio into hashed, \
+signed evidence segments on the /data partition, drives the record button, \
+LEDs and haptic motor, and is controlled through 'bodycam ctl'."
+HOMEPAGE = "https://example.invalid/bodycam"
+BUGTRACKER = "https://example.invalid/bodycam/issues"
+SECTION = "multimedia"
+# Cargo.toml declares Apache-2.0. The repository carries no LICENSE file yet,
+# so the checksum is of oe-core's copy of the licence text; point it at the
+# repository's own file (and drop the nooelint) once there is one.
+LICENSE = "Apache-2.0"
+# nooelint: oelint.var.licenseremotefile
+LIC_FILES_CHKSUM = "file://${COMMON_LICENSE_DIR}/Apache-2.0;md5=89aea4e17d99a7cacdbeed46a0096b10"
+
+# gstreamer-sys / gstreamer-app-sys link against these (found with pkg-config).
+DEPENDS = "gstreamer1.0 gstreamer1.0-plugins-base"
+
+SRC_URI = "git://example.invalid/bodycam.git;protocol=https;branch=main"
+# Release procedure: set SRCREV to the tagged commit and regenerate
+# bodycam-crates.inc from that same commit's Cargo.lock
+# (scripts/gen-crates-inc.py); CI checks the .inc against Cargo.lock.
+SRCREV = "88ec127261595fbb802c3abd088cb6696246c34f"
+
+inherit cargo cargo-update-recipe-crates pkgconfig systemd useradd
+
+# One crate:// entry per Cargo.lock package, written by scripts/gen-crates-inc.py.
+require ${BPN}-crates.inc
+
+PACKAGES =+ "${PN}-usb-gadget ${PN}-watchdog"
+
+# The daemon runs as its own user; these are created at build time because
+# the rootfs is read-only (sysusers.d/bodycam.conf says the same for systemd).
+USERADD_PACKAGES = "${PN}"
+GROUPADD_PARAM:${PN} = "--system gpio"
+USERADD_PARAM:${PN} = "--system --user-group --home-dir /data/bodycam --no-create-home \
+                       --shell ${base_sbindir}/nologin --groups video,gpio,audio bodycam"
+
+SYSTEMD_PACKAGES = "${PN} ${PN}-usb-gadget"
+SYSTEMD_SERVICE:${PN} = "bodycam.service"
+SYSTEMD_SERVICE:${PN}-usb-gadget = "bodycam-usb-gadget.service"
+SYSTEMD_AUTO_ENABLE = "enable"
+
+do_install:append() {
+    # Daemon configuration and service (the binary is installed by cargo).
+    install -d ${D}${sysconfdir}/bodycam
+    install -m 0644 ${S}/systemd/bodycam.toml ${D}${sysconfdir}/bodycam/bodycam.toml
+    install -d ${D}${systemd_system_unitdir}
+    install -m 0644 ${S}/systemd/bodycam.service ${D}${systemd_system_unitdir}/
+    install -d ${D}${nonarch_libdir}/sysusers.d ${D}${nonarch_libdir}/tmpfiles.d
+    install -m 0644 ${S}/systemd/sysusers.d/bodycam.conf ${D}${nonarch_libdir}/sysusers.d/bodycam.conf
+    install -m 0644 ${S}/systemd/tmpfiles.d/bodycam.conf ${D}${nonarch_libdir}/tmpfiles.d/bodycam.conf
+    install -d ${D}${nonarch_base_libdir}/udev/rules.d
+    install -m 0644 ${S}/systemd/udev/60-bodycam-devices.rules ${D}${nonarch_base_libdir}/udev/rules.d/
+
+    # USB NCM gadget for the dock link.
+    install -d ${D}${libexecdir}/bodycam
+    install -m 0755 ${S}/systemd/bodycam-usb-gadget.sh ${D}${libexecdir}/bodycam/
+    install -m 0644 ${S}/systemd/bodycam-usb-gadget.service ${D}${systemd_system_unitdir}/
+    install -d ${D}${systemd_unitdir}/network
+    install -m 0644 ${S}/systemd/network/50-bodycam-usb0.network ${D}${systemd_unitdir}/network/
+    install -d ${D}${nonarch_libdir}/modules-load.d
+    install -m 0644 ${S}/systemd/modules-load.d/bodycam-usb-gadget.conf ${D}${nonarch_libdir}/modules-load.d/
+
+    # PID 1 feeds the SoC hardware watchdog.
+    install -d ${D}${systemd_unitdir}/system.conf.d
+    install -m 0644 ${S}/systemd/system.conf.d/10-bodycam-watchdog.conf ${D}${systemd_unitdir}/system.conf.d/
+}
+
+FILES:${PN} += "\
+    ${nonarch_libdir}/sysusers.d/bodycam.conf \
+    ${nonarch_libdir}/tmpfiles.d/bodycam.conf \
+    ${nonarch_base_libdir}/udev/rules.d/60-bodycam-devices.rules \
+"
+FILES:${PN}-usb-gadget += "\
+    ${libexecdir}/bodycam/bodycam-usb-gadget.sh \
+    ${systemd_system_unitdir}/bodycam-usb-gadget.service \
+    ${systemd_unitdir}/network/50-bodycam-usb0.network \
+    ${nonarch_libdir}/modules-load.d/bodycam-usb-gadget.conf \
+"
+FILES:${PN}-watchdog += "${systemd_unitdir}/system.conf.d/10-bodycam-watchdog.conf"
+
+CONFFILES:${PN} = "${sysconfdir}/bodycam/bodycam.toml"
+
+# GStreamer elements the daemon's pipelines create by name. They are plugins,
+# loaded at run time, so no shared-library dependency pulls them in.
+#   plugins-base: appsink (app), videotestsrc / audiotestsrc (simulated
+#     sources), videoconvert (videoconvertscale), audioconvert, audioresample,
+#     textoverlay (pango), alsasrc (alsa: in -base, not -good)
+#   plugins-good: v4l2src and v4l2h264enc (video4linux2), aacparse (audioparsers)
+#   plugins-bad:  h264parse (videoparsersbad), mpegtsmux
+#   plugins-ugly: x264enc (needs PACKAGECONFIG x264, set by the bodycam distro)
+#   libav:        avenc_aac (AAC, see conf/distro/bodycam.conf for the choice)
+#   libcamera-gst: libcamerasrc (needs libcamera PACKAGECONFIG gst, set by
+#     the bodycam distro)
+RDEPENDS:${PN} = "\
+    gstreamer1.0-libav \
+    gstreamer1.0-plugins-bad-mpegtsmux \
+    gstreamer1.0-plugins-bad-videoparsersbad \
+    gstreamer1.0-plugins-base-alsa \
+    gstreamer1.0-plugins-base-app \
+    gstreamer1.0-plugins-base-audioconvert \
+    gstreamer1.0-plugins-base-audioresample \
+    gstreamer1.0-plugins-base-audiotestsrc \
+    gstreamer1.0-plugins-base-pango \
+    gstreamer1.0-plugins-base-videoconvertscale \
+    gstreamer1.0-plugins-base-videotestsrc \
+    gstreamer1.0-plugins-good-audioparsers \
+    gstreamer1.0-plugins-good-video4linux2 \
+    gstreamer1.0-plugins-ugly-x264 \
+    libcamera-gst \
+"
+RDEPENDS:${PN}-usb-gadget = "${PN}"
