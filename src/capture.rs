@@ -193,8 +193,9 @@ pub fn video_description(cfg: &Config, encoder: Encoder) -> String {
     let (w, h, fps) = (c.width, c.height, c.framerate);
     let source = match c.source {
         CameraSource::Simulated => format!(
-            "videotestsrc is-live=true pattern=ball ! video/x-raw,format=I420,width={w},height={h},framerate={fps}/1 \
+            "videotestsrc is-live=true pattern={} ! video/x-raw,format=I420,width={w},height={h},framerate={fps}/1 \
              ! textoverlay name=osd font-desc=\"Monospace {}\" halignment=left valignment=top shaded-background=true",
+            c.pattern.gst_name(),
             (h / 24).clamp(6, 40)
         ),
         CameraSource::Libcamera => {

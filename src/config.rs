@@ -67,6 +67,26 @@ pub enum CameraSource {
     V4l2,
 }
 
+/// Picture of the simulated camera.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TestPattern {
+    /// A moving ball: easy to watch, compresses well.
+    Ball,
+    /// Random noise: the encoder spends the whole bitrate (for quota tests and benchmarks).
+    Snow,
+}
+
+impl TestPattern {
+    /// `videotestsrc pattern=` value.
+    pub fn gst_name(&self) -> &'static str {
+        match self {
+            TestPattern::Ball => "ball",
+            TestPattern::Snow => "snow",
+        }
+    }
+}
+
 /// Which H.264 encoder to use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -117,6 +137,8 @@ pub struct CameraConfig {
     pub bitrate_kbps: u32,
     /// Encoder choice.
     pub encoder: EncoderChoice,
+    /// Simulated camera only: the picture.
+    pub pattern: TestPattern,
     /// Test only: the simulated sensor fails once after this many seconds of video.
     pub simulate_failure_after_seconds: Option<u32>,
 }
@@ -131,6 +153,7 @@ impl Default for CameraConfig {
             framerate: DEFAULT_FRAMERATE,
             bitrate_kbps: DEFAULT_BITRATE_KBPS,
             encoder: EncoderChoice::Auto,
+            pattern: TestPattern::Ball,
             simulate_failure_after_seconds: None,
         }
     }
@@ -324,9 +347,9 @@ impl Config {
         let c = &self.camera;
         range("camera.width", c.width, 64, 3840)?;
         range("camera.height", c.height, 64, 2160)?;
-        if c.width % 2 != 0 || c.height % 2 != 0 {
+        if !c.width.is_multiple_of(2) || !c.height.is_multiple_of(2) {
             return Err(ConfigError::Invalid {
-                key: if c.width % 2 != 0 {
+                key: if !c.width.is_multiple_of(2) {
                     "camera.width"
                 } else {
                     "camera.height"
@@ -391,7 +414,7 @@ impl Config {
             });
         }
         if let Some(m) = s.max_bytes {
-            range("storage.max_bytes", m, 1 << 20, u64::MAX)?;
+            range("storage.max_bytes", m, 512 * 1024, u64::MAX)?;
         }
         let k = &self.controls;
         range("controls.debounce_ms", k.debounce_ms, 1, 200)?;

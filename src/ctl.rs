@@ -225,7 +225,9 @@ mod tests {
                 action: ButtonAction::Double
             }
         );
-        assert!(serde_json::from_str::<Request>(r#"{"cmd":"status","x":1}"#).is_err());
+        assert!(
+            serde_json::from_str::<Request>(r#"{"cmd":"button","action":"double","x":1}"#).is_err()
+        );
         assert!(serde_json::from_str::<Request>(r#"{"cmd":"format_flash"}"#).is_err());
     }
 

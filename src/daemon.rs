@@ -438,10 +438,11 @@ impl Loop {
                     }
                 }
                 recv(events) -> msg => {
-                    if let Ok(CaptureEvent::Failed { generation, reason }) = msg {
-                        if generation == self.generation && self.capture.is_some() {
-                            self.pipeline_failed(reason);
-                        }
+                    if let Ok(CaptureEvent::Failed { generation, reason }) = msg
+                        && generation == self.generation
+                        && self.capture.is_some()
+                    {
+                        self.pipeline_failed(reason);
                     }
                 }
                 default(timeout) => {}
@@ -738,13 +739,14 @@ impl Loop {
                 ));
             }
         }
-        if let Some(rec) = self.recording.as_mut() {
-            if rec.unsynced_bytes() > 0 && now.duration_since(self.last_sync) >= SYNC_INTERVAL {
-                if let Err(e) = rec.sync() {
-                    self.storage_failed(e);
-                }
-                self.last_sync = now;
+        if let Some(rec) = self.recording.as_mut()
+            && rec.unsynced_bytes() > 0
+            && now.duration_since(self.last_sync) >= SYNC_INTERVAL
+        {
+            if let Err(e) = rec.sync() {
+                self.storage_failed(e);
             }
+            self.last_sync = now;
         }
         if self.marker_flash_until.is_some_and(|t| now >= t) {
             self.marker_flash_until = None;

@@ -135,7 +135,7 @@ mod tests {
             pts_ns: i * FRAME_NS,
             dts_ns: i * FRAME_NS,
             duration_ns: FRAME_NS,
-            keyframe: i % GOP == 0,
+            keyframe: i.is_multiple_of(GOP),
             data: vec![0; 1000],
         }
     }

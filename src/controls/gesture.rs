@@ -322,11 +322,14 @@ mod tests {
 
     use Gesture::{Double, Hold, Single, Triple};
 
+    /// (name, raw edges as (pressed, ms), expected gestures as (ms, gesture)).
+    type Case<'a> = (&'a str, &'a [(bool, u64)], &'a [(u64, Gesture)]);
+
     #[test]
     fn gesture_table() {
         let (d, u) = (true, false);
         #[rustfmt::skip]
-        let cases: &[(&str, &[(bool, u64)], &[(u64, Gesture)])] = &[
+        let cases: &[Case<'_>] = &[
             ("single", &[(d, 0), (u, 100)], &[(450, Single)]),
             ("double", &[(d, 0), (u, 100), (d, 300), (u, 400)], &[(750, Double)]),
             ("triple", &[(d, 0), (u, 100), (d, 300), (u, 400), (d, 600), (u, 700)], &[(1050, Triple)]),

@@ -32,9 +32,9 @@ impl LedPattern {
         match self {
             LedPattern::Off => false,
             LedPattern::On => true,
-            LedPattern::BlinkSlow => (ms / SLOW_HALF_PERIOD_MS) % 2 == 0,
-            LedPattern::BlinkFast => (ms / FAST_HALF_PERIOD_MS) % 2 == 0,
-            LedPattern::Flash => ms < FLASH_END_MS && (ms / FLASH_MS) % 2 == 0,
+            LedPattern::BlinkSlow => (ms / SLOW_HALF_PERIOD_MS).is_multiple_of(2),
+            LedPattern::BlinkFast => (ms / FAST_HALF_PERIOD_MS).is_multiple_of(2),
+            LedPattern::Flash => ms < FLASH_END_MS && (ms / FLASH_MS).is_multiple_of(2),
         }
     }
 

@@ -66,7 +66,7 @@ impl SimAction {
                     (0..BOUNCE_TOGGLES).map(move |i| {
                         let last = i + 1 == BOUNCE_TOGGLES;
                         // Alternate so that the burst ends on `settle`.
-                        let level = settle == ((BOUNCE_TOGGLES - 1 - i) % 2 == 0);
+                        let level = settle == (BOUNCE_TOGGLES - 1 - i).is_multiple_of(2);
                         (level, if last { wait_after } else { BOUNCE_STEP })
                     })
                 };

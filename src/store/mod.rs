@@ -29,7 +29,7 @@ pub const RECORDINGS_DIR: &str = "recordings";
 
 /// Bytes kept free below the quota/free space for sidecars and descriptors, so that a
 /// full store can still close its open segment properly.
-pub const CLOSE_RESERVE_BYTES: u64 = 256 * 1024;
+pub const CLOSE_RESERVE_BYTES: u64 = 64 * 1024;
 
 /// Storage errors; each names the path involved.
 #[derive(Debug, thiserror::Error)]

@@ -154,8 +154,11 @@ impl RecordingWriter {
         time: &TimeRef,
     ) -> Result<Offer, StoreError> {
         let rollover = match &self.segment {
+            // Pre-event footage (older than the start) always stays in the first segment.
             Some(seg) => {
-                frame.is_video_keyframe() && seg.elapsed_ns(frame.pts_ns) >= self.segment_ns
+                frame.is_video_keyframe()
+                    && frame.pts_ns >= self.started_mono
+                    && seg.elapsed_ns(frame.pts_ns) >= self.segment_ns
             }
             None => {
                 if !frame.is_video_keyframe() {

@@ -1,0 +1,283 @@
+//! Shared helpers for tests that run the real `bodycam` binary with the simulated
+//! camera and inspect what it wrote with ffprobe/ffmpeg.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_bodycam");
+
+/// Small, fast settings used by every daemon test, with `extra` (TOML) merged over them.
+pub fn base_config(data: &Path, extra: &str) -> String {
+    let base = format!(
+        r#"
+[camera]
+width = 160
+height = 120
+framerate = 15
+bitrate_kbps = 300
+encoder = "x264"
+[recording]
+segment_seconds = 2
+pre_event_seconds = 0
+[storage]
+path = "{}"
+"#,
+        data.display()
+    );
+    let mut table: toml::Table = base.parse().expect("base config");
+    let extra: toml::Table = extra.parse().expect("extra config");
+    for (section, values) in extra {
+        match (table.get_mut(&section), values) {
+            (Some(toml::Value::Table(t)), toml::Value::Table(v)) => t.extend(v),
+            (_, v) => {
+                table.insert(section, v);
+            }
+        }
+    }
+    toml::to_string(&table).expect("serialise config")
+}
+
+pub struct Daemon {
+    pub child: Option<Child>,
+    pub dir: tempfile::TempDir,
+    pub config: PathBuf,
+    pub data: PathBuf,
+    pub log: PathBuf,
+}
+
+impl Daemon {
+    /// Start a daemon with `extra` config lines (`[camera]\nkey = v` style sections).
+    pub fn start(extra: &str) -> Daemon {
+        let mut d = Daemon::new(extra);
+        d.spawn();
+        d
+    }
+
+    /// Prepare config and data paths without starting the daemon.
+    pub fn new(extra: &str) -> Daemon {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let data = dir.path().join("data");
+        let config = dir.path().join("bodycam.toml");
+        std::fs::write(&config, base_config(&data, extra)).expect("write config");
+        let log = dir.path().join("daemon.log");
+        Daemon {
+            child: None,
+            dir,
+            config,
+            data,
+            log,
+        }
+    }
+
+    /// (Re)start the daemon process on the same config and data.
+    pub fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("log file");
+        let child = Command::new(BIN)
+            .args(["run", "--config"])
+            .arg(&self.config)
+            .env("BODYCAM_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn bodycam run");
+        self.child = Some(child);
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn ctl(&self, args: &[&str]) -> Output {
+        Command::new(BIN)
+            .args(["ctl", "--config"])
+            .arg(&self.config)
+            .args(args)
+            .output()
+            .expect("run bodycam ctl")
+    }
+
+    /// `ctl` that must succeed.
+    pub fn ctl_ok(&self, args: &[&str]) {
+        let out = self.ctl(args);
+        assert!(
+            out.status.success(),
+            "ctl {args:?} failed: {}\n--- daemon log ---\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            self.log_text()
+        );
+    }
+
+    pub fn status(&self) -> Option<Value> {
+        let out = self.ctl(&["status", "--json"]);
+        if !out.status.success() {
+            return None;
+        }
+        serde_json::from_slice(&out.stdout).ok()
+    }
+
+    /// Poll status until `pred` holds; panics with the log after `timeout`.
+    pub fn wait_for(&self, what: &str, timeout: Duration, pred: impl Fn(&Value) -> bool) -> Value {
+        let start = Instant::now();
+        loop {
+            if let Some(s) = self.status()
+                && pred(&s)
+            {
+                return s;
+            }
+            if start.elapsed() > timeout {
+                panic!(
+                    "timed out waiting for {what}; last status {:?}\n--- daemon log ---\n{}",
+                    self.status(),
+                    self.log_text()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    pub fn wait_state(&self, state: &str, timeout: Duration) -> Value {
+        self.wait_for(&format!("state {state}"), timeout, |s| s["state"] == state)
+    }
+
+    /// Send a signal and wait for the exit status.
+    pub fn signal(&mut self, sig: i32) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("daemon running");
+        // SAFETY: plain kill(2) on our own child's pid.
+        unsafe {
+            libc::kill(child.id() as i32, sig);
+        }
+        let start = Instant::now();
+        loop {
+            if let Some(st) = child.try_wait().expect("wait") {
+                return st;
+            }
+            if start.elapsed() > Duration::from_secs(20) {
+                let _ = child.kill();
+                panic!(
+                    "daemon did not exit after signal {sig}\n{}",
+                    self.log_text()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn recordings(&self) -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = match std::fs::read_dir(self.data.join("recordings")) {
+            Ok(rd) => rd.filter_map(Result::ok).map(|e| e.path()).collect(),
+            Err(_) => Vec::new(),
+        };
+        v.sort();
+        v
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Segment media files of a recording, in order.
+pub fn segments(recording: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(recording)
+        .expect("read recording dir")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "ts"))
+        .collect();
+    v.sort();
+    v
+}
+
+pub fn sidecar(ts: &Path) -> Option<Value> {
+    let text = std::fs::read_to_string(ts.with_extension("json")).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+fn tool(name: &str) -> Command {
+    let probe = Command::new(name).arg("-version").output();
+    assert!(
+        probe.is_ok_and(|o| o.status.success()),
+        "required tool `{name}` is missing: install ffmpeg (apt-get install ffmpeg)"
+    );
+    Command::new(name)
+}
+
+/// Packets of one stream (`v` or `a`) as (pts, keyframe).
+pub fn packets(path: &Path, stream: &str) -> Vec<(i64, bool)> {
+    let out = tool("ffprobe")
+        .args(["-v", "error", "-select_streams", stream])
+        .args(["-show_entries", "packet=pts,flags", "-of", "csv=p=0"])
+        .arg(path)
+        .output()
+        .expect("ffprobe");
+    assert!(out.status.success(), "ffprobe failed on {}", path.display());
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let mut it = l.split(',');
+            let pts = it.next()?.trim().parse().ok()?;
+            let flags = it.next().unwrap_or("");
+            Some((pts, flags.contains('K')))
+        })
+        .collect()
+}
+
+/// Decoded frame counts (video, audio) by really decoding the file.
+pub fn decoded_frames(path: &Path) -> (u64, u64) {
+    let out = tool("ffprobe")
+        .args(["-v", "error", "-count_frames"])
+        .args([
+            "-show_entries",
+            "stream=codec_type,nb_read_frames",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(path)
+        .output()
+        .expect("ffprobe");
+    assert!(out.status.success(), "ffprobe failed on {}", path.display());
+    let (mut v, mut a) = (0, 0);
+    for l in String::from_utf8_lossy(&out.stdout).lines() {
+        let mut it = l.split(',');
+        let kind = it.next().unwrap_or("");
+        let n: u64 = it.next().and_then(|n| n.trim().parse().ok()).unwrap_or(0);
+        match kind {
+            "video" => v = n,
+            "audio" => a = n,
+            _ => {}
+        }
+    }
+    (v, a)
+}
+
+/// Decode the whole file with ffmpeg; returns ffmpeg's error output (empty = clean).
+pub fn decode_errors(path: &Path) -> String {
+    let out = tool("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(path)
+        .args(["-f", "null", "-"])
+        .output()
+        .expect("ffmpeg");
+    let mut s = String::from_utf8_lossy(&out.stderr).into_owned();
+    if !out.status.success() {
+        s.push_str(&format!("\nffmpeg exit {:?}", out.status.code()));
+    }
+    s
+}
+
+pub fn wait_secs(s: f64) {
+    std::thread::sleep(Duration::from_secs_f64(s));
+}
