@@ -25,6 +25,12 @@ enum Cmd {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Print the GStreamer capture pipeline the daemon would run with this config.
+    Pipeline {
+        /// Config file (TOML).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
     /// Talk to a running daemon over its control socket.
     Ctl {
         /// Config file of the daemon (to find its socket).
@@ -108,6 +114,35 @@ fn run(config: Option<PathBuf>) -> i32 {
     }
 }
 
+fn pipeline(config: Option<PathBuf>) -> i32 {
+    let cfg = match Config::load(config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => return config_error(&e),
+    };
+    if let Err(e) = capture::init() {
+        eprintln!("bodycam: {e}");
+        return exit::RUNTIME;
+    }
+    let described = capture::resolve_encoder(cfg.camera.encoder).and_then(|enc| {
+        let aac = if cfg.audio.enabled {
+            Some(capture::resolve_aac()?)
+        } else {
+            None
+        };
+        Ok(capture::pipeline_description(&cfg, enc, aac))
+    });
+    match described {
+        Ok(d) => {
+            println!("{d}");
+            exit::OK
+        }
+        Err(e) => {
+            eprintln!("bodycam: {e}");
+            exit::RUNTIME
+        }
+    }
+}
+
 fn ctl_main(config: Option<PathBuf>, socket: Option<PathBuf>, command: CtlCmd) -> i32 {
     let path = match socket {
         Some(p) => p,
@@ -164,6 +199,7 @@ fn main() -> ExitCode {
     };
     let code = match cli.command {
         Cmd::Run { config } => run(config),
+        Cmd::Pipeline { config } => pipeline(config),
         Cmd::Ctl {
             config,
             socket,
