@@ -270,7 +270,9 @@ pub fn pipeline_description(cfg: &Config, encoder: Encoder, aac: Option<&str>) -
 pub struct CaptureShared {
     /// Test only: fail the simulated sensor once after this many seconds.
     pub fail_after: Option<Duration>,
-    /// Whether the simulated failure has happened already.
+    /// Test only: stall the simulated sensor once after this many seconds.
+    pub stall_after: Option<Duration>,
+    /// Whether the simulated failure or stall has happened already.
     pub failed_once: AtomicBool,
     /// Video frames delivered, all generations.
     pub video_frames: AtomicU64,
@@ -442,20 +444,25 @@ fn on_sample(
         kind == StreamKind::Video && !buffer.flags().contains(gst::BufferFlags::DELTA_UNIT);
     if kind == StreamKind::Video {
         shared.video_frames.fetch_add(1, Ordering::Relaxed);
-        if let Some(after) = shared.fail_after {
-            let rt = segment
-                .and_then(|s| s.to_running_time(buffer.pts()))
-                .unwrap_or(gst::ClockTime::ZERO);
-            if rt.nseconds() >= after.as_nanos() as u64
-                && !shared.failed_once.swap(true, Ordering::SeqCst)
-            {
-                gst::element_error!(
-                    sink,
-                    gst::ResourceError::Read,
-                    ("simulated sensor failure after {} s", after.as_secs())
-                );
-                return Err(gst::FlowError::Error);
+        let rt = segment
+            .and_then(|s| s.to_running_time(buffer.pts()))
+            .unwrap_or(gst::ClockTime::ZERO)
+            .nseconds();
+        let due = |after: Option<Duration>| after.is_some_and(|a| rt >= a.as_nanos() as u64);
+        if due(shared.fail_after) && !shared.failed_once.swap(true, Ordering::SeqCst) {
+            gst::element_error!(
+                sink,
+                gst::ResourceError::Read,
+                ("simulated sensor failure after {} s", rt / 1_000_000_000)
+            );
+            return Err(gst::FlowError::Error);
+        }
+        if due(shared.stall_after) && !shared.failed_once.swap(true, Ordering::SeqCst) {
+            // A hung sensor: no error, just no more frames until the pipeline is torn down.
+            while !stopping.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(20));
             }
+            return Err(gst::FlowError::Flushing);
         }
     }
     let map = buffer.map_readable().map_err(|_| {

@@ -141,6 +141,8 @@ pub struct CameraConfig {
     pub pattern: TestPattern,
     /// Test only: the simulated sensor fails once after this many seconds of video.
     pub simulate_failure_after_seconds: Option<u32>,
+    /// Test only: the simulated sensor stops delivering frames once after this many seconds.
+    pub simulate_stall_after_seconds: Option<u32>,
 }
 
 impl Default for CameraConfig {
@@ -155,6 +157,7 @@ impl Default for CameraConfig {
             encoder: EncoderChoice::Auto,
             pattern: TestPattern::Ball,
             simulate_failure_after_seconds: None,
+            simulate_stall_after_seconds: None,
         }
     }
 }
@@ -373,14 +376,25 @@ impl Config {
                 });
             }
         }
-        if let Some(n) = c.simulate_failure_after_seconds {
-            if c.source != CameraSource::Simulated {
-                return Err(ConfigError::Invalid {
-                    key: "camera.simulate_failure_after_seconds",
-                    reason: "only the simulated camera can simulate a failure".into(),
-                });
+        for (key, value) in [
+            (
+                "camera.simulate_failure_after_seconds",
+                c.simulate_failure_after_seconds,
+            ),
+            (
+                "camera.simulate_stall_after_seconds",
+                c.simulate_stall_after_seconds,
+            ),
+        ] {
+            if let Some(n) = value {
+                if c.source != CameraSource::Simulated {
+                    return Err(ConfigError::Invalid {
+                        key,
+                        reason: "only the simulated camera can simulate a fault".into(),
+                    });
+                }
+                range(key, n, 1, 86_400)?;
             }
-            range("camera.simulate_failure_after_seconds", n, 1, 86_400)?;
         }
         range("audio.bitrate_kbps", self.audio.bitrate_kbps, 16, 320)?;
         if self.audio.enabled

@@ -30,6 +30,7 @@ use crate::store::flash::RealFlash;
 use crate::store::meta::{CaptureInfo, EndReason};
 use crate::store::recording::{Offer, RecordingWriter};
 use crate::store::{Store, StoreError};
+use crate::systemd::Notifier;
 
 /// How long the video may stop before the pipeline counts as stalled.
 pub const STALL_TIMEOUT: Duration = Duration::from_secs(3);
@@ -180,6 +181,10 @@ pub fn run(cfg: Config, encoder: Encoder) -> Result<(), DaemonError> {
             .camera
             .simulate_failure_after_seconds
             .map(|s| Duration::from_secs(u64::from(s))),
+        stall_after: cfg
+            .camera
+            .simulate_stall_after_seconds
+            .map(|s| Duration::from_secs(u64::from(s))),
         failed_once: AtomicBool::new(false),
         video_frames: Default::default(),
     });
@@ -255,6 +260,7 @@ pub fn run(cfg: Config, encoder: Encoder) -> Result<(), DaemonError> {
         leds: None,
         storage_low: false,
         daemon_started: started,
+        notify: Notifier::new(),
     };
     for a in boot_actions {
         d.execute(a);
@@ -407,6 +413,7 @@ struct Loop {
     leds: Option<LedPatterns>,
     storage_low: bool,
     daemon_started: Instant,
+    notify: Notifier,
 }
 
 impl Loop {
@@ -433,6 +440,7 @@ impl Loop {
                         }
                         Ok(Input::Shutdown) | Err(_) => {
                             info!("shutdown requested");
+                            self.notify.stopping();
                             self.dispatch(Event::Shutdown);
                         }
                     }
@@ -610,6 +618,8 @@ impl Loop {
                 self.backoff = FIRST_RETRY;
                 info!(generation = self.generation, "capture pipeline running");
                 self.dispatch(Event::PipelineRunning);
+                // Store recovered (before the loop started) and pipeline running.
+                self.notify.ready();
             }
         } else if !self.running_seen {
             return;
@@ -739,6 +749,12 @@ impl Loop {
                 ));
             }
         }
+        if self.capture.is_some()
+            && self.running_seen
+            && now.duration_since(self.last_video) < Duration::from_secs(1)
+        {
+            self.notify.watchdog(now);
+        }
         if let Some(rec) = self.recording.as_mut()
             && rec.unsynced_bytes() > 0
             && now.duration_since(self.last_sync) >= SYNC_INTERVAL
@@ -838,6 +854,11 @@ impl Loop {
             uptime_seconds: self.daemon_started.elapsed().as_secs_f64(),
             version: env!("CARGO_PKG_VERSION").to_string(),
         };
+        let line = match &s.recording_id {
+            Some(id) => format!("{} {id}, {:.0} h left", s.state, s.hours_left),
+            None => format!("{}, {:.0} h left", s.state, s.hours_left),
+        };
+        self.notify.status(&line);
         if let Ok(mut g) = self.status.lock() {
             *g = s;
         }

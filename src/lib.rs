@@ -13,6 +13,7 @@
 //! - [`ctl`]: the control socket protocol (server and client).
 //! - [`status`]: the status snapshot shown by `bodycam ctl status`.
 //! - [`clock`]: monotonic and UTC time, clock synchronisation state.
+//! - [`systemd`]: READY / STATUS / WATCHDOG / STOPPING notifications.
 //! - [`daemon`]: `bodycam run`, the loop that wires everything together.
 //! - [`exit`]: exit codes.
 
@@ -29,4 +30,5 @@ pub mod prebuffer;
 pub mod recorder;
 pub mod status;
 pub mod store;
+pub mod systemd;
 pub mod ts;

@@ -75,6 +75,11 @@ impl Daemon {
 
     /// (Re)start the daemon process on the same config and data.
     pub fn spawn(&mut self) {
+        self.spawn_with_env(&[]);
+    }
+
+    /// (Re)start the daemon with extra environment variables.
+    pub fn spawn_with_env(&mut self, env: &[(&str, &std::ffi::OsStr)]) {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -84,6 +89,7 @@ impl Daemon {
             .args(["run", "--config"])
             .arg(&self.config)
             .env("BODYCAM_LOG", "info")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
