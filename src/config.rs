@@ -282,6 +282,14 @@ pub struct CtlConfig {
     pub socket: Option<PathBuf>,
 }
 
+/// `[evidence]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct EvidenceConfig {
+    /// Directory of the device key (0700, key file 0600); default `<storage.path>/keys`.
+    pub key_dir: Option<PathBuf>,
+}
+
 /// The whole daemon configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
@@ -298,6 +306,8 @@ pub struct Config {
     pub controls: ControlsConfig,
     /// `[ctl]`
     pub ctl: CtlConfig,
+    /// `[evidence]`
+    pub evidence: EvidenceConfig,
 }
 
 impl Config {
@@ -467,6 +477,20 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// The key directory in effect.
+    pub fn key_dir(&self) -> PathBuf {
+        self.evidence
+            .key_dir
+            .clone()
+            .unwrap_or_else(|| self.storage.path.join("keys"))
+    }
+
+    /// SHA-256 (hex) of the effective configuration, as recorded in the audit log.
+    pub fn digest(&self) -> String {
+        let text = toml::to_string(self).unwrap_or_default();
+        hex::encode(crate::evidence::record::sha256(text.as_bytes()))
     }
 
     /// The control socket path in effect.

@@ -21,6 +21,9 @@ use crate::controls::leds::{LedInputs, LedMode, LedPatterns, patterns_for};
 use crate::controls::sim::{SimAction, SimButton, SimulatedControls};
 use crate::controls::{self, ControlsBackend, ControlsHandle, Gesture, GestureTimings};
 use crate::ctl::{self, ButtonAction, RecordAction, Request, Response};
+use crate::evidence::audit::{AuditLog, events};
+use crate::evidence::identity::{Identity, IdentityError};
+use crate::evidence::{Signer, SystemTime, boot_id, scan};
 use crate::interleave::Interleaver;
 use crate::media::{Frame, StreamKind};
 use crate::prebuffer::PreEventBuffer;
@@ -28,7 +31,7 @@ use crate::recorder::{Action, Command, Event, Machine, State, Trigger};
 use crate::status::{CameraStatus, LedStatus, Status};
 use crate::store::flash::RealFlash;
 use crate::store::meta::{CaptureInfo, EndReason};
-use crate::store::recording::{Offer, RecordingWriter};
+use crate::store::recording::{NewRecording, Offer, RecordingWriter};
 use crate::store::{Store, StoreError};
 use crate::systemd::Notifier;
 
@@ -62,6 +65,17 @@ pub enum DaemonError {
     /// The control socket could not be set up.
     #[error(transparent)]
     Ctl(#[from] ctl::CtlError),
+    /// The device identity could not be loaded or created.
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+    /// The evidence files could not be read or written.
+    #[error("evidence files in {path}: {source}")]
+    Evidence {
+        /// Path.
+        path: std::path::PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
     /// Signal handling could not be installed.
     #[error("cannot install signal handlers: {0}")]
     Signals(std::io::Error),
@@ -125,19 +139,12 @@ pub fn run(cfg: Config, encoder: Encoder) -> Result<(), DaemonError> {
     let description = capture::pipeline_description(&cfg, encoder, aac);
     debug!(pipeline = %description, "capture pipeline");
 
-    let (store, recovered) = Store::open(
+    let mut store = Store::open(
         &cfg.storage,
         cfg.footage_bytes_per_second(),
         Arc::new(RealFlash),
     )?;
-    for r in &recovered {
-        warn!(
-            path = %r.path.display(),
-            seconds = r.meta.duration_seconds,
-            trailing_bytes = r.meta.trailing_bytes,
-            "recovered a segment left open by an unclean shutdown"
-        );
-    }
+    let (signer, audit, recovered) = open_evidence(&cfg, &mut store)?;
 
     let (input_tx, input_rx) = unbounded::<Input>();
     let (gesture_tx, gesture_rx) = std::sync::mpsc::channel::<Gesture>();
@@ -261,6 +268,10 @@ pub fn run(cfg: Config, encoder: Encoder) -> Result<(), DaemonError> {
         storage_low: false,
         daemon_started: started,
         notify: Notifier::new(),
+        signer,
+        audit,
+        clock_offset_ms: clock_offset_ms(),
+        clock_synced: crate::clock::clock_synchronised(),
     };
     for a in boot_actions {
         d.execute(a);
@@ -269,10 +280,115 @@ pub fn run(cfg: Config, encoder: Encoder) -> Result<(), DaemonError> {
     d.refresh_storage();
     d.publish();
     d.run(&input_rx, &events_rx);
+    d.audit_event(events::SHUTDOWN, serde_json::json!({}));
     d.controls.shutdown();
     let _ = std::fs::remove_file(&socket_path);
     info!("bodycam daemon stopped");
     Ok(())
+}
+
+/// Milliseconds between the wall clock and the monotonic clock (changes when the wall
+/// clock is set or jumps).
+fn clock_offset_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis() - (crate::clock::monotonic_ns() / 1_000_000) as i64
+}
+
+/// Load the identity, find the chain heads, open the audit log, record the boot, and
+/// recover segments left open.
+fn open_evidence(
+    cfg: &Config,
+    store: &mut Store,
+) -> Result<(Signer, AuditLog, Vec<crate::store::recovery::Recovered>), DaemonError> {
+    let found =
+        scan::scan(store.flash(), store.root()).map_err(|source| DaemonError::Evidence {
+            path: store.root().to_path_buf(),
+            source,
+        })?;
+    let (identity, created) = Identity::load_or_create(&cfg.key_dir(), found.any_evidence)?;
+    let own = hex::encode(identity.device_id());
+    for other in found.device_ids.iter().filter(|d| **d != own) {
+        warn!(device = %other, "evidence on flash was signed by another device id");
+    }
+    let mut signer = Signer::new(
+        identity,
+        Box::new(SystemTime),
+        boot_id(),
+        found.media,
+        found.audit,
+    );
+    let audit_path = store.audit_path();
+    let mut audit =
+        AuditLog::open(store.flash(), &audit_path).map_err(|source| DaemonError::Evidence {
+            path: audit_path.clone(),
+            source,
+        })?;
+    let mut log = |signer: &mut Signer, event: &str, detail: serde_json::Value| {
+        audit
+            .append(signer, event, detail)
+            .map_err(|source| DaemonError::Evidence {
+                path: audit_path.clone(),
+                source,
+            })
+    };
+    if created {
+        info!(device = %own, "device key created");
+        log(
+            &mut signer,
+            events::KEY_CREATED,
+            serde_json::json!({ "device_id": own }),
+        )?;
+    }
+    if found.audit_torn_bytes > 0 {
+        log(
+            &mut signer,
+            events::TORN_TAIL_REMOVED,
+            serde_json::json!({ "file": "audit.log", "bytes": found.audit_torn_bytes }),
+        )?;
+    }
+    if found
+        .last_audit_event
+        .as_deref()
+        .is_some_and(|e| e != events::SHUTDOWN)
+    {
+        warn!("the previous run ended without a clean shutdown");
+        log(
+            &mut signer,
+            events::UNCLEAN_SHUTDOWN,
+            serde_json::json!({ "last_event": found.last_audit_event }),
+        )?;
+    }
+    log(
+        &mut signer,
+        events::BOOT,
+        serde_json::json!({
+            "firmware": env!("CARGO_PKG_VERSION"),
+            "config_sha256": cfg.digest(),
+            "device_id": own,
+            "media_chain_count": found.media.count,
+            "clock_synchronised": crate::clock::clock_synchronised(),
+        }),
+    )?;
+    let recovered = store.recover(&mut signer)?;
+    for r in &recovered {
+        warn!(
+            path = %r.path.display(),
+            tail_seconds = r.tail_seconds,
+            tail_bytes = r.tail_bytes,
+            "recovered a segment left open by an unclean shutdown"
+        );
+        log(
+            &mut signer,
+            events::RECOVERY,
+            serde_json::json!({
+                "recording_id": r.meta.recording_id,
+                "segment": r.meta.sequence,
+                "tail_bytes": r.tail_bytes,
+                "tail_seconds": r.tail_seconds,
+                "journal_torn_bytes": r.journal_torn_bytes,
+            }),
+        )?;
+    }
+    Ok((signer, audit, recovered))
 }
 
 fn spawn_signal_thread(tx: Sender<Input>) -> Result<(), DaemonError> {
@@ -414,9 +530,20 @@ struct Loop {
     storage_low: bool,
     daemon_started: Instant,
     notify: Notifier,
+    signer: Signer,
+    audit: AuditLog,
+    clock_offset_ms: i64,
+    clock_synced: bool,
 }
 
 impl Loop {
+    /// Append an audit entry; a failure is logged, never fatal to recording.
+    fn audit_event(&mut self, event: &str, detail: serde_json::Value) {
+        if let Err(e) = self.audit.append(&mut self.signer, event, detail) {
+            error!(error = %e, event, "cannot append to the audit log");
+        }
+    }
+
     fn run(&mut self, input: &Receiver<Input>, events: &Receiver<CaptureEvent>) {
         let frames = self.frames_rx.clone();
         let mut next_tick = Instant::now() + TICK;
@@ -464,6 +591,10 @@ impl Loop {
 
     fn pipeline_failed(&mut self, reason: String) {
         error!(%reason, "capture pipeline failed");
+        self.audit_event(
+            events::PIPELINE_FAULT,
+            serde_json::json!({ "generation": self.generation, "reason": reason }),
+        );
         self.last_fault = Some(reason);
         self.dispatch(Event::PipelineFailed);
     }
@@ -513,6 +644,15 @@ impl Loop {
                 self.close_segment(end_reason(t));
                 if let Some(r) = self.recording.take() {
                     info!(recording = r.id(), seconds = r.seconds(), trigger = %trigger_name(t), "recording stopped");
+                    self.audit_event(
+                        events::RECORDING_STOP,
+                        serde_json::json!({
+                            "recording_id": r.id(),
+                            "trigger": trigger_name(t),
+                            "seconds": r.seconds(),
+                            "segments": r.closed().len(),
+                        }),
+                    );
                 }
                 self.queue.push_back(Event::RecordingFinalized);
             }
@@ -528,6 +668,16 @@ impl Loop {
             Action::EndSuspendedRecording(t) => {
                 if let Some(r) = self.recording.take() {
                     info!(recording = r.id(), trigger = %trigger_name(t), "suspended recording ended");
+                    self.audit_event(
+                        events::RECORDING_STOP,
+                        serde_json::json!({
+                            "recording_id": r.id(),
+                            "trigger": trigger_name(t),
+                            "seconds": r.seconds(),
+                            "segments": r.closed().len(),
+                            "while": "fault",
+                        }),
+                    );
                 }
             }
             Action::AddMarker(t) => {
@@ -536,6 +686,15 @@ impl Loop {
                 if let Some(r) = self.recording.as_mut() {
                     r.add_marker(now, trigger_name(t), &time);
                     info!(recording = r.id(), "marker added");
+                    let id = r.id().to_string();
+                    self.audit_event(
+                        events::MARKER,
+                        serde_json::json!({
+                            "recording_id": id,
+                            "trigger": trigger_name(t),
+                            "utc": crate::clock::rfc3339(time.utc),
+                        }),
+                    );
                 }
             }
             Action::MarkerFlash => self.marker_flash_until = Some(Instant::now() + MARKER_FLASH),
@@ -544,7 +703,10 @@ impl Loop {
                     self.controls.haptic(cue);
                 }
             }
-            Action::StealthChanged(on) => info!(stealth = on, "stealth mode"),
+            Action::StealthChanged(on) => {
+                info!(stealth = on, "stealth mode");
+                self.audit_event(events::STEALTH, serde_json::json!({ "on": on }));
+            }
             Action::Refused(r) => warn!(reason = ?r, "start refused"),
             Action::Exit => self.exit = true,
         }
@@ -568,6 +730,10 @@ impl Loop {
         ) {
             Ok(c) => {
                 info!(generation = self.generation, "capture pipeline started");
+                self.audit_event(
+                    events::PIPELINE_START,
+                    serde_json::json!({ "generation": self.generation }),
+                );
                 self.capture = Some(c);
             }
             Err(e) => {
@@ -651,15 +817,17 @@ impl Loop {
             return;
         };
         if f.is_video_keyframe() {
-            // Close the GOP durably before the next one starts.
-            if let Err(e) = rec.sync() {
-                self.storage_failed(e);
-                return;
-            }
+            // The segment checkpoints (sync + signed record) before each keyframe.
             self.last_sync = Instant::now();
         }
         let before = rec.closed().len();
-        match rec.offer(self.store.flash(), &f, self.store.budget(), &self.time) {
+        match rec.offer(
+            self.store.flash(),
+            &f,
+            self.store.budget(),
+            &self.time,
+            &mut self.signer,
+        ) {
             Ok(Offer::Written(n)) => self.store.account(n),
             Ok(Offer::Skipped) => {}
             Ok(Offer::NoRoom) => {
@@ -690,8 +858,8 @@ impl Loop {
         let Some(rec) = self.recording.as_mut() else {
             return;
         };
-        match rec.close_segment(self.store.flash(), reason, &time) {
-            Ok(Some(m)) => {
+        match rec.close_segment(self.store.flash(), reason, &time, &mut self.signer) {
+            Ok(Some((m, _))) => {
                 self.segments_written += 1;
                 info!(recording = %m.recording_id, sequence = m.sequence, seconds = m.duration_seconds, bytes = m.bytes, reason = ?reason, "segment closed");
             }
@@ -709,15 +877,25 @@ impl Loop {
         let pre_ns = pre.first().map_or(0, |f| now.saturating_sub(f.pts_ns));
         let pre_audio = pre.iter().any(|f| f.kind == StreamKind::Audio);
         self.time = TimeRef::now();
-        match self.store.new_recording(
-            &self.time,
-            &trigger_name(t),
-            (pre_ns, pre_audio),
-            self.segment_ns,
-            self.capture_info.clone(),
-        ) {
+        let plan = NewRecording {
+            trigger: trigger_name(t),
+            pre_event: (pre_ns, pre_audio),
+            segment_ns: self.segment_ns,
+            capture: self.capture_info.clone(),
+        };
+        match self.store.new_recording(&self.time, plan) {
             Ok(r) => {
                 info!(recording = r.id(), trigger = %trigger_name(t), pre_event_seconds = pre_ns as f64 / 1e9, "recording started");
+                let id = r.id().to_string();
+                self.audit_event(
+                    events::RECORDING_START,
+                    serde_json::json!({
+                        "recording_id": id,
+                        "trigger": trigger_name(t),
+                        "pre_event_seconds": pre_ns as f64 / 1e9,
+                        "pre_event_audio": pre_audio,
+                    }),
+                );
                 self.recording = Some(r);
                 for f in pre {
                     self.write(f);
@@ -729,6 +907,7 @@ impl Loop {
 
     fn tick(&mut self) {
         self.time = TimeRef::now();
+        self.watch_clock();
         let now = Instant::now();
         if self.retry_at.is_some_and(|t| now >= t) {
             self.retry_at = None;
@@ -759,7 +938,7 @@ impl Loop {
             && rec.unsynced_bytes() > 0
             && now.duration_since(self.last_sync) >= SYNC_INTERVAL
         {
-            if let Err(e) = rec.sync() {
+            if let Err(e) = rec.checkpoint(&mut self.signer) {
                 self.storage_failed(e);
             }
             self.last_sync = now;
@@ -772,6 +951,31 @@ impl Loop {
             self.refresh_storage();
         }
         self.drain_queue();
+    }
+
+    /// Audit wall-clock jumps (> 1 s against the monotonic clock) and sync changes.
+    fn watch_clock(&mut self) {
+        let offset = clock_offset_ms();
+        let jump = offset - self.clock_offset_ms;
+        if jump.abs() > 1000 {
+            warn!(jump_ms = jump, "wall clock jumped");
+            self.audit_event(
+                events::CLOCK,
+                serde_json::json!({ "change": "jump", "jump_ms": jump, "utc": crate::clock::rfc3339(self.time.utc) }),
+            );
+        }
+        self.clock_offset_ms = offset;
+        if self.time.synchronised != self.clock_synced {
+            self.clock_synced = self.time.synchronised;
+            info!(
+                synchronised = self.clock_synced,
+                "wall clock synchronisation changed"
+            );
+            self.audit_event(
+                events::CLOCK,
+                serde_json::json!({ "change": "sync", "synchronised": self.clock_synced }),
+            );
+        }
     }
 
     fn refresh_storage(&mut self) {

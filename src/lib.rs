@@ -23,6 +23,7 @@ pub mod config;
 pub mod controls;
 pub mod ctl;
 pub mod daemon;
+pub mod evidence;
 pub mod exit;
 pub mod interleave;
 pub mod media;

@@ -17,6 +17,10 @@ pub trait FlashFile: Send + std::fmt::Debug {
 pub trait Flash: Send + Sync + std::fmt::Debug {
     /// Create a new file for appending; fails if it exists (never overwrite footage).
     fn create_new(&self, path: &Path) -> io::Result<Box<dyn FlashFile>>;
+    /// Open a journal or log for appending, creating it if missing.
+    fn open_append(&self, path: &Path) -> io::Result<Box<dyn FlashFile>>;
+    /// Cut a torn record off the end of a journal or the audit log. Never used on media.
+    fn truncate_torn(&self, path: &Path, len: u64) -> io::Result<()>;
     /// Replace `path` with `bytes` atomically and durably (temp file, fsync, rename, dir fsync).
     fn write_atomic(&self, path: &Path, bytes: &[u8]) -> io::Result<()>;
     /// Create a directory (and parents) and make the new entry durable.
@@ -61,6 +65,21 @@ impl Flash for RealFlash {
             .open(path)?;
         sync_dir(&parent_of(path))?;
         Ok(Box::new(RealFile(f)))
+    }
+
+    fn open_append(&self, path: &Path) -> io::Result<Box<dyn FlashFile>> {
+        let existed = path.exists();
+        let f = OpenOptions::new().append(true).create(true).open(path)?;
+        if !existed {
+            sync_dir(&parent_of(path))?;
+        }
+        Ok(Box::new(RealFile(f)))
+    }
+
+    fn truncate_torn(&self, path: &Path, len: u64) -> io::Result<()> {
+        let f = OpenOptions::new().write(true).open(path)?;
+        f.set_len(len)?;
+        f.sync_all()
     }
 
     fn write_atomic(&self, path: &Path, bytes: &[u8]) -> io::Result<()> {

@@ -5,7 +5,10 @@
 //! ```text
 //! recordings/<recording-id>/recording.json   recording descriptor (atomic, at start)
 //! recordings/<recording-id>/NNNNNN.ts        MPEG-TS segment, appended and fdatasync'd ≤ 1 s
+//! recordings/<recording-id>/NNNNNN.journal   signed checkpoints, final/recovery record
 //! recordings/<recording-id>/NNNNNN.json      segment sidecar (atomic, at close)
+//! evidence/audit.log                         signed, chained audit log
+//! evidence/media.head                        copy of the newest media-chain record
 //! ```
 
 pub mod flash;
@@ -19,9 +22,11 @@ use std::sync::Arc;
 
 use crate::clock::TimeRef;
 use crate::config::StorageConfig;
+use crate::evidence::Signer;
+use crate::evidence::audit::{AUDIT_FILE, EVIDENCE_DIR};
+use crate::evidence::scan::MEDIA_HEAD_FILE;
 use flash::Flash;
-use meta::CaptureInfo;
-use recording::RecordingWriter;
+use recording::{NewRecording, RecordingWriter};
 use recovery::Recovered;
 
 /// Directory below `storage.path` that holds recordings.
@@ -85,18 +90,21 @@ pub struct Store {
 }
 
 impl Store {
-    /// Open (creating directories) and recover segments left open.
+    /// Open (creating directories). Call [`Store::recover`] once a signer exists.
     pub fn open(
         cfg: &StorageConfig,
         bytes_per_second: f64,
         flash: Arc<dyn Flash>,
-    ) -> Result<(Store, Vec<Recovered>), StoreError> {
+    ) -> Result<Store, StoreError> {
         let root = cfg.path.clone();
         let recordings = root.join(RECORDINGS_DIR);
         flash
             .create_dir_durable(&recordings)
             .map_err(|e| StoreError::io("create", &recordings, e))?;
-        let recovered = recovery::recover(flash.as_ref(), &recordings)?;
+        let evidence = root.join(EVIDENCE_DIR);
+        flash
+            .create_dir_durable(&evidence)
+            .map_err(|e| StoreError::io("create", &evidence, e))?;
         let used_bytes = dir_size(&root).map_err(|e| StoreError::io("measure", &root, e))?;
         let mut store = Store {
             root,
@@ -110,7 +118,25 @@ impl Store {
             written_since_refresh: 0,
         };
         store.refresh()?;
-        Ok((store, recovered))
+        Ok(store)
+    }
+
+    /// Close segments left open by a crash (see [`recovery`]).
+    pub fn recover(&mut self, signer: &mut Signer) -> Result<Vec<Recovered>, StoreError> {
+        let out = recovery::recover(self.flash.as_ref(), &self.recordings, signer)?;
+        self.used_bytes =
+            dir_size(&self.root).map_err(|e| StoreError::io("measure", &self.root, e))?;
+        Ok(out)
+    }
+
+    /// Where the copy of the newest media record is kept.
+    pub fn media_head_path(&self) -> PathBuf {
+        self.root.join(EVIDENCE_DIR).join(MEDIA_HEAD_FILE)
+    }
+
+    /// Where the audit log is kept.
+    pub fn audit_path(&self) -> PathBuf {
+        self.root.join(EVIDENCE_DIR).join(AUDIT_FILE)
     }
 
     /// The data directory.
@@ -184,19 +210,14 @@ impl Store {
     pub fn new_recording(
         &mut self,
         time: &TimeRef,
-        trigger: &str,
-        pre_event: (u64, bool),
-        segment_ns: u64,
-        capture: CaptureInfo,
+        plan: NewRecording,
     ) -> Result<RecordingWriter, StoreError> {
         RecordingWriter::create(
             self.flash.as_ref(),
             &self.recordings,
             time,
-            trigger,
-            pre_event,
-            segment_ns,
-            capture,
+            plan,
+            self.media_head_path(),
         )
     }
 }
@@ -232,13 +253,12 @@ mod tests {
     #[test]
     fn quota_limits_budget_and_hours() {
         let d = tempfile::tempdir().unwrap();
-        let (mut s, rec) = Store::open(
+        let mut s = Store::open(
             &cfg(d.path(), Some(10 * 1024 * 1024)),
             500_000.0,
             Arc::new(flash::RealFlash),
         )
         .unwrap();
-        assert!(rec.is_empty());
         let b = s.budget();
         assert!(b <= 10 * 1024 * 1024 - CLOSE_RESERVE_BYTES);
         let c = s.capacity();
@@ -256,7 +276,7 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(d.path().join("recordings/x")).unwrap();
         std::fs::write(d.path().join("recordings/x/000001.json"), vec![0u8; 1000]).unwrap();
-        let (s, _) = Store::open(&cfg(d.path(), None), 1.0, Arc::new(flash::RealFlash)).unwrap();
+        let s = Store::open(&cfg(d.path(), None), 1.0, Arc::new(flash::RealFlash)).unwrap();
         assert_eq!(s.capacity().used_bytes, 1000);
     }
 }

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::clock::{TimeRef, rfc3339};
+use crate::evidence::Signer;
 use crate::media::Frame;
 use crate::store::StoreError;
 use crate::store::flash::Flash;
@@ -38,6 +39,19 @@ pub struct RecordingInfo {
     pub capture: CaptureInfo,
 }
 
+/// What a new recording is made of.
+#[derive(Debug, Clone)]
+pub struct NewRecording {
+    /// What started it (`gesture:double`, `ctl`).
+    pub trigger: String,
+    /// Pre-event footage at its start: nanoseconds, and whether it holds audio.
+    pub pre_event: (u64, bool),
+    /// Target segment length.
+    pub segment_ns: u64,
+    /// Capture settings.
+    pub capture: CaptureInfo,
+}
+
 /// What happened to a frame offered to a recording.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Offer {
@@ -64,6 +78,7 @@ pub struct RecordingWriter {
     pending_markers: Vec<(u64, String)>,
     closed: Vec<SegmentMeta>,
     started_mono: u64,
+    head_path: PathBuf,
 }
 
 impl RecordingWriter {
@@ -72,11 +87,15 @@ impl RecordingWriter {
         flash: &dyn Flash,
         recordings_dir: &Path,
         time: &TimeRef,
-        trigger: &str,
-        pre_event: (u64, bool),
-        segment_ns: u64,
-        capture: CaptureInfo,
+        plan: NewRecording,
+        head_path: PathBuf,
     ) -> Result<RecordingWriter, StoreError> {
+        let NewRecording {
+            trigger,
+            pre_event,
+            segment_ns,
+            capture,
+        } = plan;
         let stamp = time.utc.format("%Y%m%dT%H%M%SZ").to_string();
         // Unique even for two starts in one second; never reuses a directory.
         let mut id = stamp.clone();
@@ -93,7 +112,7 @@ impl RecordingWriter {
             format: RECORDING_FORMAT.into(),
             recording_id: id.clone(),
             started_utc: rfc3339(time.utc),
-            trigger: trigger.into(),
+            trigger,
             pre_event_seconds: pre_event.0 as f64 / 1e9,
             pre_event_audio: pre_event.1,
             capture: capture.clone(),
@@ -115,6 +134,7 @@ impl RecordingWriter {
             pending_markers: Vec::new(),
             closed: Vec::new(),
             started_mono: time.mono_ns,
+            head_path,
         })
     }
 
@@ -152,6 +172,7 @@ impl RecordingWriter {
         frame: &Frame,
         budget: u64,
         time: &TimeRef,
+        signer: &mut Signer,
     ) -> Result<Offer, StoreError> {
         let rollover = match &self.segment {
             // Pre-event footage (older than the start) always stays in the first segment.
@@ -168,15 +189,20 @@ impl RecordingWriter {
             }
         };
         if rollover {
-            self.close_segment(flash, EndReason::Rollover, time)?;
+            self.close_segment(flash, EndReason::Rollover, time, signer)?;
         }
         if self.segment.is_none() {
             if self.next_sequence == 1 {
                 self.base_ns = frame.pts_ns;
             }
-            let mut seg =
-                SegmentWriter::create(flash, &self.dir, self.next_sequence, self.with_audio)
-                    .map_err(|e| StoreError::io("create segment in", &self.dir, e))?;
+            let mut seg = SegmentWriter::create(
+                flash,
+                &self.dir,
+                &self.id,
+                self.next_sequence,
+                self.with_audio,
+            )
+            .map_err(|e| StoreError::io("create segment in", &self.dir, e))?;
             self.next_sequence += 1;
             if let Some((ns, audio)) = self.pending_pre_event.take() {
                 seg.set_pre_event(ns, audio);
@@ -187,7 +213,7 @@ impl RecordingWriter {
             return Ok(Offer::Skipped);
         };
         let written = seg
-            .write(frame, self.base_ns, budget)
+            .write(frame, self.base_ns, budget, signer)
             .map_err(|e| StoreError::io("write segment in", &self.dir, e))?;
         for (mono, trigger) in std::mem::take(&mut self.pending_markers) {
             seg.add_marker(mono, trigger, time);
@@ -213,30 +239,35 @@ impl RecordingWriter {
             .map_or(0, SegmentWriter::unsynced_bytes)
     }
 
-    /// Make the open segment durable.
-    pub fn sync(&mut self) -> Result<(), StoreError> {
+    /// Make the open segment durable and cover it with a signed checkpoint.
+    pub fn checkpoint(&mut self, signer: &mut Signer) -> Result<(), StoreError> {
         if let Some(seg) = self.segment.as_mut() {
-            seg.sync()
-                .map_err(|e| StoreError::io("sync segment in", &self.dir, e))?;
+            seg.checkpoint(signer)
+                .map_err(|e| StoreError::io("checkpoint segment in", &self.dir, e))?;
         }
         Ok(())
     }
 
     /// Close the open segment (if any) with `reason`; the recording can continue with a
-    /// new segment at the next keyframe.
+    /// new segment at the next keyframe. Returns the sidecar and the signed final record.
     pub fn close_segment(
         &mut self,
         flash: &dyn Flash,
         reason: EndReason,
         time: &TimeRef,
-    ) -> Result<Option<&SegmentMeta>, StoreError> {
+        signer: &mut Signer,
+    ) -> Result<Option<(&SegmentMeta, Vec<u8>)>, StoreError> {
         let Some(seg) = self.segment.take() else {
             return Ok(None);
         };
-        let meta = seg
-            .finish(flash, &self.id, reason, time, &self.capture)
+        let (meta, final_record) = seg
+            .finish(flash, reason, time, &self.capture, signer)
             .map_err(|e| StoreError::io("finalise segment in", &self.dir, e))?;
+        // A copy of the newest media record survives the segment being freed later.
+        flash
+            .write_atomic(&self.head_path, &final_record)
+            .map_err(|e| StoreError::io("write", &self.head_path, e))?;
         self.closed.push(meta);
-        Ok(self.closed.last())
+        Ok(self.closed.last().map(|m| (m, final_record)))
     }
 }

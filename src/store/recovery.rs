@@ -1,16 +1,21 @@
-//! Start-up recovery: close segments that a power cut or a kill left without a sidecar.
-//! The media bytes are never truncated or deleted; the sidecar says what was found.
+//! Start-up recovery: close segments that a power cut or a kill left open (no final or
+//! recovery record in their journal). The media bytes are never truncated or deleted:
+//! the tail after the last checkpoint is hashed and covered by a recovery record,
+//! signed now (after the restart), and the chain continues.
 
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 
 use crate::clock::rfc3339;
+use crate::evidence::Signer;
+use crate::evidence::payload::{Payload, Recovery, decode_file};
+use crate::evidence::record::sha256;
 use crate::store::StoreError;
 use crate::store::flash::Flash;
 use crate::store::meta::{CaptureInfo, EndReason, SIDECAR_FORMAT, SegmentMeta};
 use crate::store::recording::{RECORDING_INFO, RecordingInfo};
-use crate::store::segment::meta_name;
+use crate::store::segment::{journal_name, meta_name};
 use crate::ts;
 
 /// One segment closed by recovery.
@@ -20,6 +25,12 @@ pub struct Recovered {
     pub path: PathBuf,
     /// The sidecar written for it.
     pub meta: SegmentMeta,
+    /// Bytes after the last checkpoint that were signed only now.
+    pub tail_bytes: u64,
+    /// Seconds of video in that tail.
+    pub tail_seconds: f64,
+    /// Bytes of a torn journal record removed.
+    pub journal_torn_bytes: u64,
 }
 
 /// Segment sequence number from a media file name `NNNNNN.ts`.
@@ -31,8 +42,12 @@ pub fn parse_media_name(name: &str) -> Option<u32> {
     stem.parse().ok()
 }
 
-/// Find every `recordings/*/NNNNNN.ts` without its `NNNNNN.json` and write one.
-pub fn recover(flash: &dyn Flash, recordings_dir: &Path) -> Result<Vec<Recovered>, StoreError> {
+/// Close every open segment under `recordings_dir`.
+pub fn recover(
+    flash: &dyn Flash,
+    recordings_dir: &Path,
+    signer: &mut Signer,
+) -> Result<Vec<Recovered>, StoreError> {
     let mut out = Vec::new();
     let entries =
         std::fs::read_dir(recordings_dir).map_err(|e| StoreError::io("list", recordings_dir, e))?;
@@ -45,18 +60,18 @@ pub fn recover(flash: &dyn Flash, recordings_dir: &Path) -> Result<Vec<Recovered
     for dir in dirs {
         let info = read_info(&dir);
         let listing = std::fs::read_dir(&dir).map_err(|e| StoreError::io("list", &dir, e))?;
-        let mut open: Vec<(u32, PathBuf)> = listing
+        let mut media: Vec<(u32, PathBuf)> = listing
             .filter_map(Result::ok)
             .filter_map(|e| {
-                let name = e.file_name().to_str()?.to_string();
-                let seq = parse_media_name(&name)?;
-                (!dir.join(meta_name(seq)).exists()).then(|| (seq, e.path()))
+                let seq = parse_media_name(e.file_name().to_str()?)?;
+                Some((seq, e.path()))
             })
             .collect();
-        open.sort();
-        for (seq, path) in open {
-            let meta = recover_one(flash, &dir, seq, &path, info.as_ref())?;
-            out.push(Recovered { path, meta });
+        media.sort();
+        for (seq, path) in media {
+            if let Some(r) = recover_one(flash, &dir, seq, &path, info.as_ref(), signer)? {
+                out.push(r);
+            }
         }
     }
     Ok(out)
@@ -73,9 +88,44 @@ fn recover_one(
     seq: u32,
     path: &Path,
     info: Option<&RecordingInfo>,
-) -> Result<SegmentMeta, StoreError> {
+    signer: &mut Signer,
+) -> Result<Option<Recovered>, StoreError> {
+    let journal_path = dir.join(journal_name(seq));
+    let journal = match std::fs::read(&journal_path) {
+        Ok(j) => j,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(StoreError::io("read", &journal_path, e)),
+    };
+    let (records, torn) = decode_file(&journal);
+    let closed = records
+        .iter()
+        .any(|r| matches!(r.payload, Payload::Final(_) | Payload::Recovery(_)));
+    if closed {
+        return Ok(None);
+    }
+    let covered = records
+        .iter()
+        .filter_map(|r| match &r.payload {
+            Payload::Checkpoint(c) => Some(c.byte_end),
+            Payload::Final(_) | Payload::Recovery(_) | Payload::Audit(_) | Payload::Head(_) => None,
+        })
+        .max()
+        .unwrap_or(0);
+    let journal_torn_bytes = match torn {
+        Some((pos, _)) => {
+            flash
+                .truncate_torn(&journal_path, pos as u64)
+                .map_err(|e| StoreError::io("cut the torn record of", &journal_path, e))?;
+            (journal.len() - pos) as u64
+        }
+        None => 0,
+    };
     let bytes = std::fs::read(path).map_err(|e| StoreError::io("read", path, e))?;
+    let start = usize::try_from(covered)
+        .unwrap_or(usize::MAX)
+        .min(bytes.len());
     let summary = ts::scan(&bytes);
+    let before = ts::scan(&bytes[..start]);
     let mtime: DateTime<Utc> = std::fs::metadata(path)
         .and_then(|m| m.modified())
         .map(DateTime::<Utc>::from)
@@ -105,8 +155,17 @@ fn recover_one(
         (Some(a), Some(b)) => b.saturating_sub(a) + frame_90k,
         (Some(_), None) | (None, Some(_)) | (None, None) => 0,
     };
+    let tail_90k = match (
+        summary.last_video_pts,
+        before.last_video_pts,
+        summary.first_video_pts,
+    ) {
+        (Some(last), Some(prev), _) => last.saturating_sub(prev),
+        (Some(last), None, Some(first)) => last.saturating_sub(first) + frame_90k,
+        (Some(_), None, None) | (None, _, _) => 0,
+    };
     let duration = duration_90k as f64 / 90_000.0;
-    let start = mtime - chrono::Duration::milliseconds((duration * 1000.0) as i64);
+    let start_utc = mtime - chrono::Duration::milliseconds((duration * 1000.0) as i64);
     // The pre-event length was recorded in recording.json when the recording started.
     let (pre_event, pre_event_audio) = match info {
         Some(i) if seq == 1 => (i.pre_event_seconds, i.pre_event_audio),
@@ -114,9 +173,9 @@ fn recover_one(
     };
     let meta = SegmentMeta {
         format: SIDECAR_FORMAT.into(),
-        recording_id,
+        recording_id: recording_id.clone(),
         sequence: seq,
-        utc_start: rfc3339(start),
+        utc_start: rfc3339(start_utc),
         utc_end: rfc3339(mtime),
         clock_synchronised: false,
         utc_estimated: true,
@@ -136,9 +195,32 @@ fn recover_one(
     };
     let json = serde_json::to_vec_pretty(&meta).map_err(std::io::Error::other);
     let meta_path = dir.join(meta_name(seq));
-    json.and_then(|j| flash.write_atomic(&meta_path, &j))
+    let json = json
+        .and_then(|j| flash.write_atomic(&meta_path, &j).map(|()| j))
         .map_err(|e| StoreError::io("write", &meta_path, e))?;
-    Ok(meta)
+    let rec = signer.sign_media(&Payload::Recovery(Recovery {
+        recording_id,
+        segment: seq,
+        byte_start: start as u64,
+        byte_end: bytes.len() as u64,
+        tail_sha256: sha256(&bytes[start..]),
+        segment_sha256: sha256(&bytes),
+        journal_torn_bytes,
+        sidecar_sha256: sha256(&json),
+    }));
+    let mut j = flash
+        .open_append(&journal_path)
+        .map_err(|e| StoreError::io("open", &journal_path, e))?;
+    j.write_all(&rec)
+        .and_then(|()| j.sync_data())
+        .map_err(|e| StoreError::io("append to", &journal_path, e))?;
+    Ok(Some(Recovered {
+        path: path.to_path_buf(),
+        meta,
+        tail_bytes: (bytes.len() - start) as u64,
+        tail_seconds: tail_90k as f64 / 90_000.0,
+        journal_torn_bytes,
+    }))
 }
 
 #[cfg(test)]

@@ -1,0 +1,438 @@
+//! The payload of each record kind: fields, wire order, encoding and decoding.
+
+use serde::Serialize;
+
+use crate::evidence::record::{DecodeError, Header, Kind, RawRecord, Reader, Writer};
+use crate::store::meta::EndReason;
+
+/// Checkpoint: covers `[byte_start, byte_end)` of a segment's media file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Checkpoint {
+    /// Recording id (directory name).
+    pub recording_id: String,
+    /// Segment sequence number.
+    pub segment: u32,
+    /// First byte covered.
+    pub byte_start: u64,
+    /// One past the last byte covered.
+    pub byte_end: u64,
+    /// SHA-256 of those bytes.
+    #[serde(serialize_with = "hex32")]
+    pub range_sha256: [u8; 32],
+    /// 90 kHz PTS of the first video frame in the range (0 if none).
+    pub pts_first: u64,
+    /// 90 kHz PTS of the last video frame in the range (0 if none).
+    pub pts_last: u64,
+    /// Video frames in the range.
+    pub video_frames: u32,
+    /// Audio frames in the range.
+    pub audio_frames: u32,
+}
+
+/// A marker as signed in a final record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SignedMarker {
+    /// UTC ms.
+    pub utc_ms: i64,
+    /// Milliseconds from the segment start.
+    pub offset_ms: u32,
+    /// What added it.
+    pub trigger: String,
+}
+
+/// Final: closes a segment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Final {
+    /// Recording id.
+    pub recording_id: String,
+    /// Segment sequence number.
+    pub segment: u32,
+    /// Length of the media file.
+    pub total_len: u64,
+    /// SHA-256 of the whole media file.
+    #[serde(serialize_with = "hex32")]
+    pub segment_sha256: [u8; 32],
+    /// Video frames.
+    pub video_frames: u32,
+    /// Audio frames.
+    pub audio_frames: u32,
+    /// Keyframes.
+    pub keyframes: u32,
+    /// Video duration in 90 kHz ticks.
+    pub duration_90k: u64,
+    /// Why it ended.
+    pub end_reason: EndReason,
+    /// Markers in the segment.
+    pub markers: Vec<SignedMarker>,
+    /// SHA-256 of the sidecar file exactly as written.
+    #[serde(serialize_with = "hex32")]
+    pub sidecar_sha256: [u8; 32],
+}
+
+/// Recovery: closes a segment left open by a crash; signed after the restart.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Recovery {
+    /// Recording id.
+    pub recording_id: String,
+    /// Segment sequence number.
+    pub segment: u32,
+    /// First byte not covered by a checkpoint before the crash.
+    pub byte_start: u64,
+    /// Length of the media file found at restart.
+    pub byte_end: u64,
+    /// SHA-256 of `[byte_start, byte_end)` (the unsigned tail, now signed).
+    #[serde(serialize_with = "hex32")]
+    pub tail_sha256: [u8; 32],
+    /// SHA-256 of the whole media file.
+    #[serde(serialize_with = "hex32")]
+    pub segment_sha256: [u8; 32],
+    /// Bytes of a torn journal record removed from the journal's end before this record.
+    pub journal_torn_bytes: u64,
+    /// SHA-256 of the sidecar written by recovery.
+    #[serde(serialize_with = "hex32")]
+    pub sidecar_sha256: [u8; 32],
+}
+
+/// Audit-log entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Audit {
+    /// Event name (see docs/EVIDENCE-FORMAT.md).
+    pub event: String,
+    /// Event details: a JSON object, as text.
+    pub detail: String,
+}
+
+/// Head statement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Head {
+    /// The caller's nonce.
+    #[serde(serialize_with = "hex_vec")]
+    pub nonce: Vec<u8>,
+    /// Audit records so far.
+    pub audit_count: u64,
+    /// Hash of the last audit record.
+    #[serde(serialize_with = "hex32")]
+    pub audit_hash: [u8; 32],
+}
+
+/// Any payload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Payload {
+    /// See [`Checkpoint`].
+    Checkpoint(Checkpoint),
+    /// See [`Final`].
+    Final(Final),
+    /// See [`Recovery`].
+    Recovery(Recovery),
+    /// See [`Audit`].
+    Audit(Audit),
+    /// See [`Head`].
+    Head(Head),
+}
+
+fn hex32<S: serde::Serializer>(v: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&hex::encode(v))
+}
+
+fn hex_vec<S: serde::Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&hex::encode(v))
+}
+
+/// Wire value of an end reason.
+pub fn end_reason_code(r: EndReason) -> u8 {
+    match r {
+        EndReason::Rollover => 1,
+        EndReason::Stopped => 2,
+        EndReason::StorageFull => 3,
+        EndReason::Fault => 4,
+        EndReason::Shutdown => 5,
+        EndReason::Recovered => 6,
+    }
+}
+
+fn end_reason_from(c: u8) -> Result<EndReason, DecodeError> {
+    Ok(match c {
+        1 => EndReason::Rollover,
+        2 => EndReason::Stopped,
+        3 => EndReason::StorageFull,
+        4 => EndReason::Fault,
+        5 => EndReason::Shutdown,
+        6 => EndReason::Recovered,
+        _ => return Err(DecodeError::ShortBody),
+    })
+}
+
+impl Payload {
+    /// Record kind of this payload.
+    pub fn kind(&self) -> Kind {
+        match self {
+            Payload::Checkpoint(_) => Kind::Checkpoint,
+            Payload::Final(_) => Kind::Final,
+            Payload::Recovery(_) => Kind::Recovery,
+            Payload::Audit(_) => Kind::Audit,
+            Payload::Head(_) => Kind::Head,
+        }
+    }
+
+    /// Append the payload fields after a header.
+    pub fn encode(&self, w: &mut Writer) {
+        match self {
+            Payload::Checkpoint(c) => {
+                w.str(&c.recording_id);
+                w.u32(c.segment);
+                w.u64(c.byte_start);
+                w.u64(c.byte_end);
+                w.bytes(&c.range_sha256);
+                w.u64(c.pts_first);
+                w.u64(c.pts_last);
+                w.u32(c.video_frames);
+                w.u32(c.audio_frames);
+            }
+            Payload::Final(f) => {
+                w.str(&f.recording_id);
+                w.u32(f.segment);
+                w.u64(f.total_len);
+                w.bytes(&f.segment_sha256);
+                w.u32(f.video_frames);
+                w.u32(f.audio_frames);
+                w.u32(f.keyframes);
+                w.u64(f.duration_90k);
+                w.u8(end_reason_code(f.end_reason));
+                w.u16(f.markers.len().min(u16::MAX as usize) as u16);
+                for m in f.markers.iter().take(u16::MAX as usize) {
+                    w.i64(m.utc_ms);
+                    w.u32(m.offset_ms);
+                    w.str(&m.trigger);
+                }
+                w.bytes(&f.sidecar_sha256);
+            }
+            Payload::Recovery(r) => {
+                w.str(&r.recording_id);
+                w.u32(r.segment);
+                w.u64(r.byte_start);
+                w.u64(r.byte_end);
+                w.bytes(&r.tail_sha256);
+                w.bytes(&r.segment_sha256);
+                w.u64(r.journal_torn_bytes);
+                w.bytes(&r.sidecar_sha256);
+            }
+            Payload::Audit(a) => {
+                w.str(&a.event);
+                w.str(&a.detail);
+            }
+            Payload::Head(h) => {
+                w.u16(h.nonce.len().min(u16::MAX as usize) as u16);
+                w.bytes(&h.nonce[..h.nonce.len().min(u16::MAX as usize)]);
+                w.u64(h.audit_count);
+                w.bytes(&h.audit_hash);
+            }
+        }
+    }
+
+    fn decode(kind: Kind, r: &mut Reader<'_>) -> Result<Payload, DecodeError> {
+        let p = match kind {
+            Kind::Checkpoint => Payload::Checkpoint(Checkpoint {
+                recording_id: r.str()?,
+                segment: r.u32()?,
+                byte_start: r.u64()?,
+                byte_end: r.u64()?,
+                range_sha256: r.array()?,
+                pts_first: r.u64()?,
+                pts_last: r.u64()?,
+                video_frames: r.u32()?,
+                audio_frames: r.u32()?,
+            }),
+            Kind::Final => {
+                let recording_id = r.str()?;
+                let segment = r.u32()?;
+                let total_len = r.u64()?;
+                let segment_sha256 = r.array()?;
+                let video_frames = r.u32()?;
+                let audio_frames = r.u32()?;
+                let keyframes = r.u32()?;
+                let duration_90k = r.u64()?;
+                let end_reason = end_reason_from(r.u8()?)?;
+                let n = r.u16()?;
+                let mut markers = Vec::with_capacity(usize::from(n));
+                for _ in 0..n {
+                    markers.push(SignedMarker {
+                        utc_ms: r.i64()?,
+                        offset_ms: r.u32()?,
+                        trigger: r.str()?,
+                    });
+                }
+                Payload::Final(Final {
+                    recording_id,
+                    segment,
+                    total_len,
+                    segment_sha256,
+                    video_frames,
+                    audio_frames,
+                    keyframes,
+                    duration_90k,
+                    end_reason,
+                    markers,
+                    sidecar_sha256: r.array()?,
+                })
+            }
+            Kind::Recovery => Payload::Recovery(Recovery {
+                recording_id: r.str()?,
+                segment: r.u32()?,
+                byte_start: r.u64()?,
+                byte_end: r.u64()?,
+                tail_sha256: r.array()?,
+                segment_sha256: r.array()?,
+                journal_torn_bytes: r.u64()?,
+                sidecar_sha256: r.array()?,
+            }),
+            Kind::Audit => Payload::Audit(Audit {
+                event: r.str()?,
+                detail: r.str()?,
+            }),
+            Kind::Head => {
+                let n = r.u16()?;
+                let mut nonce = Vec::with_capacity(usize::from(n));
+                for _ in 0..n {
+                    nonce.push(r.u8()?);
+                }
+                Payload::Head(Head {
+                    nonce,
+                    audit_count: r.u64()?,
+                    audit_hash: r.array()?,
+                })
+            }
+        };
+        r.end()?;
+        Ok(p)
+    }
+}
+
+/// A decoded record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// Header fields.
+    pub header: Header,
+    /// Payload fields.
+    pub payload: Payload,
+    /// The record as stored.
+    pub raw: RawRecord,
+}
+
+/// Decode a raw record's body (signature not checked here).
+pub fn decode(raw: RawRecord) -> Result<Record, DecodeError> {
+    let (header, mut r) = Reader::new(raw.body())?;
+    let payload = Payload::decode(header.kind, &mut r)?;
+    Ok(Record {
+        header,
+        payload,
+        raw,
+    })
+}
+
+/// Decode every record of a file; stops at the first undecodable byte and says where.
+pub fn decode_file(data: &[u8]) -> (Vec<Record>, Option<(usize, DecodeError)>) {
+    let (raws, err) = crate::evidence::record::parse_all(data);
+    let mut out = Vec::with_capacity(raws.len());
+    let mut pos = 0;
+    for raw in raws {
+        let len = raw.bytes.len();
+        match decode(raw) {
+            Ok(r) => out.push(r),
+            Err(e) => return (out, Some((pos, e))),
+        }
+        pos += len;
+    }
+    (out, err)
+}
+
+/// Decode a raw record from hex (as in head statement files).
+pub fn decode_hex(text: &str) -> Result<Record, DecodeError> {
+    let bytes = hex::decode(text.trim()).map_err(|_| DecodeError::BadMagic)?;
+    let raw = crate::evidence::record::parse(&bytes)?;
+    if raw.bytes.len() != bytes.len() {
+        return Err(DecodeError::Trailing(bytes.len() - raw.bytes.len()));
+    }
+    decode(raw)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::evidence::record::{ClockState, seal};
+    use ring::rand::SystemRandom;
+    use ring::signature::Ed25519KeyPair;
+
+    #[test]
+    fn every_payload_round_trips() {
+        let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).unwrap();
+        let k = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap();
+        let payloads = vec![
+            Payload::Checkpoint(Checkpoint {
+                recording_id: "r".into(),
+                segment: 1,
+                byte_start: 0,
+                byte_end: 188,
+                range_sha256: [1; 32],
+                pts_first: 180_000,
+                pts_last: 186_000,
+                video_frames: 2,
+                audio_frames: 3,
+            }),
+            Payload::Final(Final {
+                recording_id: "r".into(),
+                segment: 2,
+                total_len: 376,
+                segment_sha256: [2; 32],
+                video_frames: 30,
+                audio_frames: 94,
+                keyframes: 2,
+                duration_90k: 180_000,
+                end_reason: EndReason::Stopped,
+                markers: vec![SignedMarker {
+                    utc_ms: 5,
+                    offset_ms: 7,
+                    trigger: "gesture:single".into(),
+                }],
+                sidecar_sha256: [3; 32],
+            }),
+            Payload::Recovery(Recovery {
+                recording_id: "r".into(),
+                segment: 3,
+                byte_start: 188,
+                byte_end: 500,
+                tail_sha256: [4; 32],
+                segment_sha256: [5; 32],
+                journal_torn_bytes: 17,
+                sidecar_sha256: [6; 32],
+            }),
+            Payload::Audit(Audit {
+                event: "boot".into(),
+                detail: "{}".into(),
+            }),
+            Payload::Head(Head {
+                nonce: vec![1, 2, 3],
+                audit_count: 9,
+                audit_hash: [8; 32],
+            }),
+        ];
+        for p in payloads {
+            let h = Header {
+                kind: p.kind(),
+                device_id: [1; 16],
+                counter: 3,
+                prev_hash: [0; 32],
+                utc_ms: 1,
+                clock: ClockState::Unsynchronised,
+                mono_ns: 2,
+                boot_id: [3; 16],
+            };
+            let mut w = Writer::new(&h);
+            p.encode(&mut w);
+            let rec = seal(&k, &w.finish());
+            let d = decode(crate::evidence::record::parse(&rec).unwrap()).unwrap();
+            assert_eq!(d.header, h);
+            assert_eq!(d.payload, p);
+        }
+    }
+}
