@@ -61,6 +61,11 @@ pub enum Request {
     Marker,
     /// Toggle stealth mode.
     Stealth,
+    /// A signed statement of the chain heads bound to `nonce` (hex, 1–64 bytes).
+    Head {
+        /// Caller's nonce, hex.
+        nonce: String,
+    },
 }
 
 /// A response.
@@ -75,6 +80,9 @@ pub struct Response {
     /// Status, for `status`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<Status>,
+    /// Head statement, for `head`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head: Option<serde_json::Value>,
 }
 
 impl Response {
@@ -84,6 +92,7 @@ impl Response {
             ok: true,
             error: None,
             status: None,
+            head: None,
         }
     }
 
@@ -93,6 +102,7 @@ impl Response {
             ok: false,
             error: Some(msg.into()),
             status: None,
+            head: None,
         }
     }
 }

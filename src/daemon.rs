@@ -86,6 +86,8 @@ pub enum DaemonError {
 enum Input {
     Gesture(Gesture),
     Command(Command),
+    /// Sign a head statement for this nonce and answer on the channel.
+    Head(Vec<u8>, Sender<serde_json::Value>),
     Shutdown,
 }
 
@@ -422,6 +424,7 @@ fn handle_request(
                 ok: true,
                 error: None,
                 status: Some(s.clone()),
+                head: None,
             },
             Err(_) => Response::error("status unavailable"),
         },
@@ -449,6 +452,25 @@ fn handle_request(
         }),
         Request::Marker => send(Command::Marker),
         Request::Stealth => send(Command::ToggleStealth),
+        Request::Head { nonce } => {
+            let nonce = match hex::decode(nonce.trim()) {
+                Ok(n) if (1..=64).contains(&n.len()) => n,
+                Ok(_) | Err(_) => return Response::error("nonce must be 1–64 bytes of hex"),
+            };
+            let (tx, rx) = crossbeam_channel::bounded(1);
+            if input.send(Input::Head(nonce, tx)).is_err() {
+                return Response::error("the daemon is shutting down");
+            }
+            match rx.recv_timeout(Duration::from_secs(5)) {
+                Ok(head) => Response {
+                    ok: true,
+                    error: None,
+                    status: None,
+                    head: Some(head),
+                },
+                Err(_) => Response::error("the daemon did not answer"),
+            }
+        }
     }
 }
 
@@ -565,6 +587,10 @@ impl Loop {
                             info!(command = ?c, "control command");
                             self.dispatch(Event::Command(c));
                         }
+                        Ok(Input::Head(nonce, reply)) => {
+                            let head = self.head_statement(&nonce);
+                            let _ = reply.send(head);
+                        }
                         Ok(Input::Shutdown) | Err(_) => {
                             info!("shutdown requested");
                             self.notify.stopping();
@@ -587,6 +613,32 @@ impl Loop {
                 next_tick = Instant::now() + TICK;
             }
         }
+    }
+
+    /// A signed head statement for `nonce`, as `ctl head` prints it.
+    fn head_statement(&mut self, nonce: &[u8]) -> serde_json::Value {
+        let record = self.signer.sign_head(nonce);
+        let media = self.signer.media_head();
+        let audit = self.signer.audit_head();
+        self.audit_event(
+            events::HEAD_ISSUED,
+            serde_json::json!({
+                "nonce": hex::encode(nonce),
+                "media_count": media.count,
+                "audit_count": audit.count,
+            }),
+        );
+        serde_json::json!({
+            "format": "bodycam-head/1",
+            "device_id": hex::encode(self.signer.identity().device_id()),
+            "nonce": hex::encode(nonce),
+            "media_count": media.count,
+            "media_hash": hex::encode(media.hash),
+            "audit_count": audit.count,
+            "audit_hash": hex::encode(audit.hash),
+            "utc": crate::clock::rfc3339(chrono::Utc::now()),
+            "record": hex::encode(record),
+        })
     }
 
     fn pipeline_failed(&mut self, reason: String) {

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use bodycam::config::{Config, ConfigError, EncoderChoice};
 use bodycam::ctl::{self, ButtonAction, RecordAction, Request};
+use bodycam::evidence::identity::Identity;
 use bodycam::{capture, daemon, exit};
 use clap::{Parser, Subcommand};
 
@@ -30,6 +31,32 @@ enum Cmd {
         /// Config file (TOML).
         #[arg(long)]
         config: Option<PathBuf>,
+    },
+    /// Print the device identity (id and public key) for enrolment.
+    Identity {
+        /// Config file (to find the key directory).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Print JSON (the identity file format).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Verify footage: a whole store, one recording directory, or one segment (.ts).
+    Verify {
+        /// Store, recording directory or segment file.
+        path: PathBuf,
+        /// Device public key, 64 hex digits.
+        #[arg(long, conflicts_with = "identity")]
+        key: Option<String>,
+        /// Device identity file (bodycam identity --json).
+        #[arg(long)]
+        identity: Option<PathBuf>,
+        /// Head statement from `bodycam ctl head` to check freshness against.
+        #[arg(long)]
+        head: Option<PathBuf>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Talk to a running daemon over its control socket.
     Ctl {
@@ -66,6 +93,12 @@ enum CtlCmd {
     Marker,
     /// Toggle stealth mode.
     Stealth,
+    /// Signed statement of the evidence chain heads, bound to your nonce (JSON on stdout).
+    Head {
+        /// Nonce, 1–64 bytes as hex (e.g. from `openssl rand -hex 16`).
+        #[arg(long)]
+        nonce: String,
+    },
 }
 
 fn init_logging() {
@@ -143,6 +176,35 @@ fn pipeline(config: Option<PathBuf>) -> i32 {
     }
 }
 
+fn identity(config: Option<PathBuf>, json: bool) -> i32 {
+    let cfg = match Config::load(config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => return config_error(&e),
+    };
+    match Identity::load(&cfg.key_dir()) {
+        Ok(id) => {
+            let public = id.public();
+            if json {
+                match serde_json::to_string_pretty(&public) {
+                    Ok(s) => println!("{s}"),
+                    Err(e) => {
+                        eprintln!("bodycam: {e}");
+                        return exit::FAILURE;
+                    }
+                }
+            } else {
+                println!("device id:  {}", public.device_id);
+                println!("public key: {} (ed25519)", public.public_key);
+            }
+            exit::OK
+        }
+        Err(e) => {
+            eprintln!("bodycam: {e}");
+            exit::RUNTIME
+        }
+    }
+}
+
 fn ctl_main(config: Option<PathBuf>, socket: Option<PathBuf>, command: CtlCmd) -> i32 {
     let path = match socket {
         Some(p) => p,
@@ -157,9 +219,19 @@ fn ctl_main(config: Option<PathBuf>, socket: Option<PathBuf>, command: CtlCmd) -
         CtlCmd::Record { action } => (Request::Record { action }, false),
         CtlCmd::Marker => (Request::Marker, false),
         CtlCmd::Stealth => (Request::Stealth, false),
+        CtlCmd::Head { nonce } => (Request::Head { nonce }, true),
     };
     match ctl::call(&path, &req, Duration::from_secs(15)) {
         Ok(resp) if resp.ok => {
+            if let Some(head) = resp.head {
+                match serde_json::to_string_pretty(&head) {
+                    Ok(s) => println!("{s}"),
+                    Err(e) => {
+                        eprintln!("bodycam: {e}");
+                        return exit::FAILURE;
+                    }
+                }
+            }
             if let Some(status) = resp.status {
                 if json {
                     match serde_json::to_string_pretty(&status) {
@@ -200,6 +272,20 @@ fn main() -> ExitCode {
     let code = match cli.command {
         Cmd::Run { config } => run(config),
         Cmd::Pipeline { config } => pipeline(config),
+        Cmd::Identity { config, json } => identity(config, json),
+        Cmd::Verify {
+            path,
+            key,
+            identity,
+            head,
+            json,
+        } => bodycam::evidence::verify::main(
+            &path,
+            key.as_deref(),
+            identity.as_deref(),
+            head.as_deref(),
+            json,
+        ),
         Cmd::Ctl {
             config,
             socket,
