@@ -3,12 +3,15 @@
 # on a Debian 12 x86_64 host and run its test suite under qemu-user.
 #
 # Usage:
-#   scripts/cross-aarch64.sh [--no-install] [--build-only] [--release] [-- TEST ARGS...]
+#   scripts/cross-aarch64.sh [--no-install] [--build-only] [--release] [--smoke] [-- TEST ARGS...]
 #
 #   --no-install   do not touch apt (fail if something is missing)
 #   --build-only   cross-build the binary, do not run the tests
 #   --release      build in release mode (tests still run in the chosen mode)
-#   -- ARGS        passed to `cargo test` (test name filters, --test NAME, -- --nocapture)
+#   --smoke        also run the aarch64 daemon under qemu with simulated sources
+#                  (x264enc + avenc_aac), record ~8 s through `bodycam ctl`
+#                  and require MPEG-TS segments on disk
+#   -- ARGS        passed to `cargo test` (test name filters, --no-fail-fast)
 #
 # Why it looks like this (measured facts, see docs/PLATFORM.md):
 # - rustup on these machines only has the x86_64 std and cannot download
@@ -33,7 +36,8 @@ readonly TARGET_DIR="${BODYCAM_XTARGET_DIR:-$ROOT/target/aarch64}"
 readonly XSYSROOT="${BODYCAM_XSYSROOT:-/opt/bodycam-xbuild}"
 readonly ARM_LIBDIR=/usr/lib/aarch64-linux-gnu
 
-# Debian packages, host side (amd64 unless marked :arm64).
+# Debian packages, host side (amd64 unless marked :arm64). gstreamer1.0-x
+# carries textoverlay/clockoverlay on Debian (pango plugin).
 readonly APT_PACKAGES=(
 	rustc-web cargo-web libstd-rust-web-dev:arm64
 	gcc-aarch64-linux-gnu libc6-dev-arm64-cross pkgconf:arm64
@@ -41,11 +45,12 @@ readonly APT_PACKAGES=(
 	qemu-user-static binfmt-support
 	gstreamer1.0-plugins-base:arm64 gstreamer1.0-plugins-good:arm64
 	gstreamer1.0-plugins-ugly:arm64 gstreamer1.0-plugins-bad:arm64
-	gstreamer1.0-libav:arm64
+	gstreamer1.0-libav:arm64 gstreamer1.0-x:arm64
 )
 
 install=1
 run_tests=1
+run_smoke=0
 profile_args=()
 test_args=()
 
@@ -53,7 +58,7 @@ log() { printf '[cross-aarch64] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 usage() {
-	sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+	sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 while (($#)); do
@@ -61,6 +66,7 @@ while (($#)); do
 	--no-install) install=0 ;;
 	--build-only) run_tests=0 ;;
 	--release) profile_args=(--release) ;;
+	--smoke) run_smoke=1 ;;
 	-h | --help) usage; exit 0 ;;
 	--) shift; test_args=("$@"); break ;;
 	*) test_args+=("$1") ;;
@@ -144,6 +150,44 @@ cross_env() {
 	export GST_REGISTRY="$TARGET_DIR/gst-registry-aarch64.bin"
 }
 
+# Run the cross-built daemon under qemu-user with simulated sources: proves
+# the aarch64 binary, its GStreamer libraries and the arm64 plugins together.
+smoke() {
+	local bin="$1" dir pid segments waited=0
+	dir="$(mktemp -d)"
+	mkdir -p "$dir/data"
+	printf '%s\n' \
+		'[camera]' 'source = "simulated"' 'width = 640' 'height = 480' 'framerate = 15' \
+		'encoder = "x264"' \
+		'[audio]' 'enabled = true' 'source = "simulated"' \
+		'[recording]' 'segment_seconds = 2' \
+		'[storage]' "path = \"$dir/data\"" 'reserve_hours = 0' \
+		'[controls]' 'backend = "simulated"' \
+		'[ctl]' "socket = \"$dir/ctl.sock\"" >"$dir/smoke.toml"
+	qemu-aarch64-static "$bin" run --config "$dir/smoke.toml" >"$dir/run.log" 2>&1 &
+	pid=$!
+	until [[ -S "$dir/ctl.sock" ]]; do
+		if ! kill -0 "$pid" 2>/dev/null || ((waited >= 120)); then
+			kill "$pid" 2>/dev/null || true
+			tail -20 "$dir/run.log" >&2
+			die "smoke: the daemon did not open its control socket"
+		fi
+		sleep 1
+		waited=$((waited + 1))
+	done
+	qemu-aarch64-static "$bin" ctl --config "$dir/smoke.toml" record start
+	sleep 8
+	qemu-aarch64-static "$bin" ctl --config "$dir/smoke.toml" record stop
+	kill -TERM "$pid"
+	wait "$pid" || true
+	segments="$(find "$dir/data" -name '*.ts' -size +1k | wc -l)"
+	if ((segments == 0)); then
+		tail -20 "$dir/run.log" >&2
+		die "smoke: no segments written"
+	fi
+	log "smoke: the aarch64 daemon under qemu wrote $segments MPEG-TS segments ($dir)"
+}
+
 main() {
 	local t0 t_apt t_build t_test
 	t0="$(now)"
@@ -169,6 +213,9 @@ main() {
 		log "built: $bin ($(file -b "$bin" | cut -d, -f1-2))"
 	fi
 
+	if ((run_smoke)); then
+		smoke "$bin"
+	fi
 	if ((run_tests)); then
 		/usr/bin/cargo test --locked --target "$TARGET" "${profile_args[@]}" "${test_args[@]}"
 		t_test="$(now)"

@@ -16,10 +16,12 @@ LIC_FILES_CHKSUM = "file://${COMMON_LICENSE_DIR}/Apache-2.0;md5=89aea4e17d99a7ca
 DEPENDS = "gstreamer1.0 gstreamer1.0-plugins-base"
 
 SRC_URI = "git://example.invalid/bodycam.git;protocol=https;branch=main"
-# Release procedure: set SRCREV to the tagged commit and regenerate
-# bodycam-crates.inc from that same commit's Cargo.lock
-# (scripts/gen-crates-inc.py); CI checks the .inc against Cargo.lock.
-SRCREV = "88ec127261595fbb802c3abd088cb6696246c34f"
+# PLACEHOLDER until the first release: SRCREV must name a commit that holds
+# the systemd/ files installed below and whose Cargo.lock is the one
+# bodycam-crates.inc was generated from. At each release set it to the tagged
+# commit and run scripts/gen-crates-inc.py on that commit (CI checks the .inc
+# against the Cargo.lock of the tree it tests).
+SRCREV = "4b93da5e599c59d708bb1a5a4137c25b25f0ce7e"
 
 inherit cargo cargo-update-recipe-crates pkgconfig systemd useradd
 
@@ -109,4 +111,3 @@ RDEPENDS:${PN} = "\
     gstreamer1.0-plugins-ugly-x264 \
     libcamera-gst \
 "
-RDEPENDS:${PN}-usb-gadget = "${PN}"

@@ -10,11 +10,14 @@ inherit core-image
 # network, no package manager: the image is updated as a whole.
 IMAGE_FEATURES += "read-only-rootfs"
 
+# kernel-modules: the camera sensor and CSI receiver drivers loaded by the
+# device-tree overlay, USB gadget functions (usb_f_ncm) and USB audio.
 IMAGE_INSTALL = "\
     packagegroup-core-boot \
     bodycam \
     bodycam-usb-gadget \
     bodycam-watchdog \
+    kernel-modules \
     ${CORE_IMAGE_EXTRA_INSTALL} \
 "
 
