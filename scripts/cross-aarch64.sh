@@ -179,13 +179,33 @@ smoke() {
 	sleep 8
 	qemu-aarch64-static "$bin" ctl --config "$dir/smoke.toml" record stop
 	kill -TERM "$pid"
-	wait "$pid" || true
+	local rc=0
+	wait "$pid" || rc=$?
+	if ((rc != 0)); then
+		tail -20 "$dir/run.log" >&2
+		die "smoke: the daemon exited $rc on SIGTERM (expected 0)"
+	fi
 	segments="$(find "$dir/data" -name '*.ts' -size +1k | wc -l)"
 	if ((segments == 0)); then
 		tail -20 "$dir/run.log" >&2
 		die "smoke: no segments written"
 	fi
-	log "smoke: the aarch64 daemon under qemu wrote $segments MPEG-TS segments ($dir)"
+	local seg
+	for seg in "$dir"/data/recordings/*/*.ts; do
+		if ! ffprobe -v error -count_frames -show_entries stream=nb_read_frames -of csv=p=0 "$seg" >/dev/null; then
+			die "smoke: $seg does not decode"
+		fi
+	done
+	# The footage signed on aarch64 must verify (with the host's verifier, when built).
+	local host_bin="$ROOT/target/debug/bodycam"
+	if [[ -x "$host_bin" ]]; then
+		if ! "$host_bin" verify "$dir/data" >"$dir/verify.txt" 2>&1; then
+			cat "$dir/verify.txt" >&2
+			die "smoke: the store recorded on aarch64 does not verify"
+		fi
+		log "smoke: $(tail -1 "$dir/verify.txt")"
+	fi
+	log "smoke: the aarch64 daemon under qemu wrote $segments MPEG-TS segments that decode ($dir)"
 }
 
 main() {
