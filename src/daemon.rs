@@ -566,6 +566,20 @@ impl Loop {
         }
     }
 
+    /// Audit the end of recording `r`; `during` is the state it ended in.
+    fn audit_stop(&mut self, r: &RecordingWriter, t: Trigger, during: &str) {
+        self.audit_event(
+            events::RECORDING_STOP,
+            serde_json::json!({
+                "recording_id": r.id(),
+                "trigger": trigger_name(t),
+                "seconds": r.seconds(),
+                "segments": r.closed().len(),
+                "during": during,
+            }),
+        );
+    }
+
     fn run(&mut self, input: &Receiver<Input>, events: &Receiver<CaptureEvent>) {
         let frames = self.frames_rx.clone();
         let mut next_tick = Instant::now() + TICK;
@@ -696,15 +710,7 @@ impl Loop {
                 self.close_segment(end_reason(t));
                 if let Some(r) = self.recording.take() {
                     info!(recording = r.id(), seconds = r.seconds(), trigger = %trigger_name(t), "recording stopped");
-                    self.audit_event(
-                        events::RECORDING_STOP,
-                        serde_json::json!({
-                            "recording_id": r.id(),
-                            "trigger": trigger_name(t),
-                            "seconds": r.seconds(),
-                            "segments": r.closed().len(),
-                        }),
-                    );
+                    self.audit_stop(&r, t, "recording");
                 }
                 self.queue.push_back(Event::RecordingFinalized);
             }
@@ -720,16 +726,7 @@ impl Loop {
             Action::EndSuspendedRecording(t) => {
                 if let Some(r) = self.recording.take() {
                     info!(recording = r.id(), trigger = %trigger_name(t), "suspended recording ended");
-                    self.audit_event(
-                        events::RECORDING_STOP,
-                        serde_json::json!({
-                            "recording_id": r.id(),
-                            "trigger": trigger_name(t),
-                            "seconds": r.seconds(),
-                            "segments": r.closed().len(),
-                            "while": "fault",
-                        }),
-                    );
+                    self.audit_stop(&r, t, "fault");
                 }
             }
             Action::AddMarker(t) => {

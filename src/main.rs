@@ -110,6 +110,20 @@ fn init_logging() {
         .try_init();
 }
 
+/// Pretty-print `value` as JSON on stdout; the exit code on failure.
+fn print_json(value: &impl serde::Serialize) -> Result<(), i32> {
+    match serde_json::to_string_pretty(value) {
+        Ok(s) => {
+            println!("{s}");
+            Ok(())
+        }
+        Err(e) => {
+            eprintln!("bodycam: {e}");
+            Err(exit::FAILURE)
+        }
+    }
+}
+
 fn config_error(e: &ConfigError) -> i32 {
     eprintln!("bodycam: {e}");
     exit::CONFIG
@@ -185,12 +199,8 @@ fn identity(config: Option<PathBuf>, json: bool) -> i32 {
         Ok(id) => {
             let public = id.public();
             if json {
-                match serde_json::to_string_pretty(&public) {
-                    Ok(s) => println!("{s}"),
-                    Err(e) => {
-                        eprintln!("bodycam: {e}");
-                        return exit::FAILURE;
-                    }
+                if let Err(code) = print_json(&public) {
+                    return code;
                 }
             } else {
                 println!("device id:  {}", public.device_id);
@@ -223,23 +233,15 @@ fn ctl_main(config: Option<PathBuf>, socket: Option<PathBuf>, command: CtlCmd) -
     };
     match ctl::call(&path, &req, Duration::from_secs(15)) {
         Ok(resp) if resp.ok => {
-            if let Some(head) = resp.head {
-                match serde_json::to_string_pretty(&head) {
-                    Ok(s) => println!("{s}"),
-                    Err(e) => {
-                        eprintln!("bodycam: {e}");
-                        return exit::FAILURE;
-                    }
-                }
+            if let Some(head) = resp.head
+                && let Err(code) = print_json(&head)
+            {
+                return code;
             }
             if let Some(status) = resp.status {
                 if json {
-                    match serde_json::to_string_pretty(&status) {
-                        Ok(s) => println!("{s}"),
-                        Err(e) => {
-                            eprintln!("bodycam: {e}");
-                            return exit::FAILURE;
-                        }
+                    if let Err(code) = print_json(&status) {
+                        return code;
                     }
                 } else {
                     print!("{}", status.render());
