@@ -311,12 +311,16 @@ fn open_evidence(
     for other in found.device_ids.iter().filter(|d| **d != own) {
         warn!(device = %other, "evidence on flash was signed by another device id");
     }
+    if let Some((offset, reason)) = &found.audit_damaged {
+        error!(offset, %reason, "the audit log is damaged before its end; left as it is");
+    }
+    let (media_head, audit_head) = found.heads_for(&own);
     let mut signer = Signer::new(
         identity,
         Box::new(SystemTime),
         boot_id(),
-        found.media,
-        found.audit,
+        media_head,
+        audit_head,
     );
     let audit_path = store.audit_path();
     let mut audit =
@@ -366,7 +370,7 @@ fn open_evidence(
             "firmware": env!("CARGO_PKG_VERSION"),
             "config_sha256": cfg.digest(),
             "device_id": own,
-            "media_chain_count": found.media.count,
+            "media_chain_count": media_head.count,
             "clock_synchronised": crate::clock::clock_synchronised(),
         }),
     )?;

@@ -54,6 +54,9 @@ pub mod events {
 pub struct AuditLog {
     path: PathBuf,
     file: Box<dyn FlashFile>,
+    /// An earlier write failed: the log's end is unknown, so nothing more is appended
+    /// (a later entry after a lost one would hide the gap).
+    failed: bool,
 }
 
 impl AuditLog {
@@ -62,6 +65,7 @@ impl AuditLog {
         Ok(AuditLog {
             path: path.to_path_buf(),
             file: flash.open_append(path)?,
+            failed: false,
         })
     }
 
@@ -77,11 +81,22 @@ impl AuditLog {
         event: &str,
         detail: Value,
     ) -> std::io::Result<()> {
+        if self.failed {
+            return Err(std::io::Error::other(
+                "an earlier audit write failed; the audit log is closed until restart",
+            ));
+        }
         let rec = signer.sign_audit(&Payload::Audit(Audit {
             event: event.to_string(),
             detail: detail.to_string(),
         }));
-        self.file.write_all(&rec)?;
-        self.file.sync_data()
+        let written = self
+            .file
+            .write_all(&rec)
+            .and_then(|()| self.file.sync_data());
+        if written.is_err() {
+            self.failed = true;
+        }
+        written
     }
 }

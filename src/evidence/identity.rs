@@ -195,6 +195,19 @@ impl Identity {
         Ok(Identity { key, device_id })
     }
 
+    /// An identity from PKCS#8 bytes held in memory (fixed test keys, golden vectors).
+    /// The device never uses this: its key lives only in [`KEY_FILE`].
+    pub fn from_pkcs8(bytes: &[u8]) -> Result<Identity, IdentityError> {
+        let key = Ed25519KeyPair::from_pkcs8_maybe_unchecked(bytes).map_err(|e| {
+            IdentityError::Corrupt {
+                path: PathBuf::from("<in-memory PKCS#8>"),
+                reason: e.to_string(),
+            }
+        })?;
+        let device_id = device_id_for(key.public_key().as_ref());
+        Ok(Identity { key, device_id })
+    }
+
     fn create(dir: &Path) -> Result<Identity, IdentityError> {
         let io = |path: &Path| {
             let path = path.to_path_buf();

@@ -159,7 +159,12 @@ fn end_reason_from(c: u8) -> Result<EndReason, DecodeError> {
         4 => EndReason::Fault,
         5 => EndReason::Shutdown,
         6 => EndReason::Recovered,
-        _ => return Err(DecodeError::ShortBody),
+        value => {
+            return Err(DecodeError::Value {
+                field: "end_reason",
+                value,
+            });
+        }
     })
 }
 

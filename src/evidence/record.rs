@@ -219,6 +219,33 @@ pub enum DecodeError {
     /// Bytes left after the last field.
     #[error("{0} unexpected bytes after the last field")]
     Trailing(usize),
+    /// A field holds a value the format does not define.
+    #[error("field {field} has undefined value {value}")]
+    Value {
+        /// Field name.
+        field: &'static str,
+        /// Value found.
+        value: u8,
+    },
+}
+
+impl DecodeError {
+    /// Whether this is what a write cut short by a power loss leaves: the last record
+    /// of a file ends early. Only such a tail may be cut off; anything else is damage.
+    pub fn is_torn_tail(&self) -> bool {
+        match self {
+            DecodeError::Truncated { .. } => true,
+            DecodeError::BadMagic
+            | DecodeError::TooLarge(_)
+            | DecodeError::Version(_)
+            | DecodeError::Kind(_)
+            | DecodeError::Clock(_)
+            | DecodeError::ShortBody
+            | DecodeError::Utf8
+            | DecodeError::Trailing(_)
+            | DecodeError::Value { .. } => false,
+        }
+    }
 }
 
 /// Body decoder.

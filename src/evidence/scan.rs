@@ -16,10 +16,14 @@ pub const MEDIA_HEAD_FILE: &str = "media.head";
 /// What the scan found.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct BootScan {
-    /// Media chain head.
-    pub media: ChainHead,
-    /// Audit chain head.
-    pub audit: ChainHead,
+    /// Media chain head per device id (hex): evidence of another device on this flash
+    /// must not move this device's chain.
+    pub media: std::collections::BTreeMap<String, ChainHead>,
+    /// Audit chain head per device id (hex).
+    pub audit: std::collections::BTreeMap<String, ChainHead>,
+    /// The audit log holds undecodable bytes before its end (damage, not a torn write):
+    /// offset and reason. It is left as it is.
+    pub audit_damaged: Option<(u64, String)>,
     /// Event of the last audit entry.
     pub last_audit_event: Option<String>,
     /// Bytes of a torn audit record cut off the log's end.
@@ -28,6 +32,16 @@ pub struct BootScan {
     pub any_evidence: bool,
     /// Device id (hex) found in existing evidence, if any.
     pub device_ids: Vec<String>,
+}
+
+impl BootScan {
+    /// Media and audit chain heads of `device_id` (hex).
+    pub fn heads_for(&self, device_id: &str) -> (ChainHead, ChainHead) {
+        (
+            self.media.get(device_id).copied().unwrap_or_default(),
+            self.audit.get(device_id).copied().unwrap_or_default(),
+        )
+    }
 }
 
 /// Journal path of a segment media path.
@@ -57,7 +71,13 @@ pub fn journals(recordings: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-fn advance(head: &mut ChainHead, counter: u64, hash: [u8; 32]) {
+fn advance(
+    heads: &mut std::collections::BTreeMap<String, ChainHead>,
+    device: &[u8],
+    counter: u64,
+    hash: [u8; 32],
+) {
+    let head = heads.entry(hex::encode(device)).or_default();
     if counter + 1 > head.count {
         *head = ChainHead {
             count: counter + 1,
@@ -76,7 +96,12 @@ pub fn scan(flash: &dyn Flash, root: &Path) -> std::io::Result<BootScan> {
         for r in records {
             out.any_evidence = true;
             ids.insert(hex::encode(r.header.device_id));
-            advance(&mut out.media, r.header.counter, r.raw.hash());
+            advance(
+                &mut out.media,
+                &r.header.device_id,
+                r.header.counter,
+                r.raw.hash(),
+            );
         }
     }
     let evidence = root.join(EVIDENCE_DIR);
@@ -86,14 +111,24 @@ pub fn scan(flash: &dyn Flash, root: &Path) -> std::io::Result<BootScan> {
     {
         out.any_evidence = true;
         ids.insert(hex::encode(r.header.device_id));
-        advance(&mut out.media, r.header.counter, r.raw.hash());
+        advance(
+            &mut out.media,
+            &r.header.device_id,
+            r.header.counter,
+            r.raw.hash(),
+        );
     }
     let audit_path = evidence.join(AUDIT_FILE);
     if let Ok(data) = std::fs::read(&audit_path) {
         let (records, torn) = decode_file(&data);
-        if let Some((pos, _)) = torn {
-            flash.truncate_torn(&audit_path, pos as u64)?;
-            out.audit_torn_bytes = (data.len() - pos) as u64;
+        match torn {
+            // A write cut short at the end: unsigned bytes, cut so appends stay readable.
+            Some((pos, e)) if e.is_torn_tail() => {
+                flash.truncate_torn(&audit_path, pos as u64)?;
+                out.audit_torn_bytes = (data.len() - pos) as u64;
+            }
+            Some((pos, e)) => out.audit_damaged = Some((pos as u64, e.to_string())),
+            None => {}
         }
         for r in records {
             out.any_evidence = true;
@@ -101,9 +136,96 @@ pub fn scan(flash: &dyn Flash, root: &Path) -> std::io::Result<BootScan> {
             if let Payload::Audit(a) = &r.payload {
                 out.last_audit_event = Some(a.event.clone());
             }
-            advance(&mut out.audit, r.header.counter, r.raw.hash());
+            advance(
+                &mut out.audit,
+                &r.header.device_id,
+                r.header.counter,
+                r.raw.hash(),
+            );
         }
     }
     out.device_ids = ids.into_iter().collect();
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::evidence::audit::AuditLog;
+    use crate::evidence::identity::Identity;
+    use crate::evidence::{FixedTime, Signer};
+    use crate::store::flash::RealFlash;
+
+    fn signer(dir: &Path) -> Signer {
+        let (id, _) = Identity::load_or_create(dir, false).unwrap();
+        Signer::new(
+            id,
+            Box::new(FixedTime {
+                utc_ms: 0,
+                mono_ns: 0,
+            }),
+            [0; 16],
+            ChainHead::default(),
+            ChainHead::default(),
+        )
+    }
+
+    fn audit_with_three(root: &Path, s: &mut Signer) -> PathBuf {
+        let ev = root.join(EVIDENCE_DIR);
+        std::fs::create_dir_all(&ev).unwrap();
+        let path = ev.join(AUDIT_FILE);
+        let mut log = AuditLog::open(&RealFlash, &path).unwrap();
+        for e in ["boot", "marker", "shutdown"] {
+            log.append(s, e, serde_json::json!({})).unwrap();
+        }
+        path
+    }
+
+    #[test]
+    fn torn_audit_tail_is_cut_but_damage_is_left_alone() {
+        let d = tempfile::tempdir().unwrap();
+        let mut s = signer(&d.path().join("keys"));
+        let path = audit_with_three(d.path(), &mut s);
+        let full = std::fs::read(&path).unwrap();
+        let own = hex::encode(s.identity().device_id());
+        let lens: Vec<usize> = decode_file(&full)
+            .0
+            .iter()
+            .map(|r| r.raw.bytes.len())
+            .collect();
+
+        // A write cut short: the last record loses its end.
+        std::fs::write(&path, &full[..full.len() - 10]).unwrap();
+        let found = scan(&RealFlash, d.path()).unwrap();
+        assert_eq!(found.audit_torn_bytes, lens[2] as u64 - 10);
+        assert_eq!(found.heads_for(&own).1.count, 2);
+        assert_eq!(found.last_audit_event.as_deref(), Some("marker"));
+        assert_eq!(std::fs::read(&path).unwrap().len(), lens[0] + lens[1]);
+
+        // Damage in the middle is not a torn write: nothing is cut.
+        let mut damaged = full.clone();
+        damaged[lens[0] + 1] ^= 0xff;
+        std::fs::write(&path, &damaged).unwrap();
+        let found = scan(&RealFlash, d.path()).unwrap();
+        assert!(found.audit_damaged.is_some());
+        assert_eq!(found.audit_torn_bytes, 0);
+        assert_eq!(std::fs::read(&path).unwrap(), damaged);
+    }
+
+    #[test]
+    fn another_devices_evidence_does_not_move_this_devices_chain() {
+        let d = tempfile::tempdir().unwrap();
+        let mut other = signer(&d.path().join("other-keys"));
+        audit_with_three(d.path(), &mut other);
+        let mine = signer(&d.path().join("keys"));
+        let found = scan(&RealFlash, d.path()).unwrap();
+        assert!(found.any_evidence);
+        let own = hex::encode(mine.identity().device_id());
+        assert_eq!(
+            found.heads_for(&own),
+            (ChainHead::default(), ChainHead::default())
+        );
+        let theirs = hex::encode(other.identity().device_id());
+        assert_eq!(found.heads_for(&theirs).1.count, 3);
+    }
 }

@@ -112,13 +112,15 @@ fn recover_one(
         .max()
         .unwrap_or(0);
     let journal_torn_bytes = match torn {
-        Some((pos, _)) => {
+        // Only a record cut short at the very end is a torn write; other damage stays
+        // for the verifier to report.
+        Some((pos, e)) if e.is_torn_tail() => {
             flash
                 .truncate_torn(&journal_path, pos as u64)
                 .map_err(|e| StoreError::io("cut the torn record of", &journal_path, e))?;
             (journal.len() - pos) as u64
         }
-        None => 0,
+        Some(_) | None => 0,
     };
     let bytes = std::fs::read(path).map_err(|e| StoreError::io("read", path, e))?;
     let start = usize::try_from(covered)

@@ -1,0 +1,439 @@
+//! Builds real evidence stores through the library (store, signer, audit log) from synthetic frames, in milliseconds.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bodycam::clock::{TimeRef, rfc3339};
+use bodycam::config::StorageConfig;
+use bodycam::evidence::audit::{AuditLog, events};
+use bodycam::evidence::identity::{IDENTITY_FILE, Identity};
+use bodycam::evidence::{ChainHead, FixedTime, Signer, scan};
+use bodycam::media::{Frame, StreamKind};
+use bodycam::store::Store;
+use bodycam::store::flash::{Flash, RealFlash};
+use bodycam::store::meta::{CaptureInfo, EndReason};
+use bodycam::store::recording::{NewRecording, Offer, RecordingWriter};
+use chrono::{DateTime, Utc};
+
+/// Monotonic time of the first frame (any value; fixed for golden output).
+pub const BASE_MONO_NS: u64 = 1_000_000_000_000;
+/// UTC of [`BASE_MONO_NS`]: 2026-01-01T00:00:00Z.
+pub const BASE_UTC_MS: i64 = 1_767_225_600_000;
+/// Boot id written into every record.
+pub const BOOT_ID: [u8; 16] = [0x11; 16];
+/// Target segment length.
+pub const SEGMENT_SECONDS: u64 = 2;
+
+/// Path of the committed golden vectors.
+pub fn golden_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/golden")
+}
+
+/// The committed public test key (PKCS#8).
+pub fn golden_key() -> Identity {
+    let path = golden_dir().join("test-key.pk8");
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (run with BODYCAM_REGENERATE_GOLDEN=1 once)",
+            path.display()
+        )
+    });
+    Identity::from_pkcs8(&bytes).expect("test key")
+}
+
+/// A store being written, as the daemon would write it.
+pub struct Builder {
+    pub root: PathBuf,
+    pub store: Store,
+    pub signer: Signer,
+    pub audit: AuditLog,
+    /// Frames per second (one keyframe a second).
+    pub fps: u64,
+    /// Monotonic ns of the next frame.
+    pub mono: u64,
+    /// Recording ids, oldest first.
+    pub recordings: Vec<String>,
+    /// Hex of the public key.
+    pub public_key: String,
+    /// A recording left open by [`Builder::open_recording`] (dropped on restart).
+    open: Option<RecordingWriter>,
+}
+
+fn flash() -> Arc<dyn Flash> {
+    Arc::new(RealFlash)
+}
+
+fn storage(root: &Path) -> StorageConfig {
+    StorageConfig {
+        path: root.to_path_buf(),
+        reserve_hours: 0.0,
+        max_bytes: None,
+    }
+}
+
+fn capture(fps: u64) -> CaptureInfo {
+    CaptureInfo {
+        source: "simulated".into(),
+        encoder: "synthetic".into(),
+        width: 160,
+        height: 120,
+        framerate: u32::try_from(fps).unwrap_or(0),
+        audio: true,
+    }
+}
+
+/// A fake H.264 access unit (Annex-B) or ADTS frame; bytes depend only on `n`.
+fn payload(n: u64, kind: StreamKind, keyframe: bool) -> Vec<u8> {
+    let (head, len): (&[u8], usize) = match (kind, keyframe) {
+        (StreamKind::Video, true) => (
+            &[
+                0, 0, 0, 1, 0x67, 0x42, 0, 0, 0, 1, 0x68, 0xCE, 0, 0, 0, 1, 0x65,
+            ],
+            120,
+        ),
+        (StreamKind::Video, false) => (&[0, 0, 0, 1, 0x41], 30),
+        (StreamKind::Audio, _) => (&[0xFF, 0xF1, 0x50, 0x80], 16),
+    };
+    let mut v = head.to_vec();
+    v.extend((0..len).map(|i| (n as usize * 31 + i * 7) as u8 | 1));
+    v
+}
+
+impl Builder {
+    /// A store at `root` signed by `identity`; `keys/identity.json` holds its public half.
+    pub fn with_identity(root: &Path, identity: Identity) -> Builder {
+        let keys = root.join("keys");
+        std::fs::create_dir_all(&keys).unwrap();
+        let public = identity.public();
+        std::fs::write(
+            keys.join(IDENTITY_FILE),
+            serde_json::to_vec_pretty(&public).unwrap(),
+        )
+        .unwrap();
+        Builder::start(root, identity, ChainHead::default(), ChainHead::default())
+    }
+
+    /// A store with a new random key created the way the daemon creates it.
+    pub fn random(root: &Path) -> Builder {
+        let (identity, created) = Identity::load_or_create(&root.join("keys"), false).unwrap();
+        assert!(created);
+        Builder::start(root, identity, ChainHead::default(), ChainHead::default())
+    }
+
+    /// The golden store: committed test key, fixed clocks.
+    pub fn golden(root: &Path) -> Builder {
+        let mut b = Builder::with_identity(root, golden_key());
+        b.fps = 2;
+        b
+    }
+
+    fn start(root: &Path, identity: Identity, media: ChainHead, audit: ChainHead) -> Builder {
+        let public_key = hex::encode(identity.public_key());
+        let store = Store::open(&storage(root), 50_000.0, flash()).unwrap();
+        let signer = Signer::new(
+            identity,
+            Box::new(FixedTime {
+                utc_ms: BASE_UTC_MS,
+                mono_ns: BASE_MONO_NS,
+            }),
+            BOOT_ID,
+            media,
+            audit,
+        );
+        let audit = AuditLog::open(store.flash(), &store.audit_path()).unwrap();
+        let mut b = Builder {
+            root: root.to_path_buf(),
+            store,
+            signer,
+            audit,
+            fps: 4,
+            mono: BASE_MONO_NS,
+            recordings: Vec::new(),
+            public_key,
+            open: None,
+        };
+        b.boot();
+        b
+    }
+
+    /// Sign and append an audit entry.
+    pub fn log(&mut self, event: &str, detail: serde_json::Value) {
+        self.audit.append(&mut self.signer, event, detail).unwrap();
+    }
+
+    fn boot(&mut self) {
+        let media = self.signer.media_head().count;
+        let device = hex::encode(self.signer.identity().device_id());
+        self.log(
+            events::BOOT,
+            serde_json::json!({
+                "firmware": "test",
+                "config_sha256": "00",
+                "device_id": device,
+                "media_chain_count": media,
+                "clock_synchronised": true,
+            }),
+        );
+    }
+
+    /// The time reference for `mono` (UTC advances with the monotonic clock).
+    pub fn time_ref(&self) -> TimeRef {
+        let delta_ms = ((self.mono - BASE_MONO_NS) / 1_000_000) as i64;
+        TimeRef {
+            mono_ns: self.mono,
+            utc: DateTime::<Utc>::from_timestamp_millis(BASE_UTC_MS + delta_ms).unwrap(),
+            synchronised: true,
+        }
+    }
+
+    fn begin(&mut self) -> RecordingWriter {
+        let time = self.time_ref();
+        let w = self
+            .store
+            .new_recording(
+                &time,
+                NewRecording {
+                    trigger: "ctl".into(),
+                    pre_event: (0, false),
+                    segment_ns: SEGMENT_SECONDS * 1_000_000_000,
+                    capture: capture(self.fps),
+                },
+            )
+            .unwrap();
+        let id = w.id().to_string();
+        self.log(
+            events::RECORDING_START,
+            serde_json::json!({
+                "recording_id": id,
+                "trigger": "ctl",
+                "pre_event_seconds": 0.0,
+                "pre_event_audio": false,
+            }),
+        );
+        self.recordings.push(id);
+        w
+    }
+
+    /// Feed `seconds` of video (a keyframe each second) with one audio frame per video frame.
+    fn feed(&mut self, w: &mut RecordingWriter, frames: u64) {
+        let period = 1_000_000_000 / self.fps;
+        for i in 0..frames {
+            let t = self.mono;
+            let time = self.time_ref();
+            let video = Frame {
+                kind: StreamKind::Video,
+                pts_ns: t,
+                dts_ns: t,
+                duration_ns: period,
+                keyframe: i % self.fps == 0,
+                data: payload(i, StreamKind::Video, i % self.fps == 0),
+            };
+            let audio = Frame {
+                kind: StreamKind::Audio,
+                pts_ns: t + period / 2,
+                dts_ns: t + period / 2,
+                duration_ns: period,
+                keyframe: false,
+                data: payload(i, StreamKind::Audio, false),
+            };
+            for f in [video, audio] {
+                let r = w
+                    .offer(self.store.flash(), &f, u64::MAX, &time, &mut self.signer)
+                    .unwrap();
+                assert!(matches!(r, Offer::Written(_)), "{r:?}");
+            }
+            self.mono += period;
+        }
+    }
+
+    /// A closed recording of `segments` segments (each [`SEGMENT_SECONDS`] long).
+    pub fn recording(&mut self, segments: u64) -> String {
+        let mut w = self.begin();
+        self.feed(&mut w, segments * SEGMENT_SECONDS * self.fps);
+        let time = self.time_ref();
+        w.close_segment(
+            self.store.flash(),
+            EndReason::Stopped,
+            &time,
+            &mut self.signer,
+        )
+        .unwrap();
+        let id = w.id().to_string();
+        let detail = serde_json::json!({
+            "recording_id": id,
+            "trigger": "ctl",
+            "seconds": w.seconds(),
+            "segments": w.closed().len(),
+        });
+        self.log(events::RECORDING_STOP, detail);
+        self.mono += 5_000_000_000;
+        id
+    }
+
+    /// A recording with `closed` closed segments and a last one left open after
+    /// `extra_frames` more frames (as when the daemon is killed): the writer is kept
+    /// unclosed until [`Builder::restart`] drops it.
+    pub fn open_recording(&mut self, closed: u64, extra_frames: u64) -> String {
+        let mut w = self.begin();
+        self.feed(&mut w, closed * SEGMENT_SECONDS * self.fps + extra_frames);
+        let id = w.id().to_string();
+        self.open = Some(w);
+        id
+    }
+
+    /// Simulate a restart after a kill: drop whatever was open, scan the chains from
+    /// flash, log like the daemon does and run recovery.
+    pub fn restart(self) -> Builder {
+        let Builder {
+            root,
+            signer,
+            fps,
+            mono,
+            recordings,
+            public_key,
+            open,
+            store,
+            audit,
+        } = self;
+        drop(open);
+        drop(audit);
+        drop(store);
+        let found = scan::scan(&RealFlash, &root).unwrap();
+        let identity = signer_identity(&root, signer);
+        let (media, audit) = found.heads_for(&hex::encode(identity.device_id()));
+        let mut b = Builder::start_without_boot(&root, identity, media, audit);
+        b.fps = fps;
+        b.mono = mono + 60_000_000_000;
+        b.recordings = recordings;
+        b.public_key = public_key;
+        if found.last_audit_event.as_deref() != Some(events::SHUTDOWN) {
+            b.log(
+                events::UNCLEAN_SHUTDOWN,
+                serde_json::json!({ "last_event": found.last_audit_event }),
+            );
+        }
+        b.boot();
+        let recovered = b.store.recover(&mut b.signer).unwrap();
+        for r in recovered {
+            b.log(
+                events::RECOVERY,
+                serde_json::json!({
+                    "recording_id": r.meta.recording_id,
+                    "segment": r.meta.sequence,
+                    "tail_bytes": r.tail_bytes,
+                    "tail_seconds": r.tail_seconds,
+                    "journal_torn_bytes": r.journal_torn_bytes,
+                }),
+            );
+        }
+        b
+    }
+
+    fn start_without_boot(
+        root: &Path,
+        identity: Identity,
+        media: ChainHead,
+        audit: ChainHead,
+    ) -> Builder {
+        let public_key = hex::encode(identity.public_key());
+        let store = Store::open(&storage(root), 50_000.0, flash()).unwrap();
+        let signer = Signer::new(
+            identity,
+            Box::new(FixedTime {
+                utc_ms: BASE_UTC_MS + 3_600_000,
+                mono_ns: BASE_MONO_NS,
+            }),
+            BOOT_ID,
+            media,
+            audit,
+        );
+        let audit = AuditLog::open(store.flash(), &store.audit_path()).unwrap();
+        Builder {
+            root: root.to_path_buf(),
+            store,
+            signer,
+            audit,
+            fps: 4,
+            mono: BASE_MONO_NS,
+            recordings: Vec::new(),
+            public_key,
+            open: None,
+        }
+    }
+
+    /// A head statement as `bodycam ctl head` prints it (and the `head_issued` entry the
+    /// daemon logs after signing it).
+    pub fn head_statement(&mut self, nonce: &[u8]) -> serde_json::Value {
+        let record = self.signer.sign_head(nonce);
+        let media = self.signer.media_head();
+        let audit = self.signer.audit_head();
+        self.log(
+            events::HEAD_ISSUED,
+            serde_json::json!({
+                "nonce": hex::encode(nonce),
+                "media_count": media.count,
+                "audit_count": audit.count,
+            }),
+        );
+        let utc = DateTime::<Utc>::from_timestamp_millis(BASE_UTC_MS).unwrap();
+        serde_json::json!({
+            "format": "bodycam-head/1",
+            "device_id": hex::encode(self.signer.identity().device_id()),
+            "nonce": hex::encode(nonce),
+            "media_count": media.count,
+            "media_hash": hex::encode(media.hash),
+            "audit_count": audit.count,
+            "audit_hash": hex::encode(audit.hash),
+            "utc": rfc3339(utc),
+            "record": hex::encode(record),
+        })
+    }
+
+    /// Clean shutdown (the last audit entry).
+    pub fn shutdown(mut self) -> PathBuf {
+        self.log(events::SHUTDOWN, serde_json::json!({}));
+        self.root.clone()
+    }
+}
+
+/// The signer's identity, reloaded: from the store's key file for random stores, or the
+/// golden key.
+fn signer_identity(root: &Path, signer: Signer) -> Identity {
+    let id = signer.identity().device_id();
+    drop(signer);
+    if root.join("keys").join("device.pk8").exists() {
+        let identity = Identity::load(&root.join("keys")).unwrap();
+        assert_eq!(identity.device_id(), id);
+        identity
+    } else {
+        let identity = golden_key();
+        assert_eq!(identity.device_id(), id);
+        identity
+    }
+}
+
+/// Path of a segment file: `ext` is `ts`, `journal` or `json`.
+pub fn seg(root: &Path, recording: &str, seq: u32, ext: &str) -> PathBuf {
+    root.join("recordings")
+        .join(recording)
+        .join(format!("{seq:06}.{ext}"))
+}
+
+/// Every regular file below `dir`, relative, sorted.
+pub fn files_below(dir: &Path) -> Vec<PathBuf> {
+    fn walk(base: &Path, dir: &Path, out: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(base, &p, out);
+            } else {
+                out.push(p.strip_prefix(base).unwrap().to_path_buf());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
