@@ -71,7 +71,9 @@ fn main() {
         .expect("recording");
     let fps = 30u64;
     let frame_bytes = (kbps * 1000 / 8 / fps) as usize;
-    let payload: Vec<u8> = (0..frame_bytes * 3).map(|i| (i * 7919 % 251) as u8).collect();
+    let payload: Vec<u8> = (0..frame_bytes * 3)
+        .map(|i| (i * 7919 % 251) as u8)
+        .collect();
     let audio: Vec<u8> = vec![0x5a; 170];
     let start_ns = 1_000_000_000_000u64;
     let frames = minutes * 60 * fps;
@@ -94,7 +96,11 @@ fn main() {
             audio_t += 21_333_333;
         }
         let key = i % fps == 0;
-        let n = if key { frame_bytes * 3 } else { frame_bytes * 9 / 10 };
+        let n = if key {
+            frame_bytes * 3
+        } else {
+            frame_bytes * 9 / 10
+        };
         let f = Frame {
             kind: StreamKind::Video,
             pts_ns: t,
