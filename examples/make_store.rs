@@ -50,6 +50,15 @@ fn main() {
         ChainHead::default(),
         ChainHead::default(),
     );
+    let mut audit = bodycam::evidence::audit::AuditLog::open(store.flash(), &store.audit_path())
+        .expect("audit log");
+    audit
+        .append(
+            &mut signer,
+            "boot",
+            serde_json::json!({ "media_chain_count": 0 }),
+        )
+        .expect("audit");
     let time = TimeRef::now();
     let mut rec = store
         .new_recording(
@@ -114,6 +123,9 @@ fn main() {
     }
     rec.close_segment(store.flash(), EndReason::Stopped, &time, &mut signer)
         .expect("close");
+    audit
+        .append(&mut signer, "shutdown", serde_json::json!({}))
+        .expect("audit");
     let cpu = cpu_seconds() - cpu0;
     let (mut media, mut journal) = (0u64, 0u64);
     for e in std::fs::read_dir(rec.dir()).expect("list") {
