@@ -247,6 +247,9 @@ pub struct ControlsConfig {
     pub amber_pin: u8,
     /// BCM pin of the haptic motor driver, if fitted.
     pub haptic_pin: Option<u8>,
+    /// BCM pin sensing the dock (high = docked: USB VBUS through a divider or a dock
+    /// contact to 3V3; internal pull-down). Without it, only `ctl dock` docks.
+    pub dock_pin: Option<u8>,
     /// Contact debounce time.
     pub debounce_ms: u32,
     /// Longest gap between taps of a double or triple press.
@@ -266,6 +269,7 @@ impl Default for ControlsConfig {
             green_pin: 27,
             amber_pin: 23,
             haptic_pin: None,
+            dock_pin: None,
             debounce_ms: 30,
             multi_press_gap_ms: 350,
             hold_ms: 3000,
@@ -465,6 +469,9 @@ impl Config {
             ];
             if let Some(h) = k.haptic_pin {
                 pins.push(("controls.haptic_pin", h));
+            }
+            if let Some(d) = k.dock_pin {
+                pins.push(("controls.dock_pin", d));
             }
             for (i, (key, pin)) in pins.iter().enumerate() {
                 range(key, *pin, 0, 27)?;

@@ -61,6 +61,10 @@ pub enum Request {
     Marker,
     /// Toggle stealth mode.
     Stealth,
+    /// Simulated dock sense: the camera was put in the dock.
+    Dock,
+    /// Simulated dock sense: the camera was taken out of the dock.
+    Undock,
     /// A signed statement of the chain heads bound to `nonce` (hex, 1–64 bytes).
     Head {
         /// Caller's nonce, hex.

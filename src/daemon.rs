@@ -88,6 +88,8 @@ enum Input {
     Command(Command),
     /// Sign a head statement for this nonce and answer on the channel.
     Head(Vec<u8>, Sender<serde_json::Value>),
+    /// Dock sense changed (true = in the dock).
+    Dock(bool),
     Shutdown,
 }
 
@@ -182,6 +184,14 @@ pub fn run(cfg: Config, encoder: Encoder) -> Result<(), DaemonError> {
             .map_err(DaemonError::Signals)?;
     }
     spawn_signal_thread(input_tx.clone())?;
+    if cfg.controls.backend == ControlsBackendKind::Gpio
+        && let Some(pin) = cfg.controls.dock_pin
+    {
+        let tx = input_tx.clone();
+        controls::gpio::watch_dock(pin, move |docked| {
+            let _ = tx.send(Input::Dock(docked));
+        })?;
+    }
 
     let (frames_tx, frames_rx) = bounded::<CapturedFrame>(1024);
     let (events_tx, events_rx) = unbounded::<CaptureEvent>();
@@ -456,6 +466,17 @@ fn handle_request(
         }),
         Request::Marker => send(Command::Marker),
         Request::Stealth => send(Command::ToggleStealth),
+        Request::Dock | Request::Undock => {
+            if sim.is_none() {
+                return Response::error(
+                    "ctl dock/undock needs controls.backend = \"simulated\"; this daemon senses the dock on GPIO",
+                );
+            }
+            match input.send(Input::Dock(req == Request::Dock)) {
+                Ok(()) => Response::ok(),
+                Err(_) => Response::error("the daemon is shutting down"),
+            }
+        }
         Request::Head { nonce } => {
             let nonce = match hex::decode(nonce.trim()) {
                 Ok(n) if (1..=64).contains(&n.len()) => n,
@@ -512,6 +533,7 @@ fn led_mode(s: State) -> LedMode {
         State::Stopping | State::ShuttingDown => LedMode::Stopping,
         State::StorageFull => LedMode::StorageFull,
         State::Fault { .. } => LedMode::Fault,
+        State::Docked => LedMode::Docked,
     }
 }
 
@@ -604,6 +626,15 @@ impl Loop {
                         Ok(Input::Command(c)) => {
                             info!(command = ?c, "control command");
                             self.dispatch(Event::Command(c));
+                        }
+                        Ok(Input::Dock(docked)) => {
+                            info!(docked, "dock sense");
+                            if self.machine.docked() != docked {
+                                let event = if docked { events::DOCKED } else { events::UNDOCKED };
+                                let state = self.machine.state().name();
+                                self.audit_event(event, serde_json::json!({ "state": state }));
+                            }
+                            self.dispatch(if docked { Event::Docked } else { Event::Undocked });
                         }
                         Ok(Input::Head(nonce, reply)) => {
                             let head = self.head_statement(&nonce);
@@ -761,6 +792,8 @@ impl Loop {
                 self.audit_event(events::STEALTH, serde_json::json!({ "on": on }));
             }
             Action::Refused(r) => warn!(reason = ?r, "start refused"),
+            Action::OpenDock => info!("dock API open"),
+            Action::CloseDock => info!("dock API closed"),
             Action::Exit => self.exit = true,
         }
     }
@@ -861,7 +894,7 @@ impl Loop {
                     self.write(f);
                 }
             }
-            State::ShuttingDown => {}
+            State::Docked | State::ShuttingDown => {}
         }
     }
 
@@ -981,10 +1014,11 @@ impl Loop {
                 ));
             }
         }
-        if self.capture.is_some()
+        let flowing = self.capture.is_some()
             && self.running_seen
-            && now.duration_since(self.last_video) < Duration::from_secs(1)
-        {
+            && now.duration_since(self.last_video) < Duration::from_secs(1);
+        // Docked, the camera is stopped on purpose: the loop itself is what is watched.
+        if flowing || self.machine.state() == State::Docked {
             self.notify.watchdog(now);
         }
         if let Some(rec) = self.recording.as_mut()
@@ -1062,6 +1096,7 @@ impl Loop {
             | State::Stopping
             | State::StorageFull
             | State::Fault { .. }
+            | State::Docked
             | State::ShuttingDown => {}
         }
     }

@@ -93,6 +93,10 @@ enum CtlCmd {
     Marker,
     /// Toggle stealth mode.
     Stealth,
+    /// Simulated dock sense: put the camera in the dock.
+    Dock,
+    /// Simulated dock sense: take the camera out of the dock.
+    Undock,
     /// Signed statement of the evidence chain heads, bound to your nonce (JSON on stdout).
     Head {
         /// Nonce, 1–64 bytes as hex (e.g. from `openssl rand -hex 16`).
@@ -229,6 +233,8 @@ fn ctl_main(config: Option<PathBuf>, socket: Option<PathBuf>, command: CtlCmd) -
         CtlCmd::Record { action } => (Request::Record { action }, false),
         CtlCmd::Marker => (Request::Marker, false),
         CtlCmd::Stealth => (Request::Stealth, false),
+        CtlCmd::Dock => (Request::Dock, false),
+        CtlCmd::Undock => (Request::Undock, false),
         CtlCmd::Head { nonce } => (Request::Head { nonce }, true),
     };
     match ctl::call(&path, &req, Duration::from_secs(15)) {

@@ -56,6 +56,10 @@ pub enum Event {
     StorageFull,
     /// Space became available again (e.g. after an offload freed segments).
     StorageAvailable,
+    /// The camera was put in a dock (dock contact / VBUS sense, or `ctl dock`).
+    Docked,
+    /// The camera was taken out of the dock.
+    Undocked,
     /// SIGTERM / SIGINT.
     Shutdown,
 }
@@ -69,6 +73,8 @@ pub use crate::controls::leds::HapticCue;
 pub enum Refusal {
     /// No room for footage.
     StorageFull,
+    /// The camera is in its dock: take it out to record.
+    Docked,
 }
 
 /// What the daemon loop must do.
@@ -100,6 +106,10 @@ pub enum Action {
     StealthChanged(bool),
     /// A request was refused; tell the officer.
     Refused(Refusal),
+    /// Start serving the dock API (the camera is docked).
+    OpenDock,
+    /// Stop serving the dock API (the camera left the dock).
+    CloseDock,
     /// Leave the daemon loop (exit 0).
     Exit,
 }
@@ -121,6 +131,11 @@ pub enum Action {
 /// - `Fault`: the pipeline or sensor failed. What is on flash is finalised, the pipeline
 ///   is torn down and retried after a back-off. `resume` says whether recording
 ///   continues (in a new segment of the same recording) once the pipeline runs again.
+/// - `Docked`: in the dock with no recording open: the pipeline is stopped (no pre-event
+///   buffer: nothing is captured for nobody) and the dock API serves the store. Start
+///   requests are refused; undocking boots the pipeline again. A recording that was in
+///   progress when the camera was docked continues (the dock API already serves its
+///   closed segments) and the camera enters `Docked` once it is stopped.
 /// - `ShuttingDown`: SIGTERM was received; the open segment was finalised. Terminal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -141,6 +156,8 @@ pub enum State {
         resume: bool,
     },
     /// See the enum documentation.
+    Docked,
+    /// See the enum documentation.
     ShuttingDown,
 }
 
@@ -154,6 +171,7 @@ impl State {
             State::Stopping => "stopping",
             State::StorageFull => "storage-full",
             State::Fault { .. } => "fault",
+            State::Docked => "docked",
             State::ShuttingDown => "shutting-down",
         }
     }
@@ -171,6 +189,8 @@ pub struct Machine {
     storage_full: bool,
     /// A start was asked for while booting or stopping.
     pending_start: Option<Trigger>,
+    /// The camera sits in its dock.
+    docked: bool,
 }
 
 impl Machine {
@@ -183,6 +203,7 @@ impl Machine {
                 storage_low: false,
                 storage_full: false,
                 pending_start: None,
+                docked: false,
             },
             vec![Action::StartPipeline],
         )
@@ -203,6 +224,11 @@ impl Machine {
         self.storage_low
     }
 
+    /// In the dock.
+    pub fn docked(&self) -> bool {
+        self.docked
+    }
+
     /// Feed one event; returns the actions to carry out, in order.
     pub fn step(&mut self, event: Event) -> Vec<Action> {
         let mut out = Vec::new();
@@ -218,6 +244,13 @@ impl Machine {
                     out.push(Action::StealthChanged(self.stealth));
                 }
                 return out;
+            }
+            Event::Docked | Event::Undocked => {
+                let docked = event == Event::Docked;
+                if self.docked == docked || self.state == State::ShuttingDown {
+                    return out;
+                }
+                self.docked = docked;
             }
             Event::PipelineRunning
             | Event::PipelineFailed
@@ -239,6 +272,8 @@ impl Machine {
                 Event::StorageFull => self.storage_full = true,
                 Event::StorageAvailable => self.storage_full = false,
                 Event::Shutdown => self.shut_down(&mut out),
+                // Docked while booting: the dock is entered once the pipeline proved it runs.
+                Event::Docked | Event::Undocked => {}
                 Event::RetryDue
                 | Event::RecordingFinalized
                 | Event::StorageLow(_)
@@ -249,7 +284,6 @@ impl Machine {
                     } else if stop.is_some() {
                         self.pending_start = None;
                     }
-                    let _ = marker;
                 }
             },
             State::Ready => match event {
@@ -260,6 +294,8 @@ impl Machine {
                 }
                 Event::Shutdown => self.shut_down(&mut out),
                 Event::StorageAvailable => self.storage_full = false,
+                Event::Docked => self.enter_docked(true, &mut out),
+                Event::Undocked => {}
                 Event::PipelineRunning
                 | Event::RetryDue
                 | Event::RecordingFinalized
@@ -287,6 +323,9 @@ impl Machine {
                     self.shut_down(&mut out);
                 }
                 Event::StorageAvailable => self.storage_full = false,
+                // The recording goes on; its closed segments can already be offloaded.
+                Event::Docked => out.push(Action::OpenDock),
+                Event::Undocked => out.push(Action::CloseDock),
                 Event::PipelineRunning
                 | Event::RetryDue
                 | Event::RecordingFinalized
@@ -306,11 +345,18 @@ impl Machine {
             },
             State::Stopping => match event {
                 Event::RecordingFinalized => {
-                    self.state = State::Ready;
-                    if let Some(t) = self.pending_start.take() {
-                        self.open(t, &mut out);
+                    if self.docked {
+                        self.pending_start = None;
+                        self.enter_docked(false, &mut out);
+                    } else {
+                        self.state = State::Ready;
+                        if let Some(t) = self.pending_start.take() {
+                            self.open(t, &mut out);
+                        }
                     }
                 }
+                Event::Docked => out.push(Action::OpenDock),
+                Event::Undocked => out.push(Action::CloseDock),
                 Event::PipelineFailed => self.fail(false, &mut out),
                 Event::StorageFull => {
                     self.storage_full = true;
@@ -333,6 +379,9 @@ impl Machine {
                     self.storage_full = false;
                     self.state = State::Ready;
                 }
+                // The dock is where space is freed.
+                Event::Docked => self.enter_docked(true, &mut out),
+                Event::Undocked => {}
                 Event::PipelineFailed => self.fail(false, &mut out),
                 Event::Shutdown => self.shut_down(&mut out),
                 Event::StorageFull => self.storage_full = true,
@@ -349,7 +398,11 @@ impl Machine {
                 }
             },
             State::Fault { resume } => match event {
+                // Docked with nothing to record: no point restarting the camera.
+                Event::RetryDue if self.docked && !resume => self.enter_docked(false, &mut out),
                 Event::RetryDue => out.push(Action::StartPipeline),
+                Event::Docked => out.push(Action::OpenDock),
+                Event::Undocked => out.push(Action::CloseDock),
                 Event::PipelineRunning => {
                     if self.storage_full {
                         if resume {
@@ -393,8 +446,36 @@ impl Machine {
                     }
                 }
             },
+            State::Docked => match event {
+                Event::Undocked => {
+                    self.state = State::Booting;
+                    out.push(Action::CloseDock);
+                    out.push(Action::StartPipeline);
+                }
+                Event::Shutdown => {
+                    out.push(Action::CloseDock);
+                    self.shut_down(&mut out);
+                }
+                Event::StorageFull => self.storage_full = true,
+                Event::StorageAvailable => self.storage_full = false,
+                Event::Docked
+                | Event::PipelineRunning
+                | Event::PipelineFailed
+                | Event::RetryDue
+                | Event::RecordingFinalized
+                | Event::StorageLow(_)
+                | Event::Gesture(_)
+                | Event::Command(_) => {
+                    if start.is_some() {
+                        out.push(Action::Refused(Refusal::Docked));
+                        out.push(Action::Haptic(HapticCue::Fault));
+                    }
+                }
+            },
             State::ShuttingDown => match event {
-                Event::PipelineRunning
+                Event::Docked
+                | Event::Undocked
+                | Event::PipelineRunning
                 | Event::PipelineFailed
                 | Event::RetryDue
                 | Event::Gesture(_)
@@ -416,8 +497,20 @@ impl Machine {
         out.push(Action::Haptic(HapticCue::RecordingStarted));
     }
 
+    /// Enter `Docked`: stop the camera; open the dock API if it is not open yet.
+    fn enter_docked(&mut self, open_api: bool, out: &mut Vec<Action>) {
+        self.state = State::Docked;
+        out.push(Action::StopPipeline);
+        if open_api {
+            out.push(Action::OpenDock);
+        }
+    }
+
     fn enter_running(&mut self, out: &mut Vec<Action>) {
-        if self.storage_full {
+        if self.docked {
+            self.pending_start = None;
+            self.enter_docked(true, out);
+        } else if self.storage_full {
             self.state = State::StorageFull;
             if self.pending_start.take().is_some() {
                 out.push(Action::Refused(Refusal::StorageFull));
@@ -493,6 +586,7 @@ mod tests {
                 E::Gesture(Gesture::Double),
                 E::PipelineFailed,
             ],
+            S::Docked => &[E::PipelineRunning, E::Docked],
             S::ShuttingDown => &[E::Shutdown],
         };
         for e in path {
@@ -695,6 +789,51 @@ mod tests {
                     A::Exit,
                 ],
             ),
+            // Docked
+            (
+                S::Ready,
+                E::Docked,
+                S::Docked,
+                vec![A::StopPipeline, A::OpenDock],
+            ),
+            (S::Recording, E::Docked, S::Recording, vec![A::OpenDock]),
+            (
+                S::StorageFull,
+                E::Docked,
+                S::Docked,
+                vec![A::StopPipeline, A::OpenDock],
+            ),
+            (
+                S::Fault { resume: false },
+                E::Docked,
+                S::Fault { resume: false },
+                vec![A::OpenDock],
+            ),
+            (
+                S::Docked,
+                E::Undocked,
+                S::Booting,
+                vec![A::CloseDock, A::StartPipeline],
+            ),
+            (
+                S::Docked,
+                DOUBLE,
+                S::Docked,
+                vec![A::Refused(Refusal::Docked), A::Haptic(HapticCue::Fault)],
+            ),
+            (
+                S::Docked,
+                E::Command(Command::Start),
+                S::Docked,
+                vec![A::Refused(Refusal::Docked), A::Haptic(HapticCue::Fault)],
+            ),
+            (S::Docked, E::Docked, S::Docked, vec![]),
+            (
+                S::Docked,
+                E::Shutdown,
+                S::ShuttingDown,
+                vec![A::CloseDock, A::StopPipeline, A::Exit],
+            ),
             // ShuttingDown ignores everything
             (S::ShuttingDown, DOUBLE, S::ShuttingDown, vec![]),
             (S::ShuttingDown, E::PipelineRunning, S::ShuttingDown, vec![]),
@@ -705,6 +844,41 @@ mod tests {
             assert_eq!(m.state(), to, "row {i}: {from:?} + {event:?}");
             assert_eq!(got, actions, "row {i}: {from:?} + {event:?}");
         }
+    }
+
+    #[test]
+    fn recording_in_progress_continues_in_the_dock_then_docks_when_stopped() {
+        let mut m = machine_in(S::Recording);
+        assert_eq!(m.step(E::Docked), vec![A::OpenDock]);
+        assert!(m.docked());
+        // A marker still works; the recording is not cut by docking.
+        assert_eq!(
+            m.step(SINGLE)[0],
+            A::AddMarker(Trigger::Gesture(Gesture::Single))
+        );
+        m.step(HOLD);
+        assert_eq!(m.state(), S::Stopping);
+        assert_eq!(m.step(E::RecordingFinalized), vec![A::StopPipeline]);
+        assert_eq!(m.state(), S::Docked);
+        // Out of the dock: the camera boots its pipeline again and becomes ready.
+        m.step(E::Undocked);
+        m.step(E::PipelineRunning);
+        assert_eq!(m.state(), S::Ready);
+    }
+
+    #[test]
+    fn docked_while_booting_or_faulted_docks_without_recording() {
+        let (mut m, _) = Machine::boot();
+        assert!(m.step(E::Docked).is_empty());
+        assert_eq!(
+            m.step(E::PipelineRunning),
+            vec![A::StopPipeline, A::OpenDock]
+        );
+        assert_eq!(m.state(), S::Docked);
+        let mut m = machine_in(S::Fault { resume: false });
+        m.step(E::Docked);
+        assert_eq!(m.step(E::RetryDue), vec![A::StopPipeline]);
+        assert_eq!(m.state(), S::Docked);
     }
 
     #[test]
@@ -743,6 +917,7 @@ mod tests {
             S::Stopping,
             S::StorageFull,
             S::Fault { resume: true },
+            S::Docked,
         ] {
             let mut m = machine_in(s);
             assert_eq!(

@@ -120,8 +120,104 @@ impl ControlsBackend for GpioControls {
     }
 }
 
+/// Consecutive equal readings (50 ms apart) before a dock-sense change counts.
+const DOCK_STABLE_READS: u32 = 4;
+
+/// Debounces the dock-sense level: a change counts once it held for
+/// [`DOCK_STABLE_READS`] readings in a row. Pure, so it is tested without a Pi.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DockDebounce {
+    reported: Option<bool>,
+    candidate: bool,
+    count: u32,
+}
+
+impl Default for DockDebounce {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl DockDebounce {
+    /// Nothing reported yet.
+    pub fn new() -> Self {
+        DockDebounce {
+            reported: None,
+            candidate: false,
+            count: 0,
+        }
+    }
+
+    /// Feed one reading; returns the new docked state when it changed.
+    pub fn read(&mut self, docked: bool) -> Option<bool> {
+        if docked == self.candidate {
+            self.count += 1;
+        } else {
+            self.candidate = docked;
+            self.count = 1;
+        }
+        if self.count >= DOCK_STABLE_READS && self.reported != Some(docked) {
+            self.reported = Some(docked);
+            return Some(docked);
+        }
+        None
+    }
+}
+
+/// Watch the dock-sense input on BCM `pin` (high = docked: USB VBUS through a divider,
+/// or a dock contact to 3V3; internal pull-down) and call `report` with each debounced
+/// change, starting with the level found at start.
+pub fn watch_dock(pin: u8, report: impl Fn(bool) + Send + 'static) -> Result<(), ControlsError> {
+    let gpio = Gpio::new().map_err(ControlsError::GpioUnavailable)?;
+    let input: InputPin = gpio
+        .get(pin)
+        .map_err(|source| ControlsError::Pin {
+            role: "dock sense",
+            pin,
+            source,
+        })?
+        .into_input_pulldown();
+    std::thread::Builder::new()
+        .name("dock-sense".into())
+        .spawn(move || {
+            let mut debounce = DockDebounce::new();
+            loop {
+                if let Some(docked) = debounce.read(input.is_high()) {
+                    report(docked);
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+        })
+        .map_err(|source| ControlsError::Spawn {
+            name: "dock-sense",
+            source,
+        })?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn dock_sense_is_debounced() {
+        let mut d = super::DockDebounce::new();
+        // Initial level reported once it is stable.
+        assert_eq!(d.read(false), None);
+        assert_eq!(d.read(false), None);
+        assert_eq!(d.read(false), None);
+        assert_eq!(d.read(false), Some(false));
+        // A glitch shorter than four readings is ignored.
+        assert_eq!(d.read(true), None);
+        assert_eq!(d.read(true), None);
+        assert_eq!(d.read(false), None);
+        assert_eq!(d.read(false), None);
+        // A real docking is reported once.
+        for _ in 0..3 {
+            assert_eq!(d.read(true), None);
+        }
+        assert_eq!(d.read(true), Some(true));
+        assert_eq!(d.read(true), None);
+    }
+
     use super::*;
 
     #[test]

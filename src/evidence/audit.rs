@@ -47,6 +47,10 @@ pub mod events {
     pub const PIPELINE_START: &str = "pipeline_start";
     /// A head statement was issued.
     pub const HEAD_ISSUED: &str = "head_issued";
+    /// Put in the dock (dock sense).
+    pub const DOCKED: &str = "docked";
+    /// Taken out of the dock (dock sense).
+    pub const UNDOCKED: &str = "undocked";
 }
 
 /// The audit log, open for appending.
