@@ -84,7 +84,8 @@ fn main() {
         .map(|i| (i * 7919 % 251) as u8)
         .collect();
     let audio: Vec<u8> = vec![0x5a; 170];
-    let start_ns = 1_000_000_000_000u64;
+    // Footage starts at the recording's start (earlier frames would count as pre-event).
+    let start_ns = time.mono_ns;
     let frames = minutes * 60 * fps;
     let wall = Instant::now();
     let cpu0 = cpu_seconds();

@@ -137,7 +137,7 @@ impl Flash for CrashFlash {
     }
 }
 
-fn frames() -> Vec<Frame> {
+fn frames(start: u64) -> Vec<Frame> {
     // 10 fps video with a keyframe every 10 frames, AAC-like audio every 21.3 ms.
     let mut out = Vec::new();
     let mut seed = 0x1234_5678u32;
@@ -147,7 +147,6 @@ fn frames() -> Vec<Frame> {
         seed ^= seed << 5;
         seed
     };
-    let start = 1_000_000_000_000u64;
     let mut audio_t = start;
     for i in 0..45u64 {
         let t = start + i * 100_000_000;
@@ -222,7 +221,7 @@ fn workload(root: &Path, flash: Arc<dyn Flash>, key_dir: &Path) {
     audit
         .append(&mut signer, "recording_start", serde_json::json!({}))
         .unwrap();
-    for f in frames() {
+    for f in frames(time.mono_ns) {
         rec.offer(flash.as_ref(), &f, u64::MAX, &time, &mut signer)
             .unwrap();
     }
@@ -322,6 +321,23 @@ fn every_sync_point_recovers_and_verifies() {
     // The uninterrupted run tells how many sync points there are.
     let total = run_point(None, 0, base.path(), &key_dir, &key_hex);
     assert!(total > 20, "only {total} sync points");
+    let rec = std::fs::read_dir(base.path().join("n-1-t0/recordings"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let segments = std::fs::read_dir(&rec)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "ts")
+        })
+        .count();
+    assert_eq!(segments, 3, "the workload spans segment boundaries");
     for n in 0..total {
         // Power cut right after sync n: unsynced writes lost entirely …
         run_point(Some(n), 0, base.path(), &key_dir, &key_hex);

@@ -13,6 +13,7 @@
 
 pub mod flash;
 pub mod meta;
+pub mod offload;
 pub mod recording;
 pub mod recovery;
 pub mod segment;
