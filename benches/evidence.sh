@@ -16,11 +16,11 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
 cargo build --release --quiet --bin bodycam --example make_store
-bin=target/release/bodycam
+bin="${CARGO_TARGET_DIR:-target}"/release/bodycam
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # A store of synthetic 4 Mbit/s footage written through the real store + evidence code.
-out="$(target/release/examples/make_store "$work/store" "$minutes" 4000)"
+out="$("${CARGO_TARGET_DIR:-target}"/release/examples/make_store "$work/store" "$minutes" 4000)"
 echo "make_store: $out"
 key="$(sed -n 's/.*public_key=\([0-9a-f]*\).*/\1/p' <<<"$out")"
 bytes="$(du -cb "$work"/store/recordings/*/*.ts "$work"/store/recordings/*/*.journal | tail -1 | cut -f1)"
