@@ -15,6 +15,8 @@
 //! - [`clock`]: monotonic and UTC time, clock synchronisation state.
 //! - [`systemd`]: READY / STATUS / WATCHDOG / STOPPING notifications.
 //! - [`daemon`]: `bodycam run`, the loop that wires everything together.
+//! - [`dock`]: the mutual-TLS HTTPS API a dock uses to offload footage and acknowledge it.
+//! - [`pki`]: `bodycam pki dev`, a development CA with dock and camera certificates.
 //! - [`exit`]: exit codes.
 
 pub mod capture;
@@ -23,10 +25,12 @@ pub mod config;
 pub mod controls;
 pub mod ctl;
 pub mod daemon;
+pub mod dock;
 pub mod evidence;
 pub mod exit;
 pub mod interleave;
 pub mod media;
+pub mod pki;
 pub mod prebuffer;
 pub mod recorder;
 pub mod status;

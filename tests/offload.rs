@@ -23,7 +23,7 @@ fn frame(base: u64, i: u64) -> Frame {
         pts_ns: base + i * 100_000_000,
         dts_ns: base + i * 100_000_000,
         duration_ns: 100_000_000,
-        keyframe: i % 10 == 0,
+        keyframe: i.is_multiple_of(10),
         data: vec![(i % 251) as u8; 700],
     }
 }
