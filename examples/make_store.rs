@@ -40,6 +40,7 @@ fn main() {
         path: dir.clone(),
         reserve_hours: 0.0,
         max_bytes: None,
+        delete_after_ack: false,
     };
     let mut store = Store::open(&cfg, 1.0, Arc::new(RealFlash)).expect("store");
     let (identity, _) = Identity::load_or_create(&dir.join("keys"), false).expect("key");

@@ -219,6 +219,9 @@ pub struct StorageConfig {
     pub reserve_hours: f64,
     /// Optional quota in bytes for everything under `path`.
     pub max_bytes: Option<u64>,
+    /// Free a segment's media as soon as a dock acknowledges it (otherwise only when
+    /// capacity falls below `reserve_hours`).
+    pub delete_after_ack: bool,
 }
 
 impl Default for StorageConfig {
@@ -227,6 +230,7 @@ impl Default for StorageConfig {
             path: PathBuf::from(DEFAULT_STORAGE_PATH),
             reserve_hours: DEFAULT_RESERVE_HOURS,
             max_bytes: None,
+            delete_after_ack: false,
         }
     }
 }
@@ -286,6 +290,31 @@ pub struct CtlConfig {
     pub socket: Option<PathBuf>,
 }
 
+/// `[dock]`: the dock API, served over mutual TLS only while docked.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DockConfig {
+    /// Address to listen on while docked (the USB gadget link on the Pi).
+    pub listen: String,
+    /// Agency dock CA (PEM): the dock's client certificate must chain to it.
+    pub ca: Option<PathBuf>,
+    /// The camera's server certificate (PEM).
+    pub cert: Option<PathBuf>,
+    /// The camera's server key (PEM, 0600).
+    pub key: Option<PathBuf>,
+}
+
+impl Default for DockConfig {
+    fn default() -> Self {
+        DockConfig {
+            listen: "127.0.0.1:8443".into(),
+            ca: None,
+            cert: None,
+            key: None,
+        }
+    }
+}
+
 /// `[evidence]`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
@@ -312,6 +341,8 @@ pub struct Config {
     pub ctl: CtlConfig,
     /// `[evidence]`
     pub evidence: EvidenceConfig,
+    /// `[dock]`
+    pub dock: DockConfig,
 }
 
 impl Config {
@@ -443,6 +474,36 @@ impl Config {
         }
         if let Some(m) = s.max_bytes {
             range("storage.max_bytes", m, 512 * 1024, u64::MAX)?;
+        }
+        let d = &self.dock;
+        if d.listen.parse::<std::net::SocketAddr>().is_err() {
+            return Err(ConfigError::Invalid {
+                key: "dock.listen",
+                reason: format!("`{}` is not an address:port", d.listen),
+            });
+        }
+        let tls = [
+            ("dock.ca", &d.ca),
+            ("dock.cert", &d.cert),
+            ("dock.key", &d.key),
+        ];
+        let given = tls.iter().filter(|(_, v)| v.is_some()).count();
+        if given != 0 && given != tls.len() {
+            let (key, _) = tls.iter().find(|(_, v)| v.is_none()).unwrap_or(&tls[0]);
+            return Err(ConfigError::Invalid {
+                key,
+                reason: "dock.ca, dock.cert and dock.key go together".into(),
+            });
+        }
+        for (key, value) in tls {
+            if let Some(path) = value
+                && !path.exists()
+            {
+                return Err(ConfigError::Invalid {
+                    key,
+                    reason: format!("{} does not exist", path.display()),
+                });
+            }
         }
         let k = &self.controls;
         range("controls.debounce_ms", k.debounce_ms, 1, 200)?;

@@ -21,6 +21,8 @@ use crate::controls::leds::{LedInputs, LedMode, LedPatterns, patterns_for};
 use crate::controls::sim::{SimAction, SimButton, SimulatedControls};
 use crate::controls::{self, ControlsBackend, ControlsHandle, Gesture, GestureTimings};
 use crate::ctl::{self, ButtonAction, RecordAction, Request, Response};
+use crate::dock::{DockError, DockLimits, DockServer};
+use crate::dock_link::{DaemonDock, DockReply, DockRequest};
 use crate::evidence::audit::{AuditLog, events};
 use crate::evidence::identity::{Identity, IdentityError};
 use crate::evidence::{Signer, SystemTime, boot_id, scan};
@@ -31,6 +33,7 @@ use crate::recorder::{Action, Command, Event, Machine, State, Trigger};
 use crate::status::{CameraStatus, LedStatus, Status};
 use crate::store::flash::RealFlash;
 use crate::store::meta::{CaptureInfo, EndReason};
+use crate::store::offload;
 use crate::store::recording::{NewRecording, Offer, RecordingWriter};
 use crate::store::{Store, StoreError};
 use crate::systemd::Notifier;
@@ -76,6 +79,9 @@ pub enum DaemonError {
         /// Cause.
         source: std::io::Error,
     },
+    /// The dock API could not be set up (certificates, key, address).
+    #[error(transparent)]
+    Dock(#[from] DockError),
     /// Signal handling could not be installed.
     #[error("cannot install signal handlers: {0}")]
     Signals(std::io::Error),
@@ -90,6 +96,8 @@ enum Input {
     Head(Vec<u8>, Sender<serde_json::Value>),
     /// Dock sense changed (true = in the dock).
     Dock(bool),
+    /// A dock API request that signs or changes state; answer on the channel.
+    DockCall(DockRequest, Sender<DockReply>),
     Shutdown,
 }
 
@@ -193,6 +201,29 @@ pub fn run(cfg: Config, encoder: Encoder) -> Result<(), DaemonError> {
         })?;
     }
 
+    let dock = match (&cfg.dock.cert, &cfg.dock.key, &cfg.dock.ca) {
+        (Some(cert), Some(key), Some(ca)) => {
+            let tls = crate::dock::server_tls(cert, key, ca)?;
+            let tx = input_tx.clone();
+            let call: crate::dock_link::LoopCall = Arc::new(move |req| {
+                let (reply_tx, reply_rx) = crossbeam_channel::bounded(1);
+                tx.send(Input::DockCall(req, reply_tx))
+                    .map_err(|_| DockError::Unavailable("the camera is shutting down".into()))?;
+                reply_rx
+                    .recv_timeout(Duration::from_secs(10))
+                    .map_err(|_| DockError::Unavailable("the camera did not answer".into()))?
+            });
+            let addr = cfg.dock.listen.parse().map_err(|_| {
+                DaemonError::Dock(DockError::Tls(format!(
+                    "bad dock.listen {}",
+                    cfg.dock.listen
+                )))
+            })?;
+            Some(DockSetup { tls, call, addr })
+        }
+        (Some(_) | None, Some(_) | None, Some(_) | None) => None,
+    };
+
     let (frames_tx, frames_rx) = bounded::<CapturedFrame>(1024);
     let (events_tx, events_rx) = unbounded::<CaptureEvent>();
     let shared = Arc::new(CaptureShared {
@@ -280,6 +311,8 @@ pub fn run(cfg: Config, encoder: Encoder) -> Result<(), DaemonError> {
         storage_low: false,
         daemon_started: started,
         notify: Notifier::new(),
+        dock,
+        dock_server: None,
         signer,
         audit,
         clock_offset_ms: clock_offset_ms(),
@@ -292,6 +325,9 @@ pub fn run(cfg: Config, encoder: Encoder) -> Result<(), DaemonError> {
     d.refresh_storage();
     d.publish();
     d.run(&input_rx, &events_rx);
+    if let Some(server) = d.dock_server.take() {
+        let _ = server.stop();
+    }
     d.audit_event(events::SHUTDOWN, serde_json::json!({}));
     d.controls.shutdown();
     let _ = std::fs::remove_file(&socket_path);
@@ -537,6 +573,13 @@ fn led_mode(s: State) -> LedMode {
     }
 }
 
+/// What the dock API needs, prepared at start.
+struct DockSetup {
+    tls: Arc<rustls::ServerConfig>,
+    call: crate::dock_link::LoopCall,
+    addr: std::net::SocketAddr,
+}
+
 /// The loop's state. Lock order: only `status` is shared, and it is never held while
 /// another lock is taken.
 struct Loop {
@@ -578,6 +621,8 @@ struct Loop {
     storage_low: bool,
     daemon_started: Instant,
     notify: Notifier,
+    dock: Option<DockSetup>,
+    dock_server: Option<DockServer>,
     signer: Signer,
     audit: AuditLog,
     clock_offset_ms: i64,
@@ -636,6 +681,10 @@ impl Loop {
                             }
                             self.dispatch(if docked { Event::Docked } else { Event::Undocked });
                         }
+                        Ok(Input::DockCall(req, reply)) => {
+                            let answer = self.dock_call(req);
+                            let _ = reply.send(answer);
+                        }
                         Ok(Input::Head(nonce, reply)) => {
                             let head = self.head_statement(&nonce);
                             let _ = reply.send(head);
@@ -662,6 +711,150 @@ impl Loop {
                 next_tick = Instant::now() + TICK;
             }
         }
+    }
+
+    /// Start the dock API (if configured) now that the camera is docked.
+    fn open_dock(&mut self) {
+        let Some(setup) = &self.dock else {
+            warn!("docked, but no [dock] cert/key/ca configured: the dock API stays closed");
+            return;
+        };
+        if self.dock_server.is_some() {
+            return;
+        }
+        let backend = Arc::new(DaemonDock::new(
+            setup.call.clone(),
+            self.status.clone(),
+            self.store.root().to_path_buf(),
+            self.signer.identity().public(),
+        ));
+        match DockServer::start(
+            setup.addr,
+            setup.tls.clone(),
+            backend,
+            DockLimits::default(),
+        ) {
+            Ok(server) => {
+                info!(addr = %server.local_addr(), "dock API open (mutual TLS)");
+                self.dock_server = Some(server);
+            }
+            Err(e) => {
+                error!(error = %e, "cannot open the dock API");
+                self.last_fault = Some(e.to_string());
+            }
+        }
+    }
+
+    /// Answer a dock API request that signs or changes state.
+    fn dock_call(&mut self, req: DockRequest) -> DockReply {
+        match req {
+            DockRequest::Head(nonce) => Ok(self.head_statement(&nonce)),
+            DockRequest::Ack(ack) => {
+                let dir = self.store.recordings_dir().join(&ack.recording);
+                let already = offload::is_acknowledged(&dir, ack.segment);
+                let utc = crate::clock::rfc3339(chrono::Utc::now());
+                let record = offload::acknowledge(
+                    self.store.flash(),
+                    self.store.recordings_dir(),
+                    &ack.recording,
+                    ack.segment,
+                    &ack.blob,
+                    &ack.sha256,
+                    &utc,
+                )
+                .map_err(|e| DockError::from_ack(&ack, e))?;
+                if !already {
+                    info!(recording = %ack.recording, segment = ack.segment, blob = %ack.blob, "offload acknowledged");
+                    self.audit_event(
+                        events::OFFLOAD_ACK,
+                        serde_json::json!({
+                            "recording_id": ack.recording,
+                            "segment": ack.segment,
+                            "blob": ack.blob,
+                            "sha256": record.sha256,
+                        }),
+                    );
+                }
+                let mut freed = false;
+                if self.cfg.storage.delete_after_ack {
+                    freed = self.free_acknowledged(Some((&ack.recording, ack.segment)));
+                }
+                Ok(serde_json::json!({
+                    "acknowledged": true,
+                    "recording_id": ack.recording,
+                    "segment": ack.segment,
+                    "sha256": record.sha256,
+                    "freed": freed,
+                }))
+            }
+            DockRequest::SetTime(utc_ms) => Ok(self.set_time(utc_ms)),
+        }
+    }
+
+    /// Set the wall clock from the dock's trusted time; the offset is audited whether
+    /// or not the kernel let the daemon set it.
+    fn set_time(&mut self, utc_ms: i64) -> serde_json::Value {
+        let before = chrono::Utc::now().timestamp_millis();
+        let offset = utc_ms - before;
+        let ts = libc::timespec {
+            tv_sec: utc_ms.div_euclid(1000),
+            tv_nsec: utc_ms.rem_euclid(1000) * 1_000_000,
+        };
+        // SAFETY: a valid timespec; the kernel checks the caller's privilege.
+        let applied = unsafe { libc::clock_settime(libc::CLOCK_REALTIME, &ts) } == 0;
+        let error = (!applied).then(|| std::io::Error::last_os_error().to_string());
+        if applied {
+            self.signer
+                .set_clock_state(crate::evidence::record::ClockState::Dock);
+            // Not a jump of our own making.
+            self.clock_offset_ms = clock_offset_ms();
+        }
+        info!(offset_ms = offset, applied, "clock set by the dock");
+        self.audit_event(
+            events::CLOCK,
+            serde_json::json!({ "change": "dock", "offset_ms": offset, "applied": applied, "error": error }),
+        );
+        serde_json::json!({ "offset_ms": offset, "applied": applied, "error": error })
+    }
+
+    /// Free the media of acknowledged segments: just `only` (delete_after_ack), or the
+    /// oldest until capacity is back above the reserve. Each deletion is audited.
+    /// Returns whether anything was freed.
+    fn free_acknowledged(&mut self, only: Option<(&str, u32)>) -> bool {
+        let list = match offload::reclaimable(self.store.recordings_dir()) {
+            Ok(l) => l,
+            Err(e) => {
+                warn!(error = %e, "cannot list acknowledged segments");
+                return false;
+            }
+        };
+        let mut freed = false;
+        for r in list {
+            if let Some((rec, seg)) = only
+                && (r.recording != rec || r.segment != seg)
+            {
+                continue;
+            }
+            if only.is_none() && !self.store.capacity().low {
+                break;
+            }
+            match offload::free(&r) {
+                Ok(()) => {
+                    freed = true;
+                    self.store.release(r.bytes);
+                    info!(recording = %r.recording, segment = r.segment, bytes = r.bytes, "freed acknowledged segment");
+                    self.audit_event(
+                        events::SEGMENT_FREED,
+                        serde_json::json!({ "recording_id": r.recording, "segment": r.segment, "bytes": r.bytes }),
+                    );
+                }
+                Err(e) => warn!(error = %e, "cannot free an acknowledged segment"),
+            }
+        }
+        if freed && let Err(e) = self.store.refresh() {
+            warn!(error = %e, "cannot read free space");
+        }
+        freed
     }
 
     /// A signed head statement for `nonce`, as `ctl head` prints it.
@@ -792,8 +985,15 @@ impl Loop {
                 self.audit_event(events::STEALTH, serde_json::json!({ "on": on }));
             }
             Action::Refused(r) => warn!(reason = ?r, "start refused"),
-            Action::OpenDock => info!("dock API open"),
-            Action::CloseDock => info!("dock API closed"),
+            Action::OpenDock => self.open_dock(),
+            Action::CloseDock => {
+                if let Some(server) = self.dock_server.take() {
+                    if let Err(e) = server.stop() {
+                        warn!(error = %e, "dock API did not stop cleanly");
+                    }
+                    info!("dock API closed");
+                }
+            }
             Action::Exit => self.exit = true,
         }
     }
@@ -1068,6 +1268,9 @@ impl Loop {
     fn refresh_storage(&mut self) {
         if let Err(e) = self.store.refresh() {
             warn!(error = %e, "cannot read free space");
+        }
+        if self.store.capacity().low {
+            self.free_acknowledged(None);
         }
         let cap = self.store.capacity();
         if cap.low != self.storage_low {

@@ -14,6 +14,7 @@
 //! - [`status`]: the status snapshot shown by `bodycam ctl status`.
 //! - [`clock`]: monotonic and UTC time, clock synchronisation state.
 //! - [`systemd`]: READY / STATUS / WATCHDOG / STOPPING notifications.
+//! - [`dock_link`]: the daemon's side of the dock API (backend over the loop).
 //! - [`daemon`]: `bodycam run`, the loop that wires everything together.
 //! - [`dock`]: the mutual-TLS HTTPS API a dock uses to offload footage and acknowledge it.
 //! - [`pki`]: `bodycam pki dev`, a development CA with dock and camera certificates.
@@ -26,6 +27,7 @@ pub mod controls;
 pub mod ctl;
 pub mod daemon;
 pub mod dock;
+pub mod dock_link;
 pub mod evidence;
 pub mod exit;
 pub mod interleave;

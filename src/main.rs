@@ -58,6 +58,11 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Development certificates for trying the dock link (production keys come from the agency).
+    Pki {
+        #[command(subcommand)]
+        command: PkiCmd,
+    },
     /// Talk to a running daemon over its control socket.
     Ctl {
         /// Config file of the daemon (to find its socket).
@@ -68,6 +73,18 @@ enum Cmd {
         socket: Option<PathBuf>,
         #[command(subcommand)]
         command: CtlCmd,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PkiCmd {
+    /// Write a development CA, a dock client certificate and a camera server certificate.
+    Dev {
+        /// Directory to write into (created 0700; existing files are never overwritten).
+        dir: PathBuf,
+        /// Camera DNS names / IP addresses for its certificate (default: localhost, 127.0.0.1, 10.55.0.1).
+        #[arg(long = "name")]
+        names: Vec<String>,
     },
 }
 
@@ -194,6 +211,51 @@ fn pipeline(config: Option<PathBuf>) -> i32 {
     }
 }
 
+fn pki_dev(dir: &std::path::Path, names: Vec<String>) -> i32 {
+    let names = if names.is_empty() {
+        bodycam::pki::DEFAULT_CAMERA_NAMES
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    } else {
+        names
+    };
+    match bodycam::pki::dev_pki(dir, &names) {
+        Ok(p) => {
+            println!(
+                "development PKI written to {} (for trying it out only)",
+                p.dir.display()
+            );
+            println!(
+                "  CA:     {}  (sha256 {})",
+                p.ca_cert.display(),
+                p.ca_sha256
+            );
+            println!(
+                "  dock:   {} {}",
+                p.dock_cert.display(),
+                p.dock_key.display()
+            );
+            println!(
+                "  camera: {} {}",
+                p.camera_cert.display(),
+                p.camera_key.display()
+            );
+            println!(
+                "camera config:\n[dock]\nca = \"{}\"\ncert = \"{}\"\nkey = \"{}\"",
+                p.ca_cert.display(),
+                p.camera_cert.display(),
+                p.camera_key.display()
+            );
+            exit::OK
+        }
+        Err(e) => {
+            eprintln!("bodycam: {e}");
+            exit::FAILURE
+        }
+    }
+}
+
 fn identity(config: Option<PathBuf>, json: bool) -> i32 {
     let cfg = match Config::load(config.as_deref()) {
         Ok(c) => c,
@@ -281,6 +343,9 @@ fn main() -> ExitCode {
         Cmd::Run { config } => run(config),
         Cmd::Pipeline { config } => pipeline(config),
         Cmd::Identity { config, json } => identity(config, json),
+        Cmd::Pki {
+            command: PkiCmd::Dev { dir, names },
+        } => pki_dev(&dir, names),
         Cmd::Verify {
             path,
             key,

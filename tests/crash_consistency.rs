@@ -185,6 +185,7 @@ fn workload(root: &Path, flash: Arc<dyn Flash>, key_dir: &Path) {
         path: root.to_path_buf(),
         reserve_hours: 0.0,
         max_bytes: None,
+        delete_after_ack: false,
     };
     let mut store = Store::open(&cfg, 100_000.0, flash.clone()).unwrap();
     let identity = Identity::load(key_dir).unwrap();
@@ -284,6 +285,7 @@ fn run_point(freeze: Option<u64>, torn: usize, base: &Path, key_dir: &Path, key_
         path: root.clone(),
         reserve_hours: 0.0,
         max_bytes: None,
+        delete_after_ack: false,
     };
     let mut store = Store::open(&cfg, 100_000.0, Arc::new(RealFlash)).unwrap();
     store.recover(&mut signer).unwrap();

@@ -35,6 +35,7 @@ fn store() -> (tempfile::TempDir, std::path::PathBuf, String) {
         path: d.path().join("data"),
         reserve_hours: 0.0,
         max_bytes: None,
+        delete_after_ack: false,
     };
     let mut store = Store::open(&cfg, 1.0, Arc::new(RealFlash)).unwrap();
     let (id, _) = Identity::load_or_create(&d.path().join("keys"), false).unwrap();

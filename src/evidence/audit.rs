@@ -47,6 +47,10 @@ pub mod events {
     pub const PIPELINE_START: &str = "pipeline_start";
     /// A head statement was issued.
     pub const HEAD_ISSUED: &str = "head_issued";
+    /// A dock acknowledged a stored segment (with the signed hash).
+    pub const OFFLOAD_ACK: &str = "offload_ack";
+    /// The media of an acknowledged segment was deleted to free space.
+    pub const SEGMENT_FREED: &str = "segment_freed";
     /// Put in the dock (dock sense).
     pub const DOCKED: &str = "docked";
     /// Taken out of the dock (dock sense).

@@ -186,6 +186,11 @@ impl Store {
         self.written_since_refresh += n;
     }
 
+    /// Account for `n` bytes freed.
+    pub fn release(&mut self, n: u64) {
+        self.used_bytes = self.used_bytes.saturating_sub(n);
+    }
+
     /// Current capacity.
     pub fn capacity(&self) -> Capacity {
         let available = self.budget();
@@ -248,6 +253,7 @@ mod tests {
             path: path.to_path_buf(),
             reserve_hours: 12.0,
             max_bytes: max,
+            delete_after_ack: false,
         }
     }
 

@@ -69,6 +69,7 @@ fn storage(root: &Path) -> StorageConfig {
         path: root.to_path_buf(),
         reserve_hours: 0.0,
         max_bytes: None,
+        delete_after_ack: false,
     }
 }
 
