@@ -218,4 +218,54 @@ fn delete_after_ack_frees_only_the_acknowledged_media() {
     }
     assert_eq!(d.signal(libc::SIGTERM).code(), Some(0));
     assert!(audit_events(&d).iter().any(|e| e == "segment_freed"));
+
+    // The device's own store still verifies: the freed segment is OFFLOADED, backed by
+    // the signed acknowledgement and deletion in the audit log.
+    let verify = |dir: &std::path::Path| {
+        Command::new(BIN)
+            .arg("verify")
+            .arg(dir)
+            .arg("--json")
+            .output()
+            .unwrap()
+    };
+    let out = verify(&d.data);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(out.status.success(), "{report:#}");
+    let statuses: Vec<&str> = report["segments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses[0], "OFFLOADED", "{statuses:?}");
+    // Without the acknowledgement in the audit log, a missing media file is MISSING.
+    let copy = d.dir.path().join("copy");
+    std::fs::create_dir_all(copy.join("evidence")).unwrap();
+    Command::new("cp")
+        .arg("-a")
+        .arg(d.data.join("recordings"))
+        .arg(&copy)
+        .status()
+        .unwrap();
+    Command::new("cp")
+        .arg("-a")
+        .arg(d.data.join("keys"))
+        .arg(&copy)
+        .status()
+        .unwrap();
+    let audit = std::fs::read(d.data.join("evidence/audit.log")).unwrap();
+    let (records, _) = bodycam::evidence::payload::decode_file(&audit);
+    // Keep the audit log only up to (not including) the offload acknowledgement.
+    let cut: usize = records
+        .iter()
+        .take_while(|r| !matches!(&r.payload, bodycam::evidence::payload::Payload::Audit(a) if a.event == "offload_ack"))
+        .map(|r| r.raw.bytes.len())
+        .sum();
+    std::fs::write(copy.join("evidence/audit.log"), &audit[..cut]).unwrap();
+    let out = verify(&copy);
+    assert!(
+        !out.status.success(),
+        "freed media without a signed acknowledgement passed"
+    );
 }

@@ -37,7 +37,14 @@ const PROGRESS_MIN_SEGMENTS: usize = 20;
 /// 33-bit MPEG-TS timestamps.
 const PTS_MASK: u64 = ts::TIMESTAMP_MODULUS - 1;
 /// Audit events whose signed details say what media must exist (see [`cross_check`]).
-const CLAIM_EVENTS: &[&str] = &["boot", "recording_start", "recording_stop", "head_issued"];
+const CLAIM_EVENTS: &[&str] = &[
+    "boot",
+    "recording_start",
+    "recording_stop",
+    "head_issued",
+    "offload_ack",
+    "segment_freed",
+];
 /// Audit events worth showing in the report.
 const NOTABLE_EVENTS: &[&str] = &[
     "unclean_shutdown",
@@ -109,6 +116,10 @@ pub struct VerifyOptions {
 pub enum Status {
     /// Everything verifies.
     Ok,
+    /// The media was freed on the device after a dock acknowledged it with the signed
+    /// hash; the journal verifies and the signed audit log records both the
+    /// acknowledgement and the deletion.
+    Offloaded,
     /// Closed by recovery after a crash: the tail was signed only after the restart.
     RecoveredTail,
     /// Neither final nor recovery record: still being written or not yet recovered.
@@ -133,7 +144,7 @@ impl Status {
     /// Whether this status lets the verdict be OK.
     pub fn passes(self) -> bool {
         match self {
-            Status::Ok | Status::RecoveredTail => true,
+            Status::Ok | Status::Offloaded | Status::RecoveredTail => true,
             Status::Open
             | Status::Unsigned
             | Status::Missing
@@ -149,6 +160,7 @@ impl Status {
     fn severity(self) -> u8 {
         match self {
             Status::Ok => 0,
+            Status::Offloaded => 1,
             Status::RecoveredTail => 1,
             Status::Open => 2,
             Status::Unsigned => 3,
@@ -165,6 +177,7 @@ impl Status {
     pub fn label(self) -> &'static str {
         match self {
             Status::Ok => "OK",
+            Status::Offloaded => "OFFLOADED",
             Status::RecoveredTail => "RECOVERED_TAIL",
             Status::Open => "OPEN",
             Status::Unsigned => "UNSIGNED",
@@ -325,6 +338,10 @@ pub struct SegmentReport {
     pub recovered_tail: Option<Tail>,
     /// Tail not signed at all (OPEN).
     pub unsigned_tail: Option<Tail>,
+    /// SHA-256 (hex) signed for a segment whose media file is absent: an offload
+    /// acknowledged with this hash in the audit log makes the absence OFFLOADED.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signed_sha256: Option<String>,
 }
 
 /// Where a media record was found.
@@ -809,6 +826,7 @@ pub fn verify(opts: &VerifyOptions) -> Result<Report, VerifyError> {
                 notes.push("empty store: no audit log and no footage yet".into());
             }
             cross_checks = cross_check(&claims, &recordings, &media_index);
+            apply_offloads(&claims, &mut segments);
             (Some(audit), Some(audit_index), Some(media_head))
         }
         InputKind::Recording | InputKind::Segment => {
@@ -1307,6 +1325,7 @@ fn verify_segment(
         end_reason: None,
         recovered_tail: None,
         unsigned_tail: None,
+        signed_sha256: None,
     };
     let media_len = files
         .media
@@ -1461,6 +1480,11 @@ fn verify_segment(
             return finish_segment(r);
         }
         (Some(_), None) | (None, _) => {
+            r.signed_sha256 = close.and_then(|c| match &c.payload {
+                Payload::Final(f) => Some(hex::encode(f.segment_sha256)),
+                Payload::Recovery(v) => Some(hex::encode(v.segment_sha256)),
+                Payload::Checkpoint(_) | Payload::Audit(_) | Payload::Head(_) => None,
+            });
             r.findings.push(Finding::new(
                 Status::Missing,
                 Check::Files,
@@ -2340,6 +2364,44 @@ fn cross_check(
         }
     }
     out
+}
+
+/// A segment whose media is absent is OFFLOADED, not MISSING, when the signed audit log
+/// holds both a dock's acknowledgement with the segment's signed hash and the deletion.
+fn apply_offloads(claims: &[AuditEvent], segments: &mut [SegmentReport]) {
+    let names = |c: &AuditEvent, event: &str, rec: &str, seg: u32| {
+        c.event == event
+            && c.detail
+                .get("recording_id")
+                .and_then(serde_json::Value::as_str)
+                == Some(rec)
+            && c.detail.get("segment").and_then(serde_json::Value::as_u64) == Some(u64::from(seg))
+    };
+    for r in segments.iter_mut() {
+        let Some(signed) = r.signed_sha256.clone() else {
+            continue;
+        };
+        let acked = claims.iter().any(|c| {
+            names(c, "offload_ack", &r.recording_id, r.segment)
+                && c.detail.get("sha256").and_then(serde_json::Value::as_str) == Some(&signed)
+        });
+        let freed = claims
+            .iter()
+            .any(|c| names(c, "segment_freed", &r.recording_id, r.segment));
+        if !(acked && freed) {
+            continue;
+        }
+        for f in r.findings.iter_mut() {
+            if f.status == Status::Missing && f.check == Check::Files {
+                *f = Finding::new(
+                    Status::Offloaded,
+                    Check::Files,
+                    "media freed on the device after a dock acknowledged it with the signed hash (audit log)",
+                );
+            }
+        }
+        r.status = Status::of(&r.findings);
+    }
 }
 
 /// A parsed head statement file.
