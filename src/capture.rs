@@ -274,8 +274,6 @@ pub struct CaptureShared {
     pub stall_after: Option<Duration>,
     /// Whether the simulated failure or stall has happened already.
     pub failed_once: AtomicBool,
-    /// Video frames delivered, all generations.
-    pub video_frames: AtomicU64,
 }
 
 /// A running capture pipeline.
@@ -443,7 +441,6 @@ fn on_sample(
     let keyframe =
         kind == StreamKind::Video && !buffer.flags().contains(gst::BufferFlags::DELTA_UNIT);
     if kind == StreamKind::Video {
-        shared.video_frames.fetch_add(1, Ordering::Relaxed);
         let rt = segment
             .and_then(|s| s.to_running_time(buffer.pts()))
             .unwrap_or(gst::ClockTime::ZERO)

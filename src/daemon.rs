@@ -236,7 +236,6 @@ pub fn run(cfg: Config, encoder: Encoder) -> Result<(), DaemonError> {
             .simulate_stall_after_seconds
             .map(|s| Duration::from_secs(u64::from(s))),
         failed_once: AtomicBool::new(false),
-        video_frames: Default::default(),
     });
     let capture_info = CaptureInfo {
         source: format!("{:?}", cfg.camera.source).to_lowercase(),

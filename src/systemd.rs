@@ -48,11 +48,6 @@ impl Notifier {
         }
     }
 
-    /// Whether READY was sent.
-    pub fn is_ready(&self) -> bool {
-        self.ready_sent
-    }
-
     /// Update the one-line status (sent only when it changes).
     pub fn status(&mut self, line: &str) {
         if line != self.last_status {

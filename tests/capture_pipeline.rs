@@ -34,7 +34,6 @@ fn simulated_pipeline_to_signed_segment() {
         fail_after: None,
         stall_after: None,
         failed_once: AtomicBool::new(false),
-        video_frames: Default::default(),
     });
     let (ftx, frx) = crossbeam_channel::bounded(1024);
     let (etx, erx) = crossbeam_channel::unbounded();

@@ -159,11 +159,6 @@ impl RecordingWriter {
         closed + self.segment.as_ref().map_or(0, |s| s.duration_ns()) as f64 / 1e9
     }
 
-    /// Monotonic time the recording was started.
-    pub fn started_mono(&self) -> u64 {
-        self.started_mono
-    }
-
     /// Offer the next frame in decode order. `budget` is the number of bytes that may
     /// still be written to flash.
     pub fn offer(
