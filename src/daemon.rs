@@ -1185,6 +1185,14 @@ impl Loop {
                 for f in pre {
                     self.write(f);
                 }
+                // The pre-event footage came from RAM in one go: one sync and one
+                // checkpoint cover all of it (not one per GOP).
+                if let Some(rec) = self.recording.as_mut()
+                    && let Err(e) = rec.checkpoint(&mut self.signer)
+                {
+                    self.storage_failed(e);
+                }
+                self.last_sync = Instant::now();
             }
             Err(e) => self.storage_failed(e),
         }

@@ -37,6 +37,9 @@ fn simulated_pipeline_to_signed_segment() {
     });
     let (ftx, frx) = crossbeam_channel::bounded(1024);
     let (etx, erx) = crossbeam_channel::unbounded();
+    // The recording starts before the first frame, so every frame is live footage
+    // (checkpointed before each keyframe), not replayed pre-event footage.
+    let time = TimeRef::now();
     let cap = Capture::start(&description, 1, shared, ftx, etx).expect("pipeline starts");
 
     // Collect 2.5 s of frames (generous deadline for emulation).
@@ -91,7 +94,6 @@ fn simulated_pipeline_to_signed_segment() {
         ChainHead::default(),
         ChainHead::default(),
     );
-    let time = TimeRef::now();
     let mut rec = store
         .new_recording(
             &time,

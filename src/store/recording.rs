@@ -207,8 +207,9 @@ impl RecordingWriter {
         let Some(seg) = self.segment.as_mut() else {
             return Ok(Offer::Skipped);
         };
+        let live = frame.pts_ns >= self.started_mono;
         let written = seg
-            .write(frame, self.base_ns, budget, signer)
+            .write(frame, self.base_ns, budget, live, signer)
             .map_err(|e| StoreError::io("write segment in", &self.dir, e))?;
         for (mono, trigger) in std::mem::take(&mut self.pending_markers) {
             seg.add_marker(mono, trigger, time);

@@ -161,16 +161,18 @@ impl SegmentWriter {
     }
 
     /// Mux `frame` (timeline origin `base_ns`) and append it if it fits in `budget` bytes.
-    /// Before a keyframe, everything since the last checkpoint is made durable and
-    /// covered by a signed checkpoint.
+    /// Before a live keyframe, everything since the last checkpoint is made durable and
+    /// covered by a signed checkpoint. Pre-event footage replayed from RAM (`live` false)
+    /// is checkpointed once, after the replay, by the caller.
     pub fn write(
         &mut self,
         frame: &Frame,
         base_ns: u64,
         budget: u64,
+        live: bool,
         signer: &mut Signer,
     ) -> std::io::Result<Written> {
-        if frame.is_video_keyframe() {
+        if live && frame.is_video_keyframe() {
             self.checkpoint(signer)?;
         }
         let pts = ns_to_90k(frame.pts_ns.saturating_sub(base_ns)) + TS_TIME_OFFSET_90K;
