@@ -24,7 +24,19 @@ pub fn clock_synchronised() -> bool {
     let mut tx: libc::timex = unsafe { std::mem::zeroed() };
     // SAFETY: `tx` is a valid, writable timex.
     let state = unsafe { libc::adjtimex(&mut tx) };
-    state != libc::TIME_ERROR && state >= 0 && (tx.status & libc::STA_UNSYNC) == 0
+    if state < 0 {
+        // adjtimex refused (e.g. a seccomp filter such as systemd's ProtectClock=):
+        // fall back to what systemd-timesyncd reports.
+        return timesyncd_synchronised(std::path::Path::new(TIMESYNCD_FLAG));
+    }
+    state != libc::TIME_ERROR && (tx.status & libc::STA_UNSYNC) == 0
+}
+
+/// File systemd-timesyncd creates once it has synchronised the clock.
+pub const TIMESYNCD_FLAG: &str = "/run/systemd/timesync/synchronized";
+
+fn timesyncd_synchronised(flag: &std::path::Path) -> bool {
+    flag.exists()
 }
 
 /// A pairing of the monotonic clock with UTC, taken at one instant, used to place
@@ -65,6 +77,15 @@ pub fn rfc3339(t: DateTime<Utc>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timesyncd_flag_fallback() {
+        let d = tempfile::tempdir().unwrap();
+        let flag = d.path().join("synchronized");
+        assert!(!timesyncd_synchronised(&flag));
+        std::fs::write(&flag, b"").unwrap();
+        assert!(timesyncd_synchronised(&flag));
+    }
 
     #[test]
     fn monotonic_advances() {
