@@ -312,6 +312,8 @@ pub fn run(cfg: Config, encoder: Encoder) -> Result<(), DaemonError> {
         notify: Notifier::new(),
         dock,
         dock_server: None,
+        dock_activity: None,
+        offload_pending: None,
         signer,
         audit,
         clock_offset_ms: clock_offset_ms(),
@@ -560,8 +562,13 @@ fn end_reason(t: Trigger) -> EndReason {
     }
 }
 
-fn led_mode(s: State) -> LedMode {
+/// How long after the dock's last request the LEDs keep showing "offloading".
+const OFFLOAD_ACTIVITY: Duration = Duration::from_secs(30);
+
+fn led_mode(s: State, offload: Offload) -> LedMode {
     match s {
+        State::Docked if offload == Offload::Complete => LedMode::OffloadComplete,
+        State::Docked if offload == Offload::Active => LedMode::Offloading,
         State::Booting => LedMode::Booting,
         State::Ready => LedMode::Ready,
         State::Recording => LedMode::Recording,
@@ -570,6 +577,17 @@ fn led_mode(s: State) -> LedMode {
         State::Fault { .. } => LedMode::Fault,
         State::Docked => LedMode::Docked,
     }
+}
+
+/// Offload progress as the LEDs show it while docked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Offload {
+    /// The dock has not talked to the camera lately.
+    Idle,
+    /// The dock is working: it asked for a head, an acknowledgement or the time recently.
+    Active,
+    /// Every closed segment is acknowledged.
+    Complete,
 }
 
 /// What the dock API needs, prepared at start.
@@ -622,6 +640,10 @@ struct Loop {
     notify: Notifier,
     dock: Option<DockSetup>,
     dock_server: Option<DockServer>,
+    /// When the dock last made a request that goes through the loop.
+    dock_activity: Option<Instant>,
+    /// Closed segments not yet acknowledged (counted when docking and after each ack).
+    offload_pending: Option<usize>,
     signer: Signer,
     audit: AuditLog,
     clock_offset_ms: i64,
@@ -714,13 +736,14 @@ impl Loop {
 
     /// Start the dock API (if configured) now that the camera is docked.
     fn open_dock(&mut self) {
+        if self.dock_server.is_some() {
+            return;
+        }
+        self.count_pending();
         let Some(setup) = &self.dock else {
             warn!("docked, but no [dock] cert/key/ca configured: the dock API stays closed");
             return;
         };
-        if self.dock_server.is_some() {
-            return;
-        }
         let backend = Arc::new(DaemonDock::new(
             setup.call.clone(),
             self.status.clone(),
@@ -744,8 +767,39 @@ impl Loop {
         }
     }
 
+    fn count_pending(&mut self) {
+        self.offload_pending = match offload::pending(self.store.recordings_dir()) {
+            Ok(n) => Some(n),
+            Err(e) => {
+                warn!(error = %e, "cannot count segments waiting for offload");
+                None
+            }
+        };
+    }
+
+    fn offload_state(&self) -> Offload {
+        if self.offload_pending == Some(0) {
+            Offload::Complete
+        } else if self
+            .dock_activity
+            .is_some_and(|t| t.elapsed() < OFFLOAD_ACTIVITY)
+        {
+            Offload::Active
+        } else {
+            Offload::Idle
+        }
+    }
+
     /// Answer a dock API request that signs or changes state.
     fn dock_call(&mut self, req: DockRequest) -> DockReply {
+        self.dock_activity = Some(Instant::now());
+        let answer = self.dock_request(req);
+        self.update_leds();
+        self.publish();
+        answer
+    }
+
+    fn dock_request(&mut self, req: DockRequest) -> DockReply {
         match req {
             DockRequest::Head(nonce) => Ok(self.head_statement(&nonce)),
             DockRequest::Ack(ack) => {
@@ -774,6 +828,7 @@ impl Loop {
                         }),
                     );
                 }
+                self.count_pending();
                 let mut freed = false;
                 if self.cfg.storage.delete_after_ack {
                     freed = self.free_acknowledged(Some((&ack.recording, ack.segment)));
@@ -909,6 +964,20 @@ impl Loop {
                     ?event,
                     "state change"
                 );
+                if after == State::Docked {
+                    // Segments closed since docking are waiting for offload too.
+                    self.count_pending();
+                }
+                if after == State::StorageFull {
+                    let cap = self.store.capacity();
+                    self.audit_event(
+                        events::STORAGE_FULL,
+                        serde_json::json!({
+                            "available_bytes": cap.available_bytes,
+                            "used_bytes": cap.used_bytes,
+                        }),
+                    );
+                }
             }
             for a in actions {
                 self.execute(a);
@@ -1187,10 +1256,13 @@ impl Loop {
                 }
                 // The pre-event footage came from RAM in one go: one sync and one
                 // checkpoint cover all of it (not one per GOP).
-                if let Some(rec) = self.recording.as_mut()
-                    && let Err(e) = rec.checkpoint(&mut self.signer)
-                {
-                    self.storage_failed(e);
+                if let Some(rec) = self.recording.as_mut() {
+                    match rec.checkpoint(&mut self.signer) {
+                        Ok(()) => {
+                            info!(recording = rec.id(), "pre-event footage durable and signed")
+                        }
+                        Err(e) => self.storage_failed(e),
+                    }
                 }
                 self.last_sync = Instant::now();
             }
@@ -1291,6 +1363,10 @@ impl Loop {
             } else {
                 info!(hours_left = cap.hours_left, "storage no longer low");
             }
+            self.audit_event(
+                events::STORAGE_LOW,
+                serde_json::json!({ "low": cap.low, "hours_left": cap.hours_left }),
+            );
             self.queue.push_back(Event::StorageLow(cap.low));
         }
         let full = self.store.is_full();
@@ -1313,7 +1389,7 @@ impl Loop {
 
     fn update_leds(&mut self) {
         let inputs = LedInputs {
-            mode: led_mode(self.machine.state()),
+            mode: led_mode(self.machine.state(), self.offload_state()),
             storage_low: self.machine.storage_low(),
             marker_flash: self.marker_flash_until.is_some(),
             stealth: self.machine.stealth(),

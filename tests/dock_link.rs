@@ -177,15 +177,31 @@ fn dock_api_serves_only_while_docked_and_acknowledges_by_hash() {
     assert!(d.data.join(format!("recordings/{rec}/000001.ack")).exists());
     // Not freed: space is not needed and delete_after_ack is off.
     assert!(d.data.join(format!("recordings/{rec}/000001.ts")).exists());
+    // The dock is working and segments are left: green blinks fast (offloading).
+    let s = d.status().unwrap();
+    assert_eq!(s["leds"]["green"], "blink_fast", "{s}");
+    // Acknowledge the rest: offload complete, green steady.
+    let dir = d.data.join(format!("recordings/{rec}"));
+    for seg in segments(&dir).iter().skip(1) {
+        let n: u32 = seg.file_stem().unwrap().to_str().unwrap().parse().unwrap();
+        let sha = hex::encode(bodycam::evidence::record::sha256(
+            &std::fs::read(seg).unwrap(),
+        ));
+        assert!(dock.ack(&rec, n, &sha).status.success());
+    }
+    let s = d.status().unwrap();
+    assert_eq!(s["leds"]["green"], "on", "{s}");
 
     d.ctl_ok(&["undock"]);
     d.wait_state("ready", Duration::from_secs(20));
     assert!(!listening(dock.port), "the dock API must close on undock");
     assert_eq!(d.signal(libc::SIGTERM).code(), Some(0));
     let events = audit_events(&d);
+    // One entry per segment acknowledged (the refused wrong-hash ack left none).
+    let acked = segments(&d.data.join(format!("recordings/{rec}"))).len();
     assert_eq!(
         events.iter().filter(|e| *e == "offload_ack").count(),
-        1,
+        acked,
         "{events:?}"
     );
     assert!(!events.iter().any(|e| e == "segment_freed"));

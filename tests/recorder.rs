@@ -286,6 +286,21 @@ fn quota_reached_stops_cleanly_in_storage_full_and_deletes_nothing() {
         "storage_full"
     );
     assert_eq!(d.signal(libc::SIGTERM).code(), Some(0));
+    let audit = std::fs::read(d.data.join("evidence/audit.log")).unwrap();
+    let events: Vec<String> = bodycam::evidence::payload::decode_file(&audit)
+        .0
+        .into_iter()
+        .filter_map(|r| match r.payload {
+            bodycam::evidence::payload::Payload::Audit(a) => Some(a.event),
+            _ => None,
+        })
+        .collect();
+    for e in ["storage_low", "storage_full"] {
+        assert!(
+            events.iter().any(|x| x == e),
+            "no {e} in the audit log: {events:?}"
+        );
+    }
 }
 
 #[test]

@@ -218,3 +218,28 @@ pub fn free(r: &Reclaimable) -> std::io::Result<()> {
     std::fs::remove_file(&r.media)?;
     crate::store::flash::sync_dir(dir)
 }
+
+/// Closed segments (final or recovery record) that no dock has acknowledged yet.
+pub fn pending(recordings: &Path) -> std::io::Result<usize> {
+    let mut n = 0;
+    for dir in std::fs::read_dir(recordings)? {
+        let dir = dir?.path();
+        if !dir.is_dir() {
+            continue;
+        }
+        for f in std::fs::read_dir(&dir)? {
+            let name = f?.file_name();
+            let Some(seq) = name
+                .to_str()
+                .and_then(|n| n.strip_suffix(".journal"))
+                .and_then(|s| s.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            if !is_acknowledged(&dir, seq) && matches!(signed_hash(&dir, seq), Ok(Some(_))) {
+                n += 1;
+            }
+        }
+    }
+    Ok(n)
+}
