@@ -19,7 +19,11 @@
 //! - [`dock`]: the mutual-TLS HTTPS API a dock uses to offload footage and acknowledge it.
 //! - [`pki`]: `bodycam pki dev`, a development CA with dock and camera certificates.
 //! - [`exit`]: exit codes.
+//! - `agent` (feature `dock-agent`): `bodycam dock-agent`, the dock side that offloads
+//!   docked cameras to Azure Blob Storage.
 
+#[cfg(feature = "dock-agent")]
+pub mod agent;
 pub mod capture;
 pub mod clock;
 pub mod config;

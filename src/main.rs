@@ -74,6 +74,29 @@ enum Cmd {
         #[command(subcommand)]
         command: CtlCmd,
     },
+    /// Dock side: offload every docked camera to Azure Blob Storage (runs on the dock).
+    #[cfg(feature = "dock-agent")]
+    DockAgent {
+        /// Agent config file (TOML; see docs/DEPLOYMENT.md).
+        #[arg(long)]
+        config: PathBuf,
+        /// One pass over the bays; exit 0 only if every docked camera is fully offloaded.
+        #[arg(long)]
+        once: bool,
+        #[command(subcommand)]
+        command: Option<AgentCmd>,
+    },
+}
+
+#[cfg(feature = "dock-agent")]
+#[derive(Debug, Subcommand)]
+enum AgentCmd {
+    /// Mark a recording's blobs as evidence (kept indefinitely).
+    Classify {
+        /// DEVICE/RECORDING, e.g. 0123…cdef/20261125T175328Z.
+        #[arg(long)]
+        evidence: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -123,8 +146,13 @@ enum CtlCmd {
 }
 
 fn init_logging() {
+    init_logging_default("info");
+}
+
+/// Log to stderr; `BODYCAM_LOG` (an env-filter) overrides `default`.
+fn init_logging_default(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("BODYCAM_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -364,6 +392,20 @@ fn main() -> ExitCode {
             socket,
             command,
         } => ctl_main(config, socket, command),
+        #[cfg(feature = "dock-agent")]
+        Cmd::DockAgent {
+            config,
+            once,
+            command,
+        } => {
+            init_logging_default("warn");
+            match command {
+                None => bodycam::agent::main(&config, once),
+                Some(AgentCmd::Classify { evidence }) => {
+                    bodycam::agent::classify_main(&config, &evidence)
+                }
+            }
+        }
     };
     ExitCode::from(u8::try_from(code).unwrap_or(1))
 }

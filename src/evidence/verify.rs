@@ -871,6 +871,17 @@ pub fn verify(opts: &VerifyOptions) -> Result<Report, VerifyError> {
     Ok(report)
 }
 
+/// Verify an audit log on its own against `public_key` (every record signed, the chain
+/// unbroken, no torn or foreign records). The dock agent checks each audit log it
+/// uploads with this; `bodycam verify` checks it as part of a store.
+pub fn verify_audit_log(public_key: &[u8; 32], path: &Path) -> AuditReport {
+    let key = Key {
+        public: *public_key,
+        device_id: device_id_for(public_key),
+    };
+    verify_audit(&key, path, true).0
+}
+
 // ---------------------------------------------------------------------------------------
 // Input and key
 

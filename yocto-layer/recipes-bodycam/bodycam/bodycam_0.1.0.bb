@@ -28,6 +28,10 @@ inherit cargo cargo-update-recipe-crates pkgconfig systemd useradd
 # One crate:// entry per Cargo.lock package, written by scripts/gen-crates-inc.py.
 require ${BPN}-crates.inc
 
+# The camera image carries the recorder only: `bodycam dock-agent` (cargo feature
+# dock-agent, on by default for developer builds) runs on the dock, not here.
+CARGO_BUILD_FLAGS:append = " --no-default-features"
+
 PACKAGES =+ "${PN}-usb-gadget ${PN}-watchdog"
 
 # The daemon runs as its own user; these are created at build time because

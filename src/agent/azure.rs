@@ -1,0 +1,532 @@
+//! Azure Blob Storage for the dock agent: uploads, read-back and listing through
+//! `object_store`; the few operations it does not offer (create container, blob index
+//! tags, metadata update, legal hold) as Shared Key-signed REST calls.
+//!
+//! Blobs are only ever created with `If-None-Match: *` ([`PutMode::Create`]): nothing
+//! the agent writes can replace an existing blob, so a rerun after a crash can never
+//! overwrite footage, and two agents racing on one segment produce one blob.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use futures::StreamExt;
+use object_store::azure::{MicrosoftAzure, MicrosoftAzureBuilder};
+use object_store::path::Path as BlobPath;
+use object_store::{
+    Attribute, Attributes, ClientOptions, GetOptions, ObjectStore, PutMode, PutOptions, PutPayload,
+    TagSet,
+};
+use reqwest::{Method, StatusCode};
+
+use super::config::AgentConfig;
+
+/// REST API version sent with the calls made here (blob tags need 2019-12-12, legal
+/// holds 2020-06-12).
+const API_VERSION: &str = "2021-08-06";
+
+/// Blob store failures.
+#[derive(Debug, thiserror::Error)]
+pub enum BlobError {
+    /// The store could not be set up from the configuration.
+    #[error("azure: {0}")]
+    Setup(String),
+    /// A request failed (network, authentication, service error).
+    #[error("azure: {what} {blob}: {reason}")]
+    Request {
+        /// Operation.
+        what: &'static str,
+        /// Blob or container.
+        blob: String,
+        /// Cause.
+        reason: String,
+    },
+}
+
+fn req_err(what: &'static str, blob: &str, reason: impl ToString) -> BlobError {
+    BlobError::Request {
+        what,
+        blob: blob.to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+/// What [`BlobStore::put_new`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Put {
+    /// The blob was created.
+    Created,
+    /// A blob of that name already existed; it was left untouched.
+    AlreadyExists,
+}
+
+/// A blob read back: the SHA-256 of its bytes, its length and its metadata.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    /// SHA-256 of the stored bytes, lower-case hex.
+    pub sha256: String,
+    /// Length in bytes.
+    pub len: u64,
+    /// User metadata (`x-ms-meta-*`).
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// One container of one storage account.
+#[derive(Clone)]
+pub struct BlobStore {
+    store: Arc<MicrosoftAzure>,
+    http: reqwest::Client,
+    account: String,
+    key: Arc<Vec<u8>>,
+    /// Account endpoint without a trailing slash (path-style for the emulator).
+    endpoint: String,
+    container: String,
+}
+
+impl std::fmt::Debug for BlobStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlobStore")
+            .field("endpoint", &self.endpoint)
+            .field("container", &self.container)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BlobStore {
+    /// Set up from the agent configuration (does not contact the service).
+    pub fn new(cfg: &AgentConfig) -> Result<BlobStore, BlobError> {
+        let a = &cfg.azure;
+        let key_b64 = cfg
+            .access_key()
+            .map_err(|e| BlobError::Setup(e.to_string()))?;
+        let key = B64
+            .decode(key_b64.as_bytes())
+            .map_err(|_| BlobError::Setup("the shared key is not base64".into()))?;
+        let endpoint = a
+            .endpoint
+            .clone()
+            .unwrap_or_else(|| format!("https://{}.blob.core.windows.net", a.account))
+            .trim_end_matches('/')
+            .to_string();
+        let options = ClientOptions::new()
+            .with_allow_http(a.allow_http)
+            .with_timeout(std::time::Duration::from_secs(300))
+            .with_connect_timeout(std::time::Duration::from_secs(10));
+        let store = MicrosoftAzureBuilder::new()
+            .with_account(&a.account)
+            .with_access_key(&key_b64)
+            .with_container_name(&a.container)
+            .with_endpoint(endpoint.clone())
+            .with_client_options(options)
+            .build()
+            .map_err(|e| BlobError::Setup(e.to_string()))?;
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(60))
+            .build()
+            .map_err(|e| BlobError::Setup(format!("HTTP client: {e}")))?;
+        Ok(BlobStore {
+            store: Arc::new(store),
+            http,
+            account: a.account.clone(),
+            key: Arc::new(key),
+            endpoint,
+            container: a.container.clone(),
+        })
+    }
+
+    /// `container/blob`, the name an acknowledgement reports.
+    pub fn qualified(&self, blob: &str) -> String {
+        format!("{}/{blob}", self.container)
+    }
+
+    /// Create the container unless it exists.
+    pub async fn ensure_container(&self) -> Result<(), BlobError> {
+        let url = format!("{}/{}?restype=container", self.endpoint, self.container);
+        let resp = self
+            .rest(Method::PUT, &url, &[], Vec::new())
+            .await
+            .map_err(|e| req_err("create container", &self.container, e))?;
+        match resp.status() {
+            StatusCode::CREATED | StatusCode::CONFLICT => Ok(()),
+            s => Err(req_err(
+                "create container",
+                &self.container,
+                format!("HTTP {s}: {}", resp.text().await.unwrap_or_default()),
+            )),
+        }
+    }
+
+    /// Create `blob` with `data`, metadata and index tags, unless it exists (then it is
+    /// left as it is: [`Put::AlreadyExists`]).
+    pub async fn put_new(
+        &self,
+        blob: &str,
+        data: bytes::Bytes,
+        content_type: &str,
+        metadata: &[(&str, String)],
+        tags: &[(&str, &str)],
+    ) -> Result<Put, BlobError> {
+        let mut attributes = Attributes::new();
+        attributes.insert(Attribute::ContentType, content_type.to_string().into());
+        for (k, v) in metadata {
+            attributes.insert(Attribute::Metadata(k.to_string().into()), v.clone().into());
+        }
+        let mut tag_set = TagSet::default();
+        for (k, v) in tags {
+            tag_set.push(k, v);
+        }
+        let opts = PutOptions {
+            mode: PutMode::Create,
+            tags: tag_set,
+            attributes,
+            ..PutOptions::default()
+        };
+        match self
+            .store
+            .put_opts(&BlobPath::from(blob), PutPayload::from_bytes(data), opts)
+            .await
+        {
+            Ok(_) => Ok(Put::Created),
+            Err(object_store::Error::AlreadyExists { .. }) => Ok(Put::AlreadyExists),
+            Err(e) => Err(req_err("put", blob, e)),
+        }
+    }
+
+    /// Read `blob` back in full and hash it; `None` if it does not exist.
+    pub async fn read_back(&self, blob: &str) -> Result<Option<Stored>, BlobError> {
+        let got = match self
+            .store
+            .get_opts(&BlobPath::from(blob), GetOptions::default())
+            .await
+        {
+            Ok(g) => g,
+            Err(object_store::Error::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(req_err("get", blob, e)),
+        };
+        let metadata = got
+            .attributes
+            .iter()
+            .filter_map(|(k, v)| match k {
+                Attribute::Metadata(name) => Some((name.to_string(), v.to_string())),
+                _ => None,
+            })
+            .collect();
+        let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+        let mut len = 0u64;
+        let mut stream = got.into_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| req_err("read back", blob, e))?;
+            len += chunk.len() as u64;
+            ctx.update(&chunk);
+        }
+        Ok(Some(Stored {
+            sha256: hex::encode(ctx.finish()),
+            len,
+            metadata,
+        }))
+    }
+
+    /// The blob's user metadata (a HEAD request); `None` if it does not exist.
+    pub async fn metadata(
+        &self,
+        blob: &str,
+    ) -> Result<Option<BTreeMap<String, String>>, BlobError> {
+        let opts = GetOptions {
+            head: true,
+            ..GetOptions::default()
+        };
+        match self.store.get_opts(&BlobPath::from(blob), opts).await {
+            Ok(g) => Ok(Some(
+                g.attributes
+                    .iter()
+                    .filter_map(|(k, v)| match k {
+                        Attribute::Metadata(name) => Some((name.to_string(), v.to_string())),
+                        _ => None,
+                    })
+                    .collect(),
+            )),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(req_err("head", blob, e)),
+        }
+    }
+
+    /// Names of every blob under `prefix` (a `/`-terminated folder).
+    pub async fn list(&self, prefix: &str) -> Result<Vec<String>, BlobError> {
+        let p = BlobPath::from(prefix.trim_end_matches('/'));
+        let mut out = Vec::new();
+        let mut s = self.store.list(Some(&p));
+        while let Some(m) = s.next().await {
+            out.push(
+                m.map_err(|e| req_err("list", prefix, e))?
+                    .location
+                    .to_string(),
+            );
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// Replace the blob's index tags.
+    pub async fn set_tags(&self, blob: &str, tags: &[(&str, &str)]) -> Result<(), BlobError> {
+        let mut xml = String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?><Tags><TagSet>");
+        for (k, v) in tags {
+            xml.push_str(&format!(
+                "<Tag><Key>{}</Key><Value>{}</Value></Tag>",
+                xml_escape(k),
+                xml_escape(v)
+            ));
+        }
+        xml.push_str("</TagSet></Tags>");
+        let url = format!("{}?comp=tags", self.blob_url(blob));
+        self.expect_ok("set tags", blob, Method::PUT, &url, &[], xml.into_bytes())
+            .await
+            .map(drop)
+    }
+
+    /// The blob's index tags.
+    pub async fn get_tags(&self, blob: &str) -> Result<BTreeMap<String, String>, BlobError> {
+        let url = format!("{}?comp=tags", self.blob_url(blob));
+        let body = self
+            .expect_ok("get tags", blob, Method::GET, &url, &[], Vec::new())
+            .await?;
+        Ok(parse_tags(&body))
+    }
+
+    /// Replace the blob's user metadata.
+    pub async fn set_metadata(
+        &self,
+        blob: &str,
+        metadata: &BTreeMap<String, String>,
+    ) -> Result<(), BlobError> {
+        let headers: Vec<(String, String)> = metadata
+            .iter()
+            .map(|(k, v)| (format!("x-ms-meta-{k}"), v.clone()))
+            .collect();
+        let url = format!("{}?comp=metadata", self.blob_url(blob));
+        self.expect_ok(
+            "set metadata",
+            blob,
+            Method::PUT,
+            &url,
+            &headers,
+            Vec::new(),
+        )
+        .await
+        .map(drop)
+    }
+
+    /// Place a legal hold on the blob (version-level immutability must be enabled).
+    pub async fn set_legal_hold(&self, blob: &str) -> Result<(), BlobError> {
+        let url = format!("{}?comp=legalhold", self.blob_url(blob));
+        let headers = [("x-ms-legal-hold".to_string(), "true".to_string())];
+        self.expect_ok(
+            "set legal hold",
+            blob,
+            Method::PUT,
+            &url,
+            &headers,
+            Vec::new(),
+        )
+        .await
+        .map(drop)
+    }
+
+    fn blob_url(&self, blob: &str) -> String {
+        let encoded: Vec<String> = blob
+            .split('/')
+            .map(|s| {
+                s.bytes()
+                    .map(|b| match b {
+                        b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                            (b as char).to_string()
+                        }
+                        _ => format!("%{b:02X}"),
+                    })
+                    .collect()
+            })
+            .collect();
+        format!("{}/{}/{}", self.endpoint, self.container, encoded.join("/"))
+    }
+
+    async fn expect_ok(
+        &self,
+        what: &'static str,
+        blob: &str,
+        method: Method,
+        url: &str,
+        headers: &[(String, String)],
+        body: Vec<u8>,
+    ) -> Result<String, BlobError> {
+        let resp = self
+            .rest(method, url, headers, body)
+            .await
+            .map_err(|e| req_err(what, blob, e))?;
+        let status = resp.status();
+        let text = resp.text().await.unwrap_or_default();
+        if status.is_success() {
+            Ok(text)
+        } else {
+            Err(req_err(what, blob, format!("HTTP {status}: {text}")))
+        }
+    }
+
+    /// A Shared Key-signed request (docs: "Authorize with Shared Key").
+    async fn rest(
+        &self,
+        method: Method,
+        url: &str,
+        headers: &[(String, String)],
+        body: Vec<u8>,
+    ) -> Result<reqwest::Response, String> {
+        let parsed = reqwest::Url::parse(url).map_err(|e| e.to_string())?;
+        let date = chrono::Utc::now()
+            .format("%a, %d %b %Y %H:%M:%S GMT")
+            .to_string();
+        let mut ms: Vec<(String, String)> = headers
+            .iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), v.trim().to_string()))
+            .collect();
+        ms.push(("x-ms-date".into(), date));
+        ms.push(("x-ms-version".into(), API_VERSION.into()));
+        ms.sort();
+        let content_type = if body.is_empty() {
+            ""
+        } else {
+            "application/xml"
+        };
+        let string_to_sign = shared_key_string(
+            method.as_str(),
+            body.len(),
+            content_type,
+            &ms,
+            &self.account,
+            &parsed,
+        );
+        tracing::debug!(string_to_sign = ?string_to_sign, "shared key");
+        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &self.key);
+        let sig = B64.encode(ring::hmac::sign(&key, string_to_sign.as_bytes()).as_ref());
+        let mut req = self.http.request(method, parsed);
+        for (k, v) in &ms {
+            req = req.header(k, v);
+        }
+        if !content_type.is_empty() {
+            req = req.header("content-type", content_type);
+        }
+        req = req
+            .header("content-length", body.len().to_string())
+            .header("authorization", format!("SharedKey {}:{sig}", self.account))
+            .body(body);
+        req.send().await.map_err(|e| e.to_string())
+    }
+}
+
+/// The Shared Key string to sign (service version 2015-02-21 and later): verb, the
+/// standard headers (only Content-Length and Content-Type are ever set here), the
+/// sorted `x-ms-` headers and the canonicalised resource.
+fn shared_key_string(
+    verb: &str,
+    content_length: usize,
+    content_type: &str,
+    ms_headers: &[(String, String)],
+    account: &str,
+    url: &reqwest::Url,
+) -> String {
+    let length = if content_length == 0 {
+        String::new()
+    } else {
+        content_length.to_string()
+    };
+    let mut s = format!("{verb}\n\n\n{length}\n\n{content_type}\n\n\n\n\n\n\n");
+    for (k, v) in ms_headers {
+        s.push_str(&format!("{k}:{v}\n"));
+    }
+    s.push_str(&format!("/{account}{}", url.path()));
+    let mut query: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (k, v) in url.query_pairs() {
+        query
+            .entry(k.to_ascii_lowercase())
+            .or_default()
+            .push(v.into_owned());
+    }
+    for (k, mut v) in query {
+        v.sort();
+        s.push_str(&format!("\n{k}:{}", v.join(",")));
+    }
+    s
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// `<Tag><Key>k</Key><Value>v</Value></Tag>` pairs from a Get Blob Tags answer (keys
+/// and values here are plain ASCII words; entities are decoded).
+fn parse_tags(xml: &str) -> BTreeMap<String, String> {
+    let unescape = |s: &str| {
+        s.replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&quot;", "\"")
+            .replace("&amp;", "&")
+    };
+    let mut out = BTreeMap::new();
+    for part in xml.split("<Tag>").skip(1) {
+        let between = |open: &str, close: &str| {
+            part.split_once(open)
+                .and_then(|(_, r)| r.split_once(close))
+                .map(|(v, _)| unescape(v))
+        };
+        if let (Some(k), Some(v)) = (between("<Key>", "</Key>"), between("<Value>", "</Value>")) {
+            out.insert(k, v);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn string_to_sign_has_the_documented_shape() {
+        let url = reqwest::Url::parse(
+            "http://127.0.0.1:10000/devstoreaccount1/bodycam/dev/rec/000001.ts?comp=tags",
+        )
+        .unwrap();
+        let ms = vec![
+            (
+                "x-ms-date".to_string(),
+                "Wed, 25 Nov 2026 21:00:00 GMT".to_string(),
+            ),
+            ("x-ms-version".to_string(), API_VERSION.to_string()),
+        ];
+        let s = shared_key_string("PUT", 12, "application/xml", &ms, "devstoreaccount1", &url);
+        let lines: Vec<&str> = s.split('\n').collect();
+        assert_eq!(lines[0], "PUT");
+        assert_eq!(lines[3], "12");
+        assert_eq!(lines[5], "application/xml");
+        assert_eq!(lines[12], "x-ms-date:Wed, 25 Nov 2026 21:00:00 GMT");
+        assert_eq!(
+            lines[14],
+            "/devstoreaccount1/devstoreaccount1/bodycam/dev/rec/000001.ts"
+        );
+        assert_eq!(lines[15], "comp:tags");
+        assert_eq!(lines.len(), 16);
+        // A zero length is an empty line, not "0".
+        let s = shared_key_string("GET", 0, "", &ms, "a", &url);
+        assert_eq!(s.split('\n').nth(3), Some(""));
+    }
+
+    #[test]
+    fn tags_round_trip_through_the_xml_forms() {
+        let xml = "<?xml version=\"1.0\"?><Tags><TagSet><Tag><Key>retention</Key><Value>evidence</Value></Tag>\
+                   <Tag><Key>a&amp;b</Key><Value>x</Value></Tag></TagSet></Tags>";
+        let t = parse_tags(xml);
+        assert_eq!(t.get("retention").map(String::as_str), Some("evidence"));
+        assert_eq!(t.get("a&b").map(String::as_str), Some("x"));
+        assert_eq!(xml_escape("a<&>\""), "a&lt;&amp;&gt;&quot;");
+    }
+}

@@ -1,0 +1,386 @@
+//! The dock agent's client for one camera's dock API (mutual TLS, `/v1`): device info,
+//! clock, signed heads, the listing, resumable downloads and acknowledgements.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use reqwest::StatusCode;
+use reqwest::header::{CONTENT_RANGE, ETAG, IF_RANGE, RANGE};
+use rustls::RootCertStore;
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::config::TlsConfig;
+use super::failpoint;
+use crate::dock::tls::{load_certs, load_key, provider};
+use crate::store::flash::sync_dir;
+
+/// What talking to a camera can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum CameraError {
+    /// Nothing answers at the address: the bay is empty or the camera is not docked.
+    #[error("not reachable: {0}")]
+    Unreachable(String),
+    /// The TLS files of this dock are unusable.
+    #[error("TLS setup: {0}")]
+    Setup(String),
+    /// The connection broke or the TLS handshake failed (wrong CA, revoked dock, link
+    /// dropped mid-transfer).
+    #[error("connection: {0}")]
+    Connection(String),
+    /// The camera answered with an error.
+    #[error("{what}: HTTP {status}: {message}")]
+    Http {
+        /// Request.
+        what: String,
+        /// Status.
+        status: u16,
+        /// The camera's `error` text.
+        message: String,
+    },
+    /// The camera answered something the protocol does not allow.
+    #[error("{0}")]
+    Protocol(String),
+    /// A local file could not be written.
+    #[error("{path}: {source}")]
+    Io {
+        /// Path.
+        path: PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+}
+
+impl CameraError {
+    fn from_reqwest(e: reqwest::Error) -> CameraError {
+        let text = error_chain(&e);
+        if e.is_connect() && (text.contains("refused") || text.contains("unreachable")) {
+            CameraError::Unreachable(text)
+        } else {
+            CameraError::Connection(text)
+        }
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+/// A segment as listed by `GET /v1/recordings`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ListedSegment {
+    /// Sequence number.
+    pub sequence: u32,
+    /// Media size (absent once freed).
+    pub bytes: Option<u64>,
+    /// Journal size.
+    pub journal_bytes: Option<u64>,
+    /// Closed (final or recovery record written).
+    pub closed: bool,
+    /// `pending` or `acknowledged`.
+    pub offload: String,
+}
+
+/// A recording as listed.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ListedRecording {
+    /// Recording id.
+    pub id: String,
+    /// Its segments.
+    pub segments: Vec<ListedSegment>,
+}
+
+#[derive(Deserialize)]
+struct Listing {
+    recordings: Vec<ListedRecording>,
+}
+
+/// One camera's API.
+#[derive(Debug, Clone)]
+pub struct CameraClient {
+    http: reqwest::Client,
+    base: String,
+}
+
+/// The rustls client configuration: the agency CA as the only root, this dock's
+/// certificate for client authentication.
+pub fn client_tls(tls: &TlsConfig) -> Result<rustls::ClientConfig, CameraError> {
+    let setup = |e: crate::dock::DockError| CameraError::Setup(e.to_string());
+    let mut roots = RootCertStore::empty();
+    for ca in load_certs(&tls.ca).map_err(setup)? {
+        roots.add(ca).map_err(|e| {
+            CameraError::Setup(format!(
+                "{}: not a usable CA certificate: {e}",
+                tls.ca.display()
+            ))
+        })?;
+    }
+    let chain = load_certs(&tls.cert).map_err(setup)?;
+    let key = load_key(&tls.key).map_err(setup)?;
+    let mut config = rustls::ClientConfig::builder_with_provider(provider())
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .map_err(|e| CameraError::Setup(e.to_string()))?
+        .with_root_certificates(Arc::new(roots))
+        .with_client_auth_cert(chain, key)
+        .map_err(|e| CameraError::Setup(format!("{}: {e}", tls.cert.display())))?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+impl CameraClient {
+    /// A client for the camera at `base` (e.g. `https://10.55.0.1:8443`).
+    /// `interface`: bind every connection to this network interface.
+    pub fn new(
+        tls: rustls::ClientConfig,
+        base: &str,
+        interface: Option<&str>,
+    ) -> Result<CameraClient, CameraError> {
+        let mut builder = reqwest::Client::builder();
+        if let Some(ifname) = interface {
+            builder = builder.interface(ifname);
+        }
+        let http = builder
+            .tls_backend_preconfigured(tls)
+            .http1_only()
+            .connect_timeout(Duration::from_secs(5))
+            .read_timeout(Duration::from_secs(30))
+            .pool_max_idle_per_host(2)
+            .no_proxy()
+            .build()
+            .map_err(|e| CameraError::Setup(error_chain(&e)))?;
+        Ok(CameraClient {
+            http,
+            base: base.trim_end_matches('/').to_string(),
+        })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    async fn json(&self, what: &str, req: reqwest::RequestBuilder) -> Result<Value, CameraError> {
+        let resp = req.send().await.map_err(CameraError::from_reqwest)?;
+        let status = resp.status();
+        let body = resp.bytes().await.map_err(CameraError::from_reqwest)?;
+        let value: Option<Value> = serde_json::from_slice(&body).ok();
+        if status.is_success() {
+            value.ok_or_else(|| CameraError::Protocol(format!("{what}: answer is not JSON")))
+        } else {
+            let message = value
+                .as_ref()
+                .and_then(|v| v.get("error"))
+                .and_then(Value::as_str)
+                .map_or_else(
+                    || String::from_utf8_lossy(&body).into_owned(),
+                    str::to_owned,
+                );
+            Err(CameraError::Http {
+                what: what.to_string(),
+                status: status.as_u16(),
+                message,
+            })
+        }
+    }
+
+    /// `GET /v1/device`.
+    pub async fn device(&self) -> Result<Value, CameraError> {
+        self.json("device", self.http.get(self.url("/v1/device")))
+            .await
+    }
+
+    /// `POST /v1/time`.
+    pub async fn set_time(&self, utc_ms: i64) -> Result<Value, CameraError> {
+        let body = serde_json::json!({ "utc_ms": utc_ms });
+        self.json("time", self.http.post(self.url("/v1/time")).json(&body))
+            .await
+    }
+
+    /// `POST /v1/head` with `nonce`.
+    pub async fn head(&self, nonce: &[u8]) -> Result<Value, CameraError> {
+        let body = serde_json::json!({ "nonce": hex::encode(nonce) });
+        self.json("head", self.http.post(self.url("/v1/head")).json(&body))
+            .await
+    }
+
+    /// `GET /v1/recordings`.
+    pub async fn recordings(&self) -> Result<Vec<ListedRecording>, CameraError> {
+        let v = self
+            .json("recordings", self.http.get(self.url("/v1/recordings")))
+            .await?;
+        serde_json::from_value::<Listing>(v)
+            .map(|l| l.recordings)
+            .map_err(|e| CameraError::Protocol(format!("recordings: unexpected listing: {e}")))
+    }
+
+    /// `POST /v1/recordings/{rec}/segments/{seq}/ack`.
+    pub async fn acknowledge(
+        &self,
+        recording: &str,
+        segment: u32,
+        blob: &str,
+        sha256: &str,
+    ) -> Result<Value, CameraError> {
+        let body = serde_json::json!({ "blob": blob, "sha256": sha256 });
+        let url = self.url(&format!(
+            "/v1/recordings/{recording}/segments/{segment}/ack"
+        ));
+        self.json("ack", self.http.post(url).json(&body)).await
+    }
+
+    /// Download `path` (an API path) to `dest`, resuming a `.part` file left by an
+    /// interrupted run (Range + If-Range on the ETag). The file appears under `dest`
+    /// only once complete and durable. `progress` gets the bytes of each chunk written.
+    /// Returns the file's length.
+    pub async fn download(
+        &self,
+        path: &str,
+        dest: &Path,
+        progress: &(dyn Fn(u64) + Send + Sync),
+    ) -> Result<u64, CameraError> {
+        if let Ok(m) = std::fs::metadata(dest) {
+            return Ok(m.len());
+        }
+        let part = with_suffix(dest, ".part");
+        let etag_file = with_suffix(dest, ".part.etag");
+        let io = |p: &Path| {
+            let p = p.to_path_buf();
+            move |source| CameraError::Io { path: p, source }
+        };
+        if let Some(dir) = dest.parent() {
+            std::fs::create_dir_all(dir).map_err(io(dir))?;
+        }
+        let have = std::fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
+        let etag = std::fs::read_to_string(&etag_file).ok();
+        let mut req = self.http.get(self.url(path));
+        let resuming = have > 0 && etag.is_some();
+        if let (true, Some(tag)) = (resuming, &etag) {
+            req = req
+                .header(RANGE, format!("bytes={have}-"))
+                .header(IF_RANGE, tag.trim());
+        }
+        let resp = req.send().await.map_err(CameraError::from_reqwest)?;
+        let status = resp.status();
+        let append = match status {
+            StatusCode::PARTIAL_CONTENT if resuming => {
+                let start = resp
+                    .headers()
+                    .get(CONTENT_RANGE)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.strip_prefix("bytes "))
+                    .and_then(|v| v.split('-').next())
+                    .and_then(|v| v.parse::<u64>().ok());
+                if start != Some(have) {
+                    return Err(CameraError::Protocol(format!(
+                        "{path}: asked to resume at byte {have}, got Content-Range {start:?}"
+                    )));
+                }
+                true
+            }
+            StatusCode::RANGE_NOT_SATISFIABLE if resuming => {
+                // The part file already holds the whole file (killed before the rename).
+                let total = resp
+                    .headers()
+                    .get(CONTENT_RANGE)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.strip_prefix("bytes */"))
+                    .and_then(|v| v.parse::<u64>().ok());
+                if total != Some(have) {
+                    let _ = std::fs::remove_file(&part);
+                    return Err(CameraError::Protocol(format!(
+                        "{path}: partial download of {have} bytes does not fit the file ({total:?}); restarting next time"
+                    )));
+                }
+                return finish(&part, &etag_file, dest).map(|()| have);
+            }
+            StatusCode::OK => false,
+            s => {
+                let body = resp.text().await.unwrap_or_default();
+                let message = serde_json::from_str::<Value>(&body)
+                    .ok()
+                    .and_then(|v| v.get("error").and_then(Value::as_str).map(str::to_owned))
+                    .unwrap_or(body);
+                return Err(CameraError::Http {
+                    what: format!("download {path}"),
+                    status: s.as_u16(),
+                    message,
+                });
+            }
+        };
+        let expected_rest = resp.content_length();
+        if !append {
+            let tag = resp
+                .headers()
+                .get(ETAG)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string();
+            std::fs::write(&etag_file, tag).map_err(io(&etag_file))?;
+        }
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .write(true)
+            .append(append)
+            .truncate(!append)
+            .open(&part)
+            .map_err(io(&part))?;
+        let mut written = 0u64;
+        if append {
+            progress(have);
+        }
+        let half = expected_rest.map(|n| n / 2);
+        let mut stream = resp.bytes_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(CameraError::from_reqwest)?;
+            file.write_all(&chunk).map_err(io(&part))?;
+            written += chunk.len() as u64;
+            progress(chunk.len() as u64);
+            if half.is_some_and(|h| written >= h && h > 0) {
+                file.flush().map_err(io(&part))?;
+                failpoint::hit("mid-download");
+            }
+        }
+        if let Some(n) = expected_rest
+            && n != written
+        {
+            return Err(CameraError::Connection(format!(
+                "{path}: transfer ended after {written} of {n} bytes"
+            )));
+        }
+        file.sync_all().map_err(io(&part))?;
+        drop(file);
+        finish(&part, &etag_file, dest)?;
+        Ok(if append { have + written } else { written })
+    }
+}
+
+fn with_suffix(p: &Path, suffix: &str) -> PathBuf {
+    let mut s = p.as_os_str().to_os_string();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+/// Make the completed part file the final file, durably.
+fn finish(part: &Path, etag_file: &Path, dest: &Path) -> Result<(), CameraError> {
+    std::fs::rename(part, dest).map_err(|source| CameraError::Io {
+        path: dest.to_path_buf(),
+        source,
+    })?;
+    let _ = std::fs::remove_file(etag_file);
+    if let Some(dir) = dest.parent() {
+        sync_dir(dir).map_err(|source| CameraError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+    }
+    Ok(())
+}
