@@ -2,7 +2,8 @@
 # Installs what building and testing bodycam needs on Debian 12 (bookworm):
 # GStreamer 1.22 with the plugins the recorder uses, ffmpeg (ffprobe for tests),
 # and a Rust toolchain >= 1.94 (the machine's rustup one if present, else Debian's
-# rustc-web/cargo-web 1.96 from bookworm-security).
+# rustc-web/cargo-web 1.96 from bookworm-security), and Azurite from npm for the
+# dock-agent tests.
 # Source it (`. scripts/setup.sh`) and call `bodycam_setup`; idempotent and quiet when
 # everything is already there. Sets CARGO to the cargo to use.
 
@@ -50,8 +51,20 @@ bodycam_cargo_ok() {
   [ "$major" -gt 1 ] || { [ "$major" -eq 1 ] && [ "$minor" -ge 94 ]; }
 }
 
+# Azurite (Azure Blob Storage emulator) for the dock-agent tests, pinned by
+# scripts/azurite/package-lock.json, installed into scripts/azurite/node_modules.
+bodycam_azurite_install() {
+  local dir
+  dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/azurite"
+  [ -x "$dir/node_modules/.bin/azurite-blob" ] && return 0
+  command -v npm >/dev/null 2>&1 || bodycam_apt_install nodejs npm
+  echo "setup: installing Azurite from npm into $dir" >&2
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+}
+
 bodycam_setup() {
   bodycam_apt_install "${BODYCAM_APT_PACKAGES[@]}"
+  bodycam_azurite_install
   if [ -x "$HOME/.cargo/bin/cargo" ] && bodycam_cargo_ok "$HOME/.cargo/bin/cargo"; then
     CARGO="$HOME/.cargo/bin/cargo"
   elif command -v cargo >/dev/null 2>&1 && bodycam_cargo_ok cargo; then

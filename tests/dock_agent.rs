@@ -94,6 +94,10 @@ fn docked_camera_is_offloaded_verified_acknowledged_and_freed() {
         "{stdout}"
     );
 
+    // The camera shows "offload complete" (green steady) while still docked.
+    let s = bay.daemon.status().unwrap();
+    assert_eq!(s["leds"]["green"], "on", "{s}");
+
     // Every segment: media, journal and sidecar, byte-exact, with metadata and tag.
     for (rec, seq, media_sha, journal_sha, meta_sha) in &hashes {
         let base = format!("{dev}/{rec}/{seq:06}");
@@ -237,4 +241,410 @@ fn docked_camera_is_offloaded_verified_acknowledged_and_freed() {
         .filter(|(r, _, _)| *r == rec3)
         .count();
     assert!(new_segments >= 1, "recording after undock wrote nothing");
+}
+
+/// Blobs of segments (`<dev>/<rec>/...`) for every recording on the camera.
+fn segment_blobs(a: &Agent, bay: &Bay) -> Vec<String> {
+    let dev = bay.device_id();
+    let mut out = Vec::new();
+    for rec in bay.daemon.recordings() {
+        let rec = rec.file_name().unwrap().to_string_lossy().into_owned();
+        out.extend(blobs(a, &format!("{dev}/{rec}/")));
+    }
+    out
+}
+
+#[test]
+fn interrupted_offloads_finish_on_rerun_without_duplicates_or_early_acks() {
+    let az = Azurite::start();
+    let mut bay = Bay::new("");
+    bay.record(7.0);
+    let on_camera = bay.segment_files();
+    let n = on_camera.len();
+    assert!(n >= 4, "{on_camera:?}");
+    bay.dock();
+    let dev = bay.device_id();
+    let agent = Agent::new(&az, &bay.pki, &[("bay1", bay.url())], &[bay.identity()]);
+
+    // Crash points, in order; each run dies there (SIGABRT, as a power cut would stop it).
+    let acked = |bay: &Bay| {
+        on_camera
+            .iter()
+            .filter(|(r, s, _)| bay.acked(r, *s))
+            .count()
+    };
+    let mut acks_before = 0;
+    for point in [
+        "mid-download",
+        "after-download",
+        "after-upload:2",
+        "before-ack",
+        "after-ack",
+    ] {
+        let out = agent.run(&["--once"], &[("BODYCAM_AGENT_FAILPOINT", point)]);
+        assert!(
+            !out.status.success() && out.status.code().is_none(),
+            "{point}: the agent should have crashed\n{}",
+            text(&out)
+        );
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("failpoint"),
+            "{}",
+            text(&out)
+        );
+        // Nothing is acknowledged that is not stored with the right bytes.
+        for (rec, seq, ts) in &on_camera {
+            if bay.acked(rec, *seq) {
+                let (sha, _) = stored(&agent, &format!("{dev}/{rec}/{seq:06}.ts"));
+                assert_eq!(
+                    sha,
+                    sha256_file(ts),
+                    "{point}: {rec}/{seq} acknowledged but stored differently"
+                );
+            }
+        }
+        if point == "mid-download" {
+            let parts: Vec<_> = walk(&agent.dir.path().join("state"))
+                .into_iter()
+                .filter(|p| p.extension().is_some_and(|e| e == "part"))
+                .filter(|p| std::fs::metadata(p).is_ok_and(|m| m.len() > 0))
+                .collect();
+            assert_eq!(parts.len(), 1, "a partial download to resume: {parts:?}");
+        }
+        let now = acked(&bay);
+        match point {
+            // Killed before its first acknowledgement of this run.
+            "mid-download" | "after-download" | "after-upload:2" | "before-ack" => {
+                assert_eq!(now, acks_before, "{point}")
+            }
+            // Killed right after one acknowledgement.
+            _ => assert_eq!(now, acks_before + 1, "{point}"),
+        }
+        acks_before = now;
+    }
+    // A partial download was left behind by the mid-download crash and resumed later.
+    // The link drops too: the camera is killed and restarted, then docked again.
+    assert_eq!(bay.daemon.signal(libc::SIGKILL).code(), None);
+    bay.daemon.spawn();
+    bay.daemon.wait_state("ready", Duration::from_secs(30));
+    bay.dock();
+
+    let out = agent.once();
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(acked(&bay), n, "every segment acknowledged after the rerun");
+    let names = segment_blobs(&agent, &bay);
+    assert_eq!(
+        names.len(),
+        3 * n,
+        "exactly three blobs per segment: {names:?}"
+    );
+    for (rec, seq, ts) in &on_camera {
+        let (sha, meta) = stored(&agent, &format!("{dev}/{rec}/{seq:06}.ts"));
+        assert_eq!(sha, sha256_file(ts));
+        assert_eq!(meta.get("sha256"), Some(&sha));
+    }
+    assert!(blobs(&agent, "quarantine/").is_empty());
+    // No stray partial downloads remain in the agent's state.
+    let leftovers: Vec<_> = walk(&agent.dir.path().join("state"))
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "part" || e == "ts"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    // The store verifies after all of it.
+    let report = verify_store(&bay.daemon);
+    assert_eq!(report["ok"], true, "{report}");
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.filter_map(Result::ok) {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn a_tampered_segment_is_quarantined_never_acknowledged_and_stays_on_the_camera() {
+    let az = Azurite::start();
+    let bay = Bay::new("[storage]\ndelete_after_ack = true");
+    let rec = bay.record(5.0);
+    let on_camera = bay.segment_files();
+    assert!(on_camera.len() >= 3);
+    // Flip one byte in the middle of segment 2's media, on the camera's flash.
+    let (_, victim_seq, victim) = on_camera[1].clone();
+    let mut bytes = std::fs::read(&victim).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x55;
+    std::fs::write(&victim, &bytes).unwrap();
+
+    bay.dock();
+    let dev = bay.device_id();
+    let agent = Agent::new(&az, &bay.pki, &[("bay1", bay.url())], &[bay.identity()]);
+    let out = agent.once();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("INCOMPLETE") && stdout.contains("quarantined=1"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("QUARANTINED {rec}/{victim_seq:06}")),
+        "{stdout}"
+    );
+    assert!(stdout.contains("TAMPERED"), "{stdout}");
+
+    // Quarantined copy with a report; no regular blob; not acknowledged; still on flash.
+    let q = blobs(&agent, &format!("quarantine/{dev}/{rec}/"));
+    assert!(
+        q.iter()
+            .any(|b| b.ends_with(&format!("{victim_seq:06}.ts"))),
+        "{q:?}"
+    );
+    assert!(
+        q.iter()
+            .any(|b| b.contains(&format!("{victim_seq:06}.report-"))),
+        "{q:?}"
+    );
+    assert!(
+        blobs(&agent, &format!("{dev}/{rec}/"))
+            .iter()
+            .all(|b| !b.contains(&format!("/{victim_seq:06}.")))
+    );
+    assert!(!bay.acked(&rec, victim_seq));
+    assert!(victim.exists(), "a quarantined segment must never be freed");
+    assert_eq!(std::fs::read(&victim).unwrap(), bytes);
+    // The others were offloaded and freed.
+    for (r, s, ts) in &on_camera {
+        if *s != victim_seq {
+            assert!(bay.acked(r, *s), "{r}/{s}");
+            assert!(!ts.exists());
+        }
+    }
+    // A rerun quarantines it again (same report, no new blobs) and still fails.
+    let before = blobs(&agent, "quarantine/").len();
+    let again = agent.once();
+    assert_eq!(again.status.code(), Some(1), "{}", text(&again));
+    assert_eq!(blobs(&agent, "quarantine/").len(), before);
+    assert!(!bay.acked(&rec, victim_seq));
+}
+
+#[test]
+fn unenrolled_cameras_and_foreign_certificates_get_nothing_and_the_recorder_carries_on() {
+    let az = Azurite::start();
+    let bay = Bay::new("[storage]\ndelete_after_ack = true");
+    bay.record(3.0);
+    let on_camera = bay.segment_files();
+    bay.dock();
+
+    // 1. The device is not enrolled (the dock knows another camera).
+    let stranger = {
+        let rng = ring::rand::SystemRandom::new();
+        let pk8 = ring::signature::Ed25519KeyPair::generate_pkcs8(&rng).unwrap();
+        let id = bodycam::evidence::identity::Identity::from_pkcs8(pk8.as_ref()).unwrap();
+        serde_json::to_value(id.public()).unwrap()
+    };
+    let agent = Agent::new(&az, &bay.pki, &[("bay1", bay.url())], &[stranger]);
+    let out = agent.once();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("not enrolled"),
+        "{}",
+        text(&out)
+    );
+
+    // 2. The dock's certificate comes from another CA: refused in the TLS handshake.
+    let other = tempfile::tempdir().unwrap();
+    pki_dev(other.path());
+    let mixed = other.path().join("mixed");
+    std::fs::create_dir(&mixed).unwrap();
+    std::fs::copy(bay.pki.join("ca.pem"), mixed.join("ca.pem")).unwrap();
+    for f in ["dock.pem", "dock.key"] {
+        std::fs::copy(other.path().join(f), mixed.join(f)).unwrap();
+    }
+    let agent2 = Agent::new(&az, &mixed, &[("bay1", bay.url())], &[bay.identity()]);
+    let out = agent2.once();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("ERROR"),
+        "{}",
+        text(&out)
+    );
+
+    // 3. The camera's certificate is not from the dock's CA: the agent refuses it.
+    let agent3 = Agent::new(&az, other.path(), &[("bay1", bay.url())], &[bay.identity()]);
+    let out = agent3.once();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+
+    // Nothing stored, nothing acknowledged, nothing freed; the recorder still records.
+    assert!(segment_blobs(&agent, &bay).is_empty());
+    for (r, s, ts) in &on_camera {
+        assert!(!bay.acked(r, *s));
+        assert!(ts.exists());
+    }
+    bay.daemon.ctl_ok(&["undock"]);
+    bay.daemon.wait_state("ready", Duration::from_secs(20));
+    assert!(
+        !listening(bay.port),
+        "the dock API must not listen while undocked"
+    );
+    let out = agent3.once();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "an empty bay is not a failure: {}",
+        text(&out)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("NOT DOCKED"),
+        "{}",
+        text(&out)
+    );
+    let before = bay.segment_files().len();
+    bay.record(2.5);
+    assert!(bay.segment_files().len() > before);
+}
+
+#[test]
+fn bad_agent_configs_exit_78_naming_the_problem() {
+    let az = Azurite::start();
+    let d = tempfile::tempdir().unwrap();
+    let pki = d.path().join("pki");
+    pki_dev(&pki);
+    let agent = Agent::new(&az, &pki, &[("bay1", "https://127.0.0.1:9".into())], &[]);
+    let good = std::fs::read_to_string(&agent.config).unwrap();
+    let cases = [
+        (
+            good.replace("concurrency = 4", "concurrency = 4\nbogus = 1"),
+            "bogus",
+        ),
+        (
+            good.replace("https://127.0.0.1:9", "ftp://x"),
+            "camera[0].url",
+        ),
+        (
+            good.replace("container = \"bodycam\"", "container = \"Bad!\""),
+            "azure.container",
+        ),
+        (
+            good.replace("allow_http = true", "allow_http = false"),
+            "azure.endpoint",
+        ),
+        (
+            good.replace(
+                &pki.join("dock.key").display().to_string(),
+                "/nonexistent/dock.key",
+            ),
+            "/nonexistent/dock.key",
+        ),
+    ];
+    for (text_, key) in cases {
+        std::fs::write(&agent.config, &text_).unwrap();
+        let out = agent.once();
+        assert_eq!(out.status.code(), Some(78), "{key}: {}", text(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(key),
+            "{key}: {}",
+            text(&out)
+        );
+    }
+    // A dock key readable by others is refused.
+    std::fs::write(&agent.config, &good).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(pki.join("dock.key"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = agent.once();
+    assert_eq!(out.status.code(), Some(78), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("chmod 600"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn segments_removed_from_the_camera_break_the_chain_from_the_last_offload() {
+    let az = Azurite::start();
+    let bay = Bay::new("");
+    bay.record(3.0);
+    bay.dock();
+    let dev = bay.device_id();
+    let agent = Agent::new(&az, &bay.pki, &[("bay1", bay.url())], &[bay.identity()]);
+    let first = agent.once();
+    assert!(first.status.success(), "{}", text(&first));
+    let ledger: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(
+            agent
+                .dir
+                .path()
+                .join(format!("state/devices/{dev}/ledger.json")),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert!(ledger["anchor"]["counter"].as_u64().is_some(), "{ledger}");
+
+    // Next shift: a new recording, whose first segment disappears from the flash
+    // before the dock sees it (all three files).
+    bay.daemon.ctl_ok(&["undock"]);
+    bay.daemon.wait_state("ready", Duration::from_secs(20));
+    let rec2 = bay.record(5.0);
+    let dir = bay.daemon.data.join(format!("recordings/{rec2}"));
+    for ext in ["ts", "journal", "json"] {
+        std::fs::remove_file(dir.join(format!("000001.{ext}"))).unwrap();
+    }
+    bay.dock();
+    let out = agent.once();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&format!("QUARANTINED {rec2}/000002")) && stdout.contains("MISSING"),
+        "{stdout}"
+    );
+    assert!(!bay.acked(&rec2, 2));
+    // The segments after the break link to it and are offloaded.
+    assert!(bay.acked(&rec2, 3));
+}
+
+#[test]
+fn an_existing_blob_with_other_bytes_is_never_overwritten_or_acknowledged() {
+    let az = Azurite::start();
+    let bay = Bay::new("");
+    let rec = bay.record(3.0);
+    bay.dock();
+    let dev = bay.device_id();
+    let agent = Agent::new(&az, &bay.pki, &[("bay1", bay.url())], &[bay.identity()]);
+    let store = agent.store();
+    let blob = format!("{dev}/{rec}/000001.ts");
+    rt().block_on(async {
+        store.ensure_container().await.unwrap();
+        store
+            .put_new(
+                &blob,
+                bytes::Bytes::from_static(b"not the footage"),
+                "video/mp2t",
+                &[],
+                &[],
+            )
+            .await
+            .unwrap();
+    });
+    let out = agent.once();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("never overwritten"),
+        "{}",
+        text(&out)
+    );
+    assert!(!bay.acked(&rec, 1));
+    let (sha, _) = stored(&agent, &blob);
+    assert_eq!(
+        sha,
+        hex::encode(bodycam::evidence::record::sha256(b"not the footage"))
+    );
 }

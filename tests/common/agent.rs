@@ -1,5 +1,5 @@
 //! Harness for the dock agent tests: Azurite (from npm, installed by scripts/setup.sh
-//! into .tools/azurite) on a free loopback port, a camera daemon with the dock API and a
+//! into scripts/azurite/node_modules) on a free loopback port, a camera daemon with the dock API and a
 //! development PKI, an agent config, and blob inspection through the agent's own
 //! `BlobStore`.
 #![allow(dead_code)]
@@ -40,7 +40,7 @@ pub struct Azurite {
 impl Azurite {
     pub fn start() -> Azurite {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let bin = root.join(".tools/azurite/node_modules/.bin/azurite-blob");
+        let bin = root.join("scripts/azurite/node_modules/.bin/azurite-blob");
         assert!(
             bin.exists(),
             "{} is missing: run scripts/setup.sh (it installs Azurite from npm)",
