@@ -575,6 +575,24 @@ fn segments_removed_from_the_camera_break_the_chain_from_the_last_offload() {
     bay.dock();
     let dev = bay.device_id();
     let agent = Agent::new(&az, &bay.pki, &[("bay1", bay.url())], &[bay.identity()]);
+    // Bind the bay to its interface (here loopback; on a dock, the bay's USB link). A
+    // wrong interface must not reach the camera at all.
+    let cfg = std::fs::read_to_string(&agent.config).unwrap();
+    let url_line = format!("url = \"{}\"\n", bay.url());
+    assert!(cfg.contains(&url_line));
+    std::fs::write(
+        &agent.config,
+        cfg.replace(&url_line, &format!("{url_line}interface = \"nosuchif0\"\n")),
+    )
+    .unwrap();
+    let wrong = agent.once();
+    assert_eq!(wrong.status.code(), Some(1), "{}", text(&wrong));
+    assert!(!bay.acked(&bay.segment_files()[0].0, 1));
+    std::fs::write(
+        &agent.config,
+        cfg.replace(&url_line, &format!("{url_line}interface = \"lo\"\n")),
+    )
+    .unwrap();
     let first = agent.once();
     assert!(first.status.success(), "{}", text(&first));
     let ledger: serde_json::Value = serde_json::from_slice(
