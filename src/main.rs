@@ -97,6 +97,14 @@ enum AgentCmd {
         #[arg(long)]
         evidence: String,
     },
+    /// Rebuild a device's store from the container (read-only) for `bodycam verify`.
+    Fetch {
+        /// Device id (32 hex digits).
+        device: String,
+        /// New directory to write the store into.
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -403,6 +411,9 @@ fn main() -> ExitCode {
                 None => bodycam::agent::main(&config, once),
                 Some(AgentCmd::Classify { evidence }) => {
                     bodycam::agent::classify_main(&config, &evidence)
+                }
+                Some(AgentCmd::Fetch { device, out }) => {
+                    bodycam::agent::fetch_main(&config, &device, &out)
                 }
             }
         }

@@ -178,6 +178,34 @@ fn docked_camera_is_offloaded_verified_acknowledged_and_freed() {
         "{report}"
     );
 
+    // What is in the container verifies on its own: rebuilt as a store, checked from
+    // counter 0 with the audit log and the head statement, against the enrolled key.
+    let fetched = agent.dir.path().join("fetched");
+    let f = agent.run(&["fetch", &dev, "--out", fetched.to_str().unwrap()], &[]);
+    assert!(f.status.success(), "{}", text(&f));
+    let head = std::fs::read_dir(fetched.join("heads"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let key = bay.identity()["public_key"].as_str().unwrap().to_string();
+    let v = Command::new(BIN)
+        .args(["verify", "--json", "--key", &key, "--head"])
+        .arg(&head)
+        .arg(&fetched)
+        .output()
+        .unwrap();
+    let cloud: serde_json::Value =
+        serde_json::from_slice(&v.stdout).unwrap_or_else(|_| panic!("{}", text(&v)));
+    assert_eq!(cloud["ok"], true, "{cloud}");
+    assert_eq!(
+        cloud["segments"].as_array().unwrap().len(),
+        hashes.len(),
+        "{cloud}"
+    );
+    assert_eq!(cloud["head"]["status"], "OK", "{cloud}");
+
     // A second pass finds nothing to do and writes no further segment blobs.
     let again = agent.once();
     assert!(again.status.success(), "{}", text(&again));

@@ -227,6 +227,23 @@ impl BlobStore {
         }))
     }
 
+    /// The blob's bytes; `None` if it does not exist.
+    pub async fn get(&self, blob: &str) -> Result<Option<bytes::Bytes>, BlobError> {
+        match self
+            .store
+            .get_opts(&BlobPath::from(blob), GetOptions::default())
+            .await
+        {
+            Ok(g) => g
+                .bytes()
+                .await
+                .map(Some)
+                .map_err(|e| req_err("get", blob, e)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(req_err("get", blob, e)),
+        }
+    }
+
     /// The blob's user metadata (a HEAD request); `None` if it does not exist.
     pub async fn metadata(
         &self,

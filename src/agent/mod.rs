@@ -17,12 +17,14 @@
 //! - [`offload`]: one camera's offload, segment by segment.
 //! - [`progress`]: progress bars and summary lines.
 //! - [`failpoint`]: crash injection for the interruption tests.
+//! - [`fetch`]: rebuild a device's store from the container for `bodycam verify`.
 
 pub mod azure;
 pub mod camera;
 pub mod chain;
 pub mod config;
 pub mod failpoint;
+pub mod fetch;
 pub mod ledger;
 pub mod offload;
 pub mod progress;
@@ -199,6 +201,50 @@ pub fn classify_main(config: &Path, target: &str) -> i32 {
             }
             Err(e) => {
                 eprintln!("bodycam dock-agent classify: {e}");
+                exit::FAILURE
+            }
+        }
+    })
+}
+
+/// `bodycam dock-agent --config FILE fetch DEVICE --out DIR`.
+pub fn fetch_main(config: &Path, device: &str, out: &Path) -> i32 {
+    let device = device.to_ascii_lowercase();
+    if device.len() != 32 || !device.bytes().all(|b| b.is_ascii_hexdigit()) {
+        eprintln!("bodycam dock-agent fetch: {device:?} is not a device id (32 hex digits)");
+        return exit::USAGE;
+    }
+    let shared = match load(config) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("bodycam dock-agent: {e}");
+            return exit::RUNTIME;
+        }
+    };
+    rt.block_on(async move {
+        match fetch::fetch(&shared, &device, out).await {
+            Ok(f) => {
+                println!(
+                    "fetched {} segment file(s), audit log {}, {} head statement(s) into {}",
+                    f.segment_files,
+                    f.audit.as_deref().unwrap_or("(none)"),
+                    f.heads.len(),
+                    out.display()
+                );
+                if let Some(h) = f.heads.last() {
+                    println!(
+                        "verify with: bodycam verify --identity <enrolled identity.json> --head {h} {}",
+                        out.display()
+                    );
+                }
+                exit::OK
+            }
+            Err(e) => {
+                eprintln!("bodycam dock-agent fetch: {e}");
                 exit::FAILURE
             }
         }
