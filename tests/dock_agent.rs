@@ -694,3 +694,88 @@ fn an_existing_blob_with_other_bytes_is_never_overwritten_or_acknowledged() {
         hex::encode(bodycam::evidence::record::sha256(b"not the footage"))
     );
 }
+
+#[test]
+fn the_service_offloads_several_bays_at_once_and_stops_on_sigterm() {
+    let az = Azurite::start();
+    let bay1 = Bay::new("");
+    // One agency CA for every camera and the dock, as in production.
+    let bay2 = Bay::with_pki("", Some(&bay1.pki));
+    bay1.record(3.0);
+    bay2.record(3.0);
+    bay1.dock();
+    bay2.dock();
+    let agent = Agent::new(
+        &az,
+        &bay1.pki,
+        &[
+            ("bay1", bay1.url()),
+            ("bay2", bay2.url()),
+            ("bay3", format!("https://127.0.0.1:{}", free_port())),
+        ],
+        &[bay1.identity(), bay2.identity()],
+    );
+    let cfg = std::fs::read_to_string(&agent.config).unwrap();
+    std::fs::write(
+        &agent.config,
+        cfg.replace("concurrency = 4", "concurrency = 4\npoll_seconds = 1"),
+    )
+    .unwrap();
+    let child = Command::new(BIN)
+        .args(["dock-agent", "--config"])
+        .arg(&agent.config)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let all_acked = |bay: &Bay| bay.segment_files().iter().all(|(r, s, _)| bay.acked(r, *s));
+    let start = std::time::Instant::now();
+    while !(all_acked(&bay1) && all_acked(&bay2)) {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "bays not offloaded in time"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // A new recording on bay1 after undock and re-dock is picked up by a later pass.
+    bay1.daemon.ctl_ok(&["undock"]);
+    bay1.daemon.wait_state("ready", Duration::from_secs(20));
+    bay1.record(2.5);
+    bay1.dock();
+    let start = std::time::Instant::now();
+    while !all_acked(&bay1) {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "new footage not offloaded"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // SAFETY: kill(2) on our own child.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&format!("bay1 device={}", bay1.device_id())),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("bay2 device={}", bay2.device_id())),
+        "{stdout}"
+    );
+    assert!(stdout.contains("bay3 device=- NOT DOCKED"), "{stdout}");
+    // The empty bay is reported once, not on every pass.
+    assert_eq!(
+        stdout.matches("bay3 device=- NOT DOCKED").count(),
+        1,
+        "{stdout}"
+    );
+    for bay in [&bay1, &bay2] {
+        assert_eq!(
+            segment_blobs(&agent, bay).len(),
+            3 * bay.segment_files().len()
+        );
+    }
+}

@@ -110,9 +110,20 @@ impl Bay {
     /// A daemon (not yet started) with the dock API configured; `extra` is merged into
     /// the base config (e.g. `[storage]\ndelete_after_ack = true`).
     pub fn new(extra: &str) -> Bay {
+        Bay::with_pki(extra, None)
+    }
+
+    /// As [`Bay::new`], sharing an existing development PKI (one agency CA for all bays).
+    pub fn with_pki(extra: &str, shared: Option<&Path>) -> Bay {
         let mut daemon = Daemon::new(extra);
-        let pki = daemon.dir.path().join("pki");
-        pki_dev(&pki);
+        let pki = match shared {
+            Some(p) => p.to_path_buf(),
+            None => {
+                let p = daemon.dir.path().join("pki");
+                pki_dev(&p);
+                p
+            }
+        };
         let port = free_port();
         let config = format!(
             "{}\n[dock]\nlisten = \"127.0.0.1:{port}\"\nca = \"{}\"\ncert = \"{}\"\nkey = \"{}\"\n",
