@@ -302,6 +302,10 @@ pub struct DockConfig {
     pub cert: Option<PathBuf>,
     /// The camera's server key (PEM, 0600).
     pub key: Option<PathBuf>,
+    /// Let `POST /v1/time` set the system clock (needs CAP_SYS_TIME, which the shipped
+    /// unit does not grant). Off: the dock's time is only recorded as a signed offset
+    /// and the clock is disciplined by systemd-timesyncd from the dock's NTP server.
+    pub set_clock: bool,
 }
 
 impl Default for DockConfig {
@@ -311,6 +315,7 @@ impl Default for DockConfig {
             ca: None,
             cert: None,
             key: None,
+            set_clock: false,
         }
     }
 }

@@ -845,18 +845,28 @@ impl Loop {
         }
     }
 
-    /// Set the wall clock from the dock's trusted time; the offset is audited whether
-    /// or not the kernel let the daemon set it.
+    /// The dock's trusted time: the offset of our clock from it is always audited; the
+    /// clock is set only with `dock.set_clock = true` (and CAP_SYS_TIME).
     fn set_time(&mut self, utc_ms: i64) -> serde_json::Value {
         let before = chrono::Utc::now().timestamp_millis();
         let offset = utc_ms - before;
-        let ts = libc::timespec {
-            tv_sec: utc_ms.div_euclid(1000),
-            tv_nsec: utc_ms.rem_euclid(1000) * 1_000_000,
+        let (applied, error) = if self.cfg.dock.set_clock {
+            let ts = libc::timespec {
+                tv_sec: utc_ms.div_euclid(1000),
+                tv_nsec: utc_ms.rem_euclid(1000) * 1_000_000,
+            };
+            // SAFETY: a valid timespec; the kernel checks the caller's privilege.
+            let applied = unsafe { libc::clock_settime(libc::CLOCK_REALTIME, &ts) } == 0;
+            (
+                applied,
+                (!applied).then(|| std::io::Error::last_os_error().to_string()),
+            )
+        } else {
+            (
+                false,
+                Some("not set: dock.set_clock is off (offset recorded only)".to_string()),
+            )
         };
-        // SAFETY: a valid timespec; the kernel checks the caller's privilege.
-        let applied = unsafe { libc::clock_settime(libc::CLOCK_REALTIME, &ts) } == 0;
-        let error = (!applied).then(|| std::io::Error::last_os_error().to_string());
         if applied {
             self.signer
                 .set_clock_state(crate::evidence::record::ClockState::Dock);

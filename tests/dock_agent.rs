@@ -159,6 +159,16 @@ fn docked_camera_is_offloaded_verified_acknowledged_and_freed() {
     let acks = events.iter().filter(|(e, _)| e == "offload_ack").count();
     let freed = events.iter().filter(|(e, _)| e == "segment_freed").count();
     assert_eq!((acks, freed), (hashes.len(), hashes.len()), "{events:?}");
+    // The dock's time is recorded as a signed offset; the daemon does not set the clock.
+    let clock = events
+        .iter()
+        .find(|(e, d)| e == "clock" && d["change"] == "dock")
+        .unwrap_or_else(|| panic!("no dock clock entry: {events:?}"));
+    assert_eq!(clock.1["applied"], false, "{clock:?}");
+    assert!(
+        clock.1["offset_ms"].as_i64().unwrap().abs() < 10_000,
+        "{clock:?}"
+    );
     let ack = events.iter().find(|(e, _)| e == "offload_ack").unwrap();
     assert!(
         ack.1["blob"]
