@@ -472,17 +472,12 @@ if ((agent)) && "$bodycam" dock-agent --help >/dev/null 2>&1; then
             sleep 0.1
         done
         identity=$("$bodycam" identity --config "$work/camera.toml" --json)
-        # TODO(dock-agent): check these keys against src/agent/config.rs when the agent lands
-        # (written from its schema as of this script): top level `state_dir`, `concurrency`,
-        # `set_camera_clock`; [tls] `ca`, `cert`, `key`; [[camera]] `name`, `url`;
-        # [[enrolled]] `device_id`, `public_key`; [azure] `account`, `access_key` (or
-        # `access_key_file`), `container`, `endpoint`, `allow_http`, `create_container`.
-        # set_camera_clock stays false: the daemon's POST /v1/time would clock_settime the
-        # benchmark machine itself when run as root.
+        # The agent's keys are those of src/agent/config.rs (docs/DEPLOYMENT.md). The camera
+        # only records the dock's time as an offset (dock.set_clock is off), so the agent
+        # may send it even when this runs as root.
         cat >"$work/agent.toml" <<EOF
 state_dir = "$work/agent-state"
 concurrency = 1
-set_camera_clock = false
 [tls]
 ca = "$pki/ca.pem"
 cert = "$pki/dock.pem"
