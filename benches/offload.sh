@@ -217,15 +217,8 @@ cpu_jiffies() {
     awk '/^cpu / { t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6, t; exit }' /proc/stat
 }
 
-# "median min max" of the numbers on stdin.
-stats() {
-    sort -g | awk '{ v[NR] = $1 }
-        END {
-            if (NR == 0) { print "- - -"; exit }
-            m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-            printf "%.4g %.4g %.4g\n", m, v[1], v[NR]
-        }'
-}
+# shellcheck source=benches/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ctl() { "$bodycam" ctl --config "$work/camera.toml" "$@"; }
 state() { ctl status --json 2>/dev/null | jq -r .state 2>/dev/null || true; }

@@ -106,15 +106,8 @@ epoch() { date -u -d "$1" +%s.%N; }
 # Milliseconds from epoch a to epoch b.
 ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b - a) * 1000 }'; }
 
-# "median min max" of the numbers on stdin ("- - -" when there are none).
-stats() {
-    sort -g | awk '{ v[NR] = $1 }
-        END {
-            if (NR == 0) { print "- - -"; exit }
-            m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-            printf "%.4g %.4g %.4g\n", m, v[1], v[NR]
-        }'
-}
+# shellcheck source=benches/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # Column NAME of results.tsv for rows of kind KIND.
 col() {
