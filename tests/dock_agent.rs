@@ -789,3 +789,34 @@ fn the_service_offloads_several_bays_at_once_and_stops_on_sigterm() {
         );
     }
 }
+
+#[test]
+fn on_a_terminal_each_bay_gets_a_progress_bar() {
+    let az = Azurite::start();
+    let bay = Bay::new("");
+    bay.record(3.0);
+    bay.dock();
+    let agent = Agent::new(&az, &bay.pki, &[("bay1", bay.url())], &[bay.identity()]);
+    // script(1) gives the agent a pseudo-terminal; its output is the terminal's.
+    let cmd = format!(
+        "{BIN} dock-agent --config {} --once",
+        agent.config.display()
+    );
+    let out = Command::new("script")
+        .args(["-qefc", &cmd, "/dev/null"])
+        .env("TERM", "xterm")
+        .env("COLUMNS", "160")
+        .output()
+        .expect("script (bsdutils)");
+    assert!(out.status.success(), "{}", text(&out));
+    let screen = String::from_utf8_lossy(&out.stdout);
+    // The bar template: bay name, a [=> ] bar, bytes done/total; then the summary line.
+    assert!(screen.contains("bay1 ["), "{screen}");
+    assert!(screen.contains("="), "{screen}");
+    assert!(screen.contains("COMPLETE"), "{screen}");
+    // Without a terminal there is no bar, only the summary line.
+    let plain = agent.once();
+    let stdout = String::from_utf8_lossy(&plain.stdout);
+    assert!(!stdout.contains("bay1 ["), "{stdout}");
+    assert!(!String::from_utf8_lossy(&plain.stderr).contains("bay1 ["));
+}
