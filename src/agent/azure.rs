@@ -204,14 +204,7 @@ impl BlobStore {
             Err(object_store::Error::NotFound { .. }) => return Ok(None),
             Err(e) => return Err(req_err("get", blob, e)),
         };
-        let metadata = got
-            .attributes
-            .iter()
-            .filter_map(|(k, v)| match k {
-                Attribute::Metadata(name) => Some((name.to_string(), v.to_string())),
-                _ => None,
-            })
-            .collect();
+        let metadata = user_metadata(&got.attributes);
         let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
         let mut len = 0u64;
         let mut stream = got.into_stream();
@@ -254,15 +247,7 @@ impl BlobStore {
             ..GetOptions::default()
         };
         match self.store.get_opts(&BlobPath::from(blob), opts).await {
-            Ok(g) => Ok(Some(
-                g.attributes
-                    .iter()
-                    .filter_map(|(k, v)| match k {
-                        Attribute::Metadata(name) => Some((name.to_string(), v.to_string())),
-                        _ => None,
-                    })
-                    .collect(),
-            )),
+            Ok(g) => Ok(Some(user_metadata(&g.attributes))),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(e) => Err(req_err("head", blob, e)),
         }
@@ -436,6 +421,17 @@ impl BlobStore {
             .body(body);
         req.send().await.map_err(|e| e.to_string())
     }
+}
+
+/// The user metadata (`x-ms-meta-*`) among a blob's attributes.
+fn user_metadata(attributes: &Attributes) -> BTreeMap<String, String> {
+    attributes
+        .iter()
+        .filter_map(|(k, v)| match k {
+            Attribute::Metadata(name) => Some((name.to_string(), v.to_string())),
+            _ => None,
+        })
+        .collect()
 }
 
 /// The Shared Key string to sign (service version 2015-02-21 and later): verb, the

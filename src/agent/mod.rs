@@ -87,18 +87,22 @@ fn load(config: &Path) -> Result<Arc<Shared>, i32> {
     })
 }
 
+/// Configuration, shared state and the runtime every subcommand needs; `Err` is the
+/// exit code (78 config, 70 runtime), already reported.
+fn setup(config: &Path) -> Result<(Arc<Shared>, tokio::runtime::Runtime), i32> {
+    let shared = load(config)?;
+    let rt = runtime().map_err(|e| {
+        eprintln!("bodycam dock-agent: {e}");
+        exit::RUNTIME
+    })?;
+    Ok((shared, rt))
+}
+
 /// `bodycam dock-agent --config FILE [--once]`; returns the exit code.
 pub fn main(config: &Path, once: bool) -> i32 {
-    let shared = match load(config) {
-        Ok(s) => s,
+    let (shared, rt) = match setup(config) {
+        Ok(v) => v,
         Err(code) => return code,
-    };
-    let rt = match runtime() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("bodycam dock-agent: {e}");
-            return exit::RUNTIME;
-        }
     };
     rt.block_on(async move {
         if shared.cfg.azure.create_container
@@ -182,16 +186,9 @@ pub fn classify_main(config: &Path, target: &str) -> i32 {
         );
         return exit::USAGE;
     };
-    let shared = match load(config) {
-        Ok(s) => s,
+    let (shared, rt) = match setup(config) {
+        Ok(v) => v,
         Err(code) => return code,
-    };
-    let rt = match runtime() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("bodycam dock-agent: {e}");
-            return exit::RUNTIME;
-        }
     };
     rt.block_on(async move {
         match classify(&shared, &device, &recording).await {
@@ -214,16 +211,9 @@ pub fn fetch_main(config: &Path, device: &str, out: &Path) -> i32 {
         eprintln!("bodycam dock-agent fetch: {device:?} is not a device id (32 hex digits)");
         return exit::USAGE;
     }
-    let shared = match load(config) {
-        Ok(s) => s,
+    let (shared, rt) = match setup(config) {
+        Ok(v) => v,
         Err(code) => return code,
-    };
-    let rt = match runtime() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("bodycam dock-agent: {e}");
-            return exit::RUNTIME;
-        }
     };
     rt.block_on(async move {
         match fetch::fetch(&shared, &device, out).await {
