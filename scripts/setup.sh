@@ -8,7 +8,9 @@
 # everything is already there. Sets CARGO to the cargo to use.
 
 BODYCAM_APT_PACKAGES=(
-  pkg-config
+  # A C toolchain: build scripts (proc-macro2, ring, ...) need a linker and libc headers,
+  # and a minimal Debian has neither.
+  gcc libc6-dev pkg-config
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools gstreamer1.0-x
