@@ -34,6 +34,7 @@ pub mod dock;
 pub mod dock_link;
 pub mod evidence;
 pub mod exit;
+pub mod flash;
 pub mod interleave;
 pub mod media;
 pub mod pki;

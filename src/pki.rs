@@ -17,7 +17,7 @@ use rcgen::{
 };
 use ring::rand::{SecureRandom, SystemRandom};
 
-use crate::store::flash::sync_dir;
+use crate::flash::sync_dir;
 
 /// The development CA certificate (trusted by the camera for dock clients, and by the
 /// dock for the camera).

@@ -16,7 +16,7 @@ use serde_json::Value;
 use super::config::TlsConfig;
 use super::failpoint;
 use crate::dock::tls::{load_certs, load_key, provider};
-use crate::store::flash::sync_dir;
+use crate::flash::sync_dir;
 
 /// What talking to a camera can fail with.
 #[derive(Debug, thiserror::Error)]

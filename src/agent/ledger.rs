@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::store::flash::sync_dir;
+use crate::flash::sync_dir;
 
 /// Format tag.
 pub const LEDGER_FORMAT: &str = "bodycam-dock-ledger/1";

@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use crate::evidence::Signer;
 use crate::evidence::payload::{Audit, Payload};
-use crate::store::flash::{Flash, FlashFile};
+use crate::flash::{Flash, FlashFile};
 
 /// Directory for device-wide evidence files below `storage.path`.
 pub const EVIDENCE_DIR: &str = "evidence";

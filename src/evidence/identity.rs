@@ -10,7 +10,7 @@ use ring::signature::{Ed25519KeyPair, KeyPair};
 use serde::{Deserialize, Serialize};
 
 use crate::evidence::record::{DEVICE_ID_LEN, sha256};
-use crate::store::flash::sync_dir;
+use crate::flash::sync_dir;
 
 /// Private key file in the key directory.
 pub const KEY_FILE: &str = "device.pk8";

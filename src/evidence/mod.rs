@@ -11,6 +11,7 @@ pub mod identity;
 pub mod payload;
 pub mod record;
 pub mod scan;
+pub mod sidecar;
 pub mod verify;
 
 use ring::signature::Ed25519KeyPair;

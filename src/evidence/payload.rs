@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use crate::evidence::record::{DecodeError, Header, Kind, RawRecord, Reader, Writer};
-use crate::store::meta::EndReason;
+use crate::evidence::sidecar::EndReason;
 
 /// Checkpoint: covers `[byte_start, byte_end)` of a segment's media file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -7,8 +7,8 @@ use crate::evidence::ChainHead;
 use crate::evidence::audit::{AUDIT_FILE, EVIDENCE_DIR};
 use crate::evidence::payload::{Payload, decode_file};
 use crate::evidence::record;
+use crate::flash::Flash;
 use crate::store::RECORDINGS_DIR;
-use crate::store::flash::Flash;
 
 /// File holding a copy of the newest media record (kept when segments are later freed).
 pub const MEDIA_HEAD_FILE: &str = "media.head";
@@ -154,7 +154,7 @@ mod tests {
     use crate::evidence::audit::AuditLog;
     use crate::evidence::identity::Identity;
     use crate::evidence::{FixedTime, Signer};
-    use crate::store::flash::RealFlash;
+    use crate::flash::RealFlash;
 
     fn signer(dir: &Path) -> Signer {
         let (id, _) = Identity::load_or_create(dir, false).unwrap();

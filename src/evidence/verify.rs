@@ -20,8 +20,8 @@ use crate::evidence::identity::{IDENTITY_FILE, IdentityError, PublicIdentity, de
 use crate::evidence::payload::{self, Checkpoint, Payload, Record};
 use crate::evidence::record::{self, DEVICE_ID_LEN, DecodeError, Kind, RawRecord};
 use crate::evidence::scan::MEDIA_HEAD_FILE;
+use crate::evidence::sidecar::EndReason;
 use crate::store::RECORDINGS_DIR;
-use crate::store::meta::EndReason;
 use crate::store::recording::RECORDING_INFO;
 use crate::store::segment::TS_TIME_OFFSET_90K;
 use crate::ts;

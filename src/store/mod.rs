@@ -11,8 +11,6 @@
 //! evidence/media.head                        copy of the newest media-chain record
 //! ```
 
-pub mod flash;
-pub mod meta;
 pub mod offload;
 pub mod recording;
 pub mod recovery;
@@ -26,7 +24,7 @@ use crate::config::StorageConfig;
 use crate::evidence::Signer;
 use crate::evidence::audit::{AUDIT_FILE, EVIDENCE_DIR};
 use crate::evidence::scan::MEDIA_HEAD_FILE;
-use flash::Flash;
+use crate::flash::Flash;
 use recording::{NewRecording, RecordingWriter};
 use recovery::Recovered;
 
@@ -263,7 +261,7 @@ mod tests {
         let mut s = Store::open(
             &cfg(d.path(), Some(10 * 1024 * 1024)),
             500_000.0,
-            Arc::new(flash::RealFlash),
+            Arc::new(crate::flash::RealFlash),
         )
         .unwrap();
         let b = s.budget();
@@ -283,7 +281,7 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(d.path().join("recordings/x")).unwrap();
         std::fs::write(d.path().join("recordings/x/000001.json"), vec![0u8; 1000]).unwrap();
-        let s = Store::open(&cfg(d.path(), None), 1.0, Arc::new(flash::RealFlash)).unwrap();
+        let s = Store::open(&cfg(d.path(), None), 1.0, Arc::new(crate::flash::RealFlash)).unwrap();
         assert_eq!(s.capacity().used_bytes, 1000);
     }
 }

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::evidence::payload::{Payload, decode_file};
-use crate::store::flash::Flash;
+use crate::flash::Flash;
 use crate::store::segment::{journal_name, media_name};
 
 /// Format tag of [`AckRecord`].
@@ -216,7 +216,7 @@ pub fn free(r: &Reclaimable) -> std::io::Result<()> {
         )));
     }
     std::fs::remove_file(&r.media)?;
-    crate::store::flash::sync_dir(dir)
+    crate::flash::sync_dir(dir)
 }
 
 /// Closed segments (final or recovery record) that no dock has acknowledged yet.

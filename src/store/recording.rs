@@ -7,10 +7,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::{TimeRef, rfc3339};
 use crate::evidence::Signer;
+use crate::evidence::sidecar::{CaptureInfo, EndReason, SegmentMeta};
+use crate::flash::Flash;
 use crate::media::Frame;
 use crate::store::StoreError;
-use crate::store::flash::Flash;
-use crate::store::meta::{CaptureInfo, EndReason, SegmentMeta};
 use crate::store::segment::{SegmentWriter, Written};
 
 /// File in each recording directory describing the recording (written atomically at start).

@@ -9,9 +9,9 @@ use crate::clock::{TimeRef, rfc3339};
 use crate::evidence::Signer;
 use crate::evidence::payload::{Checkpoint, Final, Payload, SignedMarker};
 use crate::evidence::record::sha256;
+use crate::evidence::sidecar::{CaptureInfo, EndReason, Marker, SIDECAR_FORMAT, SegmentMeta};
+use crate::flash::{Flash, FlashFile};
 use crate::media::{Frame, StreamKind, ns_to_90k};
-use crate::store::flash::{Flash, FlashFile};
-use crate::store::meta::{CaptureInfo, EndReason, Marker, SIDECAR_FORMAT, SegmentMeta};
 use crate::ts::TsMuxer;
 
 /// Offset added to every PTS/DTS so that the first frame of a recording sits at 2 s on
