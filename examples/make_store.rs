@@ -12,11 +12,11 @@ use std::time::Instant;
 use bodycam::clock::TimeRef;
 use bodycam::config::StorageConfig;
 use bodycam::evidence::identity::Identity;
+use bodycam::evidence::sidecar::{CaptureInfo, EndReason};
 use bodycam::evidence::{ChainHead, Signer, SystemTime, boot_id};
+use bodycam::flash::RealFlash;
 use bodycam::media::{Frame, StreamKind};
 use bodycam::store::Store;
-use bodycam::store::flash::RealFlash;
-use bodycam::store::meta::{CaptureInfo, EndReason};
 use bodycam::store::recording::NewRecording;
 
 fn cpu_seconds() -> f64 {

@@ -12,12 +12,12 @@ use bodycam::config::Config;
 use bodycam::evidence::identity::Identity;
 use bodycam::evidence::payload::{Payload, decode_file};
 use bodycam::evidence::record::sha256;
+use bodycam::evidence::sidecar::{CaptureInfo, EndReason};
 use bodycam::evidence::{ChainHead, Signer, SystemTime, boot_id};
+use bodycam::flash::RealFlash;
 use bodycam::interleave::Interleaver;
 use bodycam::media::StreamKind;
 use bodycam::store::Store;
-use bodycam::store::flash::RealFlash;
-use bodycam::store::meta::{CaptureInfo, EndReason};
 use bodycam::store::recording::{NewRecording, Offer};
 
 #[test]

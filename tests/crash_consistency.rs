@@ -16,11 +16,11 @@ use bodycam::config::StorageConfig;
 use bodycam::evidence::audit::AuditLog;
 use bodycam::evidence::identity::Identity;
 use bodycam::evidence::payload::{Payload, decode_file};
+use bodycam::evidence::sidecar::{CaptureInfo, EndReason};
 use bodycam::evidence::{ChainHead, Signer, SystemTime, boot_id, scan};
+use bodycam::flash::{Flash, FlashFile, RealFlash};
 use bodycam::media::{Frame, StreamKind};
 use bodycam::store::Store;
-use bodycam::store::flash::{Flash, FlashFile, RealFlash};
-use bodycam::store::meta::{CaptureInfo, EndReason};
 use bodycam::store::recording::NewRecording;
 
 const BIN: &str = env!("CARGO_BIN_EXE_bodycam");

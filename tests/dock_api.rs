@@ -19,8 +19,8 @@ use bodycam::dock::{
     Ack, DockBackend, DockError, DockLimits, DockServer, OFFLOAD_ACKNOWLEDGED, OFFLOAD_PENDING,
     serve_with, server_tls,
 };
+use bodycam::flash::RealFlash;
 use bodycam::pki::{DevPki, dev_pki};
-use bodycam::store::flash::RealFlash;
 use bodycam::store::offload;
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, RootCertStore};

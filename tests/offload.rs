@@ -7,11 +7,11 @@ use bodycam::clock::TimeRef;
 use bodycam::config::StorageConfig;
 use bodycam::evidence::identity::Identity;
 use bodycam::evidence::record::sha256;
+use bodycam::evidence::sidecar::CaptureInfo;
 use bodycam::evidence::{ChainHead, Signer, SystemTime, boot_id};
+use bodycam::flash::RealFlash;
 use bodycam::media::{Frame, StreamKind};
 use bodycam::store::Store;
-use bodycam::store::flash::RealFlash;
-use bodycam::store::meta::CaptureInfo;
 use bodycam::store::offload::{self, AckError};
 use bodycam::store::recording::NewRecording;
 

@@ -8,11 +8,11 @@ use bodycam::clock::{TimeRef, rfc3339};
 use bodycam::config::StorageConfig;
 use bodycam::evidence::audit::{AuditLog, events};
 use bodycam::evidence::identity::{IDENTITY_FILE, Identity};
+use bodycam::evidence::sidecar::{CaptureInfo, EndReason};
 use bodycam::evidence::{ChainHead, FixedTime, Signer, scan};
+use bodycam::flash::{Flash, RealFlash};
 use bodycam::media::{Frame, StreamKind};
 use bodycam::store::Store;
-use bodycam::store::flash::{Flash, RealFlash};
-use bodycam::store::meta::{CaptureInfo, EndReason};
 use bodycam::store::recording::{NewRecording, Offer, RecordingWriter};
 use chrono::{DateTime, Utc};
 
