@@ -36,6 +36,7 @@ pub mod evidence;
 pub mod exit;
 pub mod flash;
 pub mod interleave;
+pub mod layout;
 pub mod media;
 pub mod pki;
 pub mod prebuffer;

@@ -13,13 +13,13 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bodycam::dock::ids::RecordingId;
 use bodycam::dock::tls::{load_certs, load_key, provider};
 use bodycam::dock::{
     Ack, DockBackend, DockError, DockLimits, DockServer, OFFLOAD_ACKNOWLEDGED, OFFLOAD_PENDING,
     serve_with, server_tls,
 };
 use bodycam::flash::RealFlash;
+use bodycam::layout::RecordingId;
 use bodycam::pki::{DevPki, dev_pki};
 use bodycam::store::offload;
 use rustls::pki_types::ServerName;

@@ -12,7 +12,7 @@
 use std::path::Path;
 
 use super::offload::Shared;
-use crate::dock::ids::{RecordingId, parse_sequence};
+use crate::layout::{RecordingId, parse_sequence};
 
 /// What was fetched.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]

@@ -37,8 +37,8 @@ use std::time::Duration;
 
 use futures::StreamExt;
 
-use crate::dock::ids::RecordingId;
 use crate::exit;
+use crate::layout::RecordingId;
 use azure::BlobStore;
 use config::AgentConfig;
 use offload::{Outcome, RETENTION_EVIDENCE, RETENTION_TAG, Shared, Summary};

@@ -25,10 +25,10 @@ use super::config::{AgentConfig, CameraEntry, EnrolledDevice};
 use super::failpoint;
 use super::ledger::{Anchor, Ledger, device_dir};
 use super::progress::Bar;
-use crate::dock::ids::RecordingId;
 use crate::evidence::payload::{Payload, decode_hex};
 use crate::evidence::record::Kind;
 use crate::evidence::verify::{VerifyOptions, verify, verify_audit_log};
+use crate::layout::RecordingId;
 
 /// Blob name prefix for segments that failed verification.
 pub const QUARANTINE_PREFIX: &str = "quarantine";

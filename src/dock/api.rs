@@ -17,9 +17,9 @@ use serde_json::{Value, json};
 use tower_http::timeout::TimeoutLayer;
 
 use super::files::serve_file;
-use super::ids::{self, RecordingId, SegmentPart, parse_sequence};
 use super::listing::list_recordings;
 use super::{Ack, DockBackend, DockError, DockLimits};
+use crate::layout::{self, RecordingId, SegmentPart, parse_sequence};
 
 /// Longest nonce accepted for a head statement (as `bodycam ctl head`).
 const MAX_NONCE_BYTES: usize = 64;
@@ -215,14 +215,14 @@ async fn is_regular_file(path: &std::path::Path) -> bool {
 /// 404 unless the segment exists (media or journal), 409 unless it is closed.
 async fn require_closed(s: &AppState, id: &SegmentId) -> Result<(), ApiError> {
     let root = s.backend.store_root();
-    let exists = is_regular_file(&ids::segment_path(
+    let exists = is_regular_file(&layout::segment_path(
         &root,
         &id.recording,
         id.sequence,
         SegmentPart::Media,
     ))
     .await
-        || is_regular_file(&ids::segment_path(
+        || is_regular_file(&layout::segment_path(
             &root,
             &id.recording,
             id.sequence,
@@ -257,7 +257,7 @@ async fn segment_file(
     part: SegmentPart,
 ) -> Result<Response, ApiError> {
     require_closed(&s, &id).await?;
-    let path = ids::segment_path(&s.backend.store_root(), &id.recording, id.sequence, part);
+    let path = layout::segment_path(&s.backend.store_root(), &id.recording, id.sequence, part);
     if !is_regular_file(&path).await {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
@@ -271,7 +271,7 @@ async fn segment_file(
 }
 
 async fn audit(State(s): State<AppState>, req: Request) -> Result<Response, ApiError> {
-    let path = ids::audit_path(&s.backend.store_root());
+    let path = layout::audit_path(&s.backend.store_root());
     if !is_regular_file(&path).await {
         return Err(ApiError::new(StatusCode::NOT_FOUND, "no audit log yet"));
     }

@@ -11,8 +11,8 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
-use super::ids::{RecordingId, SegmentPart, recording_dir, segment_path, sequence_of_file};
 use super::{DockBackend, DockError};
+use crate::layout::{RecordingId, SegmentPart, recording_dir, segment_path, sequence_of_file};
 use crate::store::RECORDINGS_DIR;
 use crate::store::recording::RECORDING_INFO;
 

@@ -5,7 +5,7 @@
 //!
 //! The server only reads files below [`DockBackend::store_root`] and never touches the
 //! recorder's state: everything else goes through the small [`DockBackend`] trait, which
-//! the daemon implements. Ids from the URL are validated ([`ids`]) before any path is
+//! the daemon implements. Ids from the URL are validated ([`crate::layout`]) before any path is
 //! built. Connections are bounded ([`DockLimits::max_connections`]); TLS handshakes,
 //! request headers, request handling and stalled sockets all time out.
 //!
@@ -23,7 +23,6 @@
 
 mod api;
 mod files;
-pub mod ids;
 mod io;
 pub mod listing;
 mod server;
@@ -74,7 +73,7 @@ pub trait DockBackend: Send + Sync + 'static {
 /// A dock's acknowledgement that it stored a segment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Ack {
-    /// Recording id (validated, see [`ids::RecordingId`]).
+    /// Recording id (validated, see [`crate::layout::RecordingId`]).
     pub recording: String,
     /// Segment sequence number (1..=999999).
     pub segment: u32,
