@@ -53,13 +53,14 @@ fn main() {
     );
     let mut audit = bodycam::evidence::audit::AuditLog::open(store.flash(), &store.audit_path())
         .expect("audit log");
-    audit
-        .append(
-            &mut signer,
-            "boot",
-            serde_json::json!({ "media_chain_count": 0 }),
-        )
-        .expect("audit");
+    let boot = bodycam::evidence::events::AuditEvent::Boot {
+        firmware: env!("CARGO_PKG_VERSION").into(),
+        config_sha256: String::new(),
+        device_id: hex::encode(signer.identity().device_id()),
+        media_chain_count: 0,
+        clock_synchronised: false,
+    };
+    audit.append(&mut signer, &boot).expect("audit");
     let time = TimeRef::now();
     let mut rec = store
         .new_recording(
@@ -126,7 +127,10 @@ fn main() {
     rec.close_segment(store.flash(), EndReason::Stopped, &time, &mut signer)
         .expect("close");
     audit
-        .append(&mut signer, "shutdown", serde_json::json!({}))
+        .append(
+            &mut signer,
+            &bodycam::evidence::events::AuditEvent::Shutdown {},
+        )
         .expect("audit");
     let cpu = cpu_seconds() - cpu0;
     let (mut media, mut journal) = (0u64, 0u64);

@@ -557,13 +557,13 @@ impl Config {
         self.evidence
             .key_dir
             .clone()
-            .unwrap_or_else(|| self.storage.path.join("keys"))
+            .unwrap_or_else(|| self.storage.path.join(crate::layout::KEY_DIR))
     }
 
     /// SHA-256 (hex) of the effective configuration, as recorded in the audit log.
     pub fn digest(&self) -> String {
         let text = toml::to_string(self).unwrap_or_default();
-        hex::encode(crate::evidence::record::sha256(text.as_bytes()))
+        hex::encode(ring::digest::digest(&ring::digest::SHA256, text.as_bytes()))
     }
 
     /// The control socket path in effect.
@@ -571,7 +571,7 @@ impl Config {
         self.ctl
             .socket
             .clone()
-            .unwrap_or_else(|| self.storage.path.join("ctl.sock"))
+            .unwrap_or_else(|| self.storage.path.join(crate::layout::CTL_SOCKET))
     }
 
     /// Bytes per second that footage takes on flash at the configured bitrates,

@@ -6,10 +6,12 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::evidence::head::HeadStatement;
 use crate::status::Status;
 
 /// Longest request line accepted.
@@ -86,7 +88,7 @@ pub struct Response {
     pub status: Option<Status>,
     /// Head statement, for `head`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub head: Option<serde_json::Value>,
+    pub head: Option<HeadStatement>,
 }
 
 impl Response {
@@ -171,9 +173,62 @@ pub fn bind(path: &Path) -> Result<UnixListener, CtlError> {
     Ok(listener)
 }
 
-/// Serve connections until the process ends; each connection gets its own thread.
-pub fn serve(listener: UnixListener, handler: Arc<dyn Fn(Request) -> Response + Send + Sync>) {
+/// Answers one request (called on the connection's own thread).
+pub type Handler = Arc<dyn Fn(Request) -> Response + Send + Sync>;
+
+/// The control socket server: an acceptor thread, and one short thread per connection.
+#[derive(Debug)]
+pub struct CtlServer {
+    thread: Option<std::thread::JoinHandle<()>>,
+    stop: Arc<AtomicBool>,
+    path: Option<PathBuf>,
+}
+
+impl CtlServer {
+    /// Serve `listener` until [`CtlServer::stop`].
+    pub fn spawn(listener: UnixListener, handler: Handler) -> Result<CtlServer, CtlError> {
+        let path = listener
+            .local_addr()
+            .ok()
+            .and_then(|a| a.as_pathname().map(Path::to_path_buf));
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("ctl".into())
+            .spawn(move || accept_loop(&listener, &handler, &flag))
+            .map_err(|source| CtlError::Io {
+                path: path.clone().unwrap_or_default(),
+                source,
+            })?;
+        Ok(CtlServer {
+            thread: Some(thread),
+            stop,
+            path,
+        })
+    }
+
+    /// Stop accepting, wait for the acceptor, and remove the socket file. Requests
+    /// already being answered finish on their own threads.
+    pub fn stop(mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(path) = &self.path {
+            // Wake the acceptor blocked in accept(2).
+            let _ = UnixStream::connect(path);
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        if let Some(path) = &self.path {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+fn accept_loop(listener: &UnixListener, handler: &Handler, stop: &AtomicBool) {
     for conn in listener.incoming() {
+        if stop.load(Ordering::SeqCst) {
+            return;
+        }
         let Ok(stream) = conn else { continue };
         let handler = handler.clone();
         let _ = std::thread::Builder::new()
@@ -250,11 +305,11 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let path = d.path().join("ctl.sock");
         let listener = bind(&path).unwrap();
-        let handler: Arc<dyn Fn(Request) -> Response + Send + Sync> = Arc::new(|req| match req {
+        let handler: Handler = Arc::new(|req| match req {
             Request::Marker => Response::ok(),
             other => Response::error(format!("unexpected {other:?}")),
         });
-        std::thread::spawn(move || serve(listener, handler));
+        let server = CtlServer::spawn(listener, handler).unwrap();
         let r = call(&path, &Request::Marker, Duration::from_secs(5)).unwrap();
         assert!(r.ok);
         // garbage line
@@ -269,6 +324,10 @@ mod tests {
         assert!(matches!(bind(&path), Err(CtlError::AlreadyRunning(_))));
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o660);
+        // Stopped, the server answers no more and leaves no socket behind.
+        server.stop();
+        assert!(!path.exists());
+        assert!(call(&path, &Request::Marker, Duration::from_secs(1)).is_err());
     }
 
     #[test]

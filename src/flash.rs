@@ -84,13 +84,13 @@ impl Flash for RealFlash {
 
     fn write_atomic(&self, path: &Path, bytes: &[u8]) -> io::Result<()> {
         let dir = parent_of(path);
-        let name = path
-            .file_name()
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
-        let mut tmp_name = std::ffi::OsString::from(".");
-        tmp_name.push(name);
-        tmp_name.push(".tmp");
-        let tmp = dir.join(tmp_name);
+        if path.file_name().is_none() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "path has no file name",
+            ));
+        }
+        let tmp = crate::layout::tmp_path(path);
         {
             let mut f = File::create(&tmp)?;
             f.write_all(bytes)?;

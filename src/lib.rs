@@ -31,7 +31,7 @@ pub mod controls;
 pub mod ctl;
 pub mod daemon;
 pub mod dock;
-pub mod dock_link;
+
 pub mod evidence;
 pub mod exit;
 pub mod flash;

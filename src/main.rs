@@ -209,7 +209,12 @@ fn run(config: Option<PathBuf>) -> i32 {
             return exit::RUNTIME;
         }
     };
-    match daemon::run(cfg, encoder) {
+    let started = daemon::Backends::from_config(&cfg, encoder).and_then(|backends| {
+        let (handle, shutdown) = daemon::shutdown_channel();
+        daemon::shutdown_on_signals(handle)?;
+        daemon::run(cfg, backends, shutdown)
+    });
+    match started {
         Ok(()) => exit::OK,
         Err(e) => {
             eprintln!("bodycam: {e}");

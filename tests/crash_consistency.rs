@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 use bodycam::clock::TimeRef;
 use bodycam::config::StorageConfig;
 use bodycam::evidence::audit::AuditLog;
+use bodycam::evidence::events::AuditEvent;
 use bodycam::evidence::identity::Identity;
 use bodycam::evidence::payload::{Payload, decode_file};
 use bodycam::evidence::sidecar::{CaptureInfo, EndReason};
@@ -197,9 +198,14 @@ fn workload(root: &Path, flash: Arc<dyn Flash>, key_dir: &Path) {
         ChainHead::default(),
     );
     let mut audit = AuditLog::open(flash.as_ref(), &store.audit_path()).unwrap();
-    audit
-        .append(&mut signer, "boot", serde_json::json!({}))
-        .unwrap();
+    let boot = AuditEvent::Boot {
+        firmware: "test".into(),
+        config_sha256: "00".into(),
+        device_id: hex::encode(signer.identity().device_id()),
+        media_chain_count: 0,
+        clock_synchronised: false,
+    };
+    audit.append(&mut signer, &boot).unwrap();
     let time = TimeRef::now();
     let mut rec = store
         .new_recording(
@@ -219,18 +225,20 @@ fn workload(root: &Path, flash: Arc<dyn Flash>, key_dir: &Path) {
             },
         )
         .unwrap();
-    audit
-        .append(&mut signer, "recording_start", serde_json::json!({}))
-        .unwrap();
+    let start = AuditEvent::RecordingStart {
+        recording_id: rec.id().to_string(),
+        trigger: "ctl".into(),
+        pre_event_seconds: 0.0,
+        pre_event_audio: false,
+    };
+    audit.append(&mut signer, &start).unwrap();
     for f in frames(time.mono_ns) {
         rec.offer(flash.as_ref(), &f, u64::MAX, &time, &mut signer)
             .unwrap();
     }
     rec.close_segment(flash.as_ref(), EndReason::Stopped, &time, &mut signer)
         .unwrap();
-    audit
-        .append(&mut signer, "shutdown", serde_json::json!({}))
-        .unwrap();
+    audit.append(&mut signer, &AuditEvent::Shutdown {}).unwrap();
 }
 
 /// Lay the durable image (plus `torn` bytes of each file's unsynced tail) on disk.

@@ -14,10 +14,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bodycam::dock::tls::{load_certs, load_key, provider};
-use bodycam::dock::{
-    Ack, DockBackend, DockError, DockLimits, DockServer, OFFLOAD_ACKNOWLEDGED, OFFLOAD_PENDING,
-    serve_with, server_tls,
-};
+use bodycam::dock::wire::{AckReply, ClockInfo, DeviceInfo, OffloadState, StorageInfo, TimeReply};
+use bodycam::dock::{Ack, DockBackend, DockError, DockLimits, DockServer, serve_with, server_tls};
+use bodycam::evidence::head::HeadStatement;
 use bodycam::flash::RealFlash;
 use bodycam::layout::RecordingId;
 use bodycam::pki::{DevPki, dev_pki};
@@ -30,6 +29,29 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsConnector;
+
+/// How an offload state is spelled on the wire.
+fn wire(state: OffloadState) -> Value {
+    serde_json::to_value(state).unwrap()
+}
+
+fn device_info() -> DeviceInfo {
+    DeviceInfo {
+        device_id: "00112233445566778899aabbccddeeff".into(),
+        public_key: String::new(),
+        firmware: "test".into(),
+        clock: ClockInfo {
+            utc: String::new(),
+            synchronised: false,
+        },
+        storage: StorageInfo {
+            used_bytes: 0,
+            available_bytes: 0,
+            hours_left: None,
+        },
+        state: "docked".into(),
+    }
+}
 
 const REC_A: &str = "20261125T175328Z";
 const REC_B: &str = "20261125T180000Z-2";
@@ -61,26 +83,40 @@ impl Fake {
 }
 
 impl DockBackend for Fake {
-    fn device_info(&self) -> Value {
+    fn device_info(&self) -> DeviceInfo {
         *self.device_calls.lock().unwrap() += 1;
-        json!({"device_id": "00112233445566778899aabbccddeeff", "state": "docked"})
+        device_info()
     }
 
-    fn head(&self, nonce: &[u8]) -> Result<Value, DockError> {
+    fn head(&self, nonce: &[u8]) -> Result<HeadStatement, DockError> {
         std::thread::sleep(*self.head_delay.lock().unwrap());
         self.heads.lock().unwrap().push(nonce.to_vec());
-        Ok(json!({"format": "bodycam-head/1", "nonce": hex::encode(nonce)}))
+        Ok(HeadStatement {
+            audit_count: 0,
+            audit_hash: String::new(),
+            device_id: String::new(),
+            format: bodycam::evidence::head::HEAD_FORMAT.into(),
+            media_count: 0,
+            media_hash: String::new(),
+            nonce: hex::encode(nonce),
+            record: String::new(),
+            utc: String::new(),
+        })
     }
 
-    fn acknowledge(&self, ack: &Ack) -> Result<Value, DockError> {
+    fn acknowledge(&self, ack: &Ack) -> Result<AckReply, DockError> {
         self.saw(&ack.recording);
         let key = (ack.recording.clone(), ack.segment);
         match self.hashes.get(&key) {
             Some(h) if *h == ack.sha256 => {
                 self.acks.lock().unwrap().push(ack.clone());
-                Ok(
-                    json!({"recording": ack.recording, "segment": ack.segment, "offload": OFFLOAD_ACKNOWLEDGED}),
-                )
+                Ok(AckReply {
+                    acknowledged: true,
+                    recording_id: ack.recording.clone(),
+                    segment: ack.segment,
+                    sha256: ack.sha256.clone(),
+                    freed: false,
+                })
             }
             Some(_) => Err(DockError::HashMismatch {
                 recording: ack.recording.clone(),
@@ -91,9 +127,13 @@ impl DockBackend for Fake {
         }
     }
 
-    fn set_time(&self, utc_ms: i64) -> Result<Value, DockError> {
+    fn set_time(&self, utc_ms: i64) -> Result<TimeReply, DockError> {
         self.times.lock().unwrap().push(utc_ms);
-        Ok(json!({"offset_ms": 1234}))
+        Ok(TimeReply {
+            offset_ms: 1234,
+            applied: false,
+            error: None,
+        })
     }
 
     fn store_root(&self) -> PathBuf {
@@ -105,7 +145,7 @@ impl DockBackend for Fake {
         self.closed.contains(&(recording.to_string(), segment))
     }
 
-    fn offload_state(&self, recording: &str, segment: u32) -> String {
+    fn offload_state(&self, recording: &str, segment: u32) -> OffloadState {
         self.saw(recording);
         let acked = self
             .acks
@@ -114,11 +154,10 @@ impl DockBackend for Fake {
             .iter()
             .any(|a| a.recording == recording && a.segment == segment);
         if acked {
-            OFFLOAD_ACKNOWLEDGED
+            OffloadState::Acknowledged
         } else {
-            OFFLOAD_PENDING
+            OffloadState::Pending
         }
-        .to_string()
     }
 }
 
@@ -136,15 +175,15 @@ impl StoreBackend {
 }
 
 impl DockBackend for StoreBackend {
-    fn device_info(&self) -> Value {
-        json!({"state": "docked"})
+    fn device_info(&self) -> DeviceInfo {
+        device_info()
     }
 
-    fn head(&self, _nonce: &[u8]) -> Result<Value, DockError> {
+    fn head(&self, _nonce: &[u8]) -> Result<HeadStatement, DockError> {
         Err(DockError::Unavailable("not in this test".into()))
     }
 
-    fn acknowledge(&self, ack: &Ack) -> Result<Value, DockError> {
+    fn acknowledge(&self, ack: &Ack) -> Result<AckReply, DockError> {
         offload::acknowledge(
             &RealFlash,
             &self.root.join("recordings"),
@@ -154,11 +193,17 @@ impl DockBackend for StoreBackend {
             &ack.sha256,
             "2026-11-25T19:00:00Z",
         )
-        .map(|r| json!({"offload": OFFLOAD_ACKNOWLEDGED, "ack": r}))
+        .map(|r| AckReply {
+            acknowledged: true,
+            recording_id: r.recording_id,
+            segment: r.segment,
+            sha256: r.sha256,
+            freed: false,
+        })
         .map_err(|e| DockError::from_ack(ack, e))
     }
 
-    fn set_time(&self, _utc_ms: i64) -> Result<Value, DockError> {
+    fn set_time(&self, _utc_ms: i64) -> Result<TimeReply, DockError> {
         Err(DockError::Unavailable("not in this test".into()))
     }
 
@@ -170,13 +215,12 @@ impl DockBackend for StoreBackend {
         offload::signed_hash(&self.dir(recording), segment).is_ok_and(|h| h.is_some())
     }
 
-    fn offload_state(&self, recording: &str, segment: u32) -> String {
+    fn offload_state(&self, recording: &str, segment: u32) -> OffloadState {
         if offload::is_acknowledged(&self.dir(recording), segment) {
-            OFFLOAD_ACKNOWLEDGED
+            OffloadState::Acknowledged
         } else {
-            OFFLOAD_PENDING
+            OffloadState::Pending
         }
-        .to_string()
     }
 }
 
@@ -549,7 +593,7 @@ async fn lists_recordings_with_segments_state_and_metadata() {
     assert_eq!(a[0]["bytes"], media_of(&s.fake, REC_A, 1).len());
     assert_eq!(a[0]["journal_bytes"], 204);
     assert_eq!(a[0]["closed"], true);
-    assert_eq!(a[0]["offload"], OFFLOAD_PENDING);
+    assert_eq!(a[0]["offload"], wire(OffloadState::Pending));
     assert_eq!(a[0]["meta"]["format"], "bodycam-segment-meta/1");
     assert_eq!(a[1]["meta"]["sequence"], 2);
     let b = recs[1]["segments"].as_array().unwrap();
@@ -842,7 +886,7 @@ async fn an_ack_with_the_wrong_hash_is_refused_and_nothing_is_recorded() {
     assert!(s.fake.acks.lock().unwrap().is_empty());
     assert_eq!(
         offload(&s.get("/v1/recordings").await.json()),
-        OFFLOAD_PENDING
+        wire(OffloadState::Pending)
     );
 
     // Malformed acknowledgements never reach the backend.
@@ -867,7 +911,7 @@ async fn an_ack_with_the_wrong_hash_is_refused_and_nothing_is_recorded() {
         ))
         .await;
     assert_eq!(r.status, 200, "{}", r.text());
-    assert_eq!(r.json()["offload"], OFFLOAD_ACKNOWLEDGED);
+    assert_eq!(r.json()["acknowledged"], true);
     let acks = s.fake.acks.lock().unwrap().clone();
     assert_eq!(
         acks,
@@ -880,7 +924,7 @@ async fn an_ack_with_the_wrong_hash_is_refused_and_nothing_is_recorded() {
     );
     assert_eq!(
         offload(&s.get("/v1/recordings").await.json()),
-        OFFLOAD_ACKNOWLEDGED
+        wire(OffloadState::Acknowledged)
     );
     s.shutdown().await;
 }
@@ -1169,9 +1213,9 @@ async fn a_dock_offloads_a_signed_store_and_acks_by_the_signed_hash() {
     for r in list["recordings"].as_array().unwrap() {
         for g in r["segments"].as_array().unwrap() {
             let want = if g["closed"] == true {
-                OFFLOAD_ACKNOWLEDGED
+                wire(OffloadState::Acknowledged)
             } else {
-                OFFLOAD_PENDING
+                wire(OffloadState::Pending)
             };
             assert_eq!(g["offload"], want, "{g}");
         }
@@ -1199,7 +1243,7 @@ async fn a_dock_offloads_a_signed_store_and_acks_by_the_signed_hash() {
     let list = s.get("/v1/recordings").await.json();
     let g = &list["recordings"][0]["segments"][0];
     assert_eq!(g["bytes"], Value::Null, "{g}");
-    assert_eq!(g["offload"], OFFLOAD_ACKNOWLEDGED);
+    assert_eq!(g["offload"], wire(OffloadState::Acknowledged));
     s.shutdown().await;
     drop(b);
 }

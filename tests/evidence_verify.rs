@@ -7,6 +7,7 @@ use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use bodycam::evidence::events::AuditEvent;
 use bodycam::evidence::record;
 use evidence_builder::{Builder, files_below, golden_dir, seg};
 use serde_json::Value;
@@ -452,17 +453,27 @@ fn media_count_seen_by_a_signed_boot_entry_must_be_there() {
     let mut b = Builder::random(&root);
     b.recording(1);
     let key = b.public_key.clone();
-    b.log(
-        "boot",
-        serde_json::json!({ "media_chain_count": 3, "device_id": "x" }),
-    );
-    b.log("head_issued", serde_json::json!({ "media_count": 3 }));
+    b.log(AuditEvent::Boot {
+        firmware: "test".into(),
+        config_sha256: "00".into(),
+        device_id: "x".into(),
+        media_chain_count: 3,
+        clock_synchronised: true,
+    });
+    b.log(AuditEvent::HeadIssued {
+        nonce: "00".into(),
+        media_count: 3,
+        audit_count: 0,
+    });
     let (code, report) = verify(&root, &key, &[]);
     assert_eq!(code, 0, "{report:#}");
-    b.log(
-        "boot",
-        serde_json::json!({ "media_chain_count": 4, "device_id": "x" }),
-    );
+    b.log(AuditEvent::Boot {
+        firmware: "test".into(),
+        config_sha256: "00".into(),
+        device_id: "x".into(),
+        media_chain_count: 4,
+        clock_synchronised: true,
+    });
     b.shutdown();
     let (code, report) = verify(&root, &key, &[]);
     assert_eq!(code, 1);
@@ -559,16 +570,16 @@ fn altered_head_statement_fails() {
     let file = dir.path().join("head.json");
     // The unsigned convenience fields must agree with the signed record.
     let mut head = original.clone();
-    head["media_count"] = serde_json::json!(99);
+    head.media_count = 99;
     std::fs::write(&file, serde_json::to_vec(&head).unwrap()).unwrap();
     let (code, report) = verify(&root, &key, &[OsStr::new("--head"), file.as_os_str()]);
     assert_eq!(code, 1);
     assert_eq!(report["head"]["status"], "TAMPERED");
     // A flipped byte inside the signed record.
     let mut head = original;
-    let mut bytes = hex::decode(head["record"].as_str().unwrap()).unwrap();
+    let mut bytes = hex::decode(&head.record).unwrap();
     bytes[30] ^= 1;
-    head["record"] = serde_json::json!(hex::encode(bytes));
+    head.record = hex::encode(bytes);
     std::fs::write(&file, serde_json::to_vec(&head).unwrap()).unwrap();
     let (code, report) = verify(&root, &key, &[OsStr::new("--head"), file.as_os_str()]);
     assert_eq!(code, 1);

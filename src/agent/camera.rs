@@ -10,12 +10,17 @@ use futures::StreamExt;
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_RANGE, ETAG, IF_RANGE, RANGE};
 use rustls::RootCertStore;
-use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::config::TlsConfig;
 use super::failpoint;
 use crate::dock::tls::{load_certs, load_key, provider};
+use crate::dock::wire::{
+    AckReply, AckRequest, DeviceInfo, ErrorBody, HeadRequest, ListedRecording, Listing, TimeReply,
+    TimeRequest,
+};
+use crate::evidence::head::HeadStatement;
 use crate::flash::sync_dir;
 
 /// What talking to a camera can fail with.
@@ -74,35 +79,6 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         cur = c.source();
     }
     s
-}
-
-/// A segment as listed by `GET /v1/recordings`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct ListedSegment {
-    /// Sequence number.
-    pub sequence: u32,
-    /// Media size (absent once freed).
-    pub bytes: Option<u64>,
-    /// Journal size.
-    pub journal_bytes: Option<u64>,
-    /// Closed (final or recovery record written).
-    pub closed: bool,
-    /// `pending` or `acknowledged`.
-    pub offload: String,
-}
-
-/// A recording as listed.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct ListedRecording {
-    /// Recording id.
-    pub id: String,
-    /// Its segments.
-    pub segments: Vec<ListedSegment>,
-}
-
-#[derive(Deserialize)]
-struct Listing {
-    recordings: Vec<ListedRecording>,
 }
 
 /// One camera's API.
@@ -168,22 +144,22 @@ impl CameraClient {
         format!("{}{path}", self.base)
     }
 
-    async fn json(&self, what: &str, req: reqwest::RequestBuilder) -> Result<Value, CameraError> {
+    /// Send `req` and read the answer as a `T`; an error answer becomes
+    /// [`CameraError::Http`] with the camera's `error` text.
+    async fn call<T: DeserializeOwned>(
+        &self,
+        what: &str,
+        req: reqwest::RequestBuilder,
+    ) -> Result<T, CameraError> {
         let resp = req.send().await.map_err(CameraError::from_reqwest)?;
         let status = resp.status();
         let body = resp.bytes().await.map_err(CameraError::from_reqwest)?;
-        let value: Option<Value> = serde_json::from_slice(&body).ok();
         if status.is_success() {
-            value.ok_or_else(|| CameraError::Protocol(format!("{what}: answer is not JSON")))
+            serde_json::from_slice(&body)
+                .map_err(|e| CameraError::Protocol(format!("{what}: unexpected answer: {e}")))
         } else {
-            let message = value
-                .as_ref()
-                .and_then(|v| v.get("error"))
-                .and_then(Value::as_str)
-                .map_or_else(
-                    || String::from_utf8_lossy(&body).into_owned(),
-                    str::to_owned,
-                );
+            let message = serde_json::from_slice::<ErrorBody>(&body)
+                .map_or_else(|_| String::from_utf8_lossy(&body).into_owned(), |e| e.error);
             Err(CameraError::Http {
                 what: what.to_string(),
                 status: status.as_u16(),
@@ -193,33 +169,33 @@ impl CameraClient {
     }
 
     /// `GET /v1/device`.
-    pub async fn device(&self) -> Result<Value, CameraError> {
-        self.json("device", self.http.get(self.url("/v1/device")))
+    pub async fn device(&self) -> Result<DeviceInfo, CameraError> {
+        self.call("device", self.http.get(self.url("/v1/device")))
             .await
     }
 
     /// `POST /v1/time`.
-    pub async fn set_time(&self, utc_ms: i64) -> Result<Value, CameraError> {
-        let body = serde_json::json!({ "utc_ms": utc_ms });
-        self.json("time", self.http.post(self.url("/v1/time")).json(&body))
+    pub async fn set_time(&self, utc_ms: i64) -> Result<TimeReply, CameraError> {
+        let body = TimeRequest { utc_ms };
+        self.call("time", self.http.post(self.url("/v1/time")).json(&body))
             .await
     }
 
     /// `POST /v1/head` with `nonce`.
-    pub async fn head(&self, nonce: &[u8]) -> Result<Value, CameraError> {
-        let body = serde_json::json!({ "nonce": hex::encode(nonce) });
-        self.json("head", self.http.post(self.url("/v1/head")).json(&body))
+    pub async fn head(&self, nonce: &[u8]) -> Result<HeadStatement, CameraError> {
+        let body = HeadRequest {
+            nonce: hex::encode(nonce),
+        };
+        self.call("head", self.http.post(self.url("/v1/head")).json(&body))
             .await
     }
 
     /// `GET /v1/recordings`.
     pub async fn recordings(&self) -> Result<Vec<ListedRecording>, CameraError> {
-        let v = self
-            .json("recordings", self.http.get(self.url("/v1/recordings")))
+        let listing: Listing = self
+            .call("recordings", self.http.get(self.url("/v1/recordings")))
             .await?;
-        serde_json::from_value::<Listing>(v)
-            .map(|l| l.recordings)
-            .map_err(|e| CameraError::Protocol(format!("recordings: unexpected listing: {e}")))
+        Ok(listing.recordings)
     }
 
     /// `POST /v1/recordings/{rec}/segments/{seq}/ack`.
@@ -229,12 +205,15 @@ impl CameraClient {
         segment: u32,
         blob: &str,
         sha256: &str,
-    ) -> Result<Value, CameraError> {
-        let body = serde_json::json!({ "blob": blob, "sha256": sha256 });
+    ) -> Result<AckReply, CameraError> {
+        let body = AckRequest {
+            blob: blob.to_string(),
+            sha256: sha256.to_string(),
+        };
         let url = self.url(&format!(
             "/v1/recordings/{recording}/segments/{segment}/ack"
         ));
-        self.json("ack", self.http.post(url).json(&body)).await
+        self.call("ack", self.http.post(url).json(&body)).await
     }
 
     /// Download `path` (an API path) to `dest`, resuming a `.part` file left by an

@@ -19,12 +19,14 @@ use ring::rand::{SecureRandom, SystemRandom};
 use serde_json::{Value, json};
 
 use super::azure::{BlobStore, Put};
-use super::camera::{CameraClient, CameraError, ListedSegment};
+use super::camera::{CameraClient, CameraError};
 use super::chain::{Span, Tip, continues, journal_span};
 use super::config::{AgentConfig, CameraEntry, EnrolledDevice};
 use super::failpoint;
 use super::ledger::{Anchor, Ledger, device_dir};
 use super::progress::Bar;
+use crate::dock::wire::{DeviceInfo, ListedSegment, OffloadState};
+use crate::evidence::head::HeadStatement;
 use crate::evidence::payload::{Payload, decode_hex};
 use crate::evidence::record::Kind;
 use crate::evidence::verify::{VerifyOptions, verify, verify_audit_log};
@@ -219,7 +221,7 @@ async fn run(
         let unchanged = listing
             .iter()
             .flat_map(|r| &r.segments)
-            .all(|s| s.closed && s.offload == crate::dock::OFFLOAD_ACKNOWLEDGED);
+            .all(|s| s.closed && s.offload == OffloadState::Acknowledged);
         if unchanged {
             summary.quiet = true;
             return Ok(());
@@ -229,7 +231,9 @@ async fn run(
     if shared.cfg.set_camera_clock {
         let now = chrono::Utc::now().timestamp_millis();
         match client.set_time(now).await {
-            Ok(v) => tracing::info!(camera = %cam.name, answer = %v, "camera clock set"),
+            Ok(t) => {
+                tracing::info!(camera = %cam.name, offset_ms = t.offset_ms, applied = t.applied, "camera clock set")
+            }
             Err(e) => tracing::warn!(camera = %cam.name, error = %e, "cannot set the camera clock"),
         }
     }
@@ -270,13 +274,13 @@ async fn run(
 
     // Local copies of segments the camera has already acknowledged are not needed.
     for (rec, s) in &segments {
-        if s.offload == crate::dock::OFFLOAD_ACKNOWLEDGED {
+        if s.offload == OffloadState::Acknowledged {
             remove_local(&mirror, rec, s.sequence);
         }
     }
     let pending: Vec<&(RecordingId, ListedSegment)> = segments
         .iter()
-        .filter(|(_, s)| s.closed && s.offload == crate::dock::OFFLOAD_PENDING)
+        .filter(|(_, s)| s.closed && s.offload == OffloadState::Pending)
         .collect();
     let total: u64 = pending.iter().filter_map(|(_, s)| s.bytes).sum();
     bar.start(total);
@@ -293,7 +297,7 @@ async fn run(
     let mut contiguous = true;
     for (rec, seg) in &segments {
         let seq = seg.sequence;
-        let acknowledged = seg.offload == crate::dock::OFFLOAD_ACKNOWLEDGED;
+        let acknowledged = seg.offload == OffloadState::Acknowledged;
         if !seg.closed {
             summary.open += 1;
             contiguous = false;
@@ -379,17 +383,9 @@ fn advance(ledger: &mut Ledger, rec: &RecordingId, seq: u32, span: &Span, by_us:
 }
 
 /// Check the camera's id and key against the enrolment list.
-fn enrolled(shared: &Shared, info: &Value) -> Result<Device, Stop> {
-    let id = info
-        .get("device_id")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    let key_hex = info
-        .get("public_key")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_ascii_lowercase();
+fn enrolled(shared: &Shared, info: &DeviceInfo) -> Result<Device, Stop> {
+    let id = info.device_id.to_ascii_lowercase();
+    let key_hex = info.public_key.to_ascii_lowercase();
     let Some(e) = shared.enrolled.iter().find(|e| e.device_id == id) else {
         return Err(Stop(format!(
             "device {id:?} is not enrolled at this dock; nothing downloaded or acknowledged"
@@ -408,12 +404,8 @@ fn enrolled(shared: &Shared, info: &Value) -> Result<Device, Stop> {
 
 /// The head statement must be a head record signed by the enrolled key for our nonce:
 /// proof that the camera holds the enrolled private key now.
-fn check_head(head: &Value, nonce: &[u8], device: &Device) -> Result<(), Stop> {
-    let text = head
-        .get("record")
-        .and_then(Value::as_str)
-        .ok_or_else(|| Stop("head statement has no record".into()))?;
-    let rec = decode_hex(text).map_err(|e| Stop(format!("head statement: {e}")))?;
+fn check_head(head: &HeadStatement, nonce: &[u8], device: &Device) -> Result<(), Stop> {
+    let rec = decode_hex(&head.record).map_err(|e| Stop(format!("head statement: {e}")))?;
     if rec.header.kind != Kind::Head || !rec.raw.verify(&device.key) {
         return Err(Stop(
             "head statement is not signed by the enrolled key; nothing downloaded or acknowledged"
@@ -812,7 +804,7 @@ async fn upload_audit(
 async fn upload_head(
     shared: &Shared,
     device: &Device,
-    head: &Value,
+    head: &HeadStatement,
     nonce: &[u8],
 ) -> Result<(), Stop> {
     let blob = format!(

@@ -1,29 +1,47 @@
-use super::*;
+//! The loop: waits on frames, inputs, capture failures and the shutdown signal, feeds
+//! events to the state machine, carries out its actions, and runs the 100 ms tick.
+
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::select;
+use tracing::{debug, error, info, warn};
+
+use super::recording::{end_reason, gesture_name, trigger_name};
+use super::timers::{self, ClockObservation, MARKER_FLASH, STORAGE_REFRESH, SYNC_INTERVAL};
+use super::{Input, Loop};
+use crate::capture::CaptureEvent;
+use crate::clock::TimeRef;
+use crate::evidence::events::{AuditEvent, ClockChange};
+use crate::evidence::sidecar::EndReason;
+use crate::recorder::{Action, Event, State};
+
+/// Loop tick.
+const TICK: Duration = Duration::from_millis(100);
 
 impl Loop {
     /// Append an audit entry; a failure is logged, never fatal to recording.
-    pub(super) fn audit_event(&mut self, event: &str, detail: serde_json::Value) {
-        if let Err(e) = self.audit.append(&mut self.signer, event, detail) {
-            error!(error = %e, event, "cannot append to the audit log");
+    pub(super) fn audit(&mut self, event: AuditEvent) {
+        if let Err(e) = self.audit.append(&mut self.signer, &event) {
+            error!(error = %e, event = event.name(), "cannot append to the audit log");
         }
     }
 
-    /// Audit the end of recording `r`; `during` is the state it ended in.
-    pub(super) fn audit_stop(&mut self, r: &RecordingWriter, t: Trigger, during: &str) {
-        self.audit_event(
-            events::RECORDING_STOP,
-            serde_json::json!({
-                "recording_id": r.id(),
-                "trigger": trigger_name(t),
-                "seconds": r.seconds(),
-                "segments": r.closed().len(),
-                "during": during,
-            }),
-        );
+    /// Carry out the state machine's boot actions and publish the first status.
+    pub(super) fn start(&mut self, boot_actions: Vec<Action>) {
+        for a in boot_actions {
+            self.execute(a);
+        }
+        self.drain_queue();
+        self.refresh_storage();
+        self.publish();
     }
 
-    pub(super) fn run(&mut self, input: &Receiver<Input>, events: &Receiver<CaptureEvent>) {
-        let frames = self.frames_rx.clone();
+    /// Run until the state machine says exit.
+    pub(super) fn run(&mut self) {
+        let frames = self.pipeline.frames_rx.clone();
+        let events = self.pipeline.events_rx.clone();
+        let input = self.input_rx.clone();
+        let mut shutdown = self.shutdown.0.clone();
         let mut next_tick = Instant::now() + TICK;
         while !self.exit {
             let timeout = next_tick.saturating_duration_since(Instant::now());
@@ -34,46 +52,19 @@ impl Loop {
                     }
                 }
                 recv(input) -> msg => {
-                    match msg {
-                        Ok(Input::Gesture(g)) => {
-                            info!(gesture = gesture_name(g), "button gesture");
-                            self.dispatch(Event::Gesture(g));
-                        }
-                        Ok(Input::Command(c)) => {
-                            info!(command = ?c, "control command");
-                            self.dispatch(Event::Command(c));
-                        }
-                        Ok(Input::Dock(docked)) => {
-                            info!(docked, "dock sense");
-                            if self.machine.docked() != docked {
-                                let event = if docked { events::DOCKED } else { events::UNDOCKED };
-                                let state = self.machine.state().name();
-                                self.audit_event(event, serde_json::json!({ "state": state }));
-                            }
-                            self.dispatch(if docked { Event::Docked } else { Event::Undocked });
-                        }
-                        Ok(Input::DockCall(req, reply)) => {
-                            let answer = self.dock_call(req);
-                            let _ = reply.send(answer);
-                        }
-                        Ok(Input::Head(nonce, reply)) => {
-                            let head = self.head_statement(&nonce);
-                            let _ = reply.send(head);
-                        }
-                        Ok(Input::Shutdown) | Err(_) => {
-                            info!("shutdown requested");
-                            self.notify.stopping();
-                            self.dispatch(Event::Shutdown);
-                        }
+                    if let Ok(i) = msg {
+                        self.on_input(i);
                     }
                 }
                 recv(events) -> msg => {
-                    if let Ok(CaptureEvent::Failed { generation, reason }) = msg
-                        && generation == self.generation
-                        && self.capture.is_some()
-                    {
-                        self.pipeline_failed(reason);
+                    if let Ok(CaptureEvent::Failed { generation, reason }) = msg {
+                        self.on_capture_failed(generation, reason);
                     }
+                }
+                recv(shutdown) -> _ => {
+                    // Once: a dropped handle would keep the channel ready forever.
+                    shutdown = crossbeam_channel::never();
+                    self.on_shutdown();
                 }
                 default(timeout) => {}
             }
@@ -84,16 +75,65 @@ impl Loop {
         }
     }
 
-    pub(super) fn pipeline_failed(&mut self, reason: String) {
-        error!(%reason, "capture pipeline failed");
-        self.audit_event(
-            events::PIPELINE_FAULT,
-            serde_json::json!({ "generation": self.generation, "reason": reason }),
-        );
-        self.last_fault = Some(reason);
-        self.dispatch(Event::PipelineFailed);
+    /// Stop every thread the daemon started and record the clean shutdown.
+    pub(super) fn finish(mut self) {
+        if let Some(server) = self.dock_server.take() {
+            let _ = server.stop();
+        }
+        if let Some(ctl) = self.ctl.take() {
+            ctl.stop();
+        }
+        self.audit(AuditEvent::Shutdown {});
+        self.controls.shutdown();
+        info!("bodycam daemon stopped");
     }
 
+    fn on_shutdown(&mut self) {
+        info!("shutdown requested");
+        self.notify.stopping();
+        self.dispatch(Event::Shutdown);
+    }
+
+    fn on_input(&mut self, input: Input) {
+        match input {
+            Input::Gesture(g) => {
+                info!(gesture = gesture_name(g), "button gesture");
+                self.dispatch(Event::Gesture(g));
+            }
+            Input::Command(c) => {
+                info!(command = ?c, "control command");
+                self.dispatch(Event::Command(c));
+            }
+            Input::Dock(docked) => self.on_dock_sense(docked),
+            Input::DockCall(req, reply) => {
+                let answer = self.dock_call(req);
+                let _ = reply.send(answer);
+            }
+            Input::Head(nonce, reply) => {
+                let head = self.head_statement(&nonce);
+                let _ = reply.send(head);
+            }
+        }
+    }
+
+    fn on_dock_sense(&mut self, docked: bool) {
+        info!(docked, "dock sense");
+        if self.machine.docked() != docked {
+            let state = self.machine.state().name().to_string();
+            self.audit(if docked {
+                AuditEvent::Docked { state }
+            } else {
+                AuditEvent::Undocked { state }
+            });
+        }
+        self.dispatch(if docked {
+            Event::Docked
+        } else {
+            Event::Undocked
+        });
+    }
+
+    /// Feed one event to the state machine (and whatever its actions raise).
     pub(super) fn dispatch(&mut self, event: Event) {
         self.queue.push_back(event);
         self.drain_queue();
@@ -111,20 +151,7 @@ impl Loop {
                     ?event,
                     "state change"
                 );
-                if after == State::Docked {
-                    // Segments closed since docking are waiting for offload too.
-                    self.count_pending();
-                }
-                if after == State::StorageFull {
-                    let cap = self.store.capacity();
-                    self.audit_event(
-                        events::STORAGE_FULL,
-                        serde_json::json!({
-                            "available_bytes": cap.available_bytes,
-                            "used_bytes": cap.used_bytes,
-                        }),
-                    );
-                }
+                self.entered(after);
             }
             for a in actions {
                 self.execute(a);
@@ -134,29 +161,35 @@ impl Loop {
         self.publish();
     }
 
+    /// Bookkeeping on entering `state`.
+    fn entered(&mut self, state: State) {
+        match state {
+            // Segments closed since docking are waiting for offload too.
+            State::Docked => self.count_pending(),
+            State::StorageFull => {
+                let cap = self.store.capacity();
+                self.audit(AuditEvent::StorageFull {
+                    available_bytes: cap.available_bytes,
+                    used_bytes: cap.used_bytes,
+                });
+            }
+            State::Booting
+            | State::Ready
+            | State::Recording
+            | State::Stopping
+            | State::Fault { .. }
+            | State::ShuttingDown => {}
+        }
+    }
+
     pub(super) fn execute(&mut self, action: Action) {
         debug!(?action, "action");
         match action {
             Action::StartPipeline => self.start_pipeline(),
             Action::StopPipeline => self.stop_pipeline(),
-            Action::ScheduleRetry => {
-                self.retry_at = Some(Instant::now() + self.backoff);
-                info!(
-                    seconds = self.backoff.as_secs(),
-                    "pipeline restart scheduled"
-                );
-                self.backoff = (self.backoff * 2).min(MAX_RETRY);
-            }
+            Action::ScheduleRetry => self.schedule_retry(),
             Action::OpenRecording(t) => self.open_recording(t),
-            Action::FinalizeRecording(t) => {
-                self.flush_pending();
-                self.close_segment(end_reason(t));
-                if let Some(r) = self.recording.take() {
-                    info!(recording = r.id(), seconds = r.seconds(), trigger = %trigger_name(t), "recording stopped");
-                    self.audit_stop(&r, t, "recording");
-                }
-                self.queue.push_back(Event::RecordingFinalized);
-            }
+            Action::FinalizeRecording(t) => self.finalize_recording(t),
             Action::SuspendRecording => {
                 self.flush_pending();
                 self.close_segment(EndReason::Fault);
@@ -166,29 +199,8 @@ impl Loop {
                     info!(recording = r.id(), "recording resumes in a new segment");
                 }
             }
-            Action::EndSuspendedRecording(t) => {
-                if let Some(r) = self.recording.take() {
-                    info!(recording = r.id(), trigger = %trigger_name(t), "suspended recording ended");
-                    self.audit_stop(&r, t, "fault");
-                }
-            }
-            Action::AddMarker(t) => {
-                let now = monotonic_ns();
-                let time = TimeRef::now();
-                if let Some(r) = self.recording.as_mut() {
-                    r.add_marker(now, trigger_name(t), &time);
-                    info!(recording = r.id(), "marker added");
-                    let id = r.id().to_string();
-                    self.audit_event(
-                        events::MARKER,
-                        serde_json::json!({
-                            "recording_id": id,
-                            "trigger": trigger_name(t),
-                            "utc": crate::clock::rfc3339(time.utc),
-                        }),
-                    );
-                }
-            }
+            Action::EndSuspendedRecording(t) => self.end_suspended_recording(t),
+            Action::AddMarker(t) => self.add_marker(t),
             Action::MarkerFlash => self.marker_flash_until = Some(Instant::now() + MARKER_FLASH),
             Action::Haptic(cue) => {
                 if !self.machine.stealth() {
@@ -197,55 +209,53 @@ impl Loop {
             }
             Action::StealthChanged(on) => {
                 info!(stealth = on, "stealth mode");
-                self.audit_event(events::STEALTH, serde_json::json!({ "on": on }));
+                self.audit(AuditEvent::Stealth { on });
             }
             Action::Refused(r) => warn!(reason = ?r, "start refused"),
             Action::OpenDock => self.open_dock(),
-            Action::CloseDock => {
-                if let Some(server) = self.dock_server.take() {
-                    if let Err(e) = server.stop() {
-                        warn!(error = %e, "dock API did not stop cleanly");
-                    }
-                    info!("dock API closed");
-                }
-            }
+            Action::CloseDock => self.close_dock(),
             Action::Exit => self.exit = true,
         }
     }
 
-    pub(super) fn tick(&mut self) {
+    fn finalize_recording(&mut self, t: crate::recorder::Trigger) {
+        self.flush_pending();
+        self.close_segment(end_reason(t));
+        if let Some(r) = self.recording.take() {
+            info!(recording = r.id(), seconds = r.seconds(), trigger = %trigger_name(t), "recording stopped");
+            self.audit_stop(&r, t, "recording");
+        }
+        self.queue.push_back(Event::RecordingFinalized);
+    }
+
+    fn end_suspended_recording(&mut self, t: crate::recorder::Trigger) {
+        if let Some(r) = self.recording.take() {
+            info!(recording = r.id(), trigger = %trigger_name(t), "suspended recording ended");
+            self.audit_stop(&r, t, "fault");
+        }
+    }
+
+    fn tick(&mut self) {
         self.time = TimeRef::now();
         self.watch_clock();
         let now = Instant::now();
-        if self.retry_at.is_some_and(|t| now >= t) {
-            self.retry_at = None;
+        if self.pipeline.retry_at.is_some_and(|t| now >= t) {
+            self.pipeline.retry_at = None;
             self.dispatch(Event::RetryDue);
         }
-        if self.capture.is_some() {
-            if self.running_seen && now.duration_since(self.last_video) > STALL_TIMEOUT {
-                self.pipeline_failed(format!(
-                    "no video for {} s: pipeline stalled",
-                    STALL_TIMEOUT.as_secs()
-                ));
-            } else if !self.running_seen
-                && now.duration_since(self.pipeline_started) > START_TIMEOUT
-            {
-                self.pipeline_failed(format!(
-                    "no keyframe within {} s of start",
-                    START_TIMEOUT.as_secs()
-                ));
-            }
+        if self.pipeline.capture.is_some()
+            && let Some(problem) = self.pipeline.watch.check(now)
+        {
+            self.pipeline_failed(problem.reason());
         }
-        let flowing = self.capture.is_some()
-            && self.running_seen
-            && now.duration_since(self.last_video) < Duration::from_secs(1);
+        let flowing = self.pipeline.capture.is_some() && self.pipeline.watch.flowing(now);
         // Docked, the camera is stopped on purpose: the loop itself is what is watched.
         if flowing || self.machine.state() == State::Docked {
             self.notify.watchdog(now);
         }
         if let Some(rec) = self.recording.as_mut()
             && rec.unsynced_bytes() > 0
-            && now.duration_since(self.last_sync) >= SYNC_INTERVAL
+            && timers::due(self.last_sync, now, SYNC_INTERVAL)
         {
             if let Err(e) = rec.checkpoint(&mut self.signer) {
                 self.storage_failed(e);
@@ -255,10 +265,33 @@ impl Loop {
         if self.marker_flash_until.is_some_and(|t| now >= t) {
             self.marker_flash_until = None;
         }
-        if now.duration_since(self.last_refresh) >= Duration::from_secs(1) {
+        if timers::due(self.last_refresh, now, STORAGE_REFRESH) {
             self.last_refresh = now;
             self.refresh_storage();
         }
         self.drain_queue();
+    }
+
+    /// Audit wall-clock jumps (> 1 s against the monotonic clock) and sync changes.
+    fn watch_clock(&mut self) {
+        let observed = self
+            .clock
+            .observe(timers::clock_offset_ms(), self.time.synchronised);
+        for o in observed {
+            let change = match o {
+                ClockObservation::Jump { jump_ms } => {
+                    warn!(jump_ms, "wall clock jumped");
+                    ClockChange::Jump {
+                        jump_ms,
+                        utc: crate::clock::rfc3339(self.time.utc),
+                    }
+                }
+                ClockObservation::Sync { synchronised } => {
+                    info!(synchronised, "wall clock synchronisation changed");
+                    ClockChange::Sync { synchronised }
+                }
+            };
+            self.audit(AuditEvent::Clock(change));
+        }
     }
 }

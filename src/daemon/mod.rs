@@ -1,43 +1,28 @@
-//! `bodycam run`: wires the capture pipeline, the store, the controls and the control
-//! socket around the pure recorder state machine, in one loop thread.
+//! `bodycam run`: wires the capture pipeline, the store, the evidence signer, the
+//! controls and the control socket around the pure recorder state machine, in one loop
+//! thread.
 //!
-//! Threads: this loop (owns the state machine, the pre-event buffer, the store and the
-//! open recording — nothing else touches flash); GStreamer streaming threads (appsink
-//! callbacks push frames into a bounded channel); one bus watcher per pipeline; the
-//! controls' gesture and indicator threads; the control-socket acceptor and one thread
-//! per connection; the signal thread.
+//! [`run`] takes the backends and a shutdown signal from its caller (the binary builds
+//! the real ones with [`Backends::from_config`] and turns SIGTERM into the signal), so a
+//! test can run a whole daemon in-process.
+//!
+//! # Threads
+//! - the loop ([`event_loop`]): owns the state machine, the pre-event buffer, the store,
+//!   the open recording and the signer; nothing else writes to flash;
+//! - GStreamer streaming threads: appsink callbacks push frames into a bounded channel;
+//! - `gst-bus-N`: one bus watcher per pipeline generation;
+//! - the controls' gesture and indicator threads, and `gestures`, which forwards
+//!   recognised gestures to the loop;
+//! - `ctl` and one `ctl-conn` per request ([`requests`]);
+//! - `dock-sense` (GPIO only) and the dock API's runtime while docked ([`dock_link`]).
+//!
+//! # Lock order
+//! The only lock the loop shares is the [`Status`] snapshot; it is taken alone, never
+//! while another lock is held.
 
-use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-
-use crossbeam_channel::{Receiver, Sender, bounded, select, unbounded};
-use tracing::{debug, error, info, warn};
-
-use crate::capture::{self, Capture, CaptureEvent, CaptureShared, CapturedFrame, Encoder};
-use crate::clock::{TimeRef, monotonic_ns};
-use crate::config::{Config, ControlsBackendKind};
-use crate::controls::leds::{LedInputs, LedMode, LedPatterns, patterns_for};
-use crate::controls::sim::{SimAction, SimButton, SimulatedControls};
-use crate::controls::{self, ControlsBackend, ControlsHandle, Gesture, GestureTimings};
-use crate::ctl::{self, ButtonAction, RecordAction, Request, Response};
-use crate::dock::{DockError, DockLimits, DockServer};
-use crate::dock_link::{DaemonDock, DockReply, DockRequest};
-use crate::evidence::audit::{AuditLog, events};
-use crate::evidence::identity::{Identity, IdentityError};
-use crate::evidence::sidecar::{CaptureInfo, EndReason};
-use crate::evidence::{Signer, SystemTime, boot_id, scan};
-use crate::flash::RealFlash;
-use crate::interleave::Interleaver;
-use crate::media::{Frame, StreamKind};
-use crate::prebuffer::PreEventBuffer;
-use crate::recorder::{Action, Command, Event, Machine, State, Trigger};
-use crate::status::{CameraStatus, LedStatus, Status};
-use crate::store::offload;
-use crate::store::recording::{NewRecording, Offer, RecordingWriter};
-use crate::store::{Store, StoreError};
-use crate::systemd::Notifier;
-
+mod boot;
+mod dock;
+mod dock_link;
 mod event_loop;
 mod pipeline;
 mod publish;
@@ -45,52 +30,52 @@ mod recording;
 mod requests;
 mod setup;
 mod storage;
-mod timers;
+pub mod timers;
 
-use recording::*;
-use requests::*;
-pub use setup::gesture_timings;
-use setup::*;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
-/// How long the video may stop before the pipeline counts as stalled.
-pub const STALL_TIMEOUT: Duration = Duration::from_secs(3);
+use crossbeam_channel::{Receiver, Sender};
 
-/// How long a (re)started pipeline may take to deliver its first keyframe.
-pub const START_TIMEOUT: Duration = Duration::from_secs(10);
+use crate::capture::{Capture, CaptureEvent, CaptureShared, CapturedFrame};
+use crate::clock::TimeRef;
+use crate::controls::ControlsHandle;
+use crate::controls::leds::LedPatterns;
+use crate::dock::DockServer;
+use crate::evidence::Signer;
+use crate::evidence::audit::AuditLog;
+use crate::evidence::sidecar::CaptureInfo;
+use crate::interleave::Interleaver;
+use crate::prebuffer::PreEventBuffer;
+use crate::recorder::{Event, Machine};
+use crate::status::{CameraStatus, Status};
+use crate::store::Store;
+use crate::store::recording::RecordingWriter;
+use crate::systemd::Notifier;
 
-/// First retry delay after a pipeline failure; doubles up to [`MAX_RETRY`].
-pub const FIRST_RETRY: Duration = Duration::from_secs(1);
+pub use dock_link::{DaemonDock, DockAnswer, DockReply, DockRequest, LoopCall};
+pub use setup::{Backends, CaptureSetup, gesture_timings};
+use timers::{Backoff, ClockWatch, PipelineWatch};
 
-/// Longest retry delay.
-pub const MAX_RETRY: Duration = Duration::from_secs(30);
-
-/// Footage is made durable at least this often.
-pub const SYNC_INTERVAL: Duration = Duration::from_secs(1);
-
-/// How long the marker flash shows.
-pub const MARKER_FLASH: Duration = Duration::from_millis(700);
-
-/// Loop tick.
-const TICK: Duration = Duration::from_millis(100);
-
-/// Errors that stop the daemon.
+/// Errors that stop the daemon before or while it starts.
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
     /// Capture could not be set up.
     #[error(transparent)]
-    Capture(#[from] capture::CaptureError),
+    Capture(#[from] crate::capture::CaptureError),
     /// The store could not be opened or recovered.
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(#[from] crate::store::StoreError),
     /// The controls backend failed.
     #[error(transparent)]
-    Controls(#[from] controls::ControlsError),
+    Controls(#[from] crate::controls::ControlsError),
     /// The control socket could not be set up.
     #[error(transparent)]
-    Ctl(#[from] ctl::CtlError),
+    Ctl(#[from] crate::ctl::CtlError),
     /// The device identity could not be loaded or created.
     #[error(transparent)]
-    Identity(#[from] IdentityError),
+    Identity(#[from] crate::evidence::identity::IdentityError),
     /// The evidence files could not be read or written.
     #[error("evidence files in {path}: {source}")]
     Evidence {
@@ -101,281 +86,204 @@ pub enum DaemonError {
     },
     /// The dock API could not be set up (certificates, key, address).
     #[error(transparent)]
-    Dock(#[from] DockError),
-    /// Signal handling could not be installed.
-    #[error("cannot install signal handlers: {0}")]
-    Signals(std::io::Error),
+    Dock(#[from] crate::dock::DockError),
+    /// A thread could not be spawned, or signal handling installed.
+    #[error("cannot start the {what}: {source}")]
+    Spawn {
+        /// What.
+        what: &'static str,
+        /// Cause.
+        source: std::io::Error,
+    },
 }
 
-/// Messages from the other threads to the loop (besides frames).
+/// Tells a running daemon to stop: SIGTERM/SIGINT in the binary
+/// ([`shutdown_on_signals`]), a test's own call otherwise.
+#[derive(Debug, Clone)]
+pub struct ShutdownHandle(Sender<()>);
+
+impl ShutdownHandle {
+    /// Ask the daemon to finalise what is open and stop.
+    pub fn shutdown(&self) {
+        let _ = self.0.send(());
+    }
+}
+
+/// The receiving side of a [`ShutdownHandle`], given to [`run`].
+#[derive(Debug)]
+pub struct Shutdown(Receiver<()>);
+
+/// A new shutdown signal.
+pub fn shutdown_channel() -> (ShutdownHandle, Shutdown) {
+    let (tx, rx) = crossbeam_channel::bounded(1);
+    (ShutdownHandle(tx), Shutdown(rx))
+}
+
+/// Turn SIGTERM and SIGINT into `handle.shutdown()`.
+pub fn shutdown_on_signals(handle: ShutdownHandle) -> Result<(), DaemonError> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let spawn = |source| DaemonError::Spawn {
+        what: "signal handler",
+        source,
+    };
+    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT]).map_err(spawn)?;
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            if signals.forever().next().is_some() {
+                handle.shutdown();
+            }
+        })
+        .map_err(spawn)?;
+    Ok(())
+}
+
+/// Run the daemon on `backends` until `shutdown` fires: open the store and the
+/// evidence chains, recover what a crash left open, then loop. Returns once the open
+/// segment is finalised and every thread it started has stopped.
+pub fn run(
+    cfg: crate::config::Config,
+    backends: Backends,
+    shutdown: Shutdown,
+) -> Result<(), DaemonError> {
+    let (mut d, boot_actions) = setup::build(cfg, backends, shutdown)?;
+    d.start(boot_actions);
+    d.run();
+    d.finish();
+    Ok(())
+}
+
+/// Messages from the other threads to the loop (besides frames and capture events).
 #[derive(Debug)]
 enum Input {
-    Gesture(Gesture),
-    Command(Command),
-    /// Sign a head statement for this nonce and answer on the channel.
-    Head(Vec<u8>, Sender<serde_json::Value>),
+    /// A recognised button gesture.
+    Gesture(crate::controls::Gesture),
+    /// A `ctl` command (record, marker, stealth).
+    Command(crate::recorder::Command),
+    /// Sign a head statement for this nonce and answer on the channel (`ctl head`).
+    Head(Vec<u8>, Sender<crate::evidence::head::HeadStatement>),
     /// Dock sense changed (true = in the dock).
     Dock(bool),
     /// A dock API request that signs or changes state; answer on the channel.
     DockCall(DockRequest, Sender<DockReply>),
-    Shutdown,
 }
 
-/// Run the daemon until SIGTERM/SIGINT. `encoder` must come from
-/// [`capture::resolve_encoder`] (so a bad encoder choice is reported as a config error
-/// before anything starts).
-pub fn run(cfg: Config, encoder: Encoder) -> Result<(), DaemonError> {
-    let started = Instant::now();
-    capture::check_elements(&cfg)?;
-    let aac = if cfg.audio.enabled {
-        Some(capture::resolve_aac()?)
-    } else {
-        None
-    };
-    let description = capture::pipeline_description(&cfg, encoder, aac);
-    debug!(pipeline = %description, "capture pipeline");
-
-    let mut store = Store::open(
-        &cfg.storage,
-        cfg.footage_bytes_per_second(),
-        Arc::new(RealFlash),
-    )?;
-    let (signer, audit, recovered) = open_evidence(&cfg, &mut store)?;
-
-    let (input_tx, input_rx) = unbounded::<Input>();
-    let (gesture_tx, gesture_rx) = std::sync::mpsc::channel::<Gesture>();
-    {
-        let input_tx = input_tx.clone();
-        std::thread::Builder::new()
-            .name("gestures".into())
-            .spawn(move || {
-                while let Ok(g) = gesture_rx.recv() {
-                    if input_tx.send(Input::Gesture(g)).is_err() {
-                        return;
-                    }
-                }
-            })
-            .map_err(DaemonError::Signals)?;
-    }
-    let timings = gesture_timings(&cfg);
-    let (backend, sim_button) = controls_backend(&cfg, timings)?;
-    let controls_name = backend.name();
-    let controls = controls::start(backend, timings, gesture_tx)?;
-
-    let status = Arc::new(Mutex::new(Status::default()));
-    let socket_path = cfg.socket_path();
-    let listener = ctl::bind(&socket_path)?;
-    {
-        let status = status.clone();
-        let input_tx = input_tx.clone();
-        let handler: Arc<dyn Fn(Request) -> Response + Send + Sync> =
-            Arc::new(move |req| handle_request(req, &status, &input_tx, sim_button.as_ref()));
-        std::thread::Builder::new()
-            .name("ctl".into())
-            .spawn(move || ctl::serve(listener, handler))
-            .map_err(DaemonError::Signals)?;
-    }
-    spawn_signal_thread(input_tx.clone())?;
-    if cfg.controls.backend == ControlsBackendKind::Gpio
-        && let Some(pin) = cfg.controls.dock_pin
-    {
-        let tx = input_tx.clone();
-        controls::gpio::watch_dock(pin, move |docked| {
-            let _ = tx.send(Input::Dock(docked));
-        })?;
-    }
-
-    let dock = match (&cfg.dock.cert, &cfg.dock.key, &cfg.dock.ca) {
-        (Some(cert), Some(key), Some(ca)) => {
-            let tls = crate::dock::server_tls(cert, key, ca)?;
-            let tx = input_tx.clone();
-            let call: crate::dock_link::LoopCall = Arc::new(move |req| {
-                let (reply_tx, reply_rx) = crossbeam_channel::bounded(1);
-                tx.send(Input::DockCall(req, reply_tx))
-                    .map_err(|_| DockError::Unavailable("the camera is shutting down".into()))?;
-                reply_rx
-                    .recv_timeout(Duration::from_secs(10))
-                    .map_err(|_| DockError::Unavailable("the camera did not answer".into()))?
-            });
-            let addr = cfg.dock.listen.parse().map_err(|_| {
-                DaemonError::Dock(DockError::Tls(format!(
-                    "bad dock.listen {}",
-                    cfg.dock.listen
-                )))
-            })?;
-            Some(DockSetup { tls, call, addr })
-        }
-        (Some(_) | None, Some(_) | None, Some(_) | None) => None,
-    };
-
-    let (frames_tx, frames_rx) = bounded::<CapturedFrame>(1024);
-    let (events_tx, events_rx) = unbounded::<CaptureEvent>();
-    let shared = Arc::new(CaptureShared {
-        fail_after: cfg
-            .camera
-            .simulate_failure_after_seconds
-            .map(|s| Duration::from_secs(u64::from(s))),
-        stall_after: cfg
-            .camera
-            .simulate_stall_after_seconds
-            .map(|s| Duration::from_secs(u64::from(s))),
-        failed_once: AtomicBool::new(false),
-    });
-    let capture_info = CaptureInfo {
-        source: format!("{:?}", cfg.camera.source).to_lowercase(),
-        encoder: encoder.element().to_string(),
-        width: cfg.camera.width,
-        height: cfg.camera.height,
-        framerate: cfg.camera.framerate,
-        audio: cfg.audio.enabled,
-    };
-    let camera_status = CameraStatus {
-        source: capture_info.source.clone(),
-        encoder: capture_info.encoder.clone(),
-        width: cfg.camera.width,
-        height: cfg.camera.height,
-        framerate: cfg.camera.framerate,
-        audio_encoder: aac.map(str::to_string),
-    };
-    info!(
-        camera = %capture_info.source,
-        encoder = %capture_info.encoder,
-        controls = controls_name,
-        socket = %socket_path.display(),
-        data = %cfg.storage.path.display(),
-        "bodycam daemon starting"
-    );
-
-    let (machine, boot_actions) = Machine::boot();
-    let pre_event_ns = u64::from(cfg.recording.pre_event_seconds) * 1_000_000_000;
-    // Bound the pre-event RAM at twice the configured bitrate's worth, plus a GOP.
-    let pre_event_cap = ((cfg.footage_bytes_per_second() * 2.0)
-        * f64::from(cfg.recording.pre_event_seconds + 1)) as usize;
-    let mut d = Loop {
-        prebuffer: PreEventBuffer::new(
-            pre_event_ns,
-            cfg.recording.pre_event_audio && cfg.audio.enabled,
-            pre_event_cap.max(4 << 20),
-        ),
-        interleaver: Interleaver::new(cfg.audio.enabled, 1_000_000_000),
-        segment_ns: u64::from(cfg.recording.segment_seconds) * 1_000_000_000,
-        cfg,
-        machine,
-        store,
-        recording: None,
-        capture: None,
-        generation: 0,
-        description,
-        shared,
-        frames_tx,
-        frames_rx,
-        events_tx,
-        controls,
-        status,
-        capture_info,
-        camera_status,
-        controls_name,
-        retry_at: None,
-        backoff: FIRST_RETRY,
-        pipeline_started: Instant::now(),
-        last_video: Instant::now(),
-        running_seen: false,
-        last_sync: Instant::now(),
-        last_refresh: Instant::now(),
-        marker_flash_until: None,
-        segments_written: 0,
-        restarts: 0,
-        last_fault: None,
-        recovered: recovered.len(),
-        time: TimeRef::now(),
-        queue: Default::default(),
-        exit: false,
-        leds: None,
-        storage_low: false,
-        daemon_started: started,
-        notify: Notifier::new(),
-        dock,
-        dock_server: None,
-        dock_activity: None,
-        offload_pending: None,
-        signer,
-        audit,
-        clock_offset_ms: clock_offset_ms(),
-        clock_synced: crate::clock::clock_synchronised(),
-    };
-    for a in boot_actions {
-        d.execute(a);
-    }
-    d.drain_queue();
-    d.refresh_storage();
-    d.publish();
-    d.run(&input_rx, &events_rx);
-    if let Some(server) = d.dock_server.take() {
-        let _ = server.stop();
-    }
-    d.audit_event(events::SHUTDOWN, serde_json::json!({}));
-    d.controls.shutdown();
-    let _ = std::fs::remove_file(&socket_path);
-    info!("bodycam daemon stopped");
-    Ok(())
-}
-
-/// What the dock API needs, prepared at start.
-struct DockSetup {
-    tls: Arc<rustls::ServerConfig>,
-    call: crate::dock_link::LoopCall,
-    addr: std::net::SocketAddr,
-}
-
-/// The loop's state. Lock order: only `status` is shared, and it is never held while
-/// another lock is taken.
-struct Loop {
-    cfg: Config,
-    machine: Machine,
-    store: Store,
-    recording: Option<RecordingWriter>,
-    prebuffer: PreEventBuffer,
-    interleaver: Interleaver,
+/// What is derived once from the configuration and the backends, and never changes
+/// while the daemon runs.
+#[derive(Debug)]
+struct Settings {
+    /// Target segment length (`recording.segment_seconds`).
     segment_ns: u64,
-    capture: Option<Capture>,
-    generation: u64,
+    /// The GStreamer pipeline description every generation is built from.
     description: String,
-    shared: Arc<CaptureShared>,
-    frames_tx: Sender<CapturedFrame>,
-    frames_rx: Receiver<CapturedFrame>,
-    events_tx: Sender<CaptureEvent>,
-    controls: ControlsHandle,
-    status: Arc<Mutex<Status>>,
+    /// Capture settings recorded in `recording.json` and sidecars.
     capture_info: CaptureInfo,
+    /// Camera settings shown in the status.
     camera_status: CameraStatus,
+    /// Name of the controls backend.
     controls_name: &'static str,
+    /// Test-only sensor faults, shared with every pipeline generation.
+    capture_shared: Arc<CaptureShared>,
+    /// Free acknowledged media at once (`storage.delete_after_ack`).
+    delete_after_ack: bool,
+    /// Let the dock set the wall clock (`dock.set_clock`).
+    set_clock: bool,
+    /// `storage.reserve_hours`, for the log.
+    reserve_hours: f64,
+    /// `storage.path`, for the status.
+    storage_path: String,
+    /// What the dock API needs, when `[dock]` has a certificate, key and CA.
+    dock: Option<dock::DockSetup>,
+    /// When the daemon started (uptime in the status).
+    started: Instant,
+}
+
+/// The running capture pipeline and what the loop knows about it.
+#[derive(Debug)]
+struct PipelineState {
+    /// The running pipeline, if any (none while docked, faulted or shutting down).
+    capture: Option<Capture>,
+    /// Generation of the newest pipeline (1 for the first); frames of older
+    /// generations are dropped.
+    generation: u64,
+    /// Start, first keyframe and latest video of the current generation.
+    watch: PipelineWatch,
+    /// Delay before the next restart.
+    backoff: Backoff,
+    /// When the scheduled restart is due.
     retry_at: Option<Instant>,
-    backoff: Duration,
-    pipeline_started: Instant,
-    last_video: Instant,
-    running_seen: bool,
-    last_sync: Instant,
-    last_refresh: Instant,
-    marker_flash_until: Option<Instant>,
-    segments_written: u64,
+    /// Restarts since boot (status).
     restarts: u32,
-    last_fault: Option<String>,
-    recovered: usize,
-    time: TimeRef,
-    queue: std::collections::VecDeque<Event>,
+    /// Where the appsinks send frames (cloned into each generation).
+    frames_tx: Sender<CapturedFrame>,
+    /// Frames from the appsinks.
+    frames_rx: Receiver<CapturedFrame>,
+    /// Where each generation's bus watcher reports failures.
+    events_tx: Sender<CaptureEvent>,
+    /// Failures reported by the bus watchers.
+    events_rx: Receiver<CaptureEvent>,
+}
+
+/// The daemon loop's state; only the loop thread touches it.
+struct Loop {
+    /// Derived once from the config.
+    settings: Settings,
+    /// The recorder state machine.
+    machine: Machine,
+    /// Events the machine has yet to see (actions may raise new ones).
+    queue: VecDeque<Event>,
+    /// Set by [`crate::recorder::Action::Exit`]: the loop ends.
     exit: bool,
-    leds: Option<LedPatterns>,
+    /// The footage store.
+    store: Store,
+    /// The open recording, if any.
+    recording: Option<RecordingWriter>,
+    /// Footage kept in RAM while ready, written at the start of a recording.
+    prebuffer: PreEventBuffer,
+    /// Puts audio and video in decode order.
+    interleaver: Interleaver,
+    /// The capture pipeline.
+    pipeline: PipelineState,
+    /// Signs records and advances both chains.
+    signer: Signer,
+    /// The signed audit log.
+    audit: AuditLog,
+    /// Time reference of the current tick (UTC against the monotonic clock).
+    time: TimeRef,
+    /// Wall-clock jumps and synchronisation changes.
+    clock: ClockWatch,
+    /// When the open segment last checkpointed.
+    last_sync: Instant,
+    /// When free space was last re-read.
+    last_refresh: Instant,
+    /// Whether the last capacity reading was below the reserve (audited on change).
     storage_low: bool,
-    daemon_started: Instant,
+    /// Inputs from the other threads.
+    input_rx: Receiver<Input>,
+    /// The caller's shutdown signal.
+    shutdown: Shutdown,
+    /// The controls' threads (LEDs, haptics).
+    controls: ControlsHandle,
+    /// LED patterns last sent to the controls.
+    leds: Option<LedPatterns>,
+    /// Until when the marker flash shows.
+    marker_flash_until: Option<Instant>,
+    /// The snapshot `ctl status` and the dock API read.
+    status: Arc<Mutex<Status>>,
+    /// systemd notifications.
     notify: Notifier,
-    dock: Option<DockSetup>,
+    /// The control-socket server.
+    ctl: Option<crate::ctl::CtlServer>,
+    /// The dock API while docked.
     dock_server: Option<DockServer>,
     /// When the dock last made a request that goes through the loop.
     dock_activity: Option<Instant>,
     /// Closed segments not yet acknowledged (counted when docking and after each ack).
     offload_pending: Option<usize>,
-    signer: Signer,
-    audit: AuditLog,
-    clock_offset_ms: i64,
-    clock_synced: bool,
+    /// Segments closed since boot (status).
+    segments_written: u64,
+    /// Segments recovery closed at boot (status).
+    recovered: usize,
+    /// The last fault, for the status.
+    last_fault: Option<String>,
 }

@@ -1,9 +1,29 @@
-use super::*;
+//! What the daemon shows: the LED patterns for the current state, the status snapshot
+//! (`ctl status`, the dock API) and systemd's STATUS line.
+
+use std::time::{Duration, Instant};
+
+use super::Loop;
+use crate::controls::leds::{LedInputs, LedMode, LedPattern, patterns_for};
+use crate::recorder::State;
+use crate::status::{LedStatus, Status};
+use crate::store::recording::RecordingWriter;
 
 /// How long after the dock's last request the LEDs keep showing "offloading".
-pub(super) const OFFLOAD_ACTIVITY: Duration = Duration::from_secs(30);
+const OFFLOAD_ACTIVITY: Duration = Duration::from_secs(30);
 
-pub(super) fn led_mode(s: State, offload: Offload) -> LedMode {
+/// Offload progress as the LEDs show it while docked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Offload {
+    /// The dock has not talked to the camera lately.
+    Idle,
+    /// The dock is working: it asked for a head, an acknowledgement or the time recently.
+    Active,
+    /// Every closed segment is acknowledged.
+    Complete,
+}
+
+fn led_mode(s: State, offload: Offload) -> LedMode {
     match s {
         State::Docked if offload == Offload::Complete => LedMode::OffloadComplete,
         State::Docked if offload == Offload::Active => LedMode::Offloading,
@@ -17,18 +37,18 @@ pub(super) fn led_mode(s: State, offload: Offload) -> LedMode {
     }
 }
 
-/// Offload progress as the LEDs show it while docked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Offload {
-    /// The dock has not talked to the camera lately.
-    Idle,
-    /// The dock is working: it asked for a head, an acknowledgement or the time recently.
-    Active,
-    /// Every closed segment is acknowledged.
-    Complete,
+/// Offload progress from the pending count and the dock's last request at `now`.
+fn offload(pending: Option<usize>, activity: Option<Instant>, now: Instant) -> Offload {
+    if pending == Some(0) {
+        Offload::Complete
+    } else if activity.is_some_and(|t| now.saturating_duration_since(t) < OFFLOAD_ACTIVITY) {
+        Offload::Active
+    } else {
+        Offload::Idle
+    }
 }
 
-pub(super) fn pattern_name(p: crate::controls::leds::LedPattern) -> String {
+fn pattern_name(p: LedPattern) -> String {
     serde_json::to_value(p)
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))
@@ -36,22 +56,10 @@ pub(super) fn pattern_name(p: crate::controls::leds::LedPattern) -> String {
 }
 
 impl Loop {
-    pub(super) fn offload_state(&self) -> Offload {
-        if self.offload_pending == Some(0) {
-            Offload::Complete
-        } else if self
-            .dock_activity
-            .is_some_and(|t| t.elapsed() < OFFLOAD_ACTIVITY)
-        {
-            Offload::Active
-        } else {
-            Offload::Idle
-        }
-    }
-
     pub(super) fn update_leds(&mut self) {
+        let progress = offload(self.offload_pending, self.dock_activity, Instant::now());
         let inputs = LedInputs {
-            mode: led_mode(self.machine.state(), self.offload_state()),
+            mode: led_mode(self.machine.state(), progress),
             storage_low: self.machine.storage_low(),
             marker_flash: self.marker_flash_until.is_some(),
             stealth: self.machine.stealth(),
@@ -84,14 +92,14 @@ impl Loop {
             available_bytes: cap.available_bytes,
             stealth: self.machine.stealth(),
             leds: leds.unwrap_or_default(),
-            camera: self.camera_status.clone(),
-            controls: self.controls_name.to_string(),
+            camera: self.settings.camera_status.clone(),
+            controls: self.settings.controls_name.to_string(),
             pre_event_buffered_seconds: self.prebuffer.seconds(),
-            pipeline_restarts: self.restarts,
+            pipeline_restarts: self.pipeline.restarts,
             last_fault: self.last_fault.clone(),
             recovered_segments: self.recovered,
-            storage_path: self.cfg.storage.path.display().to_string(),
-            uptime_seconds: self.daemon_started.elapsed().as_secs_f64(),
+            storage_path: self.settings.storage_path.clone(),
+            uptime_seconds: self.settings.started.elapsed().as_secs_f64(),
             version: env!("CARGO_PKG_VERSION").to_string(),
         };
         let line = match &s.recording_id {
@@ -102,5 +110,30 @@ impl Loop {
         if let Ok(mut g) = self.status.lock() {
             *g = s;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn docked_leds_follow_offload_progress() {
+        let t0 = Instant::now();
+        let later = t0 + Duration::from_secs(31);
+        assert_eq!(offload(Some(0), None, t0), Offload::Complete);
+        assert_eq!(offload(Some(3), Some(t0), t0), Offload::Active);
+        assert_eq!(offload(Some(3), Some(t0), later), Offload::Idle);
+        assert_eq!(offload(None, None, t0), Offload::Idle);
+        assert_eq!(
+            led_mode(State::Docked, Offload::Complete),
+            LedMode::OffloadComplete
+        );
+        assert_eq!(
+            led_mode(State::Docked, Offload::Active),
+            LedMode::Offloading
+        );
+        assert_eq!(led_mode(State::Docked, Offload::Idle), LedMode::Docked);
+        assert_eq!(led_mode(State::Ready, Offload::Complete), LedMode::Ready);
     }
 }

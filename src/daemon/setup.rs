@@ -1,7 +1,113 @@
-use super::*;
+//! Setting the daemon up, apart from running it: the backends picked once from the
+//! config ([`Backends::from_config`]), then everything the loop needs built from the
+//! config and the backends ([`build`]): the store and evidence chains, the controls, the
+//! control socket server, the dock sense and the dock API settings.
+
+use std::os::unix::net::UnixListener;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Sender, bounded, unbounded};
+use tracing::{debug, info};
+
+use super::dock::DockSetup;
+use super::timers::{Backoff, ClockWatch, PipelineWatch, clock_offset_ms};
+use super::{DaemonError, Input, Loop, PipelineState, Settings, Shutdown, boot, requests};
+use crate::capture::{self, CaptureShared, CapturedFrame, Encoder};
+use crate::clock::TimeRef;
+use crate::config::{Config, ControlsBackendKind};
+use crate::controls::sim::{SimButton, SimulatedControls};
+use crate::controls::{self, ControlsBackend, Gesture, GestureTimings};
+use crate::evidence::sidecar::CaptureInfo;
+use crate::flash::{Flash, RealFlash};
+use crate::interleave::Interleaver;
+use crate::prebuffer::PreEventBuffer;
+use crate::recorder::{Action, Machine};
+use crate::status::{CameraStatus, Status};
+use crate::store::Store;
+use crate::systemd::Notifier;
+
+/// Frames queued between the appsinks and the loop (back-pressure beyond).
+const FRAME_QUEUE: usize = 1024;
+/// How far ahead of the other stream the interleaver lets one run.
+const INTERLEAVE_LAG_NS: u64 = 1_000_000_000;
+/// Smallest pre-event RAM bound.
+const MIN_PRE_EVENT_BYTES: usize = 4 << 20;
+
+/// The capture pipeline to run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaptureSetup {
+    /// GStreamer pipeline description ([`capture::pipeline_description`]).
+    pub description: String,
+    /// The H.264 encoder element in it.
+    pub encoder: &'static str,
+    /// The AAC encoder element, if audio is captured.
+    pub audio_encoder: Option<&'static str>,
+}
+
+/// The hardware and sockets the daemon runs on, picked once at start.
+pub struct Backends {
+    /// The capture pipeline.
+    pub capture: CaptureSetup,
+    /// Button, LEDs and haptics.
+    pub controls: Box<dyn ControlsBackend>,
+    /// The simulated button, when the controls are simulated: `ctl button`,
+    /// `ctl dock` and `ctl undock` work only then.
+    pub sim_button: Option<SimButton>,
+    /// The dock sense input to watch (GPIO backend), if fitted.
+    pub dock_pin: Option<u8>,
+    /// The bound control socket.
+    pub ctl: UnixListener,
+    /// The filesystem footage is written to.
+    pub flash: Arc<dyn Flash>,
+}
+
+impl std::fmt::Debug for Backends {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Backends")
+            .field("capture", &self.capture)
+            .field("controls", &self.controls.name())
+            .field("dock_pin", &self.dock_pin)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Backends {
+    /// The real backends for `cfg`: the capture pipeline for its source with
+    /// `encoder` (from [`capture::resolve_encoder`], so that a bad encoder choice was
+    /// already reported as a configuration error), the controls it names, the control
+    /// socket bound at its path, the real filesystem.
+    pub fn from_config(cfg: &Config, encoder: Encoder) -> Result<Backends, DaemonError> {
+        capture::check_elements(cfg)?;
+        let aac = if cfg.audio.enabled {
+            Some(capture::resolve_aac()?)
+        } else {
+            None
+        };
+        let description = capture::pipeline_description(cfg, encoder, aac);
+        let (controls, sim_button) = controls_backend(cfg, gesture_timings(cfg))?;
+        let dock_pin = match cfg.controls.backend {
+            ControlsBackendKind::Gpio => cfg.controls.dock_pin,
+            ControlsBackendKind::Simulated => None,
+        };
+        Ok(Backends {
+            capture: CaptureSetup {
+                description,
+                encoder: encoder.element(),
+                audio_encoder: aac,
+            },
+            controls,
+            sim_button,
+            dock_pin,
+            ctl: crate::ctl::bind(&cfg.socket_path())?,
+            flash: Arc::new(RealFlash),
+        })
+    }
+}
 
 /// Build the controls backend named by the config (picked once, here).
-pub(super) fn controls_backend(
+fn controls_backend(
     cfg: &Config,
     timings: GestureTimings,
 ) -> Result<(Box<dyn ControlsBackend>, Option<SimButton>), controls::ControlsError> {
@@ -36,125 +142,171 @@ pub fn gesture_timings(cfg: &Config) -> GestureTimings {
     }
 }
 
-/// Milliseconds between the wall clock and the monotonic clock (changes when the wall
-/// clock is set or jumps).
-pub(super) fn clock_offset_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis() - (crate::clock::monotonic_ns() / 1_000_000) as i64
+fn spawn_err(what: &'static str) -> impl Fn(std::io::Error) -> DaemonError {
+    move |source| DaemonError::Spawn { what, source }
 }
 
-/// Load the identity, find the chain heads, open the audit log, record the boot, and
-/// recover segments left open.
-pub(super) fn open_evidence(
-    cfg: &Config,
-    store: &mut Store,
-) -> Result<(Signer, AuditLog, Vec<crate::store::recovery::Recovered>), DaemonError> {
-    let found =
-        scan::scan(store.flash(), store.root()).map_err(|source| DaemonError::Evidence {
-            path: store.root().to_path_buf(),
-            source,
+/// Everything the loop needs, started, and the state machine's first actions: store and evidence opened (with recovery), the
+/// controls' threads, the control socket server and the dock sense watcher.
+pub(super) fn build(
+    cfg: Config,
+    backends: Backends,
+    shutdown: Shutdown,
+) -> Result<(Loop, Vec<Action>), DaemonError> {
+    let started = Instant::now();
+    let Backends {
+        capture: capture_setup,
+        controls: controls_backend,
+        sim_button,
+        dock_pin,
+        ctl: listener,
+        flash,
+    } = backends;
+    debug!(pipeline = %capture_setup.description, "capture pipeline");
+
+    let mut store = Store::open(&cfg.storage, cfg.footage_bytes_per_second(), flash)?;
+    let evidence = boot::open_evidence(&cfg, &mut store)?;
+
+    let (input_tx, input_rx) = unbounded::<Input>();
+    let timings = gesture_timings(&cfg);
+    let controls_name = controls_backend.name();
+    let gesture_tx = forward_gestures(input_tx.clone())?;
+    let controls = controls::start(controls_backend, timings, gesture_tx)?;
+
+    let status = Arc::new(Mutex::new(Status::default()));
+    let ctl = requests::serve(listener, status.clone(), input_tx.clone(), sim_button)?;
+    if let Some(pin) = dock_pin {
+        let tx = input_tx.clone();
+        controls::gpio::watch_dock(pin, move |docked| {
+            let _ = tx.send(Input::Dock(docked));
         })?;
-    let (identity, created) = Identity::load_or_create(&cfg.key_dir(), found.any_evidence)?;
-    let own = hex::encode(identity.device_id());
-    for other in found.device_ids.iter().filter(|d| **d != own) {
-        warn!(device = %other, "evidence on flash was signed by another device id");
     }
-    if let Some((offset, reason)) = &found.audit_damaged {
-        error!(offset, %reason, "the audit log is damaged before its end; left as it is");
-    }
-    let (media_head, audit_head) = found.heads_for(&own);
-    let mut signer = Signer::new(
-        identity,
-        Box::new(SystemTime),
-        boot_id(),
-        media_head,
-        audit_head,
+    let dock = DockSetup::from_config(&cfg, input_tx)?;
+
+    let settings = settings(&cfg, &capture_setup, controls_name, dock, started);
+    info!(
+        camera = %settings.capture_info.source,
+        encoder = %settings.capture_info.encoder,
+        controls = controls_name,
+        data = %cfg.storage.path.display(),
+        "bodycam daemon starting"
     );
-    let audit_path = store.audit_path();
-    let mut audit =
-        AuditLog::open(store.flash(), &audit_path).map_err(|source| DaemonError::Evidence {
-            path: audit_path.clone(),
-            source,
-        })?;
-    let mut log = |signer: &mut Signer, event: &str, detail: serde_json::Value| {
-        audit
-            .append(signer, event, detail)
-            .map_err(|source| DaemonError::Evidence {
-                path: audit_path.clone(),
-                source,
-            })
+    let pre_event_ns = u64::from(cfg.recording.pre_event_seconds) * 1_000_000_000;
+    // Bound the pre-event RAM at twice the configured bitrate's worth, plus a GOP.
+    let pre_event_cap = ((cfg.footage_bytes_per_second() * 2.0)
+        * f64::from(cfg.recording.pre_event_seconds + 1)) as usize;
+    let (frames_tx, frames_rx) = bounded::<CapturedFrame>(FRAME_QUEUE);
+    let (events_tx, events_rx) = unbounded();
+    let (machine, boot_actions) = Machine::boot();
+    let now = Instant::now();
+    let d = Loop {
+        machine,
+        queue: Default::default(),
+        exit: false,
+        store,
+        recording: None,
+        prebuffer: PreEventBuffer::new(
+            pre_event_ns,
+            cfg.recording.pre_event_audio && cfg.audio.enabled,
+            pre_event_cap.max(MIN_PRE_EVENT_BYTES),
+        ),
+        interleaver: Interleaver::new(cfg.audio.enabled, INTERLEAVE_LAG_NS),
+        pipeline: PipelineState {
+            capture: None,
+            generation: 0,
+            watch: PipelineWatch::started(now),
+            backoff: Backoff::default(),
+            retry_at: None,
+            restarts: 0,
+            frames_tx,
+            frames_rx,
+            events_tx,
+            events_rx,
+        },
+        signer: evidence.signer,
+        audit: evidence.audit,
+        time: TimeRef::now(),
+        clock: ClockWatch::new(clock_offset_ms(), crate::clock::clock_synchronised()),
+        last_sync: now,
+        last_refresh: now,
+        storage_low: false,
+        input_rx,
+        shutdown,
+        controls,
+        leds: None,
+        marker_flash_until: None,
+        status,
+        notify: Notifier::new(),
+        ctl: Some(ctl),
+        dock_server: None,
+        dock_activity: None,
+        offload_pending: None,
+        segments_written: 0,
+        recovered: evidence.recovered,
+        last_fault: None,
+        settings,
     };
-    if created {
-        info!(device = %own, "device key created");
-        log(
-            &mut signer,
-            events::KEY_CREATED,
-            serde_json::json!({ "device_id": own }),
-        )?;
-    }
-    if found.audit_torn_bytes > 0 {
-        log(
-            &mut signer,
-            events::TORN_TAIL_REMOVED,
-            serde_json::json!({ "file": "audit.log", "bytes": found.audit_torn_bytes }),
-        )?;
-    }
-    if found
-        .last_audit_event
-        .as_deref()
-        .is_some_and(|e| e != events::SHUTDOWN)
-    {
-        warn!("the previous run ended without a clean shutdown");
-        log(
-            &mut signer,
-            events::UNCLEAN_SHUTDOWN,
-            serde_json::json!({ "last_event": found.last_audit_event }),
-        )?;
-    }
-    log(
-        &mut signer,
-        events::BOOT,
-        serde_json::json!({
-            "firmware": env!("CARGO_PKG_VERSION"),
-            "config_sha256": cfg.digest(),
-            "device_id": own,
-            "media_chain_count": media_head.count,
-            "clock_synchronised": crate::clock::clock_synchronised(),
-        }),
-    )?;
-    let recovered = store.recover(&mut signer)?;
-    for r in &recovered {
-        warn!(
-            path = %r.path.display(),
-            tail_seconds = r.tail_seconds,
-            tail_bytes = r.tail_bytes,
-            "recovered a segment left open by an unclean shutdown"
-        );
-        log(
-            &mut signer,
-            events::RECOVERY,
-            serde_json::json!({
-                "recording_id": r.meta.recording_id,
-                "segment": r.meta.sequence,
-                "tail_bytes": r.tail_bytes,
-                "tail_seconds": r.tail_seconds,
-                "journal_torn_bytes": r.journal_torn_bytes,
-            }),
-        )?;
-    }
-    Ok((signer, audit, recovered))
+    Ok((d, boot_actions))
 }
 
-pub(super) fn spawn_signal_thread(tx: Sender<Input>) -> Result<(), DaemonError> {
-    use signal_hook::consts::{SIGINT, SIGTERM};
-    let mut signals =
-        signal_hook::iterator::Signals::new([SIGTERM, SIGINT]).map_err(DaemonError::Signals)?;
+/// A thread that forwards the controls' gestures to the loop.
+fn forward_gestures(
+    input_tx: Sender<Input>,
+) -> Result<std::sync::mpsc::Sender<Gesture>, DaemonError> {
+    let (gesture_tx, gesture_rx) = std::sync::mpsc::channel::<Gesture>();
     std::thread::Builder::new()
-        .name("signals".into())
+        .name("gestures".into())
         .spawn(move || {
-            if signals.forever().next().is_some() {
-                let _ = tx.send(Input::Shutdown);
+            while let Ok(g) = gesture_rx.recv() {
+                if input_tx.send(Input::Gesture(g)).is_err() {
+                    return;
+                }
             }
         })
-        .map_err(DaemonError::Signals)?;
-    Ok(())
+        .map_err(spawn_err("gesture thread"))?;
+    Ok(gesture_tx)
+}
+
+fn settings(
+    cfg: &Config,
+    capture: &CaptureSetup,
+    controls_name: &'static str,
+    dock: Option<DockSetup>,
+    started: Instant,
+) -> Settings {
+    let capture_info = CaptureInfo {
+        source: format!("{:?}", cfg.camera.source).to_lowercase(),
+        encoder: capture.encoder.to_string(),
+        width: cfg.camera.width,
+        height: cfg.camera.height,
+        framerate: cfg.camera.framerate,
+        audio: cfg.audio.enabled,
+    };
+    let camera_status = CameraStatus {
+        source: capture_info.source.clone(),
+        encoder: capture_info.encoder.clone(),
+        width: cfg.camera.width,
+        height: cfg.camera.height,
+        framerate: cfg.camera.framerate,
+        audio_encoder: capture.audio_encoder.map(str::to_string),
+    };
+    let secs = |s: Option<u32>| s.map(|s| Duration::from_secs(u64::from(s)));
+    Settings {
+        segment_ns: u64::from(cfg.recording.segment_seconds) * 1_000_000_000,
+        description: capture.description.clone(),
+        capture_info,
+        camera_status,
+        controls_name,
+        capture_shared: Arc::new(CaptureShared {
+            fail_after: secs(cfg.camera.simulate_failure_after_seconds),
+            stall_after: secs(cfg.camera.simulate_stall_after_seconds),
+            failed_once: AtomicBool::new(false),
+        }),
+        delete_after_ack: cfg.storage.delete_after_ack,
+        set_clock: cfg.dock.set_clock,
+        reserve_hours: cfg.storage.reserve_hours,
+        storage_path: cfg.storage.path.display().to_string(),
+        dock,
+        started,
+    }
 }

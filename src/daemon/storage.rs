@@ -1,4 +1,12 @@
-use super::*;
+//! Capacity in the loop: free space re-read every second, the low-capacity warning and
+//! the full state, and freeing the media of acknowledged segments.
+
+use tracing::{info, warn};
+
+use super::Loop;
+use crate::evidence::events::AuditEvent;
+use crate::recorder::{Event, State};
+use crate::store::offload;
 
 impl Loop {
     pub(super) fn refresh_storage(&mut self) {
@@ -14,16 +22,16 @@ impl Loop {
             if cap.low {
                 warn!(
                     hours_left = cap.hours_left,
-                    reserve = self.cfg.storage.reserve_hours,
+                    reserve = self.settings.reserve_hours,
                     "storage low"
                 );
             } else {
                 info!(hours_left = cap.hours_left, "storage no longer low");
             }
-            self.audit_event(
-                events::STORAGE_LOW,
-                serde_json::json!({ "low": cap.low, "hours_left": cap.hours_left }),
-            );
+            self.audit(AuditEvent::StorageLow {
+                low: cap.low,
+                hours_left: cap.hours_left.is_finite().then_some(cap.hours_left),
+            });
             self.queue.push_back(Event::StorageLow(cap.low));
         }
         let full = self.store.is_full();
@@ -42,5 +50,46 @@ impl Loop {
             | State::Docked
             | State::ShuttingDown => {}
         }
+    }
+
+    /// Free the media of acknowledged segments: just `only` (delete_after_ack), or the
+    /// oldest until capacity is back above the reserve. Each deletion is audited.
+    /// Returns whether anything was freed.
+    pub(super) fn free_acknowledged(&mut self, only: Option<(&str, u32)>) -> bool {
+        let list = match offload::reclaimable(self.store.recordings_dir()) {
+            Ok(l) => l,
+            Err(e) => {
+                warn!(error = %e, "cannot list acknowledged segments");
+                return false;
+            }
+        };
+        let mut freed = false;
+        for r in list {
+            if let Some((rec, seg)) = only
+                && (r.recording != rec || r.segment != seg)
+            {
+                continue;
+            }
+            if only.is_none() && !self.store.capacity().low {
+                break;
+            }
+            match offload::free(&r) {
+                Ok(()) => {
+                    freed = true;
+                    self.store.release(r.bytes);
+                    info!(recording = %r.recording, segment = r.segment, bytes = r.bytes, "freed acknowledged segment");
+                    self.audit(AuditEvent::SegmentFreed {
+                        recording_id: r.recording.clone(),
+                        segment: r.segment,
+                        bytes: r.bytes,
+                    });
+                }
+                Err(e) => warn!(error = %e, "cannot free an acknowledged segment"),
+            }
+        }
+        if freed && let Err(e) = self.store.refresh() {
+            warn!(error = %e, "cannot read free space");
+        }
+        freed
     }
 }

@@ -11,15 +11,17 @@ use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, http};
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use serde_json::{Value, json};
 use tower_http::timeout::TimeoutLayer;
 
 use super::files::serve_file;
 use super::listing::list_recordings;
+use super::wire::{
+    AckReply, AckRequest, DeviceInfo, ErrorBody, HeadRequest, Listing, TimeReply, TimeRequest,
+};
 use super::{Ack, DockBackend, DockError, DockLimits};
-use crate::layout::{self, RecordingId, SegmentPart, parse_sequence};
+use crate::evidence::head::HeadStatement;
+use crate::layout::{self, RecordingId, SegmentFile, parse_sequence};
 
 /// Longest nonce accepted for a head statement (as `bodycam ctl head`).
 const MAX_NONCE_BYTES: usize = 64;
@@ -44,19 +46,19 @@ pub fn router(backend: Arc<dyn DockBackend>, limits: &DockLimits) -> Router {
         .route(
             "/v1/recordings/{rec}/segments/{seq}/media",
             get(|s: State<AppState>, id: SegmentId, r: Request| {
-                segment_file(s, id, r, SegmentPart::Media)
+                segment_file(s, id, r, SegmentFile::Media)
             }),
         )
         .route(
             "/v1/recordings/{rec}/segments/{seq}/journal",
             get(|s: State<AppState>, id: SegmentId, r: Request| {
-                segment_file(s, id, r, SegmentPart::Journal)
+                segment_file(s, id, r, SegmentFile::Journal)
             }),
         )
         .route(
             "/v1/recordings/{rec}/segments/{seq}/meta",
             get(|s: State<AppState>, id: SegmentId, r: Request| {
-                segment_file(s, id, r, SegmentPart::Meta)
+                segment_file(s, id, r, SegmentFile::Meta)
             }),
         )
         .route("/v1/recordings/{rec}/segments/{seq}/ack", post(acknowledge))
@@ -105,7 +107,13 @@ impl IntoResponse for ApiError {
         } else {
             tracing::debug!(status = %self.status, error = %self.message, "dock request refused");
         }
-        (self.status, Json(json!({ "error": self.message }))).into_response()
+        (
+            self.status,
+            Json(ErrorBody {
+                error: self.message,
+            }),
+        )
+            .into_response()
     }
 }
 
@@ -175,21 +183,15 @@ async fn blocking<T: Send + 'static>(
         .map_err(ApiError::from)
 }
 
-async fn device(State(s): State<AppState>) -> Result<Json<Value>, ApiError> {
+async fn device(State(s): State<AppState>) -> Result<Json<DeviceInfo>, ApiError> {
     let b = s.backend;
     blocking(move || Ok(b.device_info())).await.map(Json)
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct HeadRequest {
-    nonce: String,
 }
 
 async fn head(
     State(s): State<AppState>,
     JsonBody(req): JsonBody<HeadRequest>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<HeadStatement>, ApiError> {
     let nonce = hex::decode(&req.nonce)
         .ok()
         .filter(|n| (1..=MAX_NONCE_BYTES).contains(&n.len()))
@@ -198,7 +200,7 @@ async fn head(
     blocking(move || b.head(&nonce)).await.map(Json)
 }
 
-async fn recordings(State(s): State<AppState>) -> Result<Json<Value>, ApiError> {
+async fn recordings(State(s): State<AppState>) -> Result<Json<Listing>, ApiError> {
     let b = s.backend;
     blocking(move || list_recordings(b.as_ref()))
         .await
@@ -219,14 +221,14 @@ async fn require_closed(s: &AppState, id: &SegmentId) -> Result<(), ApiError> {
         &root,
         &id.recording,
         id.sequence,
-        SegmentPart::Media,
+        SegmentFile::Media,
     ))
     .await
         || is_regular_file(&layout::segment_path(
             &root,
             &id.recording,
             id.sequence,
-            SegmentPart::Journal,
+            SegmentFile::Journal,
         ))
         .await;
     if !exists {
@@ -254,7 +256,7 @@ async fn segment_file(
     State(s): State<AppState>,
     id: SegmentId,
     req: Request,
-    part: SegmentPart,
+    part: SegmentFile,
 ) -> Result<Response, ApiError> {
     require_closed(&s, &id).await?;
     let path = layout::segment_path(&s.backend.store_root(), &id.recording, id.sequence, part);
@@ -278,18 +280,11 @@ async fn audit(State(s): State<AppState>, req: Request) -> Result<Response, ApiE
     Ok(serve_file(path, "application/octet-stream", req).await)
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AckRequest {
-    blob: String,
-    sha256: String,
-}
-
 async fn acknowledge(
     State(s): State<AppState>,
     id: SegmentId,
     JsonBody(req): JsonBody<AckRequest>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AckReply>, ApiError> {
     let sha = &req.sha256;
     if sha.len() != 64 || !sha.bytes().all(|c| c.is_ascii_hexdigit()) {
         return Err(ApiError::bad_request("sha256 must be 64 hex digits"));
@@ -312,16 +307,10 @@ async fn acknowledge(
     blocking(move || b.acknowledge(&ack)).await.map(Json)
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TimeRequest {
-    utc_ms: i64,
-}
-
 async fn set_time(
     State(s): State<AppState>,
     JsonBody(req): JsonBody<TimeRequest>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<TimeReply>, ApiError> {
     if !(MIN_UTC_MS..=MAX_UTC_MS).contains(&req.utc_ms) {
         return Err(ApiError::bad_request(
             "utc_ms must be between 2020-01-01 and 2100-01-01",

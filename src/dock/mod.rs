@@ -27,6 +27,7 @@ mod io;
 pub mod listing;
 mod server;
 pub mod tls;
+pub mod wire;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -34,7 +35,9 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use serde::Serialize;
 
+use crate::evidence::head::HeadStatement;
 use crate::store::offload::AckError;
+use wire::{AckReply, DeviceInfo, OffloadState, TimeReply};
 
 pub use server::{DockServer, serve, serve_with};
 pub use tls::server_tls;
@@ -42,32 +45,26 @@ pub use tls::server_tls;
 /// Largest request body accepted (JSON requests are a few hundred bytes).
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
-/// Offload state of a segment that the dock has not acknowledged yet.
-pub const OFFLOAD_PENDING: &str = "pending";
-/// Offload state of a segment the dock acknowledged with the right hash.
-pub const OFFLOAD_ACKNOWLEDGED: &str = "acknowledged";
-
 /// What the daemon provides to the dock API. Every method may block briefly (the server
 /// calls them on tokio's blocking pool); none may panic.
 pub trait DockBackend: Send + Sync + 'static {
-    /// Device id, public key, firmware, clock (utc, synchronised, source), storage
-    /// (used, available, hours_left), state.
-    fn device_info(&self) -> serde_json::Value;
-    /// Signed head statement for the nonce (same JSON as `bodycam ctl head`).
-    fn head(&self, nonce: &[u8]) -> Result<serde_json::Value, DockError>;
+    /// Device id, public key, firmware, clock, storage, state.
+    fn device_info(&self) -> DeviceInfo;
+    /// Signed head statement for the nonce (the same as `bodycam ctl head`).
+    fn head(&self, nonce: &[u8]) -> Result<HeadStatement, DockError>;
     /// Record the acknowledgement if `ack.sha256` equals the segment's own hash (from its
     /// final or recovery record); otherwise [`DockError::HashMismatch`] and nothing is
     /// recorded. Must be idempotent: a dock retries an acknowledgement whose answer it
     /// did not receive.
-    fn acknowledge(&self, ack: &Ack) -> Result<serde_json::Value, DockError>;
-    /// Set the wall clock from the dock's trusted time; returns the offset applied.
-    fn set_time(&self, utc_ms: i64) -> Result<serde_json::Value, DockError>;
+    fn acknowledge(&self, ack: &Ack) -> Result<AckReply, DockError>;
+    /// The dock's trusted time: the offset is recorded, the clock set if allowed.
+    fn set_time(&self, utc_ms: i64) -> Result<TimeReply, DockError>;
     /// The data directory (`storage.path`) the server serves read-only files from.
     fn store_root(&self) -> PathBuf;
     /// Whether a segment is closed (has a final or recovery record) and so may be served.
     fn segment_closed(&self, recording: &str, segment: u32) -> bool;
-    /// Offload state of a segment: [`OFFLOAD_PENDING`] or [`OFFLOAD_ACKNOWLEDGED`].
-    fn offload_state(&self, recording: &str, segment: u32) -> String;
+    /// Offload state of a segment.
+    fn offload_state(&self, recording: &str, segment: u32) -> OffloadState;
 }
 
 /// A dock's acknowledgement that it stored a segment.

@@ -12,10 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::evidence::record::{DEVICE_ID_LEN, sha256};
 use crate::flash::sync_dir;
 
-/// Private key file in the key directory.
-pub const KEY_FILE: &str = "device.pk8";
-/// Public identity file in the key directory (for enrolment).
-pub const IDENTITY_FILE: &str = "identity.json";
+pub use crate::layout::{IDENTITY_FILE, KEY_FILE};
 /// Format tag of [`PublicIdentity`].
 pub const IDENTITY_FORMAT: &str = "bodycam-identity/1";
 
@@ -218,7 +215,7 @@ impl Identity {
         let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new())
             .map_err(|e| IdentityError::Generate(e.to_string()))?;
         let key_path = dir.join(KEY_FILE);
-        let tmp = dir.join(".device.pk8.tmp");
+        let tmp = crate::layout::tmp_path(&key_path);
         {
             let mut f = std::fs::OpenOptions::new()
                 .write(true)

@@ -7,6 +7,8 @@
 //! of the previous record of its chain.
 
 pub mod audit;
+pub mod events;
+pub mod head;
 pub mod identity;
 pub mod payload;
 pub mod record;

@@ -4,14 +4,12 @@
 use std::path::{Path, PathBuf};
 
 use crate::evidence::ChainHead;
-use crate::evidence::audit::{AUDIT_FILE, EVIDENCE_DIR};
 use crate::evidence::payload::{Payload, decode_file};
 use crate::evidence::record;
 use crate::flash::Flash;
-use crate::store::RECORDINGS_DIR;
-
-/// File holding a copy of the newest media record (kept when segments are later freed).
-pub const MEDIA_HEAD_FILE: &str = "media.head";
+use crate::layout;
+/// Kept for the verifier until it reads names from [`crate::layout`].
+pub use crate::layout::MEDIA_HEAD_FILE;
 
 /// What the scan found.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -44,30 +42,16 @@ impl BootScan {
     }
 }
 
-/// Journal path of a segment media path.
-pub fn journal_path(media: &Path) -> PathBuf {
-    media.with_extension("journal")
-}
-
-/// Every journal under `recordings/`.
+/// Every journal under `recordings/`, oldest recording first.
 pub fn journals(recordings: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut out = Vec::new();
-    if !recordings.exists() {
-        return Ok(out);
+    for (_, dir) in layout::recording_dirs(recordings)? {
+        out.extend(
+            layout::segment_files(&dir)?
+                .into_values()
+                .filter_map(|f| f.journal),
+        );
     }
-    for dir in std::fs::read_dir(recordings)? {
-        let dir = dir?.path();
-        if !dir.is_dir() {
-            continue;
-        }
-        for f in std::fs::read_dir(&dir)? {
-            let p = f?.path();
-            if p.extension().is_some_and(|e| e == "journal") {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
     Ok(out)
 }
 
@@ -90,7 +74,7 @@ fn advance(
 pub fn scan(flash: &dyn Flash, root: &Path) -> std::io::Result<BootScan> {
     let mut out = BootScan::default();
     let mut ids = std::collections::BTreeSet::new();
-    for j in journals(&root.join(RECORDINGS_DIR))? {
+    for j in journals(&layout::recordings_dir(root))? {
         let data = std::fs::read(&j)?;
         let (records, _torn) = decode_file(&data);
         for r in records {
@@ -104,8 +88,7 @@ pub fn scan(flash: &dyn Flash, root: &Path) -> std::io::Result<BootScan> {
             );
         }
     }
-    let evidence = root.join(EVIDENCE_DIR);
-    if let Ok(bytes) = std::fs::read(evidence.join(MEDIA_HEAD_FILE))
+    if let Ok(bytes) = std::fs::read(layout::media_head_path(root))
         && let Ok(raw) = record::parse(&bytes)
         && let Ok(r) = crate::evidence::payload::decode(raw)
     {
@@ -118,7 +101,7 @@ pub fn scan(flash: &dyn Flash, root: &Path) -> std::io::Result<BootScan> {
             r.raw.hash(),
         );
     }
-    let audit_path = evidence.join(AUDIT_FILE);
+    let audit_path = layout::audit_path(root);
     if let Ok(data) = std::fs::read(&audit_path) {
         let (records, torn) = decode_file(&data);
         match torn {
@@ -152,6 +135,7 @@ pub fn scan(flash: &dyn Flash, root: &Path) -> std::io::Result<BootScan> {
 mod tests {
     use super::*;
     use crate::evidence::audit::AuditLog;
+    use crate::evidence::events::AuditEvent;
     use crate::evidence::identity::Identity;
     use crate::evidence::{FixedTime, Signer};
     use crate::flash::RealFlash;
@@ -171,12 +155,20 @@ mod tests {
     }
 
     fn audit_with_three(root: &Path, s: &mut Signer) -> PathBuf {
-        let ev = root.join(EVIDENCE_DIR);
-        std::fs::create_dir_all(&ev).unwrap();
-        let path = ev.join(AUDIT_FILE);
+        std::fs::create_dir_all(layout::evidence_dir(root)).unwrap();
+        let path = layout::audit_path(root);
         let mut log = AuditLog::open(&RealFlash, &path).unwrap();
-        for e in ["boot", "marker", "shutdown"] {
-            log.append(s, e, serde_json::json!({})).unwrap();
+        let marker = AuditEvent::Marker {
+            recording_id: "r".into(),
+            trigger: "ctl".into(),
+            utc: "2026-01-01T00:00:00.000Z".into(),
+        };
+        for e in [
+            AuditEvent::Stealth { on: true },
+            marker,
+            AuditEvent::Shutdown {},
+        ] {
+            log.append(s, &e).unwrap();
         }
         path
     }

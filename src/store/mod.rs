@@ -1,15 +1,6 @@
-//! Footage on flash: the directory layout, capacity accounting, segment writing and
-//! start-up recovery. Nothing here ever deletes or overwrites footage.
-//!
-//! Layout under `storage.path`:
-//! ```text
-//! recordings/<recording-id>/recording.json   recording descriptor (atomic, at start)
-//! recordings/<recording-id>/NNNNNN.ts        MPEG-TS segment, appended and fdatasync'd ≤ 1 s
-//! recordings/<recording-id>/NNNNNN.journal   signed checkpoints, final/recovery record
-//! recordings/<recording-id>/NNNNNN.json      segment sidecar (atomic, at close)
-//! evidence/audit.log                         signed, chained audit log
-//! evidence/media.head                        copy of the newest media-chain record
-//! ```
+//! Footage on flash: capacity accounting, recordings and their segments being written,
+//! offload bookkeeping and start-up recovery (the names are [`crate::layout`]'s).
+//! Nothing here deletes or overwrites footage a dock has not acknowledged.
 
 pub mod offload;
 pub mod recording;
@@ -22,14 +13,13 @@ use std::sync::Arc;
 use crate::clock::TimeRef;
 use crate::config::StorageConfig;
 use crate::evidence::Signer;
-use crate::evidence::audit::{AUDIT_FILE, EVIDENCE_DIR};
-use crate::evidence::scan::MEDIA_HEAD_FILE;
 use crate::flash::Flash;
+use crate::layout;
 use recording::{NewRecording, RecordingWriter};
 use recovery::Recovered;
 
-/// Directory below `storage.path` that holds recordings.
-pub const RECORDINGS_DIR: &str = "recordings";
+/// Kept for the verifier until it reads names from [`crate::layout`].
+pub use crate::layout::RECORDINGS_DIR;
 
 /// Bytes kept free below the quota/free space for sidecars and descriptors, so that a
 /// full store can still close its open segment properly.
@@ -96,11 +86,11 @@ impl Store {
         flash: Arc<dyn Flash>,
     ) -> Result<Store, StoreError> {
         let root = cfg.path.clone();
-        let recordings = root.join(RECORDINGS_DIR);
+        let recordings = layout::recordings_dir(&root);
         flash
             .create_dir_durable(&recordings)
             .map_err(|e| StoreError::io("create", &recordings, e))?;
-        let evidence = root.join(EVIDENCE_DIR);
+        let evidence = layout::evidence_dir(&root);
         flash
             .create_dir_durable(&evidence)
             .map_err(|e| StoreError::io("create", &evidence, e))?;
@@ -130,12 +120,12 @@ impl Store {
 
     /// Where the copy of the newest media record is kept.
     pub fn media_head_path(&self) -> PathBuf {
-        self.root.join(EVIDENCE_DIR).join(MEDIA_HEAD_FILE)
+        layout::media_head_path(&self.root)
     }
 
     /// Where the audit log is kept.
     pub fn audit_path(&self) -> PathBuf {
-        self.root.join(EVIDENCE_DIR).join(AUDIT_FILE)
+        layout::audit_path(&self.root)
     }
 
     /// The data directory.

@@ -12,15 +12,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::evidence::payload::{Payload, decode_file};
 use crate::flash::Flash;
-use crate::store::segment::{journal_name, media_name};
+use crate::layout::{self, SegmentFile};
 
 /// Format tag of [`AckRecord`].
 pub const ACK_FORMAT: &str = "bodycam-ack/1";
-
-/// File name of segment `seq`'s acknowledgement.
-pub fn ack_name(seq: u32) -> String {
-    format!("{seq:06}.ack")
-}
 
 /// A stored acknowledgement.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -84,7 +79,7 @@ pub enum AckError {
 
 /// The SHA-256 the camera signed for a closed segment (final or recovery record).
 pub fn signed_hash(dir: &Path, segment: u32) -> Result<Option<[u8; 32]>, std::io::Error> {
-    let journal = std::fs::read(dir.join(journal_name(segment)))?;
+    let journal = std::fs::read(SegmentFile::Journal.path(dir, segment))?;
     let (records, _) = decode_file(&journal);
     Ok(records.iter().rev().find_map(|r| match &r.payload {
         Payload::Final(f) => Some(f.segment_sha256),
@@ -95,7 +90,7 @@ pub fn signed_hash(dir: &Path, segment: u32) -> Result<Option<[u8; 32]>, std::io
 
 /// Whether segment `segment` of the recording at `dir` was acknowledged.
 pub fn is_acknowledged(dir: &Path, segment: u32) -> bool {
-    dir.join(ack_name(segment)).exists()
+    SegmentFile::Ack.path(dir, segment).exists()
 }
 
 /// Accept an acknowledgement if `sha256_hex` is the signed hash; store it durably.
@@ -116,7 +111,7 @@ pub fn acknowledge(
         recording: recording.to_string(),
         segment,
     };
-    if !dir.join(journal_name(segment)).exists() {
+    if !SegmentFile::Journal.path(&dir, segment).exists() {
         return Err(no_such());
     }
     let expected = signed_hash(&dir, segment)
@@ -138,7 +133,7 @@ pub fn acknowledge(
         sha256: expected,
         utc: utc.to_string(),
     };
-    let path = dir.join(ack_name(segment));
+    let path = SegmentFile::Ack.path(&dir, segment);
     let io = |what, e: std::io::Error| AckError::Io {
         what,
         path: path.clone(),
@@ -168,28 +163,11 @@ pub struct Reclaimable {
 /// Every acknowledged segment whose media is still on flash, oldest recording first.
 pub fn reclaimable(recordings: &Path) -> std::io::Result<Vec<Reclaimable>> {
     let mut out = Vec::new();
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(recordings)?
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.is_dir())
-        .collect();
-    dirs.sort();
-    for dir in dirs {
-        let recording = dir
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let mut segs: Vec<u32> = std::fs::read_dir(&dir)?
-            .filter_map(Result::ok)
-            .filter_map(|e| {
-                let name = e.file_name();
-                let stem = name.to_str()?.strip_suffix(".ack")?;
-                stem.parse().ok()
-            })
-            .collect();
-        segs.sort_unstable();
-        for segment in segs {
-            let media = dir.join(media_name(segment));
+    for (recording, dir) in layout::recording_dirs(recordings)? {
+        for (segment, files) in layout::segment_files(&dir)? {
+            let (Some(_), Some(media)) = (files.ack, files.media) else {
+                continue;
+            };
             if let Ok(meta) = std::fs::metadata(&media) {
                 out.push(Reclaimable {
                     media,
@@ -222,21 +200,12 @@ pub fn free(r: &Reclaimable) -> std::io::Result<()> {
 /// Closed segments (final or recovery record) that no dock has acknowledged yet.
 pub fn pending(recordings: &Path) -> std::io::Result<usize> {
     let mut n = 0;
-    for dir in std::fs::read_dir(recordings)? {
-        let dir = dir?.path();
-        if !dir.is_dir() {
-            continue;
-        }
-        for f in std::fs::read_dir(&dir)? {
-            let name = f?.file_name();
-            let Some(seq) = name
-                .to_str()
-                .and_then(|n| n.strip_suffix(".journal"))
-                .and_then(|s| s.parse::<u32>().ok())
-            else {
-                continue;
-            };
-            if !is_acknowledged(&dir, seq) && matches!(signed_hash(&dir, seq), Ok(Some(_))) {
+    for (_, dir) in layout::recording_dirs(recordings)? {
+        for (seq, files) in layout::segment_files(&dir)? {
+            if files.journal.is_some()
+                && files.ack.is_none()
+                && matches!(signed_hash(&dir, seq), Ok(Some(_)))
+            {
                 n += 1;
             }
         }

@@ -9,12 +9,13 @@ use crate::clock::{TimeRef, rfc3339};
 use crate::evidence::Signer;
 use crate::evidence::sidecar::{CaptureInfo, EndReason, SegmentMeta};
 use crate::flash::Flash;
+use crate::layout;
 use crate::media::Frame;
 use crate::store::StoreError;
 use crate::store::segment::{SegmentWriter, Written};
 
-/// File in each recording directory describing the recording (written atomically at start).
-pub const RECORDING_INFO: &str = "recording.json";
+/// Kept for the verifier until it reads names from [`crate::layout`].
+pub use crate::layout::RECORDING_INFO;
 
 /// Format tag of [`RecordingInfo`].
 pub const RECORDING_FORMAT: &str = "bodycam-recording/1";
@@ -98,12 +99,7 @@ impl RecordingWriter {
         } = plan;
         let stamp = time.utc.format("%Y%m%dT%H%M%SZ").to_string();
         // Unique even for two starts in one second; never reuses a directory.
-        let mut id = stamp.clone();
-        let mut n = 1;
-        while recordings_dir.join(&id).exists() {
-            n += 1;
-            id = format!("{stamp}-{n}");
-        }
+        let id = layout::new_recording_id(&stamp, |id| recordings_dir.join(id).exists());
         let dir = recordings_dir.join(&id);
         flash
             .create_dir_durable(&dir)

@@ -13,9 +13,9 @@ use crate::evidence::payload::{Payload, Recovery, decode_file};
 use crate::evidence::record::sha256;
 use crate::evidence::sidecar::{CaptureInfo, EndReason, SIDECAR_FORMAT, SegmentMeta};
 use crate::flash::Flash;
+use crate::layout::{self, RECORDING_INFO, SegmentFile};
 use crate::store::StoreError;
-use crate::store::recording::{RECORDING_INFO, RecordingInfo};
-use crate::store::segment::{journal_name, meta_name};
+use crate::store::recording::RecordingInfo;
 use crate::ts;
 
 /// One segment closed by recovery.
@@ -33,15 +33,6 @@ pub struct Recovered {
     pub journal_torn_bytes: u64,
 }
 
-/// Segment sequence number from a media file name `NNNNNN.ts`.
-pub fn parse_media_name(name: &str) -> Option<u32> {
-    let stem = name.strip_suffix(".ts")?;
-    if stem.len() != 6 || !stem.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    stem.parse().ok()
-}
-
 /// Close every open segment under `recordings_dir`.
 pub fn recover(
     flash: &dyn Flash,
@@ -49,26 +40,13 @@ pub fn recover(
     signer: &mut Signer,
 ) -> Result<Vec<Recovered>, StoreError> {
     let mut out = Vec::new();
-    let entries =
-        std::fs::read_dir(recordings_dir).map_err(|e| StoreError::io("list", recordings_dir, e))?;
-    let mut dirs: Vec<PathBuf> = entries
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.is_dir())
-        .collect();
-    dirs.sort();
-    for dir in dirs {
+    let dirs = layout::recording_dirs(recordings_dir)
+        .map_err(|e| StoreError::io("list", recordings_dir, e))?;
+    for (_, dir) in dirs {
         let info = read_info(&dir);
-        let listing = std::fs::read_dir(&dir).map_err(|e| StoreError::io("list", &dir, e))?;
-        let mut media: Vec<(u32, PathBuf)> = listing
-            .filter_map(Result::ok)
-            .filter_map(|e| {
-                let seq = parse_media_name(e.file_name().to_str()?)?;
-                Some((seq, e.path()))
-            })
-            .collect();
-        media.sort();
-        for (seq, path) in media {
+        let segments = layout::segment_files(&dir).map_err(|e| StoreError::io("list", &dir, e))?;
+        for (seq, files) in segments {
+            let Some(path) = files.media else { continue };
             if let Some(r) = recover_one(flash, &dir, seq, &path, info.as_ref(), signer)? {
                 out.push(r);
             }
@@ -90,7 +68,7 @@ fn recover_one(
     info: Option<&RecordingInfo>,
     signer: &mut Signer,
 ) -> Result<Option<Recovered>, StoreError> {
-    let journal_path = dir.join(journal_name(seq));
+    let journal_path = SegmentFile::Journal.path(dir, seq);
     let journal = match std::fs::read(&journal_path) {
         Ok(j) => j,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
@@ -196,7 +174,7 @@ fn recover_one(
         capture,
     };
     let json = serde_json::to_vec_pretty(&meta).map_err(std::io::Error::other);
-    let meta_path = dir.join(meta_name(seq));
+    let meta_path = SegmentFile::Meta.path(dir, seq);
     let json = json
         .and_then(|j| flash.write_atomic(&meta_path, &j).map(|()| j))
         .map_err(|e| StoreError::io("write", &meta_path, e))?;
@@ -223,18 +201,4 @@ fn recover_one(
         tail_seconds: tail_90k as f64 / 90_000.0,
         journal_torn_bytes,
     }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn media_names() {
-        assert_eq!(parse_media_name("000001.ts"), Some(1));
-        assert_eq!(parse_media_name("123456.ts"), Some(123_456));
-        assert_eq!(parse_media_name("00001.ts"), None);
-        assert_eq!(parse_media_name("00000a.ts"), None);
-        assert_eq!(parse_media_name("000001.json"), None);
-    }
 }

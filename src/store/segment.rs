@@ -11,27 +11,13 @@ use crate::evidence::payload::{Checkpoint, Final, Payload, SignedMarker};
 use crate::evidence::record::sha256;
 use crate::evidence::sidecar::{CaptureInfo, EndReason, Marker, SIDECAR_FORMAT, SegmentMeta};
 use crate::flash::{Flash, FlashFile};
+use crate::layout::SegmentFile;
 use crate::media::{Frame, StreamKind, ns_to_90k};
 use crate::ts::TsMuxer;
 
 /// Offset added to every PTS/DTS so that the first frame of a recording sits at 2 s on
 /// the MPEG-TS timeline (leaves room for the PCR, which runs ahead of the DTS).
 pub const TS_TIME_OFFSET_90K: u64 = 2 * 90_000;
-
-/// File name of segment `seq`'s media.
-pub fn media_name(seq: u32) -> String {
-    format!("{seq:06}.ts")
-}
-
-/// File name of segment `seq`'s sidecar.
-pub fn meta_name(seq: u32) -> String {
-    format!("{seq:06}.json")
-}
-
-/// File name of segment `seq`'s signed journal.
-pub fn journal_name(seq: u32) -> String {
-    format!("{seq:06}.journal")
-}
 
 fn finish_digest(ctx: Context) -> [u8; 32] {
     let d = ctx.finish();
@@ -104,8 +90,8 @@ impl SegmentWriter {
         sequence: u32,
         with_audio: bool,
     ) -> std::io::Result<SegmentWriter> {
-        let file = flash.create_new(&dir.join(media_name(sequence)))?;
-        let journal = flash.create_new(&dir.join(journal_name(sequence)))?;
+        let file = flash.create_new(&SegmentFile::Media.path(dir, sequence))?;
+        let journal = flash.create_new(&SegmentFile::Journal.path(dir, sequence))?;
         Ok(SegmentWriter {
             dir: dir.to_path_buf(),
             recording_id: recording_id.to_string(),
@@ -298,7 +284,7 @@ impl SegmentWriter {
             capture: capture.clone(),
         };
         let json = serde_json::to_vec_pretty(&meta).map_err(std::io::Error::other)?;
-        flash.write_atomic(&self.dir.join(meta_name(self.sequence)), &json)?;
+        flash.write_atomic(&SegmentFile::Meta.path(&self.dir, self.sequence), &json)?;
         let whole = std::mem::replace(&mut self.whole, Context::new(&SHA256));
         let rec = signer.sign_media(&Payload::Final(Final {
             recording_id: self.recording_id.clone(),

@@ -4,9 +4,11 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use bodycam::clock::{TimeRef, rfc3339};
+use bodycam::clock::TimeRef;
 use bodycam::config::StorageConfig;
-use bodycam::evidence::audit::{AuditLog, events};
+use bodycam::evidence::audit::AuditLog;
+use bodycam::evidence::events::AuditEvent;
+use bodycam::evidence::head::HeadStatement;
 use bodycam::evidence::identity::{IDENTITY_FILE, Identity};
 use bodycam::evidence::sidecar::{CaptureInfo, EndReason};
 use bodycam::evidence::{ChainHead, FixedTime, Signer, scan};
@@ -159,23 +161,20 @@ impl Builder {
     }
 
     /// Sign and append an audit entry.
-    pub fn log(&mut self, event: &str, detail: serde_json::Value) {
-        self.audit.append(&mut self.signer, event, detail).unwrap();
+    pub fn log(&mut self, event: AuditEvent) {
+        self.audit.append(&mut self.signer, &event).unwrap();
     }
 
     fn boot(&mut self) {
         let media = self.signer.media_head().count;
         let device = hex::encode(self.signer.identity().device_id());
-        self.log(
-            events::BOOT,
-            serde_json::json!({
-                "firmware": "test",
-                "config_sha256": "00",
-                "device_id": device,
-                "media_chain_count": media,
-                "clock_synchronised": true,
-            }),
-        );
+        self.log(AuditEvent::Boot {
+            firmware: "test".into(),
+            config_sha256: "00".into(),
+            device_id: device,
+            media_chain_count: media,
+            clock_synchronised: true,
+        });
     }
 
     /// The time reference for `mono` (UTC advances with the monotonic clock).
@@ -203,15 +202,12 @@ impl Builder {
             )
             .unwrap();
         let id = w.id().to_string();
-        self.log(
-            events::RECORDING_START,
-            serde_json::json!({
-                "recording_id": id,
-                "trigger": "ctl",
-                "pre_event_seconds": 0.0,
-                "pre_event_audio": false,
-            }),
-        );
+        self.log(AuditEvent::RecordingStart {
+            recording_id: id.clone(),
+            trigger: "ctl".into(),
+            pre_event_seconds: 0.0,
+            pre_event_audio: false,
+        });
         self.recordings.push(id);
         w
     }
@@ -261,13 +257,13 @@ impl Builder {
         )
         .unwrap();
         let id = w.id().to_string();
-        let detail = serde_json::json!({
-            "recording_id": id,
-            "trigger": "ctl",
-            "seconds": w.seconds(),
-            "segments": w.closed().len(),
+        self.log(AuditEvent::RecordingStop {
+            recording_id: id.clone(),
+            trigger: "ctl".into(),
+            seconds: w.seconds(),
+            segments: w.closed().len() as u64,
+            during: None,
         });
-        self.log(events::RECORDING_STOP, detail);
         self.mono += 5_000_000_000;
         id
     }
@@ -308,25 +304,21 @@ impl Builder {
         b.mono = mono + 60_000_000_000;
         b.recordings = recordings;
         b.public_key = public_key;
-        if found.last_audit_event.as_deref() != Some(events::SHUTDOWN) {
-            b.log(
-                events::UNCLEAN_SHUTDOWN,
-                serde_json::json!({ "last_event": found.last_audit_event }),
-            );
+        if found.last_audit_event.as_deref() != Some(AuditEvent::Shutdown {}.name()) {
+            b.log(AuditEvent::UncleanShutdown {
+                last_event: found.last_audit_event.clone(),
+            });
         }
         b.boot();
         let recovered = b.store.recover(&mut b.signer).unwrap();
         for r in recovered {
-            b.log(
-                events::RECOVERY,
-                serde_json::json!({
-                    "recording_id": r.meta.recording_id,
-                    "segment": r.meta.sequence,
-                    "tail_bytes": r.tail_bytes,
-                    "tail_seconds": r.tail_seconds,
-                    "journal_torn_bytes": r.journal_torn_bytes,
-                }),
-            );
+            b.log(AuditEvent::Recovery {
+                recording_id: r.meta.recording_id.clone(),
+                segment: r.meta.sequence,
+                tail_bytes: r.tail_bytes,
+                tail_seconds: r.tail_seconds,
+                journal_torn_bytes: r.journal_torn_bytes,
+            });
         }
         b
     }
@@ -365,35 +357,20 @@ impl Builder {
 
     /// A head statement as `bodycam ctl head` prints it (and the `head_issued` entry the
     /// daemon logs after signing it).
-    pub fn head_statement(&mut self, nonce: &[u8]) -> serde_json::Value {
-        let record = self.signer.sign_head(nonce);
-        let media = self.signer.media_head();
-        let audit = self.signer.audit_head();
-        self.log(
-            events::HEAD_ISSUED,
-            serde_json::json!({
-                "nonce": hex::encode(nonce),
-                "media_count": media.count,
-                "audit_count": audit.count,
-            }),
-        );
+    pub fn head_statement(&mut self, nonce: &[u8]) -> HeadStatement {
         let utc = DateTime::<Utc>::from_timestamp_millis(BASE_UTC_MS).unwrap();
-        serde_json::json!({
-            "format": "bodycam-head/1",
-            "device_id": hex::encode(self.signer.identity().device_id()),
-            "nonce": hex::encode(nonce),
-            "media_count": media.count,
-            "media_hash": hex::encode(media.hash),
-            "audit_count": audit.count,
-            "audit_hash": hex::encode(audit.hash),
-            "utc": rfc3339(utc),
-            "record": hex::encode(record),
-        })
+        let head = HeadStatement::sign(&self.signer, nonce, utc);
+        self.log(AuditEvent::HeadIssued {
+            nonce: head.nonce.clone(),
+            media_count: head.media_count,
+            audit_count: head.audit_count,
+        });
+        head
     }
 
     /// Clean shutdown (the last audit entry).
     pub fn shutdown(mut self) -> PathBuf {
-        self.log(events::SHUTDOWN, serde_json::json!({}));
+        self.log(AuditEvent::Shutdown {});
         self.root.clone()
     }
 }
