@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use bodycam::config::{Config, ConfigError, EncoderChoice};
 use bodycam::ctl::{self, ButtonAction, RecordAction, Request};
-use bodycam::evidence::identity::Identity;
+use bodycam::evidence::identity::{Identity, IdentityError};
+use bodycam::pki::PkiError;
 use bodycam::{capture, daemon, exit};
 use clap::{Parser, Subcommand};
 
@@ -167,92 +168,125 @@ fn init_logging_default(default: &str) {
         .try_init();
 }
 
-/// Pretty-print `value` as JSON on stdout; the exit code on failure.
-fn print_json(value: &impl serde::Serialize) -> Result<(), i32> {
-    match serde_json::to_string_pretty(value) {
-        Ok(s) => {
-            println!("{s}");
-            Ok(())
-        }
-        Err(e) => {
-            eprintln!("bodycam: {e}");
-            Err(exit::FAILURE)
-        }
+/// Why a command failed. [`MainError::exit_code`] is the one table from errors to exit
+/// codes (README "Exit codes").
+#[derive(Debug, thiserror::Error)]
+enum MainError {
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// GStreamer or a pipeline element is unusable.
+    #[error(transparent)]
+    Capture(#[from] capture::CaptureError),
+    /// The daemon could not start or run.
+    #[error(transparent)]
+    Daemon(#[from] daemon::DaemonError),
+    /// The device identity cannot be loaded.
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+    /// The development PKI could not be written.
+    #[error(transparent)]
+    Pki(#[from] PkiError),
+    /// The daemon cannot be reached.
+    #[error(transparent)]
+    Ctl(#[from] ctl::CtlError),
+    /// The daemon refused the request.
+    #[error("daemon refused: {0}")]
+    Refused(String),
+    /// A dock-agent command failed.
+    #[cfg(feature = "dock-agent")]
+    #[error(transparent)]
+    Agent(#[from] bodycam::agent::AgentError),
+    /// Output could not be written.
+    #[error("cannot write the output: {0}")]
+    Output(#[from] serde_json::Error),
+}
+
+impl MainError {
+    /// The process exit code for this error.
+    fn exit_code(&self) -> u8 {
+        let code = match self {
+            MainError::Config(_) => exit::CONFIG,
+            MainError::Capture(_) | MainError::Daemon(_) | MainError::Ctl(_) => exit::RUNTIME,
+            MainError::Identity(_) => exit::RUNTIME,
+            MainError::Pki(_) | MainError::Refused(_) | MainError::Output(_) => exit::FAILURE,
+            #[cfg(feature = "dock-agent")]
+            MainError::Agent(e) => agent_exit_code(e),
+        };
+        u8::try_from(code).unwrap_or(1)
     }
 }
 
-fn config_error(e: &ConfigError) -> i32 {
-    eprintln!("bodycam: {e}");
-    exit::CONFIG
+#[cfg(feature = "dock-agent")]
+fn agent_exit_code(e: &bodycam::agent::AgentError) -> i32 {
+    use bodycam::agent::AgentError;
+    if e.is_config() {
+        return exit::CONFIG;
+    }
+    match e {
+        AgentError::Usage(_) => exit::USAGE,
+        AgentError::Container(_) | AgentError::Runtime { .. } => exit::RUNTIME,
+        AgentError::Config(_)
+        | AgentError::Tls(_)
+        | AgentError::Blob(_)
+        | AgentError::StateDir { .. }
+        | AgentError::NothingToClassify { .. }
+        | AgentError::Vanished(_)
+        | AgentError::Fetch(_) => exit::FAILURE,
+    }
 }
 
-fn run(config: Option<PathBuf>) -> i32 {
+/// How a command that ran ended: positively (exit 0) or negatively (exit 1: something
+/// did not verify, or was left on a camera).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Positive,
+    Negative,
+}
+
+/// Pretty-print `value` as JSON on stdout.
+fn print_json(value: &impl serde::Serialize) -> Result<(), MainError> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+fn run(config: Option<PathBuf>) -> Result<Outcome, MainError> {
     init_logging();
-    let cfg = match Config::load(config.as_deref()) {
-        Ok(c) => c,
-        Err(e) => return config_error(&e),
-    };
-    if let Err(e) = capture::init() {
-        eprintln!("bodycam: {e}");
-        return exit::RUNTIME;
-    }
+    let cfg = Config::load(config.as_deref())?;
+    capture::init()?;
     let encoder = match capture::resolve_encoder(cfg.camera.encoder) {
         Ok(e) => e,
+        // An encoder named in the config that is not there is a configuration error.
         Err(e) if cfg.camera.encoder != EncoderChoice::Auto => {
-            return config_error(&ConfigError::Invalid {
+            return Err(ConfigError::Invalid {
                 key: "camera.encoder",
                 reason: e.to_string(),
-            });
+            }
+            .into());
         }
-        Err(e) => {
-            eprintln!("bodycam: {e}");
-            return exit::RUNTIME;
-        }
+        Err(e) => return Err(e.into()),
     };
-    let started = daemon::Backends::from_config(&cfg, encoder).and_then(|backends| {
-        let (handle, shutdown) = daemon::shutdown_channel();
-        daemon::shutdown_on_signals(handle)?;
-        daemon::run(cfg, backends, shutdown)
-    });
-    match started {
-        Ok(()) => exit::OK,
-        Err(e) => {
-            eprintln!("bodycam: {e}");
-            exit::RUNTIME
-        }
-    }
+    let backends = daemon::Backends::from_config(&cfg, encoder)?;
+    let (handle, shutdown) = daemon::shutdown_channel();
+    daemon::shutdown_on_signals(handle)?;
+    daemon::run(cfg, backends, shutdown)?;
+    Ok(Outcome::Positive)
 }
 
-fn pipeline(config: Option<PathBuf>) -> i32 {
-    let cfg = match Config::load(config.as_deref()) {
-        Ok(c) => c,
-        Err(e) => return config_error(&e),
+fn pipeline(config: Option<PathBuf>) -> Result<Outcome, MainError> {
+    let cfg = Config::load(config.as_deref())?;
+    capture::init()?;
+    let enc = capture::resolve_encoder(cfg.camera.encoder)?;
+    let aac = if cfg.audio.enabled {
+        Some(capture::resolve_aac()?)
+    } else {
+        None
     };
-    if let Err(e) = capture::init() {
-        eprintln!("bodycam: {e}");
-        return exit::RUNTIME;
-    }
-    let described = capture::resolve_encoder(cfg.camera.encoder).and_then(|enc| {
-        let aac = if cfg.audio.enabled {
-            Some(capture::resolve_aac()?)
-        } else {
-            None
-        };
-        Ok(capture::pipeline_description(&cfg, enc, aac))
-    });
-    match described {
-        Ok(d) => {
-            println!("{d}");
-            exit::OK
-        }
-        Err(e) => {
-            eprintln!("bodycam: {e}");
-            exit::RUNTIME
-        }
-    }
+    println!("{}", capture::pipeline_description(&cfg, enc, aac));
+    Ok(Outcome::Positive)
 }
 
-fn pki_dev(dir: &std::path::Path, names: Vec<String>) -> i32 {
+fn pki_dev(dir: &std::path::Path, names: Vec<String>) -> Result<Outcome, MainError> {
     let names = if names.is_empty() {
         bodycam::pki::DEFAULT_CAMERA_NAMES
             .iter()
@@ -261,74 +295,55 @@ fn pki_dev(dir: &std::path::Path, names: Vec<String>) -> i32 {
     } else {
         names
     };
-    match bodycam::pki::dev_pki(dir, &names) {
-        Ok(p) => {
-            println!(
-                "development PKI written to {} (for trying it out only)",
-                p.dir.display()
-            );
-            println!(
-                "  CA:     {}  (sha256 {})",
-                p.ca_cert.display(),
-                p.ca_sha256
-            );
-            println!(
-                "  dock:   {} {}",
-                p.dock_cert.display(),
-                p.dock_key.display()
-            );
-            println!(
-                "  camera: {} {}",
-                p.camera_cert.display(),
-                p.camera_key.display()
-            );
-            println!(
-                "camera config:\n[dock]\nca = \"{}\"\ncert = \"{}\"\nkey = \"{}\"",
-                p.ca_cert.display(),
-                p.camera_cert.display(),
-                p.camera_key.display()
-            );
-            exit::OK
-        }
-        Err(e) => {
-            eprintln!("bodycam: {e}");
-            exit::FAILURE
-        }
-    }
+    let p = bodycam::pki::dev_pki(dir, &names)?;
+    println!(
+        "development PKI written to {} (for trying it out only)",
+        p.dir.display()
+    );
+    println!(
+        "  CA:     {}  (sha256 {})",
+        p.ca_cert.display(),
+        p.ca_sha256
+    );
+    println!(
+        "  dock:   {} {}",
+        p.dock_cert.display(),
+        p.dock_key.display()
+    );
+    println!(
+        "  camera: {} {}",
+        p.camera_cert.display(),
+        p.camera_key.display()
+    );
+    println!(
+        "camera config:\n[dock]\nca = \"{}\"\ncert = \"{}\"\nkey = \"{}\"",
+        p.ca_cert.display(),
+        p.camera_cert.display(),
+        p.camera_key.display()
+    );
+    Ok(Outcome::Positive)
 }
 
-fn identity(config: Option<PathBuf>, json: bool) -> i32 {
-    let cfg = match Config::load(config.as_deref()) {
-        Ok(c) => c,
-        Err(e) => return config_error(&e),
-    };
-    match Identity::load(&cfg.key_dir()) {
-        Ok(id) => {
-            let public = id.public();
-            if json {
-                if let Err(code) = print_json(&public) {
-                    return code;
-                }
-            } else {
-                println!("device id:  {}", public.device_id);
-                println!("public key: {} (ed25519)", public.public_key);
-            }
-            exit::OK
-        }
-        Err(e) => {
-            eprintln!("bodycam: {e}");
-            exit::RUNTIME
-        }
+fn identity(config: Option<PathBuf>, json: bool) -> Result<Outcome, MainError> {
+    let cfg = Config::load(config.as_deref())?;
+    let public = Identity::load(&cfg.key_dir())?.public();
+    if json {
+        print_json(&public)?;
+    } else {
+        println!("device id:  {}", public.device_id);
+        println!("public key: {} (ed25519)", public.public_key);
     }
+    Ok(Outcome::Positive)
 }
 
-fn ctl_main(config: Option<PathBuf>, socket: Option<PathBuf>, command: CtlCmd) -> i32 {
+fn ctl_main(
+    config: Option<PathBuf>,
+    socket: Option<PathBuf>,
+    command: CtlCmd,
+) -> Result<Outcome, MainError> {
     let path = match socket {
         Some(p) => p,
-        None => match Config::load(config.as_deref()) {
-            Ok(c) => c.socket_path(),
-            Err(e) => return config_error(&e),
-        },
+        None => Config::load(config.as_deref())?.socket_path(),
     };
     let (req, json) = match command {
         CtlCmd::Status { json } => (Request::Status, json),
@@ -340,36 +355,58 @@ fn ctl_main(config: Option<PathBuf>, socket: Option<PathBuf>, command: CtlCmd) -
         CtlCmd::Undock => (Request::Undock, false),
         CtlCmd::Head { nonce } => (Request::Head { nonce }, true),
     };
-    match ctl::call(&path, &req, Duration::from_secs(15)) {
-        Ok(resp) if resp.ok => {
-            if let Some(head) = resp.head
-                && let Err(code) = print_json(&head)
-            {
-                return code;
-            }
-            if let Some(status) = resp.status {
-                if json {
-                    if let Err(code) = print_json(&status) {
-                        return code;
-                    }
-                } else {
-                    print!("{}", status.render());
-                }
-            }
-            exit::OK
-        }
-        Ok(resp) => {
-            eprintln!(
-                "bodycam: daemon refused: {}",
-                resp.error.unwrap_or_else(|| "no reason given".into())
-            );
-            exit::FAILURE
-        }
-        Err(e) => {
-            eprintln!("bodycam: {e}");
-            exit::RUNTIME
+    let resp = ctl::call(&path, &req, Duration::from_secs(15))?;
+    if !resp.ok {
+        return Err(MainError::Refused(
+            resp.error.unwrap_or_else(|| "no reason given".into()),
+        ));
+    }
+    if let Some(head) = resp.head {
+        print_json(&head)?;
+    }
+    if let Some(status) = resp.status {
+        if json {
+            print_json(&status)?;
+        } else {
+            print!("{}", status.render());
         }
     }
+    Ok(Outcome::Positive)
+}
+
+fn verify(
+    path: &std::path::Path,
+    key: Option<&str>,
+    identity: Option<&std::path::Path>,
+    head: Option<&std::path::Path>,
+    json: bool,
+) -> Result<Outcome, MainError> {
+    // The verifier reports its own usage errors (exit 2) until its command returns a
+    // typed error.
+    match bodycam::evidence::verify::main(path, key, identity, head, json) {
+        exit::OK => Ok(Outcome::Positive),
+        exit::FAILURE => Ok(Outcome::Negative),
+        code => std::process::exit(code),
+    }
+}
+
+#[cfg(feature = "dock-agent")]
+fn dock_agent(
+    config: &std::path::Path,
+    once: bool,
+    command: Option<AgentCmd>,
+) -> Result<Outcome, MainError> {
+    use bodycam::agent::{self, Finished};
+    init_logging_default("warn");
+    let finished = match command {
+        None => agent::main(config, once)?,
+        Some(AgentCmd::Classify { evidence }) => agent::classify_main(config, &evidence)?,
+        Some(AgentCmd::Fetch { device, out }) => agent::fetch_main(config, &device, &out)?,
+    };
+    Ok(match finished {
+        Finished::Complete => Outcome::Positive,
+        Finished::Incomplete => Outcome::Negative,
+    })
 }
 
 fn main() -> ExitCode {
@@ -380,7 +417,12 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { exit::USAGE as u8 } else { 0 });
         }
     };
-    let code = match cli.command {
+    let prefix = match &cli.command {
+        #[cfg(feature = "dock-agent")]
+        Cmd::DockAgent { .. } => "bodycam dock-agent",
+        _ => "bodycam",
+    };
+    let result = match cli.command {
         Cmd::Run { config } => run(config),
         Cmd::Pipeline { config } => pipeline(config),
         Cmd::Identity { config, json } => identity(config, json),
@@ -393,7 +435,7 @@ fn main() -> ExitCode {
             identity,
             head,
             json,
-        } => bodycam::evidence::verify::main(
+        } => verify(
             &path,
             key.as_deref(),
             identity.as_deref(),
@@ -410,18 +452,14 @@ fn main() -> ExitCode {
             config,
             once,
             command,
-        } => {
-            init_logging_default("warn");
-            match command {
-                None => bodycam::agent::main(&config, once),
-                Some(AgentCmd::Classify { evidence }) => {
-                    bodycam::agent::classify_main(&config, &evidence)
-                }
-                Some(AgentCmd::Fetch { device, out }) => {
-                    bodycam::agent::fetch_main(&config, &device, &out)
-                }
-            }
-        }
+        } => dock_agent(&config, once, command),
     };
-    ExitCode::from(u8::try_from(code).unwrap_or(1))
+    match result {
+        Ok(Outcome::Positive) => ExitCode::SUCCESS,
+        Ok(Outcome::Negative) => ExitCode::from(exit::FAILURE as u8),
+        Err(e) => {
+            eprintln!("{prefix}: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
 }

@@ -9,10 +9,36 @@
 //! DIR/heads/<utc>-<nonce>.json                    every <device>/heads/… (for --head)
 //! ```
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use super::azure::BlobError;
 use super::offload::Shared;
-use crate::layout::{RecordingId, parse_sequence};
+use crate::layout::{self, RecordingId, SegmentFile};
+
+/// Why a fetch stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    /// The output directory exists already (nothing is ever written over).
+    #[error("{0} exists; choose a new directory")]
+    Exists(PathBuf),
+    /// The container holds nothing for the device.
+    #[error("no blobs for device {0}")]
+    NoBlobs(String),
+    /// A blob went away while it was being fetched.
+    #[error("{0} disappeared while fetching")]
+    Vanished(String),
+    /// Reading from the container failed.
+    #[error(transparent)]
+    Blob(#[from] BlobError),
+    /// Writing the local copy failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// Path.
+        path: PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+}
 
 /// What was fetched.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -26,17 +52,13 @@ pub struct Fetched {
 }
 
 /// Fetch `device`'s blobs into `out` (which must not exist yet).
-pub async fn fetch(shared: &Shared, device: &str, out: &Path) -> Result<Fetched, String> {
+pub async fn fetch(shared: &Shared, device: &str, out: &Path) -> Result<Fetched, FetchError> {
     if out.exists() {
-        return Err(format!("{} exists; choose a new directory", out.display()));
+        return Err(FetchError::Exists(out.to_path_buf()));
     }
-    let names = shared
-        .blobs
-        .list(&format!("{device}/"))
-        .await
-        .map_err(|e| e.to_string())?;
+    let names = shared.blobs.list(&format!("{device}/")).await?;
     if names.is_empty() {
-        return Err(format!("no blobs for device {device}"));
+        return Err(FetchError::NoBlobs(device.to_string()));
     }
     let mut done = Fetched::default();
     let mut newest_audit: Option<(u64, String)> = None;
@@ -58,16 +80,18 @@ pub async fn fetch(shared: &Shared, device: &str, out: &Path) -> Result<Fetched,
                 out.join("heads").join(file)
             }
             [rec, file] if RecordingId::parse(rec).is_some() => {
-                let ok = file.split_once('.').is_some_and(|(seq, ext)| {
-                    seq.len() == 6
-                        && parse_sequence(seq).is_some()
-                        && ["ts", "journal", "json"].contains(&ext)
-                });
-                if !ok {
+                let served = matches!(
+                    SegmentFile::parse(file),
+                    Some((
+                        _,
+                        SegmentFile::Media | SegmentFile::Journal | SegmentFile::Meta
+                    ))
+                );
+                if !served {
                     continue;
                 }
                 done.segment_files += 1;
-                out.join("recordings").join(rec).join(file)
+                layout::recordings_dir(out).join(rec).join(file)
             }
             _ => continue,
         };
@@ -77,22 +101,25 @@ pub async fn fetch(shared: &Shared, device: &str, out: &Path) -> Result<Fetched,
         }
     }
     if let Some((_, name)) = newest_audit {
-        write_blob(shared, &name, &out.join("evidence").join("audit.log")).await?;
+        write_blob(shared, &name, &layout::audit_path(out)).await?;
         done.audit = Some(name);
     }
     done.heads.sort();
     Ok(done)
 }
 
-async fn write_blob(shared: &Shared, name: &str, target: &Path) -> Result<(), String> {
+async fn write_blob(shared: &Shared, name: &str, target: &Path) -> Result<(), FetchError> {
     let data = shared
         .blobs
         .get(name)
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("{name} disappeared while fetching"))?;
+        .await?
+        .ok_or_else(|| FetchError::Vanished(name.to_string()))?;
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| FetchError::Io { path, source }
+    };
     if let Some(dir) = target.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir).map_err(io(dir))?;
     }
-    std::fs::write(target, &data).map_err(|e| format!("{}: {e}", target.display()))
+    std::fs::write(target, &data).map_err(io(target))
 }

@@ -37,20 +37,98 @@ use std::time::Duration;
 
 use futures::StreamExt;
 
-use crate::exit;
 use crate::layout::RecordingId;
 use azure::BlobStore;
-use config::AgentConfig;
+use config::{AgentConfig, AgentConfigError};
 use offload::{Outcome, RETENTION_EVIDENCE, RETENTION_TAG, Shared, Summary};
 use progress::Bars;
 
-/// Set up everything shared; `Err` is a configuration problem (exit 78).
-fn shared(cfg: AgentConfig) -> Result<Arc<Shared>, String> {
-    let enrolled = cfg.enrolled_devices().map_err(|e| e.to_string())?;
-    let tls = camera::client_tls(&cfg.tls).map_err(|e| e.to_string())?;
-    let blobs = BlobStore::new(&cfg).map_err(|e| e.to_string())?;
-    std::fs::create_dir_all(&cfg.state_dir)
-        .map_err(|e| format!("state_dir {}: {e}", cfg.state_dir.display()))?;
+/// Why a dock-agent command could not do its work. The binary maps each to its exit
+/// code.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    /// The configuration file is unusable.
+    #[error(transparent)]
+    Config(#[from] AgentConfigError),
+    /// The TLS files towards the cameras are unusable.
+    #[error(transparent)]
+    Tls(#[from] camera::CameraError),
+    /// The Azure store cannot be set up, or a request to it failed.
+    #[error(transparent)]
+    Blob(#[from] azure::BlobError),
+    /// The state directory cannot be created.
+    #[error("state_dir {path}: {source}")]
+    StateDir {
+        /// Path.
+        path: std::path::PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// The container could not be created (`azure.create_container`).
+    #[error("cannot create the container: {0}")]
+    Container(azure::BlobError),
+    /// The async runtime or the SIGTERM watch cannot start.
+    #[error("cannot start the {what}: {source}")]
+    Runtime {
+        /// What.
+        what: &'static str,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// A command-line argument is malformed.
+    #[error("{0}")]
+    Usage(String),
+    /// `classify` found nothing to classify.
+    #[error("no blobs under {prefix} in container {container} (not offloaded yet?)")]
+    NothingToClassify {
+        /// The blob prefix.
+        prefix: String,
+        /// The container.
+        container: String,
+    },
+    /// A blob went away while it was being classified.
+    #[error("{0} disappeared while classifying")]
+    Vanished(String),
+    /// `fetch` could not rebuild the store.
+    #[error(transparent)]
+    Fetch(#[from] fetch::FetchError),
+}
+
+impl AgentError {
+    /// Whether the configuration (rather than the world) is at fault.
+    pub fn is_config(&self) -> bool {
+        match self {
+            AgentError::Config(_) | AgentError::Tls(_) | AgentError::StateDir { .. } => true,
+            AgentError::Blob(azure::BlobError::Setup(_)) => true,
+            AgentError::Blob(azure::BlobError::Request { .. })
+            | AgentError::Container(_)
+            | AgentError::Runtime { .. }
+            | AgentError::Usage(_)
+            | AgentError::NothingToClassify { .. }
+            | AgentError::Vanished(_)
+            | AgentError::Fetch(_) => false,
+        }
+    }
+}
+
+/// How a completed `dock-agent` command ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finished {
+    /// Everything was done (`--once`: every docked camera fully offloaded).
+    Complete,
+    /// `--once`: something was left on a camera or quarantined.
+    Incomplete,
+}
+
+/// Set up everything shared.
+fn shared(cfg: AgentConfig) -> Result<Arc<Shared>, AgentError> {
+    let enrolled = cfg.enrolled_devices()?;
+    let tls = camera::client_tls(&cfg.tls)?;
+    let blobs = BlobStore::new(&cfg)?;
+    std::fs::create_dir_all(&cfg.state_dir).map_err(|source| AgentError::StateDir {
+        path: cfg.state_dir.clone(),
+        source,
+    })?;
     let dock = cfg.dock_name();
     Ok(Arc::new(Shared {
         cfg: Arc::new(cfg),
@@ -67,49 +145,32 @@ pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, String> {
-    tokio::runtime::Builder::new_multi_thread()
+/// Configuration, shared state and the runtime every subcommand needs.
+fn setup(config: &Path) -> Result<(Arc<Shared>, tokio::runtime::Runtime), AgentError> {
+    install_crypto_provider();
+    let shared = shared(AgentConfig::load(config)?)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .map_err(|e| format!("cannot start the async runtime: {e}"))
-}
-
-fn load(config: &Path) -> Result<Arc<Shared>, i32> {
-    install_crypto_provider();
-    let cfg = AgentConfig::load(config).map_err(|e| {
-        eprintln!("bodycam dock-agent: {e}");
-        exit::CONFIG
-    })?;
-    shared(cfg).map_err(|e| {
-        eprintln!("bodycam dock-agent: {e}");
-        exit::CONFIG
-    })
-}
-
-/// Configuration, shared state and the runtime every subcommand needs; `Err` is the
-/// exit code (78 config, 70 runtime), already reported.
-fn setup(config: &Path) -> Result<(Arc<Shared>, tokio::runtime::Runtime), i32> {
-    let shared = load(config)?;
-    let rt = runtime().map_err(|e| {
-        eprintln!("bodycam dock-agent: {e}");
-        exit::RUNTIME
-    })?;
+        .map_err(|source| AgentError::Runtime {
+            what: "async runtime",
+            source,
+        })?;
     Ok((shared, rt))
 }
 
-/// `bodycam dock-agent --config FILE [--once]`; returns the exit code.
-pub fn main(config: &Path, once: bool) -> i32 {
-    let (shared, rt) = match setup(config) {
-        Ok(v) => v,
-        Err(code) => return code,
-    };
+/// `bodycam dock-agent --config FILE [--once]`: offload the bays once, or every
+/// `poll_seconds` until SIGTERM.
+pub fn main(config: &Path, once: bool) -> Result<Finished, AgentError> {
+    let (shared, rt) = setup(config)?;
     rt.block_on(async move {
-        if shared.cfg.azure.create_container
-            && let Err(e) = shared.blobs.ensure_container().await
-        {
-            eprintln!("bodycam dock-agent: {e}");
-            return exit::RUNTIME;
+        if shared.cfg.azure.create_container {
+            shared
+                .blobs
+                .ensure_container()
+                .await
+                .map_err(AgentError::Container)?;
         }
         let bars = Bars::new(std::io::stderr().is_terminal());
         if once {
@@ -117,25 +178,26 @@ pub fn main(config: &Path, once: bool) -> i32 {
             let complete = summaries
                 .iter()
                 .all(|s| matches!(s.outcome, Outcome::Complete | Outcome::NotDocked));
-            return if complete { exit::OK } else { exit::FAILURE };
+            return Ok(if complete {
+                Finished::Complete
+            } else {
+                Finished::Incomplete
+            });
         }
         let mut last: BTreeMap<String, Outcome> = BTreeMap::new();
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(e) => {
-                    eprintln!("bodycam dock-agent: cannot watch SIGTERM: {e}");
-                    return exit::RUNTIME;
-                }
-            };
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .map_err(|source| AgentError::Runtime {
+                what: "SIGTERM watch",
+                source,
+            })?;
         loop {
             for s in pass(&shared, &bars, &last).await {
                 last.insert(s.camera.clone(), s.outcome);
             }
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_secs(shared.cfg.poll_seconds)) => {}
-                _ = term.recv() => return exit::OK,
-                _ = tokio::signal::ctrl_c() => return exit::OK,
+                _ = term.recv() => return Ok(Finished::Complete),
+                _ = tokio::signal::ctrl_c() => return Ok(Finished::Complete),
             }
         }
     })
@@ -179,66 +241,42 @@ async fn pass(shared: &Arc<Shared>, bars: &Bars, last: &BTreeMap<String, Outcome
 }
 
 /// `bodycam dock-agent --config FILE classify --evidence DEVICE/RECORDING`.
-pub fn classify_main(config: &Path, target: &str) -> i32 {
+pub fn classify_main(config: &Path, target: &str) -> Result<Finished, AgentError> {
     let Some((device, recording)) = parse_target(target) else {
-        eprintln!(
-            "bodycam dock-agent classify: {target:?} is not DEVICE/RECORDING (32 hex digits / YYYYMMDDTHHMMSSZ)"
-        );
-        return exit::USAGE;
+        return Err(AgentError::Usage(format!(
+            "classify: {target:?} is not DEVICE/RECORDING (32 hex digits / YYYYMMDDTHHMMSSZ)"
+        )));
     };
-    let (shared, rt) = match setup(config) {
-        Ok(v) => v,
-        Err(code) => return code,
-    };
-    rt.block_on(async move {
-        match classify(&shared, &device, &recording).await {
-            Ok(n) => {
-                println!("classified {n} blob(s) of {device}/{recording} as evidence");
-                exit::OK
-            }
-            Err(e) => {
-                eprintln!("bodycam dock-agent classify: {e}");
-                exit::FAILURE
-            }
-        }
-    })
+    let (shared, rt) = setup(config)?;
+    let n = rt.block_on(classify(&shared, &device, &recording))?;
+    println!("classified {n} blob(s) of {device}/{recording} as evidence");
+    Ok(Finished::Complete)
 }
 
 /// `bodycam dock-agent --config FILE fetch DEVICE --out DIR`.
-pub fn fetch_main(config: &Path, device: &str, out: &Path) -> i32 {
+pub fn fetch_main(config: &Path, device: &str, out: &Path) -> Result<Finished, AgentError> {
     let device = device.to_ascii_lowercase();
     if device.len() != 32 || !device.bytes().all(|b| b.is_ascii_hexdigit()) {
-        eprintln!("bodycam dock-agent fetch: {device:?} is not a device id (32 hex digits)");
-        return exit::USAGE;
+        return Err(AgentError::Usage(format!(
+            "fetch: {device:?} is not a device id (32 hex digits)"
+        )));
     }
-    let (shared, rt) = match setup(config) {
-        Ok(v) => v,
-        Err(code) => return code,
-    };
-    rt.block_on(async move {
-        match fetch::fetch(&shared, &device, out).await {
-            Ok(f) => {
-                println!(
-                    "fetched {} segment file(s), audit log {}, {} head statement(s) into {}",
-                    f.segment_files,
-                    f.audit.as_deref().unwrap_or("(none)"),
-                    f.heads.len(),
-                    out.display()
-                );
-                if let Some(h) = f.heads.last() {
-                    println!(
-                        "verify with: bodycam verify --identity <enrolled identity.json> --head {h} {}",
-                        out.display()
-                    );
-                }
-                exit::OK
-            }
-            Err(e) => {
-                eprintln!("bodycam dock-agent fetch: {e}");
-                exit::FAILURE
-            }
-        }
-    })
+    let (shared, rt) = setup(config)?;
+    let f = rt.block_on(fetch::fetch(&shared, &device, out))?;
+    println!(
+        "fetched {} segment file(s), audit log {}, {} head statement(s) into {}",
+        f.segment_files,
+        f.audit.as_deref().unwrap_or("(none)"),
+        f.heads.len(),
+        out.display()
+    );
+    if let Some(h) = f.heads.last() {
+        println!(
+            "verify with: bodycam verify --identity <enrolled identity.json> --head {h} {}",
+            out.display()
+        );
+    }
+    Ok(Finished::Complete)
 }
 
 fn parse_target(t: &str) -> Option<(String, String)> {
@@ -253,39 +291,29 @@ fn parse_target(t: &str) -> Option<(String, String)> {
 /// `retention_class`. Azure refuses metadata changes on immutable blobs, so a refused
 /// metadata update is reported and tolerated: the tag and the hold are the
 /// classification (docs/DEPLOYMENT.md). Idempotent. Returns the number of blobs.
-pub async fn classify(shared: &Shared, device: &str, recording: &str) -> Result<usize, String> {
+pub async fn classify(shared: &Shared, device: &str, recording: &str) -> Result<usize, AgentError> {
     let prefix = format!("{device}/{recording}/");
-    let blobs = shared
-        .blobs
-        .list(&prefix)
-        .await
-        .map_err(|e| e.to_string())?;
+    let blobs = shared.blobs.list(&prefix).await?;
     if blobs.is_empty() {
-        return Err(format!(
-            "no blobs under {prefix} in container {} (not offloaded yet?)",
-            shared.cfg.azure.container
-        ));
+        return Err(AgentError::NothingToClassify {
+            prefix,
+            container: shared.cfg.azure.container.clone(),
+        });
     }
     let when = crate::clock::rfc3339(chrono::Utc::now());
     for b in &blobs {
         if shared.cfg.azure.legal_hold {
-            shared
-                .blobs
-                .set_legal_hold(b)
-                .await
-                .map_err(|e| e.to_string())?;
+            shared.blobs.set_legal_hold(b).await?;
         }
         shared
             .blobs
             .set_tags(b, &[(RETENTION_TAG, RETENTION_EVIDENCE)])
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         let mut meta = shared
             .blobs
             .metadata(b)
-            .await
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("{b} disappeared while classifying"))?;
+            .await?
+            .ok_or_else(|| AgentError::Vanished(b.clone()))?;
         meta.insert("retention_class".into(), RETENTION_EVIDENCE.into());
         meta.insert("retain_until".into(), "indefinite".into());
         meta.insert("classified_utc".into(), when.clone());
