@@ -123,7 +123,12 @@ mod tests {
     fn signer() -> Signer {
         let rng = ring::rand::SystemRandom::new();
         let pk8 = ring::signature::Ed25519KeyPair::generate_pkcs8(&rng).unwrap();
-        let id = Identity::from_pkcs8(pk8.as_ref()).unwrap();
+        signer_at(pk8.as_ref(), ChainHead::default())
+    }
+
+    /// A signer with the key `pk8` whose media chain stands at `media`.
+    fn signer_at(pk8: &[u8], media: ChainHead) -> Signer {
+        let id = Identity::from_pkcs8(pk8).unwrap();
         Signer::new(
             id,
             Box::new(FixedTime {
@@ -131,7 +136,7 @@ mod tests {
                 mono_ns: 1,
             }),
             [0; 16],
-            ChainHead::default(),
+            media,
             ChainHead::default(),
         )
     }
@@ -194,5 +199,96 @@ mod tests {
                 .contains("does not link")
         );
         assert!(journal_span(&[], &key).is_err());
+    }
+
+    /// The dock agent prints these in its summary and quarantine reasons: they are
+    /// pinned word for word.
+    #[test]
+    fn chain_messages_are_exact() {
+        let rng = ring::rand::SystemRandom::new();
+        let pk8 = ring::signature::Ed25519KeyPair::generate_pkcs8(&rng).unwrap();
+        let mut s = signer_at(pk8.as_ref(), ChainHead::default());
+        let key = key_of(&s);
+        let a: Vec<u8> = (0..3).flat_map(|_| s.sign_media(&checkpoint())).collect();
+        let b: Vec<u8> = (0..2).flat_map(|_| s.sign_media(&checkpoint())).collect();
+        let _c = s.sign_media(&checkpoint());
+        let d = s.sign_media(&checkpoint());
+        let sa = journal_span(&a, &key).unwrap();
+        let sb = journal_span(&b, &key).unwrap();
+        let sd = journal_span(&d, &key).unwrap();
+        let err = |data: &[u8]| journal_span(data, &key).unwrap_err();
+        let first_len = a.len() / 3;
+
+        // Within one journal.
+        assert_eq!(err(&[]), "journal holds no records");
+        assert_eq!(
+            err(&a[..a.len() - 3]),
+            format!(
+                "journal is not whole: byte {}: record truncated: {first_len} bytes needed, {} available",
+                2 * first_len,
+                first_len - 3
+            )
+        );
+        assert_eq!(
+            journal_span(&a, &key_of(&signer())).unwrap_err(),
+            "journal record 0 (counter 0) is not signed by the enrolled key"
+        );
+        let gap = [&a[..], &d[..]].concat();
+        assert_eq!(
+            err(&gap),
+            "journal record 3 (counter 6) does not link to record 2"
+        );
+        let replay = [&a[..], &a[2 * first_len..]].concat();
+        assert_eq!(
+            err(&replay),
+            "journal record 3 (counter 2) does not link to record 2"
+        );
+        // The right counter but another previous hash (a fork).
+        let mut fork = signer_at(
+            pk8.as_ref(),
+            ChainHead {
+                count: 3,
+                hash: [9; 32],
+            },
+        );
+        let forked = [&a[..], &fork.sign_media(&checkpoint())[..]].concat();
+        assert_eq!(
+            err(&forked),
+            "journal record 3 (counter 3) does not link to record 2"
+        );
+
+        // From the ledger's anchor.
+        assert_eq!(
+            continues(Some(sb.tip()), &sd).unwrap_err(),
+            "MISSING: 1 media record(s) between counter 4 and 6 are not on the camera"
+        );
+        assert_eq!(
+            continues(Some(sb.tip()), &sa).unwrap_err(),
+            "first record has counter 0 but the chain already reached 4 (replayed or forked)"
+        );
+        assert_eq!(
+            continues(Some(sb.tip()), &sb).unwrap_err(),
+            "first record has counter 3 but the chain already reached 4 (replayed or forked)"
+        );
+        let fake = Tip {
+            counter: 2,
+            hash: [7; 32],
+        };
+        assert_eq!(
+            continues(Some(fake), &sb).unwrap_err(),
+            "record 3 does not link to record 2 (fork or altered history)"
+        );
+        let bad_origin = Span {
+            first_prev: [1; 32],
+            ..sa
+        };
+        assert_eq!(
+            continues(None, &bad_origin).unwrap_err(),
+            "record 0 has a non-zero previous hash"
+        );
+        // Without an anchor any start is accepted but a bad origin.
+        continues(None, &sd).unwrap();
+        continues(None, &sa).unwrap();
+        continues(Some(sa.tip()), &sb).unwrap();
     }
 }
