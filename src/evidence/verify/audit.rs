@@ -105,12 +105,7 @@ pub(super) fn verify_audit(
         if CLAIM_EVENTS.contains(&a.event.as_str()) {
             claims.push(event);
         }
-        links.push(Link {
-            counter: rec.header.counter,
-            prev: rec.header.prev_hash,
-            hash: rec.raw.hash(),
-            at: AuditRef { entry: index },
-        });
+        links.push(Link::of(&rec, AuditRef { entry: index }));
     }
     report
         .findings

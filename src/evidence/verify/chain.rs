@@ -1,19 +1,101 @@
-//! Chains: duplicates, gaps, broken links and order of a chain's counters (media or
-//! audit), and the counter → hash index the head checks use.
+//! Chains: the rule by which a record links to the one signed before it ([`follows`]),
+//! and the analysis of a whole chain (media or audit): duplicates, gaps, broken links,
+//! order, and the counter → hash index the head checks use. The dock agent applies the
+//! same rule within a journal ([`super::journal`]) and from its ledger's anchor to a journal's
+//! first record.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
 use super::report::{Check, Finding, SegmentRef, SegmentReport, Status};
+use crate::evidence::payload::Record;
 
-/// One verified media record and where it is.
+/// Where a chain stands: a record's counter and hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tip {
+    /// Counter.
+    pub counter: u64,
+    /// SHA-256 of the record.
+    pub hash: [u8; 32],
+}
+
+/// Why a record does not follow the record signed before it (see [`follows`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Break {
+    /// Counters `from..=to` are absent between the two.
+    Gap {
+        /// First absent counter.
+        from: u64,
+        /// Last absent counter.
+        to: u64,
+    },
+    /// The counter is not past the one before: a replayed copy or a fork.
+    Behind {
+        /// The counter the chain had already reached.
+        reached: u64,
+    },
+    /// The next counter, but `prev_hash` is not the hash of the record before: a fork
+    /// or altered history.
+    Fork,
+    /// Counter 0 with a non-zero `prev_hash`.
+    BadOrigin,
+}
+
+/// Counters absent between a record with counter `before` and one with `counter`.
+fn absent(before: u64, counter: u64) -> Option<(u64, u64)> {
+    (counter > before + 1).then(|| (before + 1, counter - 1))
+}
+
+/// The linking rule: a record with `counter` and `prev` (its `prev_hash`) follows
+/// `before`, the record signed just before it. With no record before it known
+/// (`None`) any start is accepted, except that counter 0 must have a zero `prev_hash`.
+pub fn follows(before: Option<Tip>, counter: u64, prev: &[u8; 32]) -> Result<(), Break> {
+    match before {
+        Some(t) => {
+            if let Some((from, to)) = absent(t.counter, counter) {
+                return Err(Break::Gap { from, to });
+            }
+            if counter <= t.counter {
+                return Err(Break::Behind { reached: t.counter });
+            }
+            if *prev != t.hash {
+                return Err(Break::Fork);
+            }
+            Ok(())
+        }
+        None if counter == 0 && *prev != [0; 32] => Err(Break::BadOrigin),
+        None => Ok(()),
+    }
+}
+
+/// One verified record's place in a chain, and where it is.
 #[derive(Debug, Clone)]
 pub(super) struct Link<L> {
     pub(super) counter: u64,
     pub(super) prev: [u8; 32],
     pub(super) hash: [u8; 32],
     pub(super) at: L,
+}
+
+impl<L> Link<L> {
+    /// The link of `rec`, found at `at`.
+    pub(super) fn of(rec: &Record, at: L) -> Link<L> {
+        Link {
+            counter: rec.header.counter,
+            prev: rec.header.prev_hash,
+            hash: rec.raw.hash(),
+            at,
+        }
+    }
+
+    /// The chain's position at this record.
+    pub(super) fn tip(&self) -> Tip {
+        Tip {
+            counter: self.counter,
+            hash: self.hash,
+        }
+    }
 }
 
 /// Something wrong with a chain's counters or links.
@@ -151,7 +233,8 @@ impl ChainIndex {
     }
 }
 
-/// Duplicates, gaps and broken links of a chain.
+/// Duplicates, gaps and broken links of a chain. Records are grouped by counter; each
+/// must follow (see [`follows`]) one of the records of the counter before it.
 pub(super) fn analyse_chain<L: Clone>(
     links: &[Link<L>],
     must_start_at_zero: bool,
@@ -173,40 +256,30 @@ pub(super) fn analyse_chain<L: Clone>(
                 at: group.iter().map(|l| l.at.clone()).collect(),
             });
         }
-        match prev {
-            None if counter > 0 && must_start_at_zero => out.push(ChainProblem::Gap {
-                from: 0,
-                to: counter - 1,
-                after: None,
+        let gap = match prev {
+            None if must_start_at_zero && counter > 0 => Some((0, counter - 1)),
+            None => None,
+            Some((p, _)) => absent(p, counter),
+        };
+        if let Some((from, to)) = gap {
+            out.push(ChainProblem::Gap {
+                from,
+                to,
+                after: prev.and_then(|(_, pg)| pg.last()).map(|l| l.at.clone()),
                 before: Some(first.at.clone()),
-            }),
-            Some((p, pg)) if counter > p + 1 => out.push(ChainProblem::Gap {
-                from: p + 1,
-                to: counter - 1,
-                after: pg.last().map(|l| l.at.clone()),
-                before: Some(first.at.clone()),
-            }),
-            Some((_, pg)) => {
-                for l in group {
-                    if !pg.iter().any(|q| q.hash == l.prev) {
-                        out.push(ChainProblem::BrokenLink {
-                            counter,
-                            at: l.at.clone(),
-                        });
-                    }
-                }
-            }
-            None => {
-                if counter == 0 {
-                    for l in group {
-                        if l.prev != [0u8; 32] {
-                            out.push(ChainProblem::BrokenLink {
-                                counter,
-                                at: l.at.clone(),
-                            });
-                        }
-                    }
-                }
+            });
+        } else {
+            let linked = |l: &Link<L>| match prev {
+                None => follows(None, counter, &l.prev).is_ok(),
+                Some((_, pg)) => pg
+                    .iter()
+                    .any(|q| follows(Some(q.tip()), counter, &l.prev).is_ok()),
+            };
+            for l in group.iter().filter(|l| !linked(l)) {
+                out.push(ChainProblem::BrokenLink {
+                    counter,
+                    at: l.at.clone(),
+                });
             }
         }
         prev = Some((counter, group));
@@ -364,5 +437,30 @@ mod tests {
                 after: 5
             }]
         );
+    }
+
+    #[test]
+    fn follows_is_the_linking_rule() {
+        let tip = Tip {
+            counter: 4,
+            hash: [4; 32],
+        };
+        assert_eq!(follows(Some(tip), 5, &[4; 32]), Ok(()));
+        assert_eq!(
+            follows(Some(tip), 7, &[4; 32]),
+            Err(Break::Gap { from: 5, to: 6 })
+        );
+        assert_eq!(
+            follows(Some(tip), 4, &[3; 32]),
+            Err(Break::Behind { reached: 4 })
+        );
+        assert_eq!(
+            follows(Some(tip), 0, &[0; 32]),
+            Err(Break::Behind { reached: 4 })
+        );
+        assert_eq!(follows(Some(tip), 5, &[9; 32]), Err(Break::Fork));
+        assert_eq!(follows(None, 0, &[0; 32]), Ok(()));
+        assert_eq!(follows(None, 0, &[1; 32]), Err(Break::BadOrigin));
+        assert_eq!(follows(None, 9, &[1; 32]), Ok(()));
     }
 }

@@ -11,17 +11,21 @@
 //! - `records`: splitting a file into records and checking their signatures.
 //! - `segment`: the checks of one segment (journal, media, sidecar).
 //! - `hashing`: the one streaming pass over a media file, and the tail's timestamps.
-//! - `chain`: counters and links of a chain (media or audit), and the index head checks use.
+//! - [`chain`]: the linking rule and the analysis of a chain (media or audit); shared with
+//!   the dock agent, which checks each journal and its link to the dock's ledger with it.
+//! - [`journal`]: one journal on its own as an unbroken run of linked records (the dock
+//!   agent's check of each journal it offloads).
 //! - `audit`: the audit log, and what its signed entries say must exist.
 //! - `head`: `evidence/media.head` and a head statement (`--head`).
 //! - `report`: the report types and the verdict.
 //! - `render`: the text report and the progress bar.
 
 mod audit;
-mod chain;
+pub mod chain;
 mod hashing;
 mod head;
 mod inputs;
+pub mod journal;
 mod records;
 mod render;
 mod report;

@@ -152,16 +152,12 @@ fn check_records(
         if named.0 != r.recording_id || named.1 != r.segment {
             *named_elsewhere.entry(named).or_default() += 1;
         }
-        links.push(Link {
-            counter: rec.header.counter,
-            prev: rec.header.prev_hash,
-            hash: rec.raw.hash(),
-            at: SegmentRef {
-                recording_id: r.recording_id.clone(),
-                segment: r.segment,
-                record: index,
-            },
-        });
+        let at = SegmentRef {
+            recording_id: r.recording_id.clone(),
+            segment: r.segment,
+            record: index,
+        };
+        links.push(Link::of(&rec, at));
         verified.push((index, rec));
     }
     r.findings
