@@ -65,7 +65,26 @@ pub(super) fn verify_audit(
         }
     };
     report.present = true;
-    let parsed = parse_records(&data, "audit log");
+    let (links, claims) = check_entries(key, &data, &mut report);
+    let index = ChainIndex::of(&links);
+    report.first_counter = index.first;
+    report.last_counter = index.last;
+    report.problems = analyse_chain(&links, true);
+    report
+        .problems
+        .extend(out_of_order(&links, |r: &AuditRef| ((), r.entry)));
+    report.status = audit_status(&report);
+    (report, index, claims)
+}
+
+/// Signatures, kinds and devices of the log's records, and their events: the verified
+/// links, and the events whose details make claims about the store.
+fn check_entries(
+    key: &Key,
+    data: &[u8],
+    report: &mut AuditReport,
+) -> (Vec<Link<AuditRef>>, Vec<AuditEvent>) {
+    let parsed = parse_records(data, "audit log");
     report.entries = parsed.total;
     report.findings.extend(parsed.findings);
     let mut untrusted = Untrusted::default();
@@ -111,13 +130,11 @@ pub(super) fn verify_audit(
         .findings
         .extend(untrusted.findings("audit", report.entries, key));
     report.verified = links.len();
-    let index = ChainIndex::of(&links);
-    report.first_counter = index.first;
-    report.last_counter = index.last;
-    report.problems = analyse_chain(&links, true);
-    report
-        .problems
-        .extend(out_of_order(&links, |r: &AuditRef| ((), r.entry)));
+    (links, claims)
+}
+
+/// The worst of the log's findings and its chain problems (a gap is MISSING entries).
+fn audit_status(report: &AuditReport) -> Status {
     let chain_status = report
         .problems
         .iter()
@@ -130,11 +147,10 @@ pub(super) fn verify_audit(
         })
         .max_by_key(|s| s.severity())
         .unwrap_or(Status::Ok);
-    report.status = [Status::of(&report.findings), chain_status]
+    [Status::of(&report.findings), chain_status]
         .into_iter()
         .max_by_key(|s| s.severity())
-        .unwrap_or(Status::Ok);
-    (report, index, claims)
+        .unwrap_or(Status::Ok)
 }
 
 /// What the signed audit log says must exist, against the store: every recording

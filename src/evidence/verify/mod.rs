@@ -18,7 +18,7 @@
 //! - `audit`: the audit log, and what its signed entries say must exist.
 //! - `head`: `evidence/media.head` and a head statement (`--head`).
 //! - `report`: the report types and the verdict.
-//! - `render`: the text report and the progress bar.
+//! - `render`: the text and JSON reports, and the progress bar.
 
 mod audit;
 pub mod chain;
@@ -39,10 +39,10 @@ use crate::evidence::identity::{IdentityError, device_id_for};
 use crate::evidence::scan::MEDIA_HEAD_FILE;
 
 use audit::{apply_offloads, cross_check, verify_audit};
-use chain::{ChainIndex, analyse_chain, mark_chain_findings, out_of_order};
+use chain::{ChainIndex, Link, analyse_chain, mark_chain_findings, out_of_order};
 use head::{check_head, load_head, verify_media_head};
-use inputs::{Input, Key, resolve_key};
-use render::Progress;
+use inputs::{Input, Key, RecordingFiles, resolve_key};
+use render::{Progress, render_json};
 use segment::verify_segment;
 
 pub use chain::ChainProblem;
@@ -138,9 +138,7 @@ pub fn main(
     };
     let mut out = std::io::stdout().lock();
     let written = if json {
-        serde_json::to_string_pretty(&report)
-            .map_err(std::io::Error::other)
-            .and_then(|s| writeln!(out, "{s}"))
+        render_json(&report, &mut out)
     } else {
         render(&report, &mut out)
     };
@@ -170,78 +168,32 @@ pub fn verify(opts: &VerifyOptions) -> Result<Report, VerifyError> {
     let mut notes = Vec::new();
     let mut errors = Vec::new();
     let recordings = input.recordings(&mut notes, &mut errors);
-    let total_segments: usize = recordings.iter().map(|r| r.segments.len()).sum();
-    let total_bytes: u64 = recordings
-        .iter()
-        .flat_map(|r| r.segments.values())
-        .filter_map(|f| f.media.as_ref())
-        .filter_map(|p| std::fs::metadata(p).ok())
-        .map(|m| m.len())
-        .sum();
-    let mut progress = Progress::new(
-        opts.progress && total_segments >= PROGRESS_MIN_SEGMENTS,
-        total_segments,
-        total_bytes,
-    );
-    let mut segments = Vec::with_capacity(total_segments);
-    let mut links = Vec::new();
-    for rec in &recordings {
-        for (&seq, files) in &rec.segments {
-            segments.push(verify_segment(
-                &key,
-                &rec.id,
-                seq,
-                files,
-                &mut links,
-                &mut progress,
-            ));
-            progress.segment_done();
-        }
-    }
-    progress.finish();
+    let (mut segments, links) = verify_segments(&key, &recordings, opts.progress);
     if segments.is_empty() && input.kind != InputKind::Store {
         errors.push("nothing verified: no segment found".into());
     }
-    let media_index = ChainIndex::of(&links);
     let must_start_at_zero = input.kind == InputKind::Store;
-    let mut problems = analyse_chain(&links, must_start_at_zero);
-    problems.extend(out_of_order(&links, |r: &SegmentRef| {
-        (r.recording_id.clone(), (r.segment, r.record))
-    }));
-    mark_chain_findings(&problems, &mut segments);
-    let chain = ChainReport {
-        records: links.len(),
-        first_counter: media_index.first,
-        last_counter: media_index.last,
-        must_start_at_zero,
-        problems,
-    };
-    let mut cross_checks = Vec::new();
-    let (audit, audit_index, media_head) = match input.kind {
-        InputKind::Store => {
-            let evidence = input.root.join(EVIDENCE_DIR);
-            let media_head = verify_media_head(&key, &evidence.join(MEDIA_HEAD_FILE), &media_index);
-            let required = !segments.is_empty() || media_head.present;
-            let (audit, audit_index, claims) =
-                verify_audit(&key, &evidence.join(AUDIT_FILE), required);
-            if !audit.present && !required {
-                notes.push("empty store: no audit log and no footage yet".into());
-            }
-            cross_checks = cross_check(&claims, &recordings, &media_index);
-            apply_offloads(&claims, &mut segments);
-            (Some(audit), Some(audit_index), Some(media_head))
-        }
+    let (chain, media_index) = media_chain(&links, must_start_at_zero, &mut segments);
+    let store = match input.kind {
+        InputKind::Store => Some(verify_store_evidence(
+            &key,
+            &input.root,
+            &recordings,
+            &media_index,
+            &mut segments,
+            &mut notes,
+        )),
         InputKind::Recording | InputKind::Segment => {
             notes.push(
                 "audit log, evidence/media.head and the start of the media chain are only \
                  checked when verifying a whole store"
                     .into(),
             );
-            (None, None, None)
+            None
         }
     };
-    let head = match (head, &audit_index) {
-        (Some(h), Some(ai)) => Some(check_head(&key, &h, &media_index, ai)),
+    let head = match (head, &store) {
+        (Some(h), Some(s)) => Some(check_head(&key, &h, &media_index, &s.audit_index)),
         (Some(_), None) | (None, _) => None,
     };
     if input.kind == InputKind::Store && head.is_none() {
@@ -252,6 +204,10 @@ pub fn verify(opts: &VerifyOptions) -> Result<Report, VerifyError> {
                 .into(),
         );
     }
+    let (audit, media_head, cross_checks) = match store {
+        Some(s) => (Some(s.audit), Some(s.media_head), s.cross_checks),
+        None => (None, None, Vec::new()),
+    };
     let mut report = Report {
         format: REPORT_FORMAT,
         path: opts.path.display().to_string(),
@@ -271,6 +227,105 @@ pub fn verify(opts: &VerifyOptions) -> Result<Report, VerifyError> {
     };
     report.conclude();
     Ok(report)
+}
+
+/// Every segment of `recordings` in order (with a progress bar when `progress` and
+/// there are enough of them), and the verified media records for the chain analysis.
+fn verify_segments(
+    key: &Key,
+    recordings: &[RecordingFiles],
+    progress: bool,
+) -> (Vec<SegmentReport>, Vec<Link<SegmentRef>>) {
+    let total_segments: usize = recordings.iter().map(|r| r.segments.len()).sum();
+    let total_bytes: u64 = recordings
+        .iter()
+        .flat_map(|r| r.segments.values())
+        .filter_map(|f| f.media.as_ref())
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum();
+    let mut progress = Progress::new(
+        progress && total_segments >= PROGRESS_MIN_SEGMENTS,
+        total_segments,
+        total_bytes,
+    );
+    let mut segments = Vec::with_capacity(total_segments);
+    let mut links = Vec::new();
+    for rec in recordings {
+        for (&seq, files) in &rec.segments {
+            segments.push(verify_segment(
+                key,
+                &rec.id,
+                seq,
+                files,
+                &mut links,
+                &mut progress,
+            ));
+            progress.segment_done();
+        }
+    }
+    progress.finish();
+    (segments, links)
+}
+
+/// The media chain over every verified record; problems that concern one segment are
+/// added to its findings too.
+fn media_chain(
+    links: &[Link<SegmentRef>],
+    must_start_at_zero: bool,
+    segments: &mut [SegmentReport],
+) -> (ChainReport, ChainIndex) {
+    let media_index = ChainIndex::of(links);
+    let mut problems = analyse_chain(links, must_start_at_zero);
+    problems.extend(out_of_order(links, |r: &SegmentRef| {
+        (r.recording_id.clone(), (r.segment, r.record))
+    }));
+    mark_chain_findings(&problems, segments);
+    let chain = ChainReport {
+        records: links.len(),
+        first_counter: media_index.first,
+        last_counter: media_index.last,
+        must_start_at_zero,
+        problems,
+    };
+    (chain, media_index)
+}
+
+/// What only a whole store holds: the audit log, `evidence/media.head`, and the audit
+/// log's claims against the footage.
+struct StoreEvidence {
+    audit: AuditReport,
+    /// The audit chain, for the head statement.
+    audit_index: ChainIndex,
+    media_head: MediaHeadReport,
+    cross_checks: Vec<Finding>,
+}
+
+/// Check the store's `evidence/`; segments whose absent media the audit log accounts
+/// for become OFFLOADED.
+fn verify_store_evidence(
+    key: &Key,
+    root: &Path,
+    recordings: &[RecordingFiles],
+    media_index: &ChainIndex,
+    segments: &mut [SegmentReport],
+    notes: &mut Vec<String>,
+) -> StoreEvidence {
+    let evidence = root.join(EVIDENCE_DIR);
+    let media_head = verify_media_head(key, &evidence.join(MEDIA_HEAD_FILE), media_index);
+    let required = !segments.is_empty() || media_head.present;
+    let (audit, audit_index, claims) = verify_audit(key, &evidence.join(AUDIT_FILE), required);
+    if !audit.present && !required {
+        notes.push("empty store: no audit log and no footage yet".into());
+    }
+    let cross_checks = cross_check(&claims, recordings, media_index);
+    apply_offloads(&claims, segments);
+    StoreEvidence {
+        audit,
+        audit_index,
+        media_head,
+        cross_checks,
+    }
 }
 
 /// Verify an audit log on its own against `public_key` (every record signed, the chain

@@ -1,10 +1,12 @@
-//! Output: the human-readable report, and the progress bar on stderr.
+//! Output: the human-readable report, the JSON report, and the progress bar on stderr.
 
 use std::io::Write;
 use std::time::Instant;
 
 use super::chain::describe_problem;
-use super::report::{AuditRef, InputKind, KeySource, Report, SegmentRef};
+use super::report::{
+    AuditRef, AuditReport, ChainReport, InputKind, KeySource, Report, SegmentRef, SegmentReport,
+};
 
 /// Progress on stderr: segments and bytes done.
 #[derive(Debug)]
@@ -91,6 +93,37 @@ fn range_text(s: Option<[f64; 2]>) -> String {
 
 /// The human-readable report.
 pub fn render(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
+    render_key(r, out)?;
+    render_segments(&r.segments, out)?;
+    render_chain(&r.chain, out)?;
+    if let Some(m) = &r.media_head {
+        writeln!(out, "media.head   {}: {}", m.status.label(), m.message)?;
+    }
+    if let Some(a) = &r.audit {
+        render_audit(a, out)?;
+    }
+    for f in &r.cross_checks {
+        writeln!(out, "audit/media  {} {}", f.status.label(), f.message)?;
+    }
+    render_head(r, out)?;
+    for e in &r.errors {
+        writeln!(out, "error        {e}")?;
+    }
+    for n in &r.notes {
+        writeln!(out, "note         {n}")?;
+    }
+    writeln!(out, "VERDICT: {}", r.verdict)
+}
+
+/// The report as pretty-printed JSON, one line break at the end.
+pub(super) fn render_json(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
+    serde_json::to_string_pretty(r)
+        .map_err(std::io::Error::other)
+        .and_then(|s| writeln!(out, "{s}"))
+}
+
+/// What was examined, and the key.
+fn render_key(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
     let input = match r.input {
         InputKind::Store => "store",
         InputKind::Recording => "recording",
@@ -109,8 +142,13 @@ pub fn render(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
     for n in &r.key.notes {
         writeln!(out, "         ! {n}")?;
     }
+    Ok(())
+}
+
+/// One line per segment under its recording, then its findings.
+fn render_segments(segments: &[SegmentReport], out: &mut dyn Write) -> std::io::Result<()> {
     let mut current = None;
-    for s in &r.segments {
+    for s in segments {
         if current != Some(&s.recording_id) {
             writeln!(out, "recording {}", s.recording_id)?;
             current = Some(&s.recording_id);
@@ -137,61 +175,66 @@ pub fn render(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
             writeln!(out, "          {} {}{extra}", f.status.label(), f.message)?;
         }
     }
-    let counters = match (r.chain.first_counter, r.chain.last_counter) {
+    Ok(())
+}
+
+fn render_chain(chain: &ChainReport, out: &mut dyn Write) -> std::io::Result<()> {
+    let counters = match (chain.first_counter, chain.last_counter) {
         (Some(a), Some(b)) => format!("counters {a}–{b}"),
         (Some(_), None) | (None, Some(_)) | (None, None) => "no records".into(),
     };
     let name = |x: &SegmentRef| format!("{}/{:06}", x.recording_id, x.segment);
-    if r.chain.problems.is_empty() {
+    if chain.problems.is_empty() {
         writeln!(
             out,
             "media chain  {} records, {counters}: intact",
-            r.chain.records
+            chain.records
         )?;
     } else {
-        writeln!(out, "media chain  {} records, {counters}:", r.chain.records)?;
-        for p in &r.chain.problems {
+        writeln!(out, "media chain  {} records, {counters}:", chain.records)?;
+        for p in &chain.problems {
             writeln!(out, "             {}", describe_problem(p, &name))?;
         }
     }
-    if let Some(m) = &r.media_head {
-        writeln!(out, "media.head   {}: {}", m.status.label(), m.message)?;
+    Ok(())
+}
+
+fn render_audit(a: &AuditReport, out: &mut dyn Write) -> std::io::Result<()> {
+    if a.present {
+        writeln!(
+            out,
+            "audit log    {}: {} entries ({} verified)",
+            a.status.label(),
+            a.entries,
+            a.verified
+        )?;
+    } else {
+        writeln!(out, "audit log    {}: absent", a.status.label())?;
     }
-    if let Some(a) = &r.audit {
-        if a.present {
-            writeln!(
-                out,
-                "audit log    {}: {} entries ({} verified)",
-                a.status.label(),
-                a.entries,
-                a.verified
-            )?;
-        } else {
-            writeln!(out, "audit log    {}: absent", a.status.label())?;
-        }
-        for f in &a.findings {
-            writeln!(out, "             {} {}", f.status.label(), f.message)?;
-        }
-        for p in &a.problems {
-            writeln!(
-                out,
-                "             {}",
-                describe_problem(p, &|x: &AuditRef| format!("entry {}", x.entry))
-            )?;
-        }
-        for e in &a.notable {
-            writeln!(
-                out,
-                "             event {} {} {}",
-                e.utc.as_deref().unwrap_or("?"),
-                e.event,
-                e.detail
-            )?;
-        }
+    for f in &a.findings {
+        writeln!(out, "             {} {}", f.status.label(), f.message)?;
     }
-    for f in &r.cross_checks {
-        writeln!(out, "audit/media  {} {}", f.status.label(), f.message)?;
+    for p in &a.problems {
+        writeln!(
+            out,
+            "             {}",
+            describe_problem(p, &|x: &AuditRef| format!("entry {}", x.entry))
+        )?;
     }
+    for e in &a.notable {
+        writeln!(
+            out,
+            "             event {} {} {}",
+            e.utc.as_deref().unwrap_or("?"),
+            e.event,
+            e.detail
+        )?;
+    }
+    Ok(())
+}
+
+/// The head statement, or (for a store) that none was given.
+fn render_head(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
     match &r.head {
         Some(h) => {
             writeln!(
@@ -213,11 +256,5 @@ pub fn render(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
             }
         }
     }
-    for e in &r.errors {
-        writeln!(out, "error        {e}")?;
-    }
-    for n in &r.notes {
-        writeln!(out, "note         {n}")?;
-    }
-    writeln!(out, "VERDICT: {}", r.verdict)
+    Ok(())
 }
