@@ -1,198 +1,112 @@
-//! Media-chain continuity across offloads: every journal's records must be signed by the
-//! enrolled key and link to each other, and each segment's first record must link to
-//! the last record before it: the previous segment's, or the ledger's anchor (the last
-//! record this dock offloaded for the device). A gap (segments removed from the camera)
-//! or a fork shows up as a first record that does not link.
+//! Ledger anchoring: each segment's first record must link to the last record before
+//! it: the previous segment's, or the ledger's anchor (the last record this dock
+//! offloaded for the device). A gap (segments removed from the camera) or a fork shows
+//! up as a first record that does not link.
+//!
+//! Reading a journal and the linking rule itself are the verifier's
+//! ([`crate::evidence::verify::journal`], [`crate::evidence::verify::chain`]); this
+//! module applies the rule from the anchor and words the result for the dock's summary
+//! and quarantine reasons.
 
-use crate::evidence::payload::decode_file;
-
-/// The first and last media-chain record of one journal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Span {
-    /// Counter of the first record.
-    pub first_counter: u64,
-    /// `prev_hash` of the first record.
-    pub first_prev: [u8; 32],
-    /// Counter of the last record.
-    pub last_counter: u64,
-    /// SHA-256 of the last record.
-    pub last_hash: [u8; 32],
-}
-
-/// Where the chain stands: a record's counter and hash.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Tip {
-    /// Counter.
-    pub counter: u64,
-    /// SHA-256 of the record.
-    pub hash: [u8; 32],
-}
-
-impl Span {
-    /// The chain's position after this journal.
-    pub fn tip(&self) -> Tip {
-        Tip {
-            counter: self.last_counter,
-            hash: self.last_hash,
-        }
-    }
-}
+pub use crate::evidence::verify::chain::Tip;
+use crate::evidence::verify::chain::{Break, follows};
+use crate::evidence::verify::journal;
+pub use crate::evidence::verify::journal::Span;
 
 /// Read a journal: every record decodes, is signed by `public_key`, and links to the
-/// one before it. `Err` says what is wrong.
+/// one before it. `Err` says what is wrong ([`journal::journal_span`], as text).
 pub fn journal_span(data: &[u8], public_key: &[u8; 32]) -> Result<Span, String> {
-    let (records, err) = decode_file(data);
-    if let Some((pos, e)) = err {
-        return Err(format!("journal is not whole: byte {pos}: {e}"));
-    }
-    let mut span: Option<Span> = None;
-    for (i, r) in records.iter().enumerate() {
-        if !r.raw.verify(public_key) {
-            return Err(format!(
-                "journal record {i} (counter {}) is not signed by the enrolled key",
-                r.header.counter
-            ));
-        }
-        let hash = r.raw.hash();
-        span = Some(match span {
-            None => Span {
-                first_counter: r.header.counter,
-                first_prev: r.header.prev_hash,
-                last_counter: r.header.counter,
-                last_hash: hash,
-            },
-            Some(s) => {
-                if r.header.counter != s.last_counter + 1 || r.header.prev_hash != s.last_hash {
-                    return Err(format!(
-                        "journal record {i} (counter {}) does not link to record {}",
-                        r.header.counter, s.last_counter
-                    ));
-                }
-                Span {
-                    last_counter: r.header.counter,
-                    last_hash: hash,
-                    ..s
-                }
-            }
-        });
-    }
-    span.ok_or_else(|| "journal holds no records".to_string())
+    journal::journal_span(data, public_key).map_err(|e| e.to_string())
 }
 
 /// Whether `span` continues the chain from `tip` (`None`: no earlier record known, so
 /// any start is accepted except that counter 0 must have a zero `prev_hash`).
 pub fn continues(tip: Option<Tip>, span: &Span) -> Result<(), String> {
-    match tip {
-        Some(t) => {
-            if span.first_counter != t.counter + 1 {
-                let missing = span.first_counter.saturating_sub(t.counter + 1);
-                return Err(if span.first_counter > t.counter + 1 {
-                    format!(
-                        "MISSING: {missing} media record(s) between counter {} and {} are not on the camera",
-                        t.counter, span.first_counter
-                    )
-                } else {
-                    format!(
-                        "first record has counter {} but the chain already reached {} (replayed or forked)",
-                        span.first_counter, t.counter
-                    )
-                });
-            }
-            if span.first_prev != t.hash {
-                return Err(format!(
-                    "record {} does not link to record {} (fork or altered history)",
-                    span.first_counter, t.counter
-                ));
-            }
-            Ok(())
-        }
-        None if span.first_counter == 0 && span.first_prev != [0; 32] => {
-            Err("record 0 has a non-zero previous hash".into())
-        }
-        None => Ok(()),
-    }
+    let first = span.first_counter;
+    follows(tip, first, &span.first_prev).map_err(|b| match b {
+        Break::Gap { from, to } => format!(
+            "MISSING: {} media record(s) between counter {} and {first} are not on the camera",
+            to - from + 1,
+            from - 1
+        ),
+        Break::Behind { reached } => format!(
+            "first record has counter {first} but the chain already reached {reached} (replayed or forked)"
+        ),
+        // The counter is the next one, so the record before is `first - 1`.
+        Break::Fork => format!(
+            "record {first} does not link to record {} (fork or altered history)",
+            first - 1
+        ),
+        Break::BadOrigin => "record 0 has a non-zero previous hash".into(),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::evidence::identity::Identity;
-    use crate::evidence::payload::{Checkpoint, Payload};
-    use crate::evidence::{ChainHead, FixedTime, Signer};
 
-    fn signer() -> Signer {
-        let rng = ring::rand::SystemRandom::new();
-        let pk8 = ring::signature::Ed25519KeyPair::generate_pkcs8(&rng).unwrap();
-        let id = Identity::from_pkcs8(pk8.as_ref()).unwrap();
-        Signer::new(
-            id,
-            Box::new(FixedTime {
-                utc_ms: 1_764_000_000_000,
-                mono_ns: 1,
-            }),
-            [0; 16],
-            ChainHead::default(),
-            ChainHead::default(),
-        )
+    /// A journal of records `first..=last`, each record's hash `[counter + 1; 32]`.
+    fn span(first: u64, last: u64) -> Span {
+        Span {
+            first_counter: first,
+            first_prev: if first == 0 {
+                [0; 32]
+            } else {
+                [first as u8; 32]
+            },
+            last_counter: last,
+            last_hash: [last as u8 + 1; 32],
+        }
     }
 
-    fn checkpoint() -> Payload {
-        Payload::Checkpoint(Checkpoint {
-            recording_id: "20261125T175328Z".into(),
-            segment: 1,
-            byte_start: 0,
-            byte_end: 0,
-            range_sha256: [0; 32],
-            pts_first: 0,
-            pts_last: 0,
-            video_frames: 0,
-            audio_frames: 0,
-        })
-    }
-
-    fn key_of(s: &Signer) -> [u8; 32] {
-        s.identity().public_key().try_into().unwrap()
+    /// The dock agent prints these in its summary and quarantine reasons: they are
+    /// pinned word for word.
+    #[test]
+    fn continuity_from_the_anchor_names_gaps_replays_and_forks() {
+        let (sa, sb, sd) = (span(0, 2), span(3, 4), span(6, 6));
+        continues(None, &sa).unwrap();
+        continues(Some(sa.tip()), &sb).unwrap();
+        assert_eq!(
+            continues(Some(sb.tip()), &sd).unwrap_err(),
+            "MISSING: 1 media record(s) between counter 4 and 6 are not on the camera"
+        );
+        assert_eq!(
+            continues(Some(sb.tip()), &sa).unwrap_err(),
+            "first record has counter 0 but the chain already reached 4 (replayed or forked)"
+        );
+        assert_eq!(
+            continues(Some(sb.tip()), &sb).unwrap_err(),
+            "first record has counter 3 but the chain already reached 4 (replayed or forked)"
+        );
+        let fake = Tip {
+            counter: 2,
+            hash: [7; 32],
+        };
+        assert_eq!(
+            continues(Some(fake), &sb).unwrap_err(),
+            "record 3 does not link to record 2 (fork or altered history)"
+        );
+        let bad_origin = Span {
+            first_prev: [1; 32],
+            ..sa
+        };
+        assert_eq!(
+            continues(None, &bad_origin).unwrap_err(),
+            "record 0 has a non-zero previous hash"
+        );
+        // Without an anchor any start is accepted but a bad origin.
+        continues(None, &sd).unwrap();
     }
 
     #[test]
-    fn spans_link_and_gaps_forks_and_foreign_records_are_named() {
-        let mut s = signer();
-        let key = key_of(&s);
-        let a: Vec<u8> = (0..3).flat_map(|_| s.sign_media(&checkpoint())).collect();
-        let b: Vec<u8> = (0..2).flat_map(|_| s.sign_media(&checkpoint())).collect();
-        let c: Vec<u8> = s.sign_media(&checkpoint());
-        let d: Vec<u8> = s.sign_media(&checkpoint());
-        let sa = journal_span(&a, &key).unwrap();
-        let sb = journal_span(&b, &key).unwrap();
-        let sd = journal_span(&d, &key).unwrap();
-        assert_eq!((sa.first_counter, sa.last_counter), (0, 2));
-        continues(None, &sa).unwrap();
-        continues(Some(sa.tip()), &sb).unwrap();
-        // c is skipped: d does not continue b.
-        let e = continues(Some(sb.tip()), &sd).unwrap_err();
-        assert!(e.starts_with("MISSING: 1 media record"), "{e}");
-        // Replaying b after b.
-        assert!(continues(Some(sb.tip()), &sb).is_err());
-        // A wrong hash at the right counter.
-        let fake = Tip {
-            counter: sb.last_counter,
-            hash: [7; 32],
-        };
-        let sc = journal_span(&c, &key).unwrap();
-        assert!(continues(Some(fake), &sc).unwrap_err().contains("fork"));
-        continues(Some(sb.tip()), &sc).unwrap();
-        // Another key.
-        let other = key_of(&signer());
-        assert!(journal_span(&a, &other).unwrap_err().contains("not signed"));
-        // A torn journal and an internal gap.
-        assert!(journal_span(&a[..a.len() - 3], &key).is_err());
-        let mut gap = a.clone();
-        gap.extend_from_slice(&d);
-        assert!(
-            journal_span(&gap, &key)
-                .unwrap_err()
-                .contains("does not link")
+    fn journal_errors_are_the_verifiers_as_text() {
+        assert_eq!(
+            journal_span(&[], &[0; 32]).unwrap_err(),
+            "journal holds no records"
         );
-        assert!(journal_span(&[], &key).is_err());
+        assert_eq!(
+            journal_span(b"BCR1\0\0", &[0; 32]).unwrap_err(),
+            "journal is not whole: byte 0: record truncated: 8 bytes needed, 6 available"
+        );
     }
 }

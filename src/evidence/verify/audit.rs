@@ -1,0 +1,257 @@
+//! The audit log (every entry signed, the chain unbroken), and what its signed entries
+//! say must exist in the store (`cross_check`, `apply_offloads`).
+
+use std::path::Path;
+
+use super::chain::{ChainIndex, ChainProblem, Link, analyse_chain, out_of_order};
+use super::inputs::{Key, RecordingFiles};
+use super::records::{Trust, Untrusted, parse_records, trust};
+use super::report::{
+    AuditEvent, AuditRef, AuditReport, Check, Finding, SegmentReport, Status, utc_text,
+};
+use crate::evidence::payload::Payload;
+
+/// Audit events whose signed details say what media must exist (see [`cross_check`]).
+const CLAIM_EVENTS: &[&str] = &[
+    "boot",
+    "recording_start",
+    "recording_stop",
+    "head_issued",
+    "offload_ack",
+    "segment_freed",
+];
+/// Audit events worth showing in the report.
+const NOTABLE_EVENTS: &[&str] = &[
+    "unclean_shutdown",
+    "torn_tail_removed",
+    "recovery",
+    "clock",
+    "pipeline_fault",
+    "storage_full",
+    "key_created",
+];
+
+/// Check the audit log. `required`: the store holds media evidence, so a boot entry
+/// must have been logged before it (an absent log is then MISSING).
+pub(super) fn verify_audit(
+    key: &Key,
+    path: &Path,
+    required: bool,
+) -> (AuditReport, ChainIndex, Vec<AuditEvent>) {
+    let mut report = AuditReport {
+        status: Status::Ok,
+        present: false,
+        entries: 0,
+        verified: 0,
+        first_counter: None,
+        last_counter: None,
+        findings: Vec::new(),
+        problems: Vec::new(),
+        notable: Vec::new(),
+    };
+    let data = match std::fs::read(path) {
+        Ok(d) => d,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => {
+            return (report, ChainIndex::default(), Vec::new());
+        }
+        Err(e) => {
+            report.findings.push(Finding::new(
+                Status::Missing,
+                Check::Read,
+                format!("cannot read {}: {e}", path.display()),
+            ));
+            report.status = Status::Missing;
+            return (report, ChainIndex::default(), Vec::new());
+        }
+    };
+    report.present = true;
+    let (links, claims) = check_entries(key, &data, &mut report);
+    let index = ChainIndex::of(&links);
+    report.first_counter = index.first;
+    report.last_counter = index.last;
+    report.problems = analyse_chain(&links, true);
+    report
+        .problems
+        .extend(out_of_order(&links, |r: &AuditRef| ((), r.entry)));
+    report.status = audit_status(&report);
+    (report, index, claims)
+}
+
+/// Signatures, kinds and devices of the log's records, and their events: the verified
+/// links, and the events whose details make claims about the store.
+fn check_entries(
+    key: &Key,
+    data: &[u8],
+    report: &mut AuditReport,
+) -> (Vec<Link<AuditRef>>, Vec<AuditEvent>) {
+    let parsed = parse_records(data, "audit log");
+    report.entries = parsed.total;
+    report.findings.extend(parsed.findings);
+    let mut untrusted = Untrusted::default();
+    let mut links = Vec::new();
+    let mut claims = Vec::new();
+    for (index, _offset, rec) in parsed.records {
+        let t = trust(key, &rec);
+        if !matches!(t, Trust::Verified) {
+            untrusted.add(&t, rec.header.counter);
+            continue;
+        }
+        let Payload::Audit(a) = &rec.payload else {
+            report.findings.push(Finding::new(
+                Status::Tampered,
+                Check::Kind,
+                format!("audit log entry {index} is not an audit record"),
+            ));
+            continue;
+        };
+        if rec.header.device_id != key.device_id {
+            report.findings.push(Finding::new(
+                Status::Tampered,
+                Check::DeviceId,
+                format!("audit log entry {index} verifies but names another device"),
+            ));
+        }
+        let event = AuditEvent {
+            counter: rec.header.counter,
+            utc: utc_text(rec.header.utc_ms),
+            event: a.event.clone(),
+            detail: serde_json::from_str(&a.detail)
+                .unwrap_or_else(|_| serde_json::Value::String(a.detail.clone())),
+        };
+        if NOTABLE_EVENTS.contains(&a.event.as_str()) {
+            report.notable.push(event.clone());
+        }
+        if CLAIM_EVENTS.contains(&a.event.as_str()) {
+            claims.push(event);
+        }
+        links.push(Link::of(&rec, AuditRef { entry: index }));
+    }
+    report
+        .findings
+        .extend(untrusted.findings("audit", report.entries, key));
+    report.verified = links.len();
+    (links, claims)
+}
+
+/// The worst of the log's findings and its chain problems (a gap is MISSING entries).
+fn audit_status(report: &AuditReport) -> Status {
+    let chain_status = report
+        .problems
+        .iter()
+        .map(|p| match p {
+            ChainProblem::Gap { .. } => Status::Missing,
+            ChainProblem::DuplicateCounter { .. } | ChainProblem::BrokenLink { .. } => {
+                Status::Tampered
+            }
+            ChainProblem::OutOfOrder { .. } => Status::Reordered,
+        })
+        .max_by_key(|s| s.severity())
+        .unwrap_or(Status::Ok);
+    [Status::of(&report.findings), chain_status]
+        .into_iter()
+        .max_by_key(|s| s.severity())
+        .unwrap_or(Status::Ok)
+}
+
+/// What the signed audit log says must exist, against the store: every recording
+/// started has its directory (the device never deletes one), a stopped recording has
+/// at least the segments it closed, and the media chain reaches the count a `boot` or
+/// `head_issued` entry saw. Catches removal of the newest footage unless the newest
+/// audit entries were removed too (which only a head statement catches).
+pub(super) fn cross_check(
+    claims: &[AuditEvent],
+    recordings: &[RecordingFiles],
+    media: &ChainIndex,
+) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let found = media.last.map_or(0, |l| l + 1);
+    let recording = |id: &str| recordings.iter().find(|r| r.id == id);
+    let missing = |message: String| Finding::new(Status::Missing, Check::AuditClaims, message);
+    for c in claims {
+        let detail = &c.detail;
+        let id = detail
+            .get("recording_id")
+            .and_then(serde_json::Value::as_str);
+        let count = |field: &str| detail.get(field).and_then(serde_json::Value::as_u64);
+        match (c.event.as_str(), id) {
+            ("recording_start", Some(id)) if recording(id).is_none() => {
+                out.push(missing(format!(
+                    "audit record {} says recording {id} started, but its directory is gone",
+                    c.counter
+                )));
+            }
+            ("recording_stop", Some(id)) => {
+                let closed = count("segments").unwrap_or(0);
+                let present = recording(id).map_or(0, |r| {
+                    r.segments
+                        .iter()
+                        .filter(|(_, f)| f.media.is_some() || f.journal.is_some())
+                        .map(|(&seq, _)| u64::from(seq))
+                        .max()
+                        .unwrap_or(0)
+                });
+                if present < closed {
+                    out.push(missing(format!(
+                        "audit record {} says recording {id} closed {closed} segment(s), but only {present} are there",
+                        c.counter
+                    )));
+                }
+            }
+            (event @ ("boot" | "head_issued"), _) => {
+                let field = if event == "boot" {
+                    "media_chain_count"
+                } else {
+                    "media_count"
+                };
+                if let Some(n) = count(field)
+                    && n > found
+                {
+                    out.push(missing(format!(
+                        "audit record {} ({event}) saw {n} media records, but the store holds {found}: the newest are missing",
+                        c.counter
+                    )));
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// A segment whose media is absent is OFFLOADED, not MISSING, when the signed audit log
+/// holds both a dock's acknowledgement with the segment's signed hash and the deletion.
+pub(super) fn apply_offloads(claims: &[AuditEvent], segments: &mut [SegmentReport]) {
+    let names = |c: &AuditEvent, event: &str, rec: &str, seg: u32| {
+        c.event == event
+            && c.detail
+                .get("recording_id")
+                .and_then(serde_json::Value::as_str)
+                == Some(rec)
+            && c.detail.get("segment").and_then(serde_json::Value::as_u64) == Some(u64::from(seg))
+    };
+    for r in segments.iter_mut() {
+        let Some(signed) = r.signed_sha256.clone() else {
+            continue;
+        };
+        let acked = claims.iter().any(|c| {
+            names(c, "offload_ack", &r.recording_id, r.segment)
+                && c.detail.get("sha256").and_then(serde_json::Value::as_str) == Some(&signed)
+        });
+        let freed = claims
+            .iter()
+            .any(|c| names(c, "segment_freed", &r.recording_id, r.segment));
+        if !(acked && freed) {
+            continue;
+        }
+        for f in r.findings.iter_mut() {
+            if f.status == Status::Missing && f.check == Check::Files {
+                *f = Finding::new(
+                    Status::Offloaded,
+                    Check::Files,
+                    "media freed on the device after a dock acknowledged it with the signed hash (audit log)",
+                );
+            }
+        }
+        r.status = Status::of(&r.findings);
+    }
+}

@@ -1,0 +1,312 @@
+//! Inputs: what the path given is (store, recording, segment), the segment files to
+//! examine, and the key to verify against.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use super::VerifyError;
+use super::VerifyOptions;
+use super::report::{InputKind, KeyReport, KeySource};
+use crate::evidence::identity::{IDENTITY_FILE, IdentityError, PublicIdentity, device_id_for};
+use crate::evidence::record::DEVICE_ID_LEN;
+use crate::store::RECORDINGS_DIR;
+use crate::store::recording::RECORDING_INFO;
+
+#[derive(Debug, Default)]
+pub(super) struct SegmentFiles {
+    pub(super) media: Option<PathBuf>,
+    pub(super) journal: Option<PathBuf>,
+    pub(super) sidecar: Option<PathBuf>,
+}
+
+#[derive(Debug)]
+pub(super) struct RecordingFiles {
+    pub(super) id: String,
+    pub(super) segments: BTreeMap<u32, SegmentFiles>,
+}
+
+#[derive(Debug)]
+pub(super) struct Input {
+    pub(super) kind: InputKind,
+    /// Store root (for a recording or segment: where the store would be).
+    pub(super) root: PathBuf,
+    /// The recording directory (recording, segment).
+    pub(super) dir: PathBuf,
+    /// The segment (segment).
+    pub(super) segment: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Media,
+    Journal,
+    Sidecar,
+}
+
+/// `NNNNNN.ts` / `.journal` / `.json` → sequence number and role.
+fn segment_file(name: &str) -> Option<(u32, Role)> {
+    let (stem, ext) = name.split_once('.')?;
+    let role = match ext {
+        "ts" => Role::Media,
+        "journal" => Role::Journal,
+        "json" => Role::Sidecar,
+        _ => return None,
+    };
+    if stem.len() != 6 || !stem.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some((stem.parse().ok()?, role))
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+fn parent(path: &Path) -> PathBuf {
+    path.parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+impl Input {
+    pub(super) fn resolve(path: &Path) -> Result<Input, VerifyError> {
+        let unreadable = |source| VerifyError::Unreadable {
+            path: path.to_path_buf(),
+            source,
+        };
+        let meta = std::fs::metadata(path).map_err(unreadable)?;
+        let abs = std::fs::canonicalize(path).map_err(unreadable)?;
+        if meta.is_dir() {
+            if abs.join(RECORDINGS_DIR).is_dir() {
+                return Ok(Input {
+                    kind: InputKind::Store,
+                    root: abs.clone(),
+                    dir: abs,
+                    segment: None,
+                });
+            }
+            let listing = std::fs::read_dir(&abs).map_err(unreadable)?;
+            let looks_like_recording = listing.filter_map(Result::ok).any(|e| {
+                let n = e.file_name().to_string_lossy().into_owned();
+                n == RECORDING_INFO || segment_file(&n).is_some_and(|(_, r)| r != Role::Sidecar)
+            });
+            if looks_like_recording {
+                return Ok(Input {
+                    kind: InputKind::Recording,
+                    root: parent(&parent(&abs)),
+                    dir: abs,
+                    segment: None,
+                });
+            }
+            return Err(VerifyError::NotEvidence(path.to_path_buf()));
+        }
+        match segment_file(&file_name(&abs)) {
+            Some((seq, Role::Media | Role::Journal)) => {
+                let dir = parent(&abs);
+                Ok(Input {
+                    kind: InputKind::Segment,
+                    root: parent(&parent(&dir)),
+                    dir,
+                    segment: Some(seq),
+                })
+            }
+            Some((_, Role::Sidecar)) | None => Err(VerifyError::NotEvidence(path.to_path_buf())),
+        }
+    }
+
+    /// The recordings and segment files to examine; sequence gaps are filled with
+    /// empty entries (they are reported MISSING).
+    pub(super) fn recordings(
+        &self,
+        notes: &mut Vec<String>,
+        errors: &mut Vec<String>,
+    ) -> Vec<RecordingFiles> {
+        match (self.kind, self.segment) {
+            (InputKind::Segment, Some(seq)) => {
+                let present = |role_name: String| {
+                    let p = self.dir.join(role_name);
+                    p.exists().then_some(p)
+                };
+                let files = SegmentFiles {
+                    media: present(format!("{seq:06}.ts")),
+                    journal: present(format!("{seq:06}.journal")),
+                    sidecar: present(format!("{seq:06}.json")),
+                };
+                vec![RecordingFiles {
+                    id: file_name(&self.dir),
+                    segments: BTreeMap::from([(seq, files)]),
+                }]
+            }
+            (InputKind::Segment, None) | (InputKind::Recording, _) => {
+                list_recording(&self.dir, notes, errors)
+                    .into_iter()
+                    .collect()
+            }
+            (InputKind::Store, _) => {
+                let dir = self.root.join(RECORDINGS_DIR);
+                let mut dirs = Vec::new();
+                match std::fs::read_dir(&dir) {
+                    Ok(listing) => {
+                        for e in listing {
+                            match e {
+                                Ok(e) if e.path().is_dir() => dirs.push(e.path()),
+                                Ok(e) => notes.push(format!(
+                                    "ignored {} (not a recording directory)",
+                                    e.path().display()
+                                )),
+                                Err(e) => {
+                                    errors.push(format!("cannot list {}: {e}", dir.display()))
+                                }
+                            }
+                        }
+                    }
+                    Err(e) => errors.push(format!("cannot list {}: {e}", dir.display())),
+                }
+                dirs.sort();
+                dirs.iter()
+                    .filter_map(|d| list_recording(d, notes, errors))
+                    .collect()
+            }
+        }
+    }
+}
+
+fn list_recording(
+    dir: &Path,
+    notes: &mut Vec<String>,
+    errors: &mut Vec<String>,
+) -> Option<RecordingFiles> {
+    let listing = match std::fs::read_dir(dir) {
+        Ok(l) => l,
+        Err(e) => {
+            errors.push(format!("cannot list {}: {e}", dir.display()));
+            return None;
+        }
+    };
+    let mut segments: BTreeMap<u32, SegmentFiles> = BTreeMap::new();
+    for e in listing {
+        let e = match e {
+            Ok(e) => e,
+            Err(e) => {
+                errors.push(format!("cannot list {}: {e}", dir.display()));
+                continue;
+            }
+        };
+        let name = e.file_name().to_string_lossy().into_owned();
+        match segment_file(&name) {
+            Some((seq, role)) => {
+                let f = segments.entry(seq).or_default();
+                let slot = match role {
+                    Role::Media => &mut f.media,
+                    Role::Journal => &mut f.journal,
+                    Role::Sidecar => &mut f.sidecar,
+                };
+                *slot = Some(e.path());
+            }
+            None if name == RECORDING_INFO => {}
+            None => notes.push(format!("ignored {}", e.path().display())),
+        }
+    }
+    // Sequence numbers start at 1 and have no holes.
+    if let Some(&last) = segments.keys().next_back() {
+        for seq in 1..last {
+            segments.entry(seq).or_default();
+        }
+    }
+    Some(RecordingFiles {
+        id: file_name(dir),
+        segments,
+    })
+}
+
+/// The verifying key.
+#[derive(Debug, Clone)]
+pub(super) struct Key {
+    pub(super) public: [u8; 32],
+    pub(super) device_id: [u8; DEVICE_ID_LEN],
+}
+
+pub(super) fn resolve_key(
+    opts: &VerifyOptions,
+    input: &Input,
+) -> Result<(Key, KeyReport), VerifyError> {
+    let store_identity = input.root.join("keys").join(IDENTITY_FILE);
+    let (public, source, path) = match (&opts.key_hex, &opts.identity) {
+        (Some(_), Some(_)) => return Err(VerifyError::KeyConflict),
+        (Some(hex_key), None) => {
+            let bytes =
+                hex::decode(hex_key.trim()).map_err(|_| VerifyError::BadKey(hex_key.clone()))?;
+            let public: [u8; 32] = bytes
+                .try_into()
+                .map_err(|_| VerifyError::BadKey(hex_key.clone()))?;
+            (public, KeySource::Key, None)
+        }
+        (None, Some(p)) => {
+            let id = PublicIdentity::load(p)?;
+            let public = id
+                .public_key_bytes()
+                .ok_or_else(|| IdentityError::BadIdentityFile {
+                    path: p.clone(),
+                    reason: "public_key is not 64 hex digits".into(),
+                })?;
+            (public, KeySource::IdentityFile, Some(p.clone()))
+        }
+        (None, None) => {
+            if !store_identity.exists() {
+                return Err(VerifyError::NoKey(store_identity));
+            }
+            let id = PublicIdentity::load(&store_identity)?;
+            let public = id
+                .public_key_bytes()
+                .ok_or_else(|| IdentityError::BadIdentityFile {
+                    path: store_identity.clone(),
+                    reason: "public_key is not 64 hex digits".into(),
+                })?;
+            (public, KeySource::Store, Some(store_identity.clone()))
+        }
+    };
+    let device_id = device_id_for(&public);
+    let mut notes = Vec::new();
+    match source {
+        KeySource::Store => notes.push(format!(
+            "the key was taken from {} in the evidence itself, not independently supplied: \
+             whoever can alter the store can replace it; pass --key or --identity from enrolment",
+            store_identity.display()
+        )),
+        KeySource::Key | KeySource::IdentityFile => {
+            if let Ok(stored) = PublicIdentity::load(&store_identity)
+                && stored.public_key_bytes() != Some(public)
+            {
+                notes.push(format!(
+                    "{} names another device ({}) than the key supplied",
+                    store_identity.display(),
+                    stored.device_id
+                ));
+            }
+        }
+    }
+    let report = KeyReport {
+        device_id: hex::encode(device_id),
+        public_key: hex::encode(public),
+        source,
+        path: path.map(|p| p.display().to_string()),
+        independently_supplied: source != KeySource::Store,
+        notes,
+    };
+    Ok((Key { public, device_id }, report))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segment_file_names() {
+        assert_eq!(segment_file("000001.ts"), Some((1, Role::Media)));
+        assert_eq!(segment_file("000012.journal"), Some((12, Role::Journal)));
+        assert_eq!(segment_file("000012.json"), Some((12, Role::Sidecar)));
+        assert_eq!(segment_file("recording.json"), None);
+        assert_eq!(segment_file(".000001.json.tmp"), None);
+        assert_eq!(segment_file("00001.ts"), None);
+    }
+}

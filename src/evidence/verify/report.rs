@@ -1,0 +1,569 @@
+//! The report: statuses, findings, per-item results and the verdict derived from them.
+
+use serde::Serialize;
+
+use super::chain::{ChainProblem, describe_problem};
+use crate::evidence::payload::Checkpoint;
+use crate::evidence::sidecar::EndReason;
+use crate::store::segment::TS_TIME_OFFSET_90K;
+
+/// Format tag of the JSON report.
+pub const REPORT_FORMAT: &str = "bodycam-verify/1";
+
+/// Per-segment (and per-item) result, from best to worst as listed in the format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Status {
+    /// Everything verifies.
+    Ok,
+    /// The media was freed on the device after a dock acknowledged it with the signed
+    /// hash; the journal verifies and the signed audit log records both the
+    /// acknowledgement and the deletion.
+    Offloaded,
+    /// Closed by recovery after a crash: the tail was signed only after the restart.
+    RecoveredTail,
+    /// Neither final nor recovery record: still being written or not yet recovered.
+    Open,
+    /// Media without a journal.
+    Unsigned,
+    /// Files, records or segments that should be there are not.
+    Missing,
+    /// The journal ends inside a record.
+    Truncated,
+    /// Bytes differ from what was signed (media, journal, sidecar), or a chain is broken.
+    Tampered,
+    /// A record names another segment of the same recording.
+    Reordered,
+    /// A record names another recording.
+    Spliced,
+    /// A record was signed by another key.
+    Foreign,
+}
+
+impl Status {
+    /// Whether this status lets the verdict be OK.
+    pub fn passes(self) -> bool {
+        match self {
+            Status::Ok | Status::Offloaded | Status::RecoveredTail => true,
+            Status::Open
+            | Status::Unsigned
+            | Status::Missing
+            | Status::Truncated
+            | Status::Tampered
+            | Status::Reordered
+            | Status::Spliced
+            | Status::Foreign => false,
+        }
+    }
+
+    /// Which status names an item when it has several findings (higher wins).
+    pub(super) fn severity(self) -> u8 {
+        match self {
+            Status::Ok => 0,
+            Status::Offloaded => 1,
+            Status::RecoveredTail => 1,
+            Status::Open => 2,
+            Status::Unsigned => 3,
+            Status::Missing => 4,
+            Status::Truncated => 5,
+            Status::Tampered => 6,
+            Status::Reordered => 7,
+            Status::Spliced => 8,
+            Status::Foreign => 9,
+        }
+    }
+
+    /// The name printed in reports.
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::Ok => "OK",
+            Status::Offloaded => "OFFLOADED",
+            Status::RecoveredTail => "RECOVERED_TAIL",
+            Status::Open => "OPEN",
+            Status::Unsigned => "UNSIGNED",
+            Status::Missing => "MISSING",
+            Status::Truncated => "TRUNCATED",
+            Status::Tampered => "TAMPERED",
+            Status::Reordered => "REORDERED",
+            Status::Spliced => "SPLICED",
+            Status::Foreign => "FOREIGN",
+        }
+    }
+
+    /// The worst status of `findings` (OK when there are none).
+    pub(super) fn of(findings: &[Finding]) -> Status {
+        findings
+            .iter()
+            .map(|f| f.status)
+            .max_by_key(|s| s.severity())
+            .unwrap_or(Status::Ok)
+    }
+}
+
+/// Which check produced a finding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Check {
+    /// Which files of a segment exist.
+    Files,
+    /// A file could not be read.
+    Read,
+    /// Splitting a file into records.
+    Parse,
+    /// Ed25519 signature.
+    Signature,
+    /// The record's device id against the key.
+    DeviceId,
+    /// The record kind against the file it is in.
+    Kind,
+    /// The recording/segment a record names against where it is.
+    Location,
+    /// Checkpoints cover the media from byte 0 without holes or overlaps.
+    Coverage,
+    /// SHA-256 of a checkpoint's byte range.
+    RangeHash,
+    /// Final or recovery record: presence, position, lengths.
+    Close,
+    /// SHA-256 of the whole media file.
+    SegmentHash,
+    /// SHA-256 of the recovered tail.
+    TailHash,
+    /// SHA-256 of the sidecar.
+    SidecarHash,
+    /// Counters and links of a chain.
+    Chain,
+    /// Head statement or `evidence/media.head` against the store.
+    Head,
+    /// Signed audit entries against the footage they describe.
+    AuditClaims,
+}
+
+/// One thing found about a segment (or the audit log, or a head).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    /// What it means for the item.
+    pub status: Status,
+    /// Which check found it.
+    pub check: Check,
+    /// Human-readable explanation.
+    pub message: String,
+    /// Media bytes concerned, `[start, end)`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub byte_range: Option<[u64; 2]>,
+    /// 90 kHz PTS of the first and last video frame concerned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pts_range: Option<[u64; 2]>,
+    /// The same as seconds from the recording's start (PTS / 90000 − 2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seconds: Option<[f64; 2]>,
+    /// UTC at which the record concerned was signed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signed_utc: Option<String>,
+}
+
+impl Finding {
+    pub(super) fn new(status: Status, check: Check, message: impl Into<String>) -> Finding {
+        Finding {
+            status,
+            check,
+            message: message.into(),
+            byte_range: None,
+            pts_range: None,
+            seconds: None,
+            signed_utc: None,
+        }
+    }
+
+    pub(super) fn bytes(mut self, start: u64, end: u64) -> Finding {
+        self.byte_range = Some([start, end]);
+        self
+    }
+
+    pub(super) fn signed_at(mut self, utc_ms: i64) -> Finding {
+        self.signed_utc = utc_text(utc_ms);
+        self
+    }
+
+    pub(super) fn checkpoint_times(mut self, c: &Checkpoint) -> Finding {
+        if c.video_frames > 0 {
+            self.pts_range = Some([c.pts_first, c.pts_last]);
+            self.seconds = Some([pts_seconds(c.pts_first), pts_seconds(c.pts_last)]);
+        }
+        self
+    }
+}
+
+/// A tail of a segment: recovered (signed after restart) or unsigned (open segment).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Tail {
+    /// Media bytes `[start, end)`.
+    pub byte_range: [u64; 2],
+    /// Length in bytes.
+    pub bytes: u64,
+    /// Seconds of video in the tail (after the last frame signed in-line).
+    pub seconds: f64,
+    /// Video frames that start in the tail.
+    pub video_frames: u64,
+    /// For a recovered tail: UTC at which the recovery record was signed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signed_utc: Option<String>,
+}
+
+/// The result for one segment.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SegmentReport {
+    /// Recording id (directory name).
+    pub recording_id: String,
+    /// Sequence number (file name).
+    pub segment: u32,
+    /// The worst of `findings`, OK when there are none.
+    pub status: Status,
+    /// Everything found, in the order checked.
+    pub findings: Vec<Finding>,
+    /// Length of the media file, when there is one.
+    pub media_bytes: Option<u64>,
+    /// Records in the journal.
+    pub records: usize,
+    /// Of these, records whose signature verifies under the key.
+    pub verified_records: usize,
+    /// Media-chain counters of the verified records, first and last.
+    pub counters: Option<[u64; 2]>,
+    /// Signed footage, seconds from the recording's start (first and last video frame).
+    pub seconds: Option<[f64; 2]>,
+    /// Video duration signed in the final record.
+    pub duration_seconds: Option<f64>,
+    /// Why the segment ended (final or recovery record).
+    pub end_reason: Option<EndReason>,
+    /// Tail signed only after a restart (RECOVERED_TAIL).
+    pub recovered_tail: Option<Tail>,
+    /// Tail not signed at all (OPEN).
+    pub unsigned_tail: Option<Tail>,
+    /// SHA-256 (hex) signed for a segment whose media file is absent: an offload
+    /// acknowledged with this hash in the audit log makes the absence OFFLOADED.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signed_sha256: Option<String>,
+}
+
+/// Where a media record was found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SegmentRef {
+    /// Recording directory.
+    pub recording_id: String,
+    /// Segment file.
+    pub segment: u32,
+    /// Index of the record in the journal (0-based).
+    pub record: usize,
+}
+
+/// Where an audit record was found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditRef {
+    /// Index of the record in `evidence/audit.log` (0-based).
+    pub entry: usize,
+}
+
+/// The media chain over everything examined.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ChainReport {
+    /// Verified media records examined.
+    pub records: usize,
+    /// Lowest counter found.
+    pub first_counter: Option<u64>,
+    /// Highest counter found.
+    pub last_counter: Option<u64>,
+    /// Whether counters had to start at 0 (a whole store).
+    pub must_start_at_zero: bool,
+    /// Everything wrong; empty when the chain is intact.
+    pub problems: Vec<ChainProblem<SegmentRef>>,
+}
+
+/// A notable audit event, shown for context.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuditEvent {
+    /// Audit counter.
+    pub counter: u64,
+    /// UTC when signed.
+    pub utc: Option<String>,
+    /// Event name.
+    pub event: String,
+    /// Event details (JSON).
+    pub detail: serde_json::Value,
+}
+
+/// The audit log.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuditReport {
+    /// The worst of `findings` and `problems`.
+    pub status: Status,
+    /// Whether the file exists (it may be absent only in a store without media evidence).
+    pub present: bool,
+    /// Records in the file.
+    pub entries: usize,
+    /// Records whose signature verifies.
+    pub verified: usize,
+    /// Lowest counter found.
+    pub first_counter: Option<u64>,
+    /// Highest counter found.
+    pub last_counter: Option<u64>,
+    /// Per-record findings (parse, signature, kind).
+    pub findings: Vec<Finding>,
+    /// Chain problems (gaps = deleted entries, broken links, duplicates).
+    pub problems: Vec<ChainProblem<AuditRef>>,
+    /// Unclean shutdowns, recoveries, clock changes, faults.
+    pub notable: Vec<AuditEvent>,
+}
+
+/// `evidence/media.head` against the journals.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MediaHeadReport {
+    /// OK, or MISSING (newest records absent), TAMPERED, FOREIGN.
+    pub status: Status,
+    /// Whether the file exists.
+    pub present: bool,
+    /// Counter of the record it holds.
+    pub counter: Option<u64>,
+    /// Explanation.
+    pub message: String,
+}
+
+/// A head statement (`--head`) against the store.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HeadReport {
+    /// The worst of `findings`.
+    pub status: Status,
+    /// The nonce the statement is bound to (compare with the one you sent).
+    pub nonce: String,
+    /// UTC at which the device signed it.
+    pub signed_utc: Option<String>,
+    /// Media-chain records at that time.
+    pub media_count: u64,
+    /// Audit records at that time.
+    pub audit_count: u64,
+    /// What did not match.
+    pub findings: Vec<Finding>,
+}
+
+/// Where the public key came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeySource {
+    /// `--key`.
+    Key,
+    /// `--identity FILE`.
+    IdentityFile,
+    /// The store's own `keys/identity.json` (not independently supplied).
+    Store,
+}
+
+/// The key used.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KeyReport {
+    /// Device id derived from the key (hex).
+    pub device_id: String,
+    /// The key (hex).
+    pub public_key: String,
+    /// Where it came from.
+    pub source: KeySource,
+    /// The file it was read from, if any.
+    pub path: Option<String>,
+    /// False when the key was taken from the store being verified.
+    pub independently_supplied: bool,
+    /// Remarks (store identity differing from the supplied key, …).
+    pub notes: Vec<String>,
+}
+
+/// What the path given was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InputKind {
+    /// A store (has `recordings/`).
+    Store,
+    /// One recording directory.
+    Recording,
+    /// One segment.
+    Segment,
+}
+
+/// The whole verification result.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    /// Always [`REPORT_FORMAT`].
+    pub format: &'static str,
+    /// Path examined.
+    pub path: String,
+    /// What it was.
+    pub input: InputKind,
+    /// The key.
+    pub key: KeyReport,
+    /// Per segment, by recording then sequence number.
+    pub segments: Vec<SegmentReport>,
+    /// The media chain.
+    pub chain: ChainReport,
+    /// The audit log (stores only).
+    pub audit: Option<AuditReport>,
+    /// `evidence/media.head` (stores only).
+    pub media_head: Option<MediaHeadReport>,
+    /// What signed audit entries say must exist, against what does (stores only).
+    pub cross_checks: Vec<Finding>,
+    /// The head statement, when given.
+    pub head: Option<HeadReport>,
+    /// Problems outside any segment (unlistable directories, nothing to verify).
+    pub errors: Vec<String>,
+    /// Remarks that do not affect the verdict (ignored files, caveats).
+    pub notes: Vec<String>,
+    /// True only when nothing failed.
+    pub ok: bool,
+    /// Every failure, one line each (empty when `ok`).
+    pub failures: Vec<String>,
+    /// One line.
+    pub verdict: String,
+}
+
+impl Report {
+    /// Every failure in the report, derived from all of its findings. The verdict is OK
+    /// only when this is empty.
+    pub fn failures(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        out.extend(self.errors.iter().cloned());
+        for s in &self.segments {
+            if !s.status.passes() {
+                let first = s
+                    .findings
+                    .iter()
+                    .find(|f| f.status == s.status)
+                    .map_or("", |f| f.message.as_str());
+                out.push(format!(
+                    "{}/{:06}: {}: {first}",
+                    s.recording_id,
+                    s.segment,
+                    s.status.label()
+                ));
+            }
+        }
+        out.extend(self.chain.problems.iter().map(|p| {
+            format!(
+                "media chain: {}",
+                describe_problem(p, &|r: &SegmentRef| {
+                    format!("{}/{:06}", r.recording_id, r.segment)
+                })
+            )
+        }));
+        if let Some(a) = &self.audit {
+            if !a.status.passes() {
+                out.push(format!("audit log: {}", a.status.label()));
+            }
+            out.extend(
+                a.findings
+                    .iter()
+                    .map(|f| format!("audit log: {}", f.message)),
+            );
+            out.extend(a.problems.iter().map(|p| {
+                format!(
+                    "audit log: {}",
+                    describe_problem(p, &|r: &AuditRef| format!("entry {}", r.entry))
+                )
+            }));
+        }
+        out.extend(
+            self.cross_checks
+                .iter()
+                .filter(|f| !f.status.passes())
+                .map(|f| format!("audit log vs footage: {}", f.message)),
+        );
+        if let Some(m) = &self.media_head
+            && !m.status.passes()
+        {
+            out.push(format!(
+                "evidence/media.head: {}: {}",
+                m.status.label(),
+                m.message
+            ));
+        }
+        if let Some(h) = &self.head {
+            if !h.status.passes() {
+                out.push(format!("head statement: {}", h.status.label()));
+            }
+            out.extend(
+                h.findings
+                    .iter()
+                    .map(|f| format!("head statement: {}", f.message)),
+            );
+        }
+        out
+    }
+
+    pub(super) fn conclude(&mut self) {
+        self.failures = self.failures();
+        self.ok = self.failures.is_empty();
+        let segments = self.segments.len();
+        let recovered = self
+            .segments
+            .iter()
+            .filter(|s| s.status == Status::RecoveredTail)
+            .count();
+        self.verdict = if self.ok {
+            let mut v = format!("OK: {segments} segment(s) verified");
+            if recovered > 0 {
+                v.push_str(&format!(", {recovered} with a tail signed after a restart"));
+            }
+            if !self.key.independently_supplied {
+                v.push_str(", but against the store's own key (not independently supplied)");
+            }
+            if self.input == InputKind::Store && self.head.is_none() {
+                v.push_str("; without --head, removal of the newest footage cannot be ruled out");
+            }
+            v
+        } else {
+            format!(
+                "FAILED: {} problem(s); first: {}",
+                self.failures.len(),
+                self.failures.first().map_or("", String::as_str)
+            )
+        };
+    }
+}
+
+/// Seconds from the recording's start of a 90 kHz PTS as written in the TS.
+pub(super) fn pts_seconds(pts: u64) -> f64 {
+    (pts as f64 - TS_TIME_OFFSET_90K as f64) / 90_000.0
+}
+
+pub(super) fn utc_text(utc_ms: i64) -> Option<String> {
+    chrono::DateTime::from_timestamp_millis(utc_ms).map(crate::clock::rfc3339)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_order_and_verdict_class() {
+        let all = [
+            Status::Ok,
+            Status::RecoveredTail,
+            Status::Open,
+            Status::Unsigned,
+            Status::Missing,
+            Status::Truncated,
+            Status::Tampered,
+            Status::Reordered,
+            Status::Spliced,
+            Status::Foreign,
+        ];
+        for w in all.windows(2) {
+            assert!(w[0].severity() < w[1].severity());
+        }
+        let passing: Vec<_> = all.iter().filter(|s| s.passes()).collect();
+        assert_eq!(passing, [&Status::Ok, &Status::RecoveredTail]);
+        let f = |s| Finding::new(s, Check::Files, "");
+        assert_eq!(Status::of(&[]), Status::Ok);
+        assert_eq!(
+            Status::of(&[f(Status::Open), f(Status::Foreign), f(Status::Tampered)]),
+            Status::Foreign
+        );
+        assert_eq!(
+            serde_json::to_string(&Status::RecoveredTail).unwrap(),
+            "\"RECOVERED_TAIL\""
+        );
+    }
+}
