@@ -8,9 +8,11 @@ use std::time::Duration;
 use bodycam::config::{Config, ConfigError, EncoderChoice};
 use bodycam::ctl::{self, ButtonAction, RecordAction, Request};
 use bodycam::evidence::identity::{Identity, IdentityError};
+use bodycam::evidence::verify::{self, VerifyError, VerifyOptions};
 use bodycam::pki::PkiError;
 use bodycam::{capture, daemon, exit};
 use clap::{Parser, Subcommand};
+use std::io::{IsTerminal, Write};
 
 #[derive(Debug, Parser)]
 #[command(name = "bodycam", version, about = "Open body-worn camera firmware")]
@@ -200,6 +202,12 @@ enum MainError {
     /// Output could not be written.
     #[error("cannot write the output: {0}")]
     Output(#[from] serde_json::Error),
+    /// The verification could not start (bad path, key, identity or head statement).
+    #[error(transparent)]
+    Verify(#[from] VerifyError),
+    /// The verification report could not be written.
+    #[error("cannot write the report: {0}")]
+    Report(std::io::Error),
 }
 
 impl MainError {
@@ -209,7 +217,11 @@ impl MainError {
             MainError::Config(_) => exit::CONFIG,
             MainError::Capture(_) | MainError::Daemon(_) | MainError::Ctl(_) => exit::RUNTIME,
             MainError::Identity(_) => exit::RUNTIME,
-            MainError::Pki(_) | MainError::Refused(_) | MainError::Output(_) => exit::FAILURE,
+            MainError::Pki(_)
+            | MainError::Refused(_)
+            | MainError::Output(_)
+            | MainError::Report(_) => exit::FAILURE,
+            MainError::Verify(_) => exit::USAGE,
             #[cfg(feature = "dock-agent")]
             MainError::Agent(e) => agent_exit_code(e),
         };
@@ -374,20 +386,22 @@ fn ctl_main(
     Ok(Outcome::Positive)
 }
 
-fn verify(
-    path: &std::path::Path,
-    key: Option<&str>,
-    identity: Option<&std::path::Path>,
-    head: Option<&std::path::Path>,
-    json: bool,
-) -> Result<Outcome, MainError> {
-    // The verifier reports its own usage errors (exit 2) until its command returns a
-    // typed error.
-    match bodycam::evidence::verify::main(path, key, identity, head, json) {
-        exit::OK => Ok(Outcome::Positive),
-        exit::FAILURE => Ok(Outcome::Negative),
-        code => std::process::exit(code),
-    }
+fn verify(opts: VerifyOptions, json: bool) -> Result<Outcome, MainError> {
+    let report = bodycam::evidence::verify::verify(&opts)?;
+    let mut out = std::io::stdout().lock();
+    let written = if json {
+        verify::render_json(&report, &mut out)
+    } else {
+        verify::render(&report, &mut out)
+    };
+    written
+        .and_then(|()| out.flush())
+        .map_err(MainError::Report)?;
+    Ok(if report.ok {
+        Outcome::Positive
+    } else {
+        Outcome::Negative
+    })
 }
 
 #[cfg(feature = "dock-agent")]
@@ -420,6 +434,7 @@ fn main() -> ExitCode {
     let prefix = match &cli.command {
         #[cfg(feature = "dock-agent")]
         Cmd::DockAgent { .. } => "bodycam dock-agent",
+        Cmd::Verify { .. } => "bodycam verify",
         _ => "bodycam",
     };
     let result = match cli.command {
@@ -436,10 +451,13 @@ fn main() -> ExitCode {
             head,
             json,
         } => verify(
-            &path,
-            key.as_deref(),
-            identity.as_deref(),
-            head.as_deref(),
+            VerifyOptions {
+                path,
+                key_hex: key,
+                identity,
+                head,
+                progress: std::io::stderr().is_terminal(),
+            },
             json,
         ),
         Cmd::Ctl {

@@ -29,6 +29,10 @@
 
 use serde::Serialize;
 
+/// Offset added to every PTS/DTS so that the first frame of a recording sits at 2 s on
+/// the MPEG-TS timeline (leaves room for the PCR, which runs ahead of the DTS).
+pub const TIME_OFFSET_90K: u64 = 2 * 90_000;
+
 /// Size of one transport stream packet in bytes.
 pub const TS_PACKET: usize = 188;
 /// PID of the H.264 elementary stream (also the PCR PID).

@@ -7,9 +7,6 @@ use crate::evidence::events::AuditEvent;
 use crate::evidence::payload::{Audit, Payload};
 use crate::flash::{Flash, FlashFile};
 
-/// Kept for the verifier until it reads names from [`crate::layout`].
-pub use crate::layout::{AUDIT_FILE, EVIDENCE_DIR};
-
 /// The audit log, open for appending.
 #[derive(Debug)]
 pub struct AuditLog {

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::evidence::record::{DEVICE_ID_LEN, sha256};
 use crate::flash::sync_dir;
 
-pub use crate::layout::{IDENTITY_FILE, KEY_FILE};
+use crate::layout::{IDENTITY_FILE, KEY_FILE};
 /// Format tag of [`PublicIdentity`].
 pub const IDENTITY_FORMAT: &str = "bodycam-identity/1";
 

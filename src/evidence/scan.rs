@@ -8,8 +8,6 @@ use crate::evidence::payload::{Payload, decode_file};
 use crate::evidence::record;
 use crate::flash::Flash;
 use crate::layout;
-/// Kept for the verifier until it reads names from [`crate::layout`].
-pub use crate::layout::MEDIA_HEAD_FILE;
 
 /// What the scan found.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -18,9 +18,6 @@ use crate::layout;
 use recording::{NewRecording, RecordingWriter};
 use recovery::Recovered;
 
-/// Kept for the verifier until it reads names from [`crate::layout`].
-pub use crate::layout::RECORDINGS_DIR;
-
 /// Bytes kept free below the quota/free space for sidecars and descriptors, so that a
 /// full store can still close its open segment properly.
 pub const CLOSE_RESERVE_BYTES: u64 = 64 * 1024;

@@ -14,9 +14,6 @@ use crate::media::Frame;
 use crate::store::StoreError;
 use crate::store::segment::{SegmentWriter, Written};
 
-/// Kept for the verifier until it reads names from [`crate::layout`].
-pub use crate::layout::RECORDING_INFO;
-
 /// Format tag of [`RecordingInfo`].
 pub const RECORDING_FORMAT: &str = "bodycam-recording/1";
 
@@ -113,7 +110,7 @@ impl RecordingWriter {
             pre_event_audio: pre_event.1,
             capture: capture.clone(),
         };
-        let path = dir.join(RECORDING_INFO);
+        let path = dir.join(layout::RECORDING_INFO);
         let json = serde_json::to_vec_pretty(&info).map_err(std::io::Error::other);
         json.and_then(|j| flash.write_atomic(&path, &j))
             .map_err(|e| StoreError::io("write", &path, e))?;

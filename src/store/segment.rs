@@ -13,11 +13,7 @@ use crate::evidence::sidecar::{CaptureInfo, EndReason, Marker, SIDECAR_FORMAT, S
 use crate::flash::{Flash, FlashFile};
 use crate::layout::SegmentFile;
 use crate::media::{Frame, StreamKind, ns_to_90k};
-use crate::ts::TsMuxer;
-
-/// Offset added to every PTS/DTS so that the first frame of a recording sits at 2 s on
-/// the MPEG-TS timeline (leaves room for the PCR, which runs ahead of the DTS).
-pub const TS_TIME_OFFSET_90K: u64 = 2 * 90_000;
+use crate::ts::{TIME_OFFSET_90K, TsMuxer};
 
 fn finish_digest(ctx: Context) -> [u8; 32] {
     let d = ctx.finish();
@@ -161,8 +157,8 @@ impl SegmentWriter {
         if live && frame.is_video_keyframe() {
             self.checkpoint(signer)?;
         }
-        let pts = ns_to_90k(frame.pts_ns.saturating_sub(base_ns)) + TS_TIME_OFFSET_90K;
-        let dts = ns_to_90k(frame.dts_ns.saturating_sub(base_ns)) + TS_TIME_OFFSET_90K;
+        let pts = ns_to_90k(frame.pts_ns.saturating_sub(base_ns)) + TIME_OFFSET_90K;
+        let dts = ns_to_90k(frame.dts_ns.saturating_sub(base_ns)) + TIME_OFFSET_90K;
         self.buf.clear();
         // Every keyframe (and so the first frame of a segment) is preceded by PAT+PMT.
         match frame.kind {

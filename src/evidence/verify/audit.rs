@@ -7,29 +7,55 @@ use super::chain::{ChainIndex, ChainProblem, Link, analyse_chain, out_of_order};
 use super::inputs::{Key, RecordingFiles};
 use super::records::{Trust, Untrusted, parse_records, trust};
 use super::report::{
-    AuditEvent, AuditRef, AuditReport, Check, Finding, SegmentReport, Status, utc_text,
+    AuditEntry, AuditRef, AuditReport, Check, Finding, SegmentReport, Status, utc_text,
 };
+use crate::evidence::events::AuditEvent;
 use crate::evidence::payload::Payload;
 
-/// Audit events whose signed details say what media must exist (see [`cross_check`]).
-const CLAIM_EVENTS: &[&str] = &[
-    "boot",
-    "recording_start",
-    "recording_stop",
-    "head_issued",
-    "offload_ack",
-    "segment_freed",
-];
-/// Audit events worth showing in the report.
-const NOTABLE_EVENTS: &[&str] = &[
-    "unclean_shutdown",
-    "torn_tail_removed",
-    "recovery",
-    "clock",
-    "pipeline_fault",
-    "storage_full",
-    "key_created",
-];
+/// A signed audit entry whose detail says what media must exist (see [`cross_check`]).
+#[derive(Debug, Clone)]
+pub(super) struct Claim {
+    /// Audit counter.
+    counter: u64,
+    /// The event.
+    event: AuditEvent,
+}
+
+/// What an audit event means to the verifier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// Its detail says what media must exist.
+    Claim,
+    /// Worth showing in the report.
+    Notable,
+    /// Neither.
+    Quiet,
+}
+
+fn role(e: &AuditEvent) -> Role {
+    match e {
+        AuditEvent::Boot { .. }
+        | AuditEvent::RecordingStart { .. }
+        | AuditEvent::RecordingStop { .. }
+        | AuditEvent::HeadIssued { .. }
+        | AuditEvent::OffloadAck { .. }
+        | AuditEvent::SegmentFreed { .. } => Role::Claim,
+        AuditEvent::UncleanShutdown { .. }
+        | AuditEvent::TornTailRemoved { .. }
+        | AuditEvent::Recovery { .. }
+        | AuditEvent::Clock(_)
+        | AuditEvent::PipelineFault { .. }
+        | AuditEvent::StorageFull { .. }
+        | AuditEvent::KeyCreated { .. } => Role::Notable,
+        AuditEvent::Shutdown {}
+        | AuditEvent::Marker { .. }
+        | AuditEvent::Stealth { .. }
+        | AuditEvent::StorageLow { .. }
+        | AuditEvent::PipelineStart { .. }
+        | AuditEvent::Docked { .. }
+        | AuditEvent::Undocked { .. } => Role::Quiet,
+    }
+}
 
 /// Check the audit log. `required`: the store holds media evidence, so a boot entry
 /// must have been logged before it (an absent log is then MISSING).
@@ -37,7 +63,7 @@ pub(super) fn verify_audit(
     key: &Key,
     path: &Path,
     required: bool,
-) -> (AuditReport, ChainIndex, Vec<AuditEvent>) {
+) -> (AuditReport, ChainIndex, Vec<Claim>) {
     let mut report = AuditReport {
         status: Status::Ok,
         present: false,
@@ -83,7 +109,7 @@ fn check_entries(
     key: &Key,
     data: &[u8],
     report: &mut AuditReport,
-) -> (Vec<Link<AuditRef>>, Vec<AuditEvent>) {
+) -> (Vec<Link<AuditRef>>, Vec<Claim>) {
     let parsed = parse_records(data, "audit log");
     report.entries = parsed.total;
     report.findings.extend(parsed.findings);
@@ -111,18 +137,23 @@ fn check_entries(
                 format!("audit log entry {index} verifies but names another device"),
             ));
         }
-        let event = AuditEvent {
-            counter: rec.header.counter,
-            utc: utc_text(rec.header.utc_ms),
-            event: a.event.clone(),
-            detail: serde_json::from_str(&a.detail)
-                .unwrap_or_else(|_| serde_json::Value::String(a.detail.clone())),
-        };
-        if NOTABLE_EVENTS.contains(&a.event.as_str()) {
-            report.notable.push(event.clone());
-        }
-        if CLAIM_EVENTS.contains(&a.event.as_str()) {
-            claims.push(event);
+        // An event this verifier cannot read (a newer firmware's, or a detail that
+        // does not match its definition) is signed but makes no claim it can check.
+        if let Ok(event) = AuditEvent::parse(&a.event, &a.detail) {
+            match role(&event) {
+                Role::Claim => claims.push(Claim {
+                    counter: rec.header.counter,
+                    event,
+                }),
+                Role::Notable => report.notable.push(AuditEntry {
+                    counter: rec.header.counter,
+                    utc: utc_text(rec.header.utc_ms),
+                    event: a.event.clone(),
+                    detail: serde_json::from_str(&a.detail)
+                        .unwrap_or_else(|_| serde_json::Value::String(a.detail.clone())),
+                }),
+                Role::Quiet => {}
+            }
         }
         links.push(Link::of(&rec, AuditRef { entry: index }));
     }
@@ -159,30 +190,37 @@ fn audit_status(report: &AuditReport) -> Status {
 /// `head_issued` entry saw. Catches removal of the newest footage unless the newest
 /// audit entries were removed too (which only a head statement catches).
 pub(super) fn cross_check(
-    claims: &[AuditEvent],
+    claims: &[Claim],
     recordings: &[RecordingFiles],
     media: &ChainIndex,
 ) -> Vec<Finding> {
-    let mut out = Vec::new();
     let found = media.last.map_or(0, |l| l + 1);
     let recording = |id: &str| recordings.iter().find(|r| r.id == id);
     let missing = |message: String| Finding::new(Status::Missing, Check::AuditClaims, message);
+    let saw = |counter: u64, event: &str, n: u64| {
+        (n > found).then(|| {
+            missing(format!(
+                "audit record {counter} ({event}) saw {n} media records, but the store holds {found}: the newest are missing"
+            ))
+        })
+    };
+    let mut out = Vec::new();
     for c in claims {
-        let detail = &c.detail;
-        let id = detail
-            .get("recording_id")
-            .and_then(serde_json::Value::as_str);
-        let count = |field: &str| detail.get(field).and_then(serde_json::Value::as_u64);
-        match (c.event.as_str(), id) {
-            ("recording_start", Some(id)) if recording(id).is_none() => {
-                out.push(missing(format!(
-                    "audit record {} says recording {id} started, but its directory is gone",
-                    c.counter
-                )));
-            }
-            ("recording_stop", Some(id)) => {
-                let closed = count("segments").unwrap_or(0);
-                let present = recording(id).map_or(0, |r| {
+        let finding = match &c.event {
+            AuditEvent::RecordingStart { recording_id, .. } => recording(recording_id)
+                .is_none()
+                .then(|| {
+                    missing(format!(
+                        "audit record {} says recording {recording_id} started, but its directory is gone",
+                        c.counter
+                    ))
+                }),
+            AuditEvent::RecordingStop {
+                recording_id,
+                segments: closed,
+                ..
+            } => {
+                let present = recording(recording_id).map_or(0, |r| {
                     r.segments
                         .iter()
                         .filter(|(_, f)| f.media.is_some() || f.journal.is_some())
@@ -190,56 +228,66 @@ pub(super) fn cross_check(
                         .max()
                         .unwrap_or(0)
                 });
-                if present < closed {
-                    out.push(missing(format!(
-                        "audit record {} says recording {id} closed {closed} segment(s), but only {present} are there",
+                (present < *closed).then(|| {
+                    missing(format!(
+                        "audit record {} says recording {recording_id} closed {closed} segment(s), but only {present} are there",
                         c.counter
-                    )));
-                }
+                    ))
+                })
             }
-            (event @ ("boot" | "head_issued"), _) => {
-                let field = if event == "boot" {
-                    "media_chain_count"
-                } else {
-                    "media_count"
-                };
-                if let Some(n) = count(field)
-                    && n > found
-                {
-                    out.push(missing(format!(
-                        "audit record {} ({event}) saw {n} media records, but the store holds {found}: the newest are missing",
-                        c.counter
-                    )));
-                }
+            AuditEvent::Boot {
+                media_chain_count, ..
+            } => saw(c.counter, "boot", *media_chain_count),
+            AuditEvent::HeadIssued { media_count, .. } => {
+                saw(c.counter, "head_issued", *media_count)
             }
-            _ => {}
-        }
+            // Checked against each segment by `apply_offloads`.
+            AuditEvent::OffloadAck { .. } | AuditEvent::SegmentFreed { .. } => None,
+            AuditEvent::UncleanShutdown { .. }
+            | AuditEvent::Shutdown {}
+            | AuditEvent::KeyCreated { .. }
+            | AuditEvent::Recovery { .. }
+            | AuditEvent::TornTailRemoved { .. }
+            | AuditEvent::Marker { .. }
+            | AuditEvent::Stealth { .. }
+            | AuditEvent::Clock(_)
+            | AuditEvent::StorageLow { .. }
+            | AuditEvent::StorageFull { .. }
+            | AuditEvent::PipelineFault { .. }
+            | AuditEvent::PipelineStart { .. }
+            | AuditEvent::Docked { .. }
+            | AuditEvent::Undocked { .. } => None,
+        };
+        out.extend(finding);
     }
     out
 }
 
 /// A segment whose media is absent is OFFLOADED, not MISSING, when the signed audit log
 /// holds both a dock's acknowledgement with the segment's signed hash and the deletion.
-pub(super) fn apply_offloads(claims: &[AuditEvent], segments: &mut [SegmentReport]) {
-    let names = |c: &AuditEvent, event: &str, rec: &str, seg: u32| {
-        c.event == event
-            && c.detail
-                .get("recording_id")
-                .and_then(serde_json::Value::as_str)
-                == Some(rec)
-            && c.detail.get("segment").and_then(serde_json::Value::as_u64) == Some(u64::from(seg))
-    };
+pub(super) fn apply_offloads(claims: &[Claim], segments: &mut [SegmentReport]) {
     for r in segments.iter_mut() {
         let Some(signed) = r.signed_sha256.clone() else {
             continue;
         };
-        let acked = claims.iter().any(|c| {
-            names(c, "offload_ack", &r.recording_id, r.segment)
-                && c.detail.get("sha256").and_then(serde_json::Value::as_str) == Some(&signed)
+        let this = |rec: &str, seg: u32| rec == r.recording_id && seg == r.segment;
+        let acked = claims.iter().any(|c| match &c.event {
+            AuditEvent::OffloadAck {
+                recording_id,
+                segment,
+                sha256,
+                ..
+            } => this(recording_id, *segment) && *sha256 == signed,
+            _ => false,
         });
-        let freed = claims
-            .iter()
-            .any(|c| names(c, "segment_freed", &r.recording_id, r.segment));
+        let freed = claims.iter().any(|c| match &c.event {
+            AuditEvent::SegmentFreed {
+                recording_id,
+                segment,
+                ..
+            } => this(recording_id, *segment),
+            _ => false,
+        });
         if !(acked && freed) {
             continue;
         }

@@ -12,7 +12,13 @@ use crate::evidence::payload::{Payload, Record};
 use crate::evidence::record::Kind;
 
 /// Format tag of a head statement file (`bodycam ctl head`).
-pub const HEAD_FORMAT: &str = "bodycam-head/1";
+pub use crate::evidence::head::HEAD_FORMAT;
+use crate::evidence::head::HeadStatement;
+
+/// A head statement field as JSON, for comparing and quoting fields of either type alike.
+fn json<T: serde::Serialize + ?Sized>(v: &T) -> serde_json::Value {
+    serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
+}
 
 pub(super) fn verify_media_head(key: &Key, path: &Path, media: &ChainIndex) -> MediaHeadReport {
     let mut r = MediaHeadReport {
@@ -86,7 +92,7 @@ pub(super) fn verify_media_head(key: &Key, path: &Path, media: &ChainIndex) -> M
 #[derive(Debug)]
 pub(super) struct HeadFile {
     record: Record,
-    json: serde_json::Value,
+    statement: HeadStatement,
 }
 
 pub(super) fn load_head(path: &Path) -> Result<HeadFile, VerifyError> {
@@ -98,17 +104,13 @@ pub(super) fn load_head(path: &Path) -> Result<HeadFile, VerifyError> {
         path: path.to_path_buf(),
         source,
     })?;
-    let json: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| bad(format!("not JSON: {e}")))?;
-    let hex_record = json
-        .get("record")
-        .and_then(serde_json::Value::as_str)
-        .ok_or_else(|| bad("no \"record\" field".into()))?;
+    let statement: HeadStatement = serde_json::from_str(&text)
+        .map_err(|e| bad(format!("not a head statement ({HEAD_FORMAT}): {e}")))?;
     let bytes =
-        hex::decode(hex_record.trim()).map_err(|e| bad(format!("record is not hex: {e}")))?;
+        hex::decode(statement.record.trim()).map_err(|e| bad(format!("record is not hex: {e}")))?;
     let record = single_record(&bytes).map_err(|e| bad(format!("record: {e}")))?;
     match record.header.kind {
-        Kind::Head => Ok(HeadFile { record, json }),
+        Kind::Head => Ok(HeadFile { record, statement }),
         Kind::Checkpoint | Kind::Final | Kind::Recovery | Kind::Audit => Err(bad(format!(
             "holds a {:?} record, not a head record",
             record.header.kind
@@ -152,25 +154,34 @@ pub(super) fn check_head(
     }
     if r.findings.is_empty() {
         // The unsigned JSON fields must say what the signed record says.
+        let st = &h.statement;
         let expect = [
-            ("format", serde_json::json!(HEAD_FORMAT)),
+            ("format", json(&st.format), json(HEAD_FORMAT)),
             (
                 "device_id",
-                serde_json::json!(hex::encode(rec.header.device_id)),
+                json(&st.device_id),
+                json(&hex::encode(rec.header.device_id)),
             ),
-            ("nonce", serde_json::json!(r.nonce)),
-            ("media_count", serde_json::json!(rec.header.counter)),
+            ("nonce", json(&st.nonce), json(&r.nonce)),
+            (
+                "media_count",
+                json(&st.media_count),
+                json(&rec.header.counter),
+            ),
             (
                 "media_hash",
-                serde_json::json!(hex::encode(rec.header.prev_hash)),
+                json(&st.media_hash),
+                json(&hex::encode(rec.header.prev_hash)),
             ),
-            ("audit_count", serde_json::json!(audit_count)),
-            ("audit_hash", serde_json::json!(hex::encode(audit_hash))),
+            ("audit_count", json(&st.audit_count), json(&audit_count)),
+            (
+                "audit_hash",
+                json(&st.audit_hash),
+                json(&hex::encode(audit_hash)),
+            ),
         ];
-        for (field, want) in expect {
-            if let Some(got) = h.json.get(field)
-                && *got != want
-            {
+        for (field, got, want) in expect {
+            if got != want {
                 r.findings.push(Finding::new(
                     Status::Tampered,
                     Check::Head,

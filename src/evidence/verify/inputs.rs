@@ -7,10 +7,9 @@ use std::path::{Path, PathBuf};
 use super::VerifyError;
 use super::VerifyOptions;
 use super::report::{InputKind, KeyReport, KeySource};
-use crate::evidence::identity::{IDENTITY_FILE, IdentityError, PublicIdentity, device_id_for};
+use crate::evidence::identity::{IdentityError, PublicIdentity, device_id_for};
 use crate::evidence::record::DEVICE_ID_LEN;
-use crate::store::RECORDINGS_DIR;
-use crate::store::recording::RECORDING_INFO;
+use crate::layout::{self, IDENTITY_FILE, KEY_DIR, RECORDING_INFO, SegmentFile};
 
 #[derive(Debug, Default)]
 pub(super) struct SegmentFiles {
@@ -36,28 +35,6 @@ pub(super) struct Input {
     pub(super) segment: Option<u32>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Role {
-    Media,
-    Journal,
-    Sidecar,
-}
-
-/// `NNNNNN.ts` / `.journal` / `.json` → sequence number and role.
-fn segment_file(name: &str) -> Option<(u32, Role)> {
-    let (stem, ext) = name.split_once('.')?;
-    let role = match ext {
-        "ts" => Role::Media,
-        "journal" => Role::Journal,
-        "json" => Role::Sidecar,
-        _ => return None,
-    };
-    if stem.len() != 6 || !stem.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    Some((stem.parse().ok()?, role))
-}
-
 fn file_name(path: &Path) -> String {
     path.file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -77,7 +54,7 @@ impl Input {
         let meta = std::fs::metadata(path).map_err(unreadable)?;
         let abs = std::fs::canonicalize(path).map_err(unreadable)?;
         if meta.is_dir() {
-            if abs.join(RECORDINGS_DIR).is_dir() {
+            if layout::recordings_dir(&abs).is_dir() {
                 return Ok(Input {
                     kind: InputKind::Store,
                     root: abs.clone(),
@@ -88,7 +65,11 @@ impl Input {
             let listing = std::fs::read_dir(&abs).map_err(unreadable)?;
             let looks_like_recording = listing.filter_map(Result::ok).any(|e| {
                 let n = e.file_name().to_string_lossy().into_owned();
-                n == RECORDING_INFO || segment_file(&n).is_some_and(|(_, r)| r != Role::Sidecar)
+                n == RECORDING_INFO
+                    || matches!(
+                        SegmentFile::parse(&n),
+                        Some((_, SegmentFile::Media | SegmentFile::Journal))
+                    )
             });
             if looks_like_recording {
                 return Ok(Input {
@@ -100,8 +81,8 @@ impl Input {
             }
             return Err(VerifyError::NotEvidence(path.to_path_buf()));
         }
-        match segment_file(&file_name(&abs)) {
-            Some((seq, Role::Media | Role::Journal)) => {
+        match SegmentFile::parse(&file_name(&abs)) {
+            Some((seq, SegmentFile::Media | SegmentFile::Journal)) => {
                 let dir = parent(&abs);
                 Ok(Input {
                     kind: InputKind::Segment,
@@ -110,7 +91,9 @@ impl Input {
                     segment: Some(seq),
                 })
             }
-            Some((_, Role::Sidecar)) | None => Err(VerifyError::NotEvidence(path.to_path_buf())),
+            Some((_, SegmentFile::Meta | SegmentFile::Ack)) | None => {
+                Err(VerifyError::NotEvidence(path.to_path_buf()))
+            }
         }
     }
 
@@ -123,14 +106,14 @@ impl Input {
     ) -> Vec<RecordingFiles> {
         match (self.kind, self.segment) {
             (InputKind::Segment, Some(seq)) => {
-                let present = |role_name: String| {
-                    let p = self.dir.join(role_name);
+                let present = |file: SegmentFile| {
+                    let p = file.path(&self.dir, seq);
                     p.exists().then_some(p)
                 };
                 let files = SegmentFiles {
-                    media: present(format!("{seq:06}.ts")),
-                    journal: present(format!("{seq:06}.journal")),
-                    sidecar: present(format!("{seq:06}.json")),
+                    media: present(SegmentFile::Media),
+                    journal: present(SegmentFile::Journal),
+                    sidecar: present(SegmentFile::Meta),
                 };
                 vec![RecordingFiles {
                     id: file_name(&self.dir),
@@ -143,7 +126,7 @@ impl Input {
                     .collect()
             }
             (InputKind::Store, _) => {
-                let dir = self.root.join(RECORDINGS_DIR);
+                let dir = layout::recordings_dir(&self.root);
                 let mut dirs = Vec::new();
                 match std::fs::read_dir(&dir) {
                     Ok(listing) => {
@@ -193,13 +176,16 @@ fn list_recording(
             }
         };
         let name = e.file_name().to_string_lossy().into_owned();
-        match segment_file(&name) {
-            Some((seq, role)) => {
+        match SegmentFile::parse(&name) {
+            Some((seq, file)) => {
                 let f = segments.entry(seq).or_default();
-                let slot = match role {
-                    Role::Media => &mut f.media,
-                    Role::Journal => &mut f.journal,
-                    Role::Sidecar => &mut f.sidecar,
+                let slot = match file {
+                    SegmentFile::Media => &mut f.media,
+                    SegmentFile::Journal => &mut f.journal,
+                    SegmentFile::Meta => &mut f.sidecar,
+                    // An acknowledgement is not evidence; OFFLOADED is decided from the
+                    // signed audit log.
+                    SegmentFile::Ack => continue,
                 };
                 *slot = Some(e.path());
             }
@@ -230,7 +216,7 @@ pub(super) fn resolve_key(
     opts: &VerifyOptions,
     input: &Input,
 ) -> Result<(Key, KeyReport), VerifyError> {
-    let store_identity = input.root.join("keys").join(IDENTITY_FILE);
+    let store_identity = input.root.join(KEY_DIR).join(IDENTITY_FILE);
     let (public, source, path) = match (&opts.key_hex, &opts.identity) {
         (Some(_), Some(_)) => return Err(VerifyError::KeyConflict),
         (Some(hex_key), None) => {
@@ -294,19 +280,4 @@ pub(super) fn resolve_key(
         notes,
     };
     Ok((Key { public, device_id }, report))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn segment_file_names() {
-        assert_eq!(segment_file("000001.ts"), Some((1, Role::Media)));
-        assert_eq!(segment_file("000012.journal"), Some((12, Role::Journal)));
-        assert_eq!(segment_file("000012.json"), Some((12, Role::Sidecar)));
-        assert_eq!(segment_file("recording.json"), None);
-        assert_eq!(segment_file(".000001.json.tmp"), None);
-        assert_eq!(segment_file("00001.ts"), None);
-    }
 }

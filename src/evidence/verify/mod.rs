@@ -31,25 +31,23 @@ mod render;
 mod report;
 mod segment;
 
-use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
-use crate::evidence::audit::{AUDIT_FILE, EVIDENCE_DIR};
 use crate::evidence::identity::{IdentityError, device_id_for};
-use crate::evidence::scan::MEDIA_HEAD_FILE;
+use crate::layout;
 
 use audit::{apply_offloads, cross_check, verify_audit};
 use chain::{ChainIndex, Link, analyse_chain, mark_chain_findings, out_of_order};
 use head::{check_head, load_head, verify_media_head};
 use inputs::{Input, Key, RecordingFiles, resolve_key};
-use render::{Progress, render_json};
+use render::Progress;
 use segment::verify_segment;
 
 pub use chain::ChainProblem;
 pub use head::HEAD_FORMAT;
-pub use render::render;
+pub use render::{render, render_json};
 pub use report::{
-    AuditEvent, AuditRef, AuditReport, ChainReport, Check, Finding, HeadReport, InputKind,
+    AuditEntry, AuditRef, AuditReport, ChainReport, Check, Finding, HeadReport, InputKind,
     KeyReport, KeySource, MediaHeadReport, REPORT_FORMAT, Report, SegmentRef, SegmentReport,
     Status, Tail,
 };
@@ -113,45 +111,6 @@ pub struct VerifyOptions {
 
 // ---------------------------------------------------------------------------------------
 // Entry points
-
-/// Entry point of `bodycam verify`; returns the exit code (0 ok, 1 problems, 2 usage).
-pub fn main(
-    path: &Path,
-    key: Option<&str>,
-    identity: Option<&Path>,
-    head: Option<&Path>,
-    json: bool,
-) -> i32 {
-    let opts = VerifyOptions {
-        path: path.to_path_buf(),
-        key_hex: key.map(str::to_owned),
-        identity: identity.map(Path::to_path_buf),
-        head: head.map(Path::to_path_buf),
-        progress: std::io::stderr().is_terminal(),
-    };
-    let report = match verify(&opts) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("bodycam verify: {e}");
-            return crate::exit::USAGE;
-        }
-    };
-    let mut out = std::io::stdout().lock();
-    let written = if json {
-        render_json(&report, &mut out)
-    } else {
-        render(&report, &mut out)
-    };
-    if let Err(e) = written.and_then(|()| out.flush()) {
-        eprintln!("bodycam verify: cannot write the report: {e}");
-        return crate::exit::FAILURE;
-    }
-    if report.ok {
-        crate::exit::OK
-    } else {
-        crate::exit::FAILURE
-    }
-}
 
 /// Verify `opts.path` (docs/EVIDENCE-FORMAT.md section 7). `Err` only for usage
 /// problems; everything found in the evidence is in the [`Report`].
@@ -311,10 +270,9 @@ fn verify_store_evidence(
     segments: &mut [SegmentReport],
     notes: &mut Vec<String>,
 ) -> StoreEvidence {
-    let evidence = root.join(EVIDENCE_DIR);
-    let media_head = verify_media_head(key, &evidence.join(MEDIA_HEAD_FILE), media_index);
+    let media_head = verify_media_head(key, &layout::media_head_path(root), media_index);
     let required = !segments.is_empty() || media_head.present;
-    let (audit, audit_index, claims) = verify_audit(key, &evidence.join(AUDIT_FILE), required);
+    let (audit, audit_index, claims) = verify_audit(key, &layout::audit_path(root), required);
     if !audit.present && !required {
         notes.push("empty store: no audit log and no footage yet".into());
     }

@@ -116,7 +116,7 @@ pub fn render(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
 }
 
 /// The report as pretty-printed JSON, one line break at the end.
-pub(super) fn render_json(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
+pub fn render_json(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
     serde_json::to_string_pretty(r)
         .map_err(std::io::Error::other)
         .and_then(|s| writeln!(out, "{s}"))

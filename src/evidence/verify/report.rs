@@ -5,7 +5,7 @@ use serde::Serialize;
 use super::chain::{ChainProblem, describe_problem};
 use crate::evidence::payload::Checkpoint;
 use crate::evidence::sidecar::EndReason;
-use crate::store::segment::TS_TIME_OFFSET_90K;
+use crate::ts::TIME_OFFSET_90K;
 
 /// Format tag of the JSON report.
 pub const REPORT_FORMAT: &str = "bodycam-verify/1";
@@ -277,9 +277,9 @@ pub struct ChainReport {
     pub problems: Vec<ChainProblem<SegmentRef>>,
 }
 
-/// A notable audit event, shown for context.
+/// A notable audit entry, shown for context.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct AuditEvent {
+pub struct AuditEntry {
     /// Audit counter.
     pub counter: u64,
     /// UTC when signed.
@@ -310,7 +310,7 @@ pub struct AuditReport {
     /// Chain problems (gaps = deleted entries, broken links, duplicates).
     pub problems: Vec<ChainProblem<AuditRef>>,
     /// Unclean shutdowns, recoveries, clock changes, faults.
-    pub notable: Vec<AuditEvent>,
+    pub notable: Vec<AuditEntry>,
 }
 
 /// `evidence/media.head` against the journals.
@@ -525,7 +525,7 @@ impl Report {
 
 /// Seconds from the recording's start of a 90 kHz PTS as written in the TS.
 pub(super) fn pts_seconds(pts: u64) -> f64 {
-    (pts as f64 - TS_TIME_OFFSET_90K as f64) / 90_000.0
+    (pts as f64 - TIME_OFFSET_90K as f64) / 90_000.0
 }
 
 pub(super) fn utc_text(utc_ms: i64) -> Option<String> {
