@@ -12,8 +12,9 @@
 use std::path::{Path, PathBuf};
 
 use super::azure::BlobError;
+use super::names::{self, DeviceBlob};
 use super::offload::Shared;
-use crate::layout::{self, RecordingId, SegmentFile};
+use crate::layout;
 
 /// Why a fetch stopped.
 #[derive(Debug, thiserror::Error)]
@@ -63,37 +64,22 @@ pub async fn fetch(shared: &Shared, device: &str, out: &Path) -> Result<Fetched,
     let mut done = Fetched::default();
     let mut newest_audit: Option<(u64, String)> = None;
     for name in &names {
-        let rest = &name[device.len() + 1..];
-        let target = match rest.split('/').collect::<Vec<_>>().as_slice() {
-            ["audit", file] => {
-                let entries = file
-                    .strip_suffix(".log")
-                    .and_then(|n| n.parse::<u64>().ok());
-                if let Some(n) = entries
-                    && newest_audit.as_ref().is_none_or(|(m, _)| n > *m)
-                {
+        let Some(rest) = name.strip_prefix(&format!("{device}/")) else {
+            continue;
+        };
+        let target = match names::parse_device_blob(rest) {
+            Some(DeviceBlob::Audit(n)) => {
+                if newest_audit.as_ref().is_none_or(|(m, _)| n > *m) {
                     newest_audit = Some((n, name.clone()));
                 }
                 continue;
             }
-            ["heads", file] if file.ends_with(".json") && !file.contains("..") => {
-                out.join("heads").join(file)
-            }
-            [rec, file] if RecordingId::parse(rec).is_some() => {
-                let served = matches!(
-                    SegmentFile::parse(file),
-                    Some((
-                        _,
-                        SegmentFile::Media | SegmentFile::Journal | SegmentFile::Meta
-                    ))
-                );
-                if !served {
-                    continue;
-                }
+            Some(DeviceBlob::Head(file)) => out.join("heads").join(file),
+            Some(DeviceBlob::Segment { recording, file }) => {
                 done.segment_files += 1;
-                layout::recordings_dir(out).join(rec).join(file)
+                layout::recordings_dir(out).join(recording).join(file)
             }
-            _ => continue,
+            None => continue,
         };
         write_blob(shared, name, &target).await?;
         if target.parent().is_some_and(|p| p.ends_with("heads")) {

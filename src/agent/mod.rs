@@ -15,6 +15,8 @@
 //! - [`ledger`]: per-device record of the last offloaded chain record.
 //! - [`azure`]: Azure Blob Storage (object_store, plus Shared Key REST calls).
 //! - [`offload`]: one camera's offload, segment by segment.
+//! - [`segment`]: one segment: download, verify, store, read back, acknowledge.
+//! - [`names`]: the blob names in the container.
 //! - [`progress`]: progress bars and summary lines.
 //! - [`failpoint`]: crash injection for the interruption tests.
 //! - [`fetch`]: rebuild a device's store from the container for `bodycam verify`.
@@ -26,8 +28,10 @@ pub mod config;
 pub mod failpoint;
 pub mod fetch;
 pub mod ledger;
+pub mod names;
 pub mod offload;
 pub mod progress;
+pub mod segment;
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;

@@ -62,6 +62,14 @@ pub enum JournalError {
     /// The journal is empty.
     #[error("journal holds no records")]
     Empty,
+    /// The journal file cannot be read.
+    #[error("cannot read {path}: {reason}")]
+    Unreadable {
+        /// Path.
+        path: std::path::PathBuf,
+        /// Cause.
+        reason: String,
+    },
 }
 
 /// Read a journal: every record decodes, is signed by `public_key`, and follows the one

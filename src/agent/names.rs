@@ -1,0 +1,160 @@
+//! The container's layout: every blob name the dock agent writes, and the parsing of
+//! them (`fetch`). Segment file names inside are [`crate::layout`]'s.
+//!
+//! ```text
+//! <device>/<recording>/NNNNNN.journal|json|ts        a verified, acknowledged segment
+//! <device>/audit/<entries, 12 digits>.log            a verified audit log snapshot
+//! <device>/heads/<utc>-<nonce>.json                  the head statement of an offload
+//! quarantine/<device>/<recording>/NNNNNN.*           a segment that failed verification
+//! quarantine/<device>/<recording>/NNNNNN.report-<h>.json   why (one per finding set)
+//! quarantine/<device>/audit/<entries>-<sha>.log      an audit log that failed verification
+//! ```
+
+use crate::layout::{RecordingId, SegmentFile};
+
+/// Blob name prefix for what failed verification.
+pub const QUARANTINE_PREFIX: &str = "quarantine";
+/// Folder of a device's audit log snapshots.
+const AUDIT_DIR: &str = "audit";
+/// Folder of a device's head statements.
+const HEADS_DIR: &str = "heads";
+
+/// `<device>/<recording>/NNNNNN` (add `.` and a [`SegmentFile`] extension).
+pub fn segment_prefix(device: &str, recording: &RecordingId, sequence: u32) -> String {
+    format!("{device}/{recording}/{sequence:06}")
+}
+
+/// The blob of one of a segment's files.
+pub fn segment_blob(
+    device: &str,
+    recording: &RecordingId,
+    sequence: u32,
+    file: SegmentFile,
+) -> String {
+    format!(
+        "{}.{}",
+        segment_prefix(device, recording, sequence),
+        file.ext()
+    )
+}
+
+/// The quarantine prefix of a segment: `quarantine/<device>/<recording>/NNNNNN`.
+pub fn quarantine_prefix(device: &str, recording: &RecordingId, sequence: u32) -> String {
+    format!(
+        "{QUARANTINE_PREFIX}/{}",
+        segment_prefix(device, recording, sequence)
+    )
+}
+
+/// The report of a quarantined segment, one per distinct set of findings (`finding_hash`:
+/// a hex digest of the reasons).
+pub fn quarantine_report(prefix: &str, finding_hash: &str) -> String {
+    format!(
+        "{prefix}.report-{}.json",
+        &finding_hash[..12.min(finding_hash.len())]
+    )
+}
+
+/// A verified audit log snapshot with `entries` records.
+pub fn audit_blob(device: &str, entries: usize) -> String {
+    format!("{device}/{AUDIT_DIR}/{entries:012}.log")
+}
+
+/// An audit log that failed verification (`sha256`: hex of its bytes).
+pub fn quarantined_audit_blob(device: &str, entries: usize, sha256: &str) -> String {
+    format!(
+        "{QUARANTINE_PREFIX}/{device}/{AUDIT_DIR}/{entries:012}-{}.log",
+        &sha256[..12.min(sha256.len())]
+    )
+}
+
+/// A head statement made at `utc_stamp` (`YYYYMMDDTHHMMSS.mmmZ`) for `nonce` (hex).
+pub fn head_blob(device: &str, utc_stamp: &str, nonce_hex: &str) -> String {
+    format!("{device}/{HEADS_DIR}/{utc_stamp}-{nonce_hex}.json")
+}
+
+/// What a blob below `<device>/` is, by its name after the prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeviceBlob<'a> {
+    /// An audit log snapshot with this many entries.
+    Audit(u64),
+    /// A head statement file.
+    Head(&'a str),
+    /// A segment file the camera serves (media, journal, sidecar).
+    Segment {
+        /// Recording id.
+        recording: &'a str,
+        /// The file name `NNNNNN.<ext>`.
+        file: &'a str,
+    },
+}
+
+/// Read a blob name below `<device>/` (`rest`: the name without that prefix); `None`
+/// for anything else (which `fetch` skips).
+pub fn parse_device_blob(rest: &str) -> Option<DeviceBlob<'_>> {
+    match rest.split('/').collect::<Vec<_>>().as_slice() {
+        [AUDIT_DIR, file] => file
+            .strip_suffix(".log")
+            .and_then(|n| n.parse::<u64>().ok())
+            .map(DeviceBlob::Audit),
+        [HEADS_DIR, file] if file.ends_with(".json") && !file.contains("..") => {
+            Some(DeviceBlob::Head(file))
+        }
+        [rec, file] if RecordingId::parse(rec).is_some() => match SegmentFile::parse(file) {
+            Some((_, SegmentFile::Media | SegmentFile::Journal | SegmentFile::Meta)) => {
+                Some(DeviceBlob::Segment {
+                    recording: rec,
+                    file,
+                })
+            }
+            Some((_, SegmentFile::Ack)) | None => None,
+        },
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_through_the_parser() {
+        let dev = "0123456789abcdef0123456789abcdef";
+        let rec = RecordingId::parse("20261125T175328Z").unwrap();
+        let media = segment_blob(dev, &rec, 7, SegmentFile::Media);
+        assert_eq!(media, format!("{dev}/20261125T175328Z/000007.ts"));
+        let rest = &media[dev.len() + 1..];
+        assert_eq!(
+            parse_device_blob(rest),
+            Some(DeviceBlob::Segment {
+                recording: "20261125T175328Z",
+                file: "000007.ts"
+            })
+        );
+        let audit = audit_blob(dev, 42);
+        assert_eq!(audit, format!("{dev}/audit/000000000042.log"));
+        assert_eq!(
+            parse_device_blob(&audit[dev.len() + 1..]),
+            Some(DeviceBlob::Audit(42))
+        );
+        let head = head_blob(dev, "20261125T175328.123Z", "00ff");
+        assert_eq!(
+            parse_device_blob(&head[dev.len() + 1..]),
+            Some(DeviceBlob::Head("20261125T175328.123Z-00ff.json"))
+        );
+        assert_eq!(
+            quarantine_prefix(dev, &rec, 7),
+            format!("quarantine/{dev}/20261125T175328Z/000007")
+        );
+        for other in [
+            "20261125T175328Z/000007.ack",
+            "20261125T175328Z/000007.ts.part",
+            "../x/000007.ts",
+            "heads/../../x.json",
+            "audit/x.log",
+            "x/y/z",
+        ] {
+            assert_eq!(parse_device_blob(other), None, "{other}");
+        }
+    }
+}
