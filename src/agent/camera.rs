@@ -11,7 +11,6 @@ use reqwest::StatusCode;
 use reqwest::header::{CONTENT_RANGE, ETAG, IF_RANGE, RANGE};
 use rustls::RootCertStore;
 use serde::de::DeserializeOwned;
-use serde_json::Value;
 
 use super::config::TlsConfig;
 use super::failpoint;
@@ -229,72 +228,119 @@ impl CameraClient {
         if let Ok(m) = std::fs::metadata(dest) {
             return Ok(m.len());
         }
-        let part = with_suffix(dest, ".part");
-        let etag_file = with_suffix(dest, ".part.etag");
-        let io = |p: &Path| {
-            let p = p.to_path_buf();
-            move |source| CameraError::Io { path: p, source }
-        };
-        if let Some(dir) = dest.parent() {
-            std::fs::create_dir_all(dir).map_err(io(dir))?;
-        }
-        let have = std::fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
-        let etag = std::fs::read_to_string(&etag_file).ok();
+        let part = Part::of(dest)?;
         let mut req = self.http.get(self.url(path));
-        let resuming = have > 0 && etag.is_some();
-        if let (true, Some(tag)) = (resuming, &etag) {
+        if let Some(tag) = part.resume_tag() {
             req = req
-                .header(RANGE, format!("bytes={have}-"))
+                .header(RANGE, format!("bytes={}-", part.have))
                 .header(IF_RANGE, tag.trim());
         }
         let resp = req.send().await.map_err(CameraError::from_reqwest)?;
-        let status = resp.status();
-        let append = match status {
-            StatusCode::PARTIAL_CONTENT if resuming => {
-                let start = resp
-                    .headers()
-                    .get(CONTENT_RANGE)
-                    .and_then(|v| v.to_str().ok())
+        let append = match resp.status() {
+            StatusCode::PARTIAL_CONTENT if part.resuming() => {
+                let start = content_range(&resp)
                     .and_then(|v| v.strip_prefix("bytes "))
                     .and_then(|v| v.split('-').next())
                     .and_then(|v| v.parse::<u64>().ok());
-                if start != Some(have) {
+                if start != Some(part.have) {
                     return Err(CameraError::Protocol(format!(
-                        "{path}: asked to resume at byte {have}, got Content-Range {start:?}"
+                        "{path}: asked to resume at byte {}, got Content-Range {start:?}",
+                        part.have
                     )));
                 }
                 true
             }
-            StatusCode::RANGE_NOT_SATISFIABLE if resuming => {
+            StatusCode::RANGE_NOT_SATISFIABLE if part.resuming() => {
                 // The part file already holds the whole file (killed before the rename).
-                let total = resp
-                    .headers()
-                    .get(CONTENT_RANGE)
-                    .and_then(|v| v.to_str().ok())
+                let total = content_range(&resp)
                     .and_then(|v| v.strip_prefix("bytes */"))
                     .and_then(|v| v.parse::<u64>().ok());
-                if total != Some(have) {
-                    let _ = std::fs::remove_file(&part);
+                if total != Some(part.have) {
+                    let _ = std::fs::remove_file(&part.path);
                     return Err(CameraError::Protocol(format!(
-                        "{path}: partial download of {have} bytes does not fit the file ({total:?}); restarting next time"
+                        "{path}: partial download of {} bytes does not fit the file ({total:?}); restarting next time",
+                        part.have
                     )));
                 }
-                return finish(&part, &etag_file, dest).map(|()| have);
+                return part.finish(dest).map(|()| part.have);
             }
             StatusCode::OK => false,
-            s => {
-                let body = resp.text().await.unwrap_or_default();
-                let message = serde_json::from_str::<Value>(&body)
-                    .ok()
-                    .and_then(|v| v.get("error").and_then(Value::as_str).map(str::to_owned))
-                    .unwrap_or(body);
-                return Err(CameraError::Http {
-                    what: format!("download {path}"),
-                    status: s.as_u16(),
-                    message,
-                });
-            }
+            s => return Err(http_error(&format!("download {path}"), s, resp).await),
         };
+        let written = part.receive(path, resp, append, progress).await?;
+        part.finish(dest)?;
+        Ok(if append { part.have + written } else { written })
+    }
+}
+
+/// The `Content-Range` header's text.
+fn content_range(resp: &reqwest::Response) -> Option<&str> {
+    resp.headers()
+        .get(CONTENT_RANGE)
+        .and_then(|v| v.to_str().ok())
+}
+
+/// An error answer: the camera's `error` text with the status.
+async fn http_error(what: &str, status: StatusCode, resp: reqwest::Response) -> CameraError {
+    let body = resp.text().await.unwrap_or_default();
+    let message = serde_json::from_str::<ErrorBody>(&body)
+        .map(|e| e.error)
+        .unwrap_or(body);
+    CameraError::Http {
+        what: what.to_string(),
+        status: status.as_u16(),
+        message,
+    }
+}
+
+/// A download in progress: `DEST.part` and the ETag it was started from
+/// (`DEST.part.etag`).
+struct Part {
+    path: PathBuf,
+    etag_file: PathBuf,
+    /// Bytes already in the part file.
+    have: u64,
+    /// The ETag of the file the part belongs to.
+    etag: Option<String>,
+}
+
+fn io_err(p: &Path) -> impl FnOnce(std::io::Error) -> CameraError {
+    let path = p.to_path_buf();
+    move |source| CameraError::Io { path, source }
+}
+
+impl Part {
+    fn of(dest: &Path) -> Result<Part, CameraError> {
+        if let Some(dir) = dest.parent() {
+            std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+        }
+        let path = with_suffix(dest, ".part");
+        let etag_file = with_suffix(dest, ".part.etag");
+        Ok(Part {
+            have: std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0),
+            etag: std::fs::read_to_string(&etag_file).ok(),
+            path,
+            etag_file,
+        })
+    }
+
+    fn resuming(&self) -> bool {
+        self.have > 0 && self.etag.is_some()
+    }
+
+    fn resume_tag(&self) -> Option<&str> {
+        self.etag.as_deref().filter(|_| self.resuming())
+    }
+
+    /// Write the answer's body into the part file (after what it holds, if `append`),
+    /// durably; the bytes written.
+    async fn receive(
+        &self,
+        path: &str,
+        resp: reqwest::Response,
+        append: bool,
+        progress: &(dyn Fn(u64) + Send + Sync),
+    ) -> Result<u64, CameraError> {
         let expected_rest = resp.content_length();
         if !append {
             let tag = resp
@@ -303,28 +349,28 @@ impl CameraClient {
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("")
                 .to_string();
-            std::fs::write(&etag_file, tag).map_err(io(&etag_file))?;
+            std::fs::write(&self.etag_file, tag).map_err(io_err(&self.etag_file))?;
         }
         let mut file = std::fs::OpenOptions::new()
             .create(true)
             .write(true)
             .append(append)
             .truncate(!append)
-            .open(&part)
-            .map_err(io(&part))?;
-        let mut written = 0u64;
+            .open(&self.path)
+            .map_err(io_err(&self.path))?;
         if append {
-            progress(have);
+            progress(self.have);
         }
+        let mut written = 0u64;
         let half = expected_rest.map(|n| n / 2);
         let mut stream = resp.bytes_stream();
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(CameraError::from_reqwest)?;
-            file.write_all(&chunk).map_err(io(&part))?;
+            file.write_all(&chunk).map_err(io_err(&self.path))?;
             written += chunk.len() as u64;
             progress(chunk.len() as u64);
             if half.is_some_and(|h| written >= h && h > 0) {
-                file.flush().map_err(io(&part))?;
+                file.flush().map_err(io_err(&self.path))?;
                 failpoint::hit("mid-download");
             }
         }
@@ -335,10 +381,13 @@ impl CameraClient {
                 "{path}: transfer ended after {written} of {n} bytes"
             )));
         }
-        file.sync_all().map_err(io(&part))?;
-        drop(file);
-        finish(&part, &etag_file, dest)?;
-        Ok(if append { have + written } else { written })
+        file.sync_all().map_err(io_err(&self.path))?;
+        Ok(written)
+    }
+
+    /// Make the completed part file the final file, durably.
+    fn finish(&self, dest: &Path) -> Result<(), CameraError> {
+        finish(&self.path, &self.etag_file, dest)
     }
 }
 

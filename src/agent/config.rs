@@ -220,6 +220,22 @@ impl AgentConfig {
         if self.poll_seconds == 0 || self.poll_seconds > 3600 {
             return Err(invalid("poll_seconds", "must be 1 to 3600"));
         }
+        self.validate_cameras()?;
+        self.enrolled_devices()?;
+        self.azure.validate()?;
+        if let Some(d) = &self.dock_name
+            && (d.is_empty() || d.len() > 64 || !d.is_ascii() || d.chars().any(char::is_control))
+        {
+            return Err(invalid(
+                "dock_name",
+                "must be 1 to 64 printable ASCII characters",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Every bay: a unique name, an https URL, an interface name if bound to one.
+    fn validate_cameras(&self) -> Result<(), AgentConfigError> {
         let mut names = BTreeSet::new();
         for (i, cam) in self.cameras.iter().enumerate() {
             let key = format!("camera[{i}]");
@@ -258,8 +274,15 @@ impl AgentConfig {
                 ));
             }
         }
-        self.enrolled_devices()?;
-        let a = &self.azure;
+        Ok(())
+    }
+}
+
+impl AzureConfig {
+    /// Account and container names as Azure allows them, exactly one shared key, an
+    /// https endpoint (http only for the emulator), a sane retention.
+    fn validate(&self) -> Result<(), AgentConfigError> {
+        let a = self;
         let name_ok = |s: &str, min, max| {
             (min..=max).contains(&s.len())
                 && s.bytes()
@@ -294,7 +317,7 @@ impl AgentConfig {
                     "a shared key is required (access_key_file or access_key)",
                 ));
             }
-            _ => {}
+            (Some(_), None) | (None, Some(_)) => {}
         }
         if let Some(ep) = &a.endpoint {
             match reqwest::Url::parse(ep) {
@@ -317,17 +340,11 @@ impl AgentConfig {
         if a.retention_days == 0 || a.retention_days > 36_500 {
             return Err(invalid("azure.retention_days", "must be 1 to 36500"));
         }
-        if let Some(d) = &self.dock_name
-            && (d.is_empty() || d.len() > 64 || !d.is_ascii() || d.chars().any(char::is_control))
-        {
-            return Err(invalid(
-                "dock_name",
-                "must be 1 to 64 printable ASCII characters",
-            ));
-        }
         Ok(())
     }
+}
 
+impl AgentConfig {
     /// The enrolment list, parsed; each public key must match its device id.
     pub fn enrolled_devices(&self) -> Result<Vec<EnrolledDevice>, AgentConfigError> {
         let mut out = Vec::with_capacity(self.enrolled.len());

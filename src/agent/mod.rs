@@ -17,6 +17,8 @@
 //! - [`offload`]: one camera's offload, segment by segment.
 //! - [`segment`]: one segment: download, verify, store, read back, acknowledge.
 //! - [`names`]: the blob names in the container.
+//! - [`records`]: the audit log and head statement into the container.
+//! - [`summary`]: what a camera's offload did, as one line.
 //! - [`progress`]: progress bars and summary lines.
 //! - [`failpoint`]: crash injection for the interruption tests.
 //! - [`fetch`]: rebuild a device's store from the container for `bodycam verify`.
@@ -31,7 +33,9 @@ pub mod ledger;
 pub mod names;
 pub mod offload;
 pub mod progress;
+pub mod records;
 pub mod segment;
+pub mod summary;
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;

@@ -14,7 +14,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use bytes::Bytes;
 use ring::rand::{SecureRandom, SystemRandom};
 
 use super::azure::{BlobError, BlobStore};
@@ -22,15 +21,15 @@ use super::camera::{CameraClient, CameraError};
 use super::chain::{ChainBreak, Span, Tip, continues};
 use super::config::{AgentConfig, CameraEntry, EnrolledDevice};
 use super::ledger::{Anchor, Ledger, LedgerError, device_dir};
-use super::names;
 use super::progress::Bar;
+use super::records;
 use super::segment::{self, Done, SegmentFiles};
+pub use super::summary::{Outcome, Summary};
 use crate::dock::wire::{DeviceInfo, ListedSegment, OffloadState};
 use crate::evidence::head::HeadStatement;
 use crate::evidence::payload::{Payload, decode_hex};
 use crate::evidence::record::Kind;
 use crate::evidence::verify::journal::JournalError;
-use crate::evidence::verify::verify_audit_log;
 use crate::layout::{self, RecordingId};
 
 /// Index tag naming the retention class.
@@ -52,101 +51,6 @@ pub struct Shared {
     pub tls: rustls::ClientConfig,
     /// This dock's name.
     pub dock: String,
-}
-
-/// How a camera's offload ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// Nothing answered at the camera's address (empty bay).
-    NotDocked,
-    /// Every closed segment is stored, verified and acknowledged; nothing is open.
-    Complete,
-    /// Something is left: quarantined, failed, or still being recorded.
-    Incomplete,
-}
-
-/// One line per camera.
-#[derive(Debug, Clone)]
-pub struct Summary {
-    /// Bay name.
-    pub camera: String,
-    /// Device id, once known.
-    pub device: Option<String>,
-    /// Result.
-    pub outcome: Outcome,
-    /// Segments stored and acknowledged in this run.
-    pub offloaded: u32,
-    /// Segments found already acknowledged.
-    pub already: u32,
-    /// Segments quarantined (never acknowledged).
-    pub quarantined: Vec<String>,
-    /// Segments still being recorded.
-    pub open: u32,
-    /// Media bytes stored in this run.
-    pub bytes: u64,
-    /// Wall time.
-    pub seconds: f64,
-    /// What went wrong.
-    pub errors: Vec<String>,
-    /// Nothing new since the last complete pass: no line is printed.
-    pub quiet: bool,
-}
-
-impl Summary {
-    fn new(camera: &str) -> Summary {
-        Summary {
-            camera: camera.to_string(),
-            device: None,
-            outcome: Outcome::Incomplete,
-            offloaded: 0,
-            already: 0,
-            quarantined: Vec::new(),
-            open: 0,
-            bytes: 0,
-            seconds: 0.0,
-            errors: Vec::new(),
-            quiet: false,
-        }
-    }
-
-    /// A summary for a camera whose offload could not run at all.
-    pub fn failed(camera: &str, error: String) -> Summary {
-        let mut s = Summary::new(camera);
-        s.errors.push(error);
-        s
-    }
-
-    /// The summary line.
-    pub fn line(&self) -> String {
-        let device = self.device.as_deref().unwrap_or("-");
-        let mb = self.bytes as f64 / 1e6;
-        let rate = if self.seconds > 0.0 {
-            mb / self.seconds
-        } else {
-            0.0
-        };
-        let state = match self.outcome {
-            Outcome::NotDocked => "NOT DOCKED",
-            Outcome::Complete => "COMPLETE",
-            Outcome::Incomplete => "INCOMPLETE",
-        };
-        let mut s = format!(
-            "{} device={device} {state}: offloaded={} already={} quarantined={} open={} {mb:.1} MB in {:.1} s ({rate:.1} MB/s)",
-            self.camera,
-            self.offloaded,
-            self.already,
-            self.quarantined.len(),
-            self.open,
-            self.seconds,
-        );
-        for q in &self.quarantined {
-            s.push_str(&format!("; QUARANTINED {q}"));
-        }
-        for e in &self.errors {
-            s.push_str(&format!("; ERROR {e}"));
-        }
-        s
-    }
 }
 
 /// Why a camera's offload stopped (the rest of it is skipped; the reason is its
@@ -284,8 +188,8 @@ async fn run(
     pass.ledger.save(&shared.cfg.state_dir)?;
 
     bar.message("audit log");
-    upload_audit(shared, &client, &device, &pass.mirror, summary).await?;
-    upload_head(shared, &device, &head, &nonce).await
+    records::upload_audit(shared, &client, &device, &pass.mirror, summary).await?;
+    records::upload_head(shared, &device, &head, &nonce).await
 }
 
 /// Whether every segment on the camera is closed and acknowledged already.
@@ -603,109 +507,6 @@ pub(super) fn remove_with_parts(path: &Path) {
         s.push(suffix);
         let _ = std::fs::remove_file(PathBuf::from(s));
     }
-}
-
-/// Download the audit log, verify it, and store it as `<device>/audit/<entries>.log`
-/// (quarantine when it does not verify).
-async fn upload_audit(
-    shared: &Shared,
-    client: &CameraClient,
-    device: &Device,
-    mirror: &Path,
-    summary: &mut Summary,
-) -> Result<(), OffloadError> {
-    let path = layout::audit_path(mirror);
-    let audit_err = |e: &dyn std::fmt::Display| OffloadError::Audit(e.to_string());
-    let mut attempt = 0;
-    let (report, data) = loop {
-        attempt += 1;
-        remove_with_parts(&path);
-        client
-            .download("/v1/audit", &path, &|_| {})
-            .await
-            .map_err(|e| audit_err(&e))?;
-        let key = device.key;
-        let p = path.clone();
-        let report = tokio::task::spawn_blocking(move || verify_audit_log(&key, &p))
-            .await
-            .map_err(|e| audit_err(&format!("verifier: {e}")))?;
-        if report.status.passes() || attempt == 2 {
-            let data = std::fs::read(&path).map_err(|e| audit_err(&e))?;
-            break (report, data);
-        }
-    };
-    let sha = sha256_hex(&data);
-    let mut meta = vec![
-        ("device", device.id.clone()),
-        ("entries", report.entries.to_string()),
-        ("sha256", sha.clone()),
-        ("verify_status", report.status.label().to_string()),
-        ("dock", shared.dock.clone()),
-    ];
-    let blob = if report.status.passes() {
-        names::audit_blob(&device.id, report.entries)
-    } else {
-        let problems: Vec<String> = report.findings.iter().map(|f| f.message.clone()).collect();
-        let reason = problems.join("; ");
-        meta.push(("quarantine_reason", ascii_header(&reason)));
-        summary
-            .quarantined
-            .push(format!("audit log: {}: {reason}", report.status.label()));
-        names::quarantined_audit_blob(&device.id, report.entries, &sha)
-    };
-    shared
-        .blobs
-        .put_new(
-            &blob,
-            Bytes::from(data),
-            "application/octet-stream",
-            &meta,
-            &[(RETENTION_TAG, RETENTION_STANDARD)],
-        )
-        .await
-        .map_err(|e| audit_err(&e))?;
-    let stored = shared
-        .blobs
-        .read_back(&blob)
-        .await
-        .map_err(|e| audit_err(&e))?;
-    if stored.as_ref().map(|s| s.sha256.as_str()) != Some(sha.as_str()) {
-        // Same number of entries, different bytes: two different histories.
-        summary.errors.push(format!(
-            "audit log: blob {blob} holds different bytes than the camera's log with the same number of entries (forked history?)"
-        ));
-    }
-    let _ = std::fs::remove_file(&path);
-    Ok(())
-}
-
-/// Keep the signed head statement this offload was made against.
-async fn upload_head(
-    shared: &Shared,
-    device: &Device,
-    head: &HeadStatement,
-    nonce: &[u8],
-) -> Result<(), OffloadError> {
-    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ").to_string();
-    let blob = names::head_blob(&device.id, &stamp, &hex::encode(nonce));
-    let body = serde_json::to_vec_pretty(head).unwrap_or_default();
-    let meta = vec![
-        ("device", device.id.clone()),
-        ("sha256", sha256_hex(&body)),
-        ("dock", shared.dock.clone()),
-    ];
-    shared
-        .blobs
-        .put_new(
-            &blob,
-            Bytes::from(body),
-            "application/json",
-            &meta,
-            &[(RETENTION_TAG, RETENTION_STANDARD)],
-        )
-        .await
-        .map_err(OffloadError::StoreHead)?;
-    Ok(())
 }
 
 /// A chain break, as the summary and quarantine reports word it.
