@@ -22,6 +22,7 @@ use bodycam::store::recording::NewRecording;
 fn cpu_seconds() -> f64 {
     // SAFETY: getrusage with a valid out-pointer.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage(2) fills the rusage we own; RUSAGE_SELF is always valid.
     unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
     let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
     t(ru.ru_utime) + t(ru.ru_stime)

@@ -11,6 +11,8 @@ if "$CARGO" fmt --version >/dev/null 2>&1; then
   "$CARGO" fmt --all -- --check
 fi
 if "$CARGO" clippy --version >/dev/null 2>&1; then
+  # The dock-side build (default features) and the camera build (as the Pi image).
   "$CARGO" clippy --all-targets --quiet -- -D warnings
+  "$CARGO" clippy --all-targets --no-default-features --quiet -- -D warnings
 fi
 "$CARGO" test --no-fail-fast

@@ -40,6 +40,7 @@ pub const RETENTION_STANDARD: &str = "standard";
 pub const RETENTION_EVIDENCE: &str = "evidence";
 
 /// Everything a camera's offload needs, shared by all bays.
+#[derive(Debug)]
 pub struct Shared {
     /// Configuration.
     pub cfg: Arc<AgentConfig>,

@@ -7,6 +7,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 /// The bars of one agent run.
 #[derive(Clone)]
+#[derive(Debug)]
 pub struct Bars {
     multi: Option<MultiProgress>,
 }
@@ -49,6 +50,7 @@ impl Bars {
 
 /// One camera's bar (or nothing).
 #[derive(Clone)]
+#[derive(Debug)]
 pub struct Bar {
     bar: Option<ProgressBar>,
 }

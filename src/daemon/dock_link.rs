@@ -56,6 +56,15 @@ pub struct DaemonDock {
     identity: PublicIdentity,
 }
 
+impl std::fmt::Debug for DaemonDock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DaemonDock")
+            .field("root", &self.root)
+            .field("device_id", &self.identity.device_id)
+            .finish_non_exhaustive()
+    }
+}
+
 impl DaemonDock {
     /// A backend over the store at `root`.
     pub fn new(
