@@ -1,47 +1,67 @@
 //! Open body-worn camera firmware.
 //!
 //! # Layout
+//! In pipeline order, from the sensor to the cloud:
 //! - [`config`]: the TOML configuration, its defaults and validation.
-//! - [`recorder`]: the pure recorder state machine (events in, actions out).
-//! - [`capture`]: GStreamer pipelines (simulated, libcamera, v4l2) to encoded frames.
+//! - [`clock`]: monotonic and UTC time, clock synchronisation state.
 //! - [`media`]: the encoded frame type shared by capture, buffer and store.
+//! - [`capture`]: GStreamer pipelines (simulated, libcamera, v4l2) to encoded frames.
 //! - [`interleave`]: merges audio and video into one decode-time order.
 //! - [`prebuffer`]: the pre-event buffer kept in RAM while ready.
-//! - [`ts`]: MPEG-TS muxing of H.264 + AAC, and a scanner for recovery.
-//! - [`store`]: segments on flash: layout, capacity, writing, sidecars, recovery.
+//! - [`recorder`]: the pure recorder state machine (events in, actions out).
 //! - [`controls`]: button gestures, LED patterns, GPIO and simulated backends.
-//! - [`ctl`]: the control socket protocol (server and client).
-//! - [`status`]: the status snapshot shown by `bodycam ctl status`.
-//! - [`clock`]: monotonic and UTC time, clock synchronisation state.
-//! - [`systemd`]: READY / STATUS / WATCHDOG / STOPPING notifications.
-//! - [`dock_link`]: the daemon's side of the dock API (backend over the loop).
-//! - [`daemon`]: `bodycam run`, the loop that wires everything together.
-//! - [`dock`]: the mutual-TLS HTTPS API a dock uses to offload footage and acknowledge it.
-//! - [`pki`]: `bodycam pki dev`, a development CA with dock and camera certificates.
-//! - [`exit`]: exit codes.
+//! - [`ts`]: MPEG-TS muxing of H.264 + AAC, the TS timeline, and a scanner.
+//! - [`layout`]: every on-flash name, its grammar, and the walks over the store.
+//! - [`flash`]: the filesystem behind a trait (for the crash double).
+//! - [`store`]: segments on flash: capacity, writing, recovery, offload bookkeeping.
+//! - [`evidence`]: signed records, the chains, the audit log and its events, head
+//!   statements, sidecars, and `bodycam verify`.
+//! - [`dock`]: the mutual-TLS HTTPS API a dock uses to offload footage, and its messages.
 //! - `agent` (feature `dock-agent`): `bodycam dock-agent`, the dock side that offloads
 //!   docked cameras to Azure Blob Storage.
+//!
+//! Around them:
+//! - [`daemon`]: `bodycam run`, the loop that wires the camera's side together.
+//! - [`ctl`]: the control socket protocol (server and client).
+//! - [`status`]: the status snapshot shown by `bodycam ctl status`.
+//! - [`systemd`]: READY / STATUS / WATCHDOG / STOPPING notifications.
+//! - [`pki`]: `bodycam pki dev`, a development CA with dock and camera certificates.
+//! - [`exit`]: exit codes.
+
+pub mod config;
+
+pub mod clock;
+
+pub mod media;
+
+pub mod capture;
+
+pub mod interleave;
+
+pub mod prebuffer;
+
+pub mod recorder;
+
+pub mod controls;
+
+pub mod ts;
+
+pub mod layout;
+
+pub mod flash;
+
+pub mod store;
+
+pub mod evidence;
+
+pub mod dock;
 
 #[cfg(feature = "dock-agent")]
 pub mod agent;
-pub mod capture;
-pub mod clock;
-pub mod config;
-pub mod controls;
+
 pub mod ctl;
 pub mod daemon;
-pub mod dock;
-
-pub mod evidence;
 pub mod exit;
-pub mod flash;
-pub mod interleave;
-pub mod layout;
-pub mod media;
 pub mod pki;
-pub mod prebuffer;
-pub mod recorder;
 pub mod status;
-pub mod store;
 pub mod systemd;
-pub mod ts;

@@ -6,8 +6,7 @@ use std::time::Duration;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 /// The bars of one agent run.
-#[derive(Clone)]
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Bars {
     multi: Option<MultiProgress>,
 }
@@ -49,8 +48,7 @@ impl Bars {
 }
 
 /// One camera's bar (or nothing).
-#[derive(Clone)]
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Bar {
     bar: Option<ProgressBar>,
 }

@@ -2,24 +2,10 @@
 //! downloads and acknowledgements through the loop, freeing after an acknowledgement.
 //! The dock side is played by curl with the development certificates.
 
-mod common;
-
 use std::process::Command;
 use std::time::Duration;
 
-use common::*;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn listening(port: u16) -> bool {
-    std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-}
+use crate::common::*;
 
 struct Dock {
     pki: std::path::PathBuf,
@@ -109,18 +95,6 @@ fn record_a_little(d: &Daemon) -> String {
         .into_owned()
 }
 
-fn audit_events(d: &Daemon) -> Vec<String> {
-    let data = std::fs::read(d.data.join("evidence/audit.log")).unwrap();
-    bodycam::evidence::payload::decode_file(&data)
-        .0
-        .into_iter()
-        .filter_map(|r| match r.payload {
-            bodycam::evidence::payload::Payload::Audit(a) => Some(a.event),
-            _ => None,
-        })
-        .collect()
-}
-
 #[test]
 fn dock_api_serves_only_while_docked_and_acknowledges_by_hash() {
     let (mut d, dock) = setup("");
@@ -196,7 +170,7 @@ fn dock_api_serves_only_while_docked_and_acknowledges_by_hash() {
     d.wait_state("ready", Duration::from_secs(20));
     assert!(!listening(dock.port), "the dock API must close on undock");
     assert_eq!(d.signal(libc::SIGTERM).code(), Some(0));
-    let events = audit_events(&d);
+    let events = audit_names(&d.audit_log());
     // One entry per segment acknowledged (the refused wrong-hash ack left none).
     let acked = segments(&d.data.join(format!("recordings/{rec}"))).len();
     assert_eq!(
@@ -233,7 +207,11 @@ fn delete_after_ack_frees_only_the_acknowledged_media() {
         );
     }
     assert_eq!(d.signal(libc::SIGTERM).code(), Some(0));
-    assert!(audit_events(&d).iter().any(|e| e == "segment_freed"));
+    assert!(
+        audit_names(&d.audit_log())
+            .iter()
+            .any(|e| e == "segment_freed")
+    );
 
     // The device's own store still verifies: the freed segment is OFFLOADED, backed by
     // the signed acknowledgement and deletion in the audit log.

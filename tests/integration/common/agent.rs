@@ -2,7 +2,6 @@
 //! into scripts/azurite/node_modules) on a free loopback port, a camera daemon with the dock API and a
 //! development PKI, an agent config, and blob inspection through the agent's own
 //! `BlobStore`.
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -11,30 +10,19 @@ use std::time::{Duration, Instant};
 use bodycam::agent::azure::BlobStore;
 use bodycam::agent::config::AgentConfig;
 
-use crate::common::{BIN, Daemon};
+use crate::common::{BIN, Daemon, free_port, listening};
 
 /// The well-known Azurite development account and key (published by Microsoft).
 pub const ACCOUNT: &str = "devstoreaccount1";
 pub const ACCOUNT_KEY: &str =
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-pub fn listening(port: u16) -> bool {
-    std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-}
-
 /// A running Azurite blob service with in-memory storage.
 pub struct Azurite {
     child: Child,
     pub port: u16,
-    pub dir: tempfile::TempDir,
+    /// Azurite's working directory, removed when the service is dropped.
+    _dir: tempfile::TempDir,
 }
 
 impl Azurite {
@@ -71,7 +59,11 @@ impl Azurite {
             );
             std::thread::sleep(Duration::from_millis(100));
         }
-        Azurite { child, port, dir }
+        Azurite {
+            child,
+            port,
+            _dir: dir,
+        }
     }
 
     pub fn endpoint(&self) -> String {

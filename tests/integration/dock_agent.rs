@@ -1,33 +1,13 @@
 //! `bodycam dock-agent` end to end: real camera daemons (simulated sensor) with the
 //! mutual-TLS dock API, the real agent binary, and Azurite from npm as Azure Blob
 //! Storage, all on 127.0.0.1.
-#![cfg(feature = "dock-agent")]
-
-#[path = "common/agent.rs"]
-mod agent;
-mod common;
 
 use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::Duration;
 
-use agent::*;
-use common::*;
-
-fn audit_events(d: &Daemon) -> Vec<(String, serde_json::Value)> {
-    let data = std::fs::read(d.data.join("evidence/audit.log")).unwrap();
-    bodycam::evidence::payload::decode_file(&data)
-        .0
-        .into_iter()
-        .filter_map(|r| match r.payload {
-            bodycam::evidence::payload::Payload::Audit(a) => {
-                let detail = serde_json::from_str(&a.detail).unwrap_or(serde_json::Value::Null);
-                Some((a.event, detail))
-            }
-            _ => None,
-        })
-        .collect()
-}
+use crate::common::agent::*;
+use crate::common::*;
 
 /// Every blob name under `prefix`.
 fn blobs(a: &Agent, prefix: &str) -> Vec<String> {
@@ -155,7 +135,7 @@ fn docked_camera_is_offloaded_verified_acknowledged_and_freed() {
 
     // The camera's audit log records each acknowledgement and deletion, and the store
     // still verifies (freed segments as OFFLOADED).
-    let events = audit_events(&bay.daemon);
+    let events = audit_details(&bay.daemon.audit_log());
     let acks = events.iter().filter(|(e, _)| e == "offload_ack").count();
     let freed = events.iter().filter(|(e, _)| e == "segment_freed").count();
     assert_eq!((acks, freed), (hashes.len(), hashes.len()), "{events:?}");

@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_bodycam");
+use crate::common::BIN;
 
 fn run_with(config: &str) -> (Option<i32>, String) {
     let dir = tempfile::tempdir().unwrap();

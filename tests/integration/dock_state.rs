@@ -1,11 +1,9 @@
 //! Docking on the real daemon with simulated dock sense: the camera stops capturing in
 //! the dock, a recording in progress is not cut, and undocking brings the camera back.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 
 #[test]
 fn dock_stops_capture_keeps_a_running_recording_and_undock_restores() {
@@ -51,15 +49,7 @@ fn dock_stops_capture_keeps_a_running_recording_and_undock_restores() {
     assert_eq!(sidecar(&last).unwrap()["end_reason"], "stopped");
 
     assert_eq!(d.signal(libc::SIGTERM).code(), Some(0));
-    let audit = std::fs::read(d.data.join("evidence/audit.log")).unwrap();
-    let events: Vec<String> = bodycam::evidence::payload::decode_file(&audit)
-        .0
-        .into_iter()
-        .filter_map(|r| match r.payload {
-            bodycam::evidence::payload::Payload::Audit(a) => Some(a.event),
-            _ => None,
-        })
-        .collect();
+    let events = audit_names(&d.audit_log());
     assert_eq!(
         events.iter().filter(|e| *e == "docked").count(),
         2,

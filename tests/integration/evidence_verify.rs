@@ -1,18 +1,15 @@
 //! `bodycam verify` against real stores built through the library: golden vectors, the tamper matrix, recovery, usage errors.
 
-#[path = "common/evidence.rs"]
-mod evidence_builder;
-
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::common::evidence::{Builder, files_below, golden_dir, seg};
 use bodycam::evidence::events::AuditEvent;
 use bodycam::evidence::record;
-use evidence_builder::{Builder, files_below, golden_dir, seg};
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_bodycam");
+use crate::common::BIN;
 
 /// Run `bodycam verify` with `args`; exit code, stdout, stderr.
 fn run<S: AsRef<OsStr>>(args: &[S]) -> (i32, String, String) {
@@ -195,7 +192,7 @@ fn golden_store_is_reproduced_byte_for_byte() {
 #[test]
 fn golden_store_verifies_with_the_test_key_and_its_head_statement() {
     let golden = golden_dir();
-    let key = hex::encode(evidence_builder::golden_key().public_key());
+    let key = hex::encode(crate::common::evidence::golden_key().public_key());
     let head = golden.join("head.json");
     let (code, report) = verify(
         &golden.join("store"),

@@ -1,11 +1,9 @@
 //! The recorder end to end: the real daemon with the simulated camera and controls,
 //! real GStreamer, real files, checked by decoding them with ffmpeg/ffprobe.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 /// 15 fps video on the MPEG-TS 90 kHz clock.
@@ -286,15 +284,7 @@ fn quota_reached_stops_cleanly_in_storage_full_and_deletes_nothing() {
         "storage_full"
     );
     assert_eq!(d.signal(libc::SIGTERM).code(), Some(0));
-    let audit = std::fs::read(d.data.join("evidence/audit.log")).unwrap();
-    let events: Vec<String> = bodycam::evidence::payload::decode_file(&audit)
-        .0
-        .into_iter()
-        .filter_map(|r| match r.payload {
-            bodycam::evidence::payload::Payload::Audit(a) => Some(a.event),
-            _ => None,
-        })
-        .collect();
+    let events = audit_names(&d.audit_log());
     for e in ["storage_low", "storage_full"] {
         assert!(
             events.iter().any(|x| x == e),

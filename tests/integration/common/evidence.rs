@@ -1,5 +1,4 @@
 //! Builds real evidence stores through the library (store, signer, audit log) from synthetic frames, in milliseconds.
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

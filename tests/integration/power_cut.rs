@@ -2,12 +2,10 @@
 //! restart it, and check that recovery signed at most about a second of tail and that
 //! the whole store verifies.
 
-mod common;
-
 use std::time::Duration;
 
-use bodycam::evidence::payload::{Payload, decode_file};
-use common::*;
+use crate::common::*;
+use bodycam::evidence::events::AuditEvent;
 
 const TRIALS: usize = 20;
 
@@ -40,16 +38,11 @@ fn sigkill_at_random_moments_recovers_and_verifies() {
     assert_eq!(d.signal(libc::SIGTERM).code(), Some(0));
 
     // Every recovery signed at most ~1 s of footage after the restart.
-    let audit = std::fs::read(d.data.join("evidence/audit.log")).unwrap();
-    let (records, torn) = decode_file(&audit);
-    assert!(torn.is_none());
-    let tails: Vec<f64> = records
+    let events = audit_events(&d.audit_log());
+    let tails: Vec<f64> = events
         .iter()
-        .filter_map(|r| match &r.payload {
-            Payload::Audit(a) if a.event == "recovery" => {
-                let v: serde_json::Value = serde_json::from_str(&a.detail).ok()?;
-                v["tail_seconds"].as_f64()
-            }
+        .filter_map(|e| match e {
+            AuditEvent::Recovery { tail_seconds, .. } => Some(*tail_seconds),
             _ => None,
         })
         .collect();
@@ -60,9 +53,9 @@ fn sigkill_at_random_moments_recovers_and_verifies() {
             "trial {i}: {t} s of footage were signed only after restart"
         );
     }
-    let unclean = records
+    let unclean = events
         .iter()
-        .filter(|r| matches!(&r.payload, Payload::Audit(a) if a.event == "unclean_shutdown"))
+        .filter(|e| matches!(e, AuditEvent::UncleanShutdown { .. }))
         .count();
     assert_eq!(
         unclean, TRIALS,

@@ -1,26 +1,10 @@
 //! The daemon's evidence side end to end: identity on first start, the audit trail of
 //! what the officer did, a head statement, and verification of the resulting store.
 
-mod common;
-
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
-use bodycam::evidence::payload::{Payload, decode_file};
-use common::*;
-
-fn audit_events(d: &Daemon) -> Vec<(String, serde_json::Value)> {
-    let data = std::fs::read(d.data.join("evidence/audit.log")).unwrap();
-    let (records, torn) = decode_file(&data);
-    assert!(torn.is_none(), "audit log ends in a torn record");
-    records
-        .into_iter()
-        .filter_map(|r| match r.payload {
-            Payload::Audit(a) => Some((a.event, serde_json::from_str(&a.detail).ok()?)),
-            _ => None,
-        })
-        .collect()
-}
+use crate::common::*;
 
 #[test]
 fn identity_audit_trail_head_and_verify() {
@@ -69,7 +53,10 @@ fn identity_audit_trail_head_and_verify() {
     std::fs::write(&head_file, &out.stdout).unwrap();
     assert_eq!(d.ctl(&["head", "--nonce", "zz"]).status.code(), Some(1));
 
-    let events: Vec<String> = audit_events(&d).into_iter().map(|(e, _)| e).collect();
+    let events: Vec<String> = audit_details(&d.audit_log())
+        .into_iter()
+        .map(|(e, _)| e)
+        .collect();
     for expected in [
         "key_created",
         "boot",
@@ -85,7 +72,7 @@ fn identity_audit_trail_head_and_verify() {
             "no {expected} in {events:?}"
         );
     }
-    let start = audit_events(&d)
+    let start = audit_details(&d.audit_log())
         .into_iter()
         .find(|(e, _)| e == "recording_start")
         .unwrap()
@@ -93,7 +80,7 @@ fn identity_audit_trail_head_and_verify() {
     assert_eq!(start["trigger"], "gesture:double");
 
     assert_eq!(d.signal(libc::SIGTERM).code(), Some(0));
-    assert_eq!(audit_events(&d).last().unwrap().0, "shutdown");
+    assert_eq!(audit_details(&d.audit_log()).last().unwrap().0, "shutdown");
 
     // Verify with the enrolled key, the identity file, and against the head.
     for args in [
@@ -127,7 +114,7 @@ fn identity_audit_trail_head_and_verify() {
     d.spawn();
     d.wait_state("ready", Duration::from_secs(20));
     assert_eq!(d.signal(libc::SIGTERM).code(), Some(0));
-    let events = audit_events(&d);
+    let events = audit_details(&d.audit_log());
     assert!(!events.iter().any(|(e, _)| e == "unclean_shutdown"));
     assert_eq!(events.iter().filter(|(e, _)| e == "key_created").count(), 1);
 }

@@ -4,9 +4,6 @@
 //! body limits, malformed JSON, slow clients and shutdown. A raw HTTP/1.1 client is used
 //! so that request targets reach the server byte for byte (no URL normalisation).
 
-#[path = "common/evidence.rs"]
-mod evidence_builder;
-
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -1140,7 +1137,7 @@ async fn the_shutdown_future_stops_the_server_cleanly() {
 async fn a_dock_offloads_a_signed_store_and_acks_by_the_signed_hash() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("data");
-    let mut b = evidence_builder::Builder::random(&root);
+    let mut b = crate::common::evidence::Builder::random(&root);
     let done = b.recording(2);
     let open = b.open_recording(1, 3);
     // The harness keeps a fake for its own checks; this server does not use it.
@@ -1193,7 +1190,7 @@ async fn a_dock_offloads_a_signed_store_and_acks_by_the_signed_hash() {
         assert_eq!(media.status, 200);
         assert_eq!(
             media.body,
-            std::fs::read(evidence_builder::seg(&root, rec, *seq as u32, "ts")).unwrap()
+            std::fs::read(crate::common::evidence::seg(&root, rec, *seq as u32, "ts")).unwrap()
         );
         let target = format!("/v1/recordings/{rec}/segments/{seq}/ack");
         let ack_file = root.join(format!("recordings/{rec}/{seq:06}.ack"));

@@ -2,16 +2,15 @@
 //! shutdown)`: the real simulated GStreamer pipeline, the real store and control socket,
 //! and the test's own shutdown signal instead of SIGTERM.
 
-use std::path::Path;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use crate::common::audit_events;
 use bodycam::capture::{self, Encoder};
 use bodycam::config::Config;
 use bodycam::ctl::{self, RecordAction, Request, Response};
 use bodycam::daemon::{self, Backends, DaemonError, ShutdownHandle};
 use bodycam::evidence::events::AuditEvent;
-use bodycam::evidence::payload::{Payload, decode_file};
 use bodycam::status::Status;
 
 /// A daemon running on a thread of this process.
@@ -100,18 +99,6 @@ socket = "{}"
     }
 }
 
-fn audit_events(data: &Path) -> Vec<AuditEvent> {
-    let bytes = std::fs::read(data.join("evidence/audit.log")).unwrap();
-    decode_file(&bytes)
-        .0
-        .into_iter()
-        .filter_map(|r| match r.payload {
-            Payload::Audit(a) => Some(AuditEvent::parse(&a.event, &a.detail).unwrap()),
-            _ => None,
-        })
-        .collect()
-}
-
 #[test]
 fn control_socket_drives_a_recording_and_the_shutdown_signal_stops_the_daemon() {
     let mut d = InProcess::start("");
@@ -143,7 +130,7 @@ fn control_socket_drives_a_recording_and_the_shutdown_signal_stops_the_daemon() 
     assert!(!socket.exists(), "the control socket is removed");
     assert!(ctl::call(&socket, &Request::Status, Duration::from_secs(1)).is_err());
 
-    let events = audit_events(&data);
+    let events = audit_events(&data.join("evidence/audit.log"));
     assert!(matches!(
         events.first(),
         Some(AuditEvent::KeyCreated { .. })
@@ -200,7 +187,7 @@ fn a_stalled_sensor_is_detected_and_the_pipeline_restarts_in_process() {
     let data = d.data.clone();
     assert_eq!(d.status().state, "ready");
     d.stop().expect("clean stop");
-    let events = audit_events(&data);
+    let events = audit_events(&data.join("evidence/audit.log"));
     let faults: Vec<&String> = events
         .iter()
         .filter_map(|e| match e {

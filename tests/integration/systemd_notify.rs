@@ -1,13 +1,11 @@
 //! The daemon under a fake systemd: a datagram socket at NOTIFY_SOCKET records what the
 //! daemon announces, and when.
 
-mod common;
-
 use std::os::unix::net::UnixDatagram;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 
 struct FakeSystemd {
     messages: Arc<Mutex<Vec<(Instant, String)>>>,

@@ -24,7 +24,7 @@ use bodycam::media::{Frame, StreamKind};
 use bodycam::store::Store;
 use bodycam::store::recording::NewRecording;
 
-const BIN: &str = env!("CARGO_BIN_EXE_bodycam");
+use crate::common::BIN;
 
 #[derive(Debug, Default, Clone)]
 struct FileImage {

@@ -1,0 +1,100 @@
+//! What ffprobe and ffmpeg make of the footage, and the sidecars beside it.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::Value;
+
+/// Segment media files of a recording, in order.
+pub fn segments(recording: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(recording)
+        .expect("read recording dir")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "ts"))
+        .collect();
+    v.sort();
+    v
+}
+
+pub fn sidecar(ts: &Path) -> Option<Value> {
+    let text = std::fs::read_to_string(ts.with_extension("json")).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+fn tool(name: &str) -> Command {
+    let probe = Command::new(name).arg("-version").output();
+    assert!(
+        probe.is_ok_and(|o| o.status.success()),
+        "required tool `{name}` is missing: install ffmpeg (apt-get install ffmpeg)"
+    );
+    Command::new(name)
+}
+
+/// Packets of one stream (`v` or `a`) as (pts, keyframe).
+pub fn packets(path: &Path, stream: &str) -> Vec<(i64, bool)> {
+    let out = tool("ffprobe")
+        .args(["-v", "error", "-select_streams", stream])
+        .args(["-show_entries", "packet=pts,flags", "-of", "csv=p=0"])
+        .arg(path)
+        .output()
+        .expect("ffprobe");
+    assert!(out.status.success(), "ffprobe failed on {}", path.display());
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let mut it = l.split(',');
+            let pts = it.next()?.trim().parse().ok()?;
+            let flags = it.next().unwrap_or("");
+            Some((pts, flags.contains('K')))
+        })
+        .collect()
+}
+
+/// Decoded frame counts (video, audio) by really decoding the file.
+pub fn decoded_frames(path: &Path) -> (u64, u64) {
+    let out = tool("ffprobe")
+        .args(["-v", "error", "-count_frames"])
+        .args([
+            "-show_entries",
+            "stream=codec_type,nb_read_frames",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(path)
+        .output()
+        .expect("ffprobe");
+    assert!(out.status.success(), "ffprobe failed on {}", path.display());
+    let (mut v, mut a) = (0, 0);
+    for l in String::from_utf8_lossy(&out.stdout).lines() {
+        let mut it = l.split(',');
+        let kind = it.next().unwrap_or("");
+        let n: u64 = it.next().and_then(|n| n.trim().parse().ok()).unwrap_or(0);
+        match kind {
+            "video" => v = n,
+            "audio" => a = n,
+            _ => {}
+        }
+    }
+    (v, a)
+}
+
+/// Decode the whole file with ffmpeg; returns ffmpeg's error output (empty = clean).
+pub fn decode_errors(path: &Path) -> String {
+    let out = tool("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(path)
+        .args(["-f", "null", "-"])
+        .output()
+        .expect("ffmpeg");
+    let mut s = String::from_utf8_lossy(&out.stderr).into_owned();
+    if !out.status.success() {
+        s.push_str(&format!("\nffmpeg exit {:?}", out.status.code()));
+    }
+    s
+}
+
+pub fn wait_secs(s: f64) {
+    std::thread::sleep(Duration::from_secs_f64(s));
+}

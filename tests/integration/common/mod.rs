@@ -1,0 +1,14 @@
+//! Test support shared by every integration test module, one module per kind of help.
+
+#[cfg(feature = "dock-agent")]
+pub mod agent;
+pub mod audit;
+pub mod daemon;
+pub mod evidence;
+pub mod media;
+pub mod net;
+
+pub use audit::*;
+pub use daemon::*;
+pub use media::*;
+pub use net::*;
