@@ -1,8 +1,14 @@
 //! The recorder state machine: pure (events in, actions out), no I/O, no clock.
 //!
-//! The daemon loop (`daemon.rs`) feeds it events from the pipeline, the store, the
+//! The daemon loop (`daemon/`) feeds it events from the pipeline, the store, the
 //! button and the control socket, and carries out the actions it returns. Everything
 //! the officer can see (LEDs) is derived from [`Machine::state`] and its flags.
+//!
+//! One file of about 600 lines on purpose: the events, the actions, the states and the
+//! per-state methods that map one to the other are read together, as one table. The
+//! transition tests live in `recorder/tests.rs`.
+
+use std::ops::ControlFlow;
 
 use serde::Serialize;
 
@@ -230,27 +236,51 @@ impl Machine {
     }
 
     /// Feed one event; returns the actions to carry out, in order.
+    ///
+    /// The flags every state keeps the same way (stealth, storage low, docked) are
+    /// updated first; the event then goes to the method of the current state. Each of
+    /// those names every event, and every request a gesture or command makes, with no
+    /// `_ =>`, so that a new event or request forces a decision in every state.
     pub fn step(&mut self, event: Event) -> Vec<Action> {
         let mut out = Vec::new();
-        // Flags that every state tracks the same way.
+        if self.track_flags(event, &mut out).is_break() {
+            return out;
+        }
+        match self.state {
+            State::Booting => self.on_booting(event, &mut out),
+            State::Ready => self.on_ready(event, &mut out),
+            State::Recording => self.on_recording(event, &mut out),
+            State::Stopping => self.on_stopping(event, &mut out),
+            State::StorageFull => self.on_storage_full(event, &mut out),
+            State::Fault { resume } => self.on_fault(resume, event, &mut out),
+            State::Docked => self.on_docked(event, &mut out),
+            State::ShuttingDown => on_shutting_down(event),
+        }
+        out
+    }
+
+    /// Stealth, storage-low and docked, which every state tracks the same way.
+    /// `Break` when the event is fully handled here.
+    fn track_flags(&mut self, event: Event, out: &mut Vec<Action>) -> ControlFlow<()> {
         match event {
             Event::StorageLow(low) => {
                 self.storage_low = low;
-                return out;
+                ControlFlow::Break(())
             }
             Event::Gesture(Gesture::Triple) | Event::Command(Command::ToggleStealth) => {
                 if self.state != State::ShuttingDown {
                     self.stealth = !self.stealth;
                     out.push(Action::StealthChanged(self.stealth));
                 }
-                return out;
+                ControlFlow::Break(())
             }
             Event::Docked | Event::Undocked => {
                 let docked = event == Event::Docked;
                 if self.docked == docked || self.state == State::ShuttingDown {
-                    return out;
+                    return ControlFlow::Break(());
                 }
                 self.docked = docked;
+                ControlFlow::Continue(())
             }
             Event::PipelineRunning
             | Event::PipelineFailed
@@ -260,234 +290,174 @@ impl Machine {
             | Event::RecordingFinalized
             | Event::StorageFull
             | Event::StorageAvailable
-            | Event::Shutdown => {}
+            | Event::Shutdown => ControlFlow::Continue(()),
         }
-        let start = start_trigger(event);
-        let stop = stop_trigger(event);
-        let marker = marker_trigger(event);
-        match self.state {
-            State::Booting => match event {
-                Event::PipelineRunning => self.enter_running(&mut out),
-                Event::PipelineFailed => self.fail(false, &mut out),
-                Event::StorageFull => self.storage_full = true,
-                Event::StorageAvailable => self.storage_full = false,
-                Event::Shutdown => self.shut_down(&mut out),
-                // Docked while booting: the dock is entered once the pipeline proved it runs.
-                Event::Docked | Event::Undocked => {}
-                Event::RetryDue
-                | Event::RecordingFinalized
-                | Event::StorageLow(_)
-                | Event::Gesture(_)
-                | Event::Command(_) => {
-                    if let Some(t) = start {
-                        self.pending_start = Some(t);
-                    } else if stop.is_some() {
-                        self.pending_start = None;
-                    }
-                }
-            },
-            State::Ready => match event {
-                Event::PipelineFailed => self.fail(false, &mut out),
-                Event::StorageFull => {
-                    self.storage_full = true;
-                    self.state = State::StorageFull;
-                }
-                Event::Shutdown => self.shut_down(&mut out),
-                Event::StorageAvailable => self.storage_full = false,
-                Event::Docked => self.enter_docked(true, &mut out),
-                Event::Undocked => {}
-                Event::PipelineRunning
-                | Event::RetryDue
-                | Event::RecordingFinalized
-                | Event::StorageLow(_)
-                | Event::Gesture(_)
-                | Event::Command(_) => {
-                    if let Some(t) = start {
-                        self.open(t, &mut out);
-                    }
-                }
-            },
-            State::Recording => match event {
-                Event::PipelineFailed => {
-                    out.push(Action::SuspendRecording);
-                    self.fail(true, &mut out);
-                }
-                Event::StorageFull => {
-                    self.storage_full = true;
-                    out.push(Action::FinalizeRecording(Trigger::StorageFull));
-                    out.push(Action::Haptic(HapticCue::Fault));
-                    self.state = State::StorageFull;
-                }
-                Event::Shutdown => {
-                    out.push(Action::FinalizeRecording(Trigger::Shutdown));
-                    self.shut_down(&mut out);
-                }
-                Event::StorageAvailable => self.storage_full = false,
-                // The recording goes on; its closed segments can already be offloaded.
-                Event::Docked => out.push(Action::OpenDock),
-                Event::Undocked => out.push(Action::CloseDock),
-                Event::PipelineRunning
-                | Event::RetryDue
-                | Event::RecordingFinalized
-                | Event::StorageLow(_)
-                | Event::Gesture(_)
-                | Event::Command(_) => {
-                    if let Some(t) = stop {
-                        out.push(Action::FinalizeRecording(t));
-                        out.push(Action::Haptic(HapticCue::RecordingStopped));
-                        self.state = State::Stopping;
-                    } else if let Some(t) = marker {
-                        out.push(Action::AddMarker(t));
-                        out.push(Action::MarkerFlash);
-                        out.push(Action::Haptic(HapticCue::Marker));
-                    }
-                }
-            },
-            State::Stopping => match event {
-                Event::RecordingFinalized => {
-                    if self.docked {
-                        self.pending_start = None;
-                        self.enter_docked(false, &mut out);
-                    } else {
-                        self.state = State::Ready;
-                        if let Some(t) = self.pending_start.take() {
-                            self.open(t, &mut out);
-                        }
-                    }
-                }
-                Event::Docked => out.push(Action::OpenDock),
-                Event::Undocked => out.push(Action::CloseDock),
-                Event::PipelineFailed => self.fail(false, &mut out),
-                Event::StorageFull => {
-                    self.storage_full = true;
-                    self.state = State::StorageFull;
-                }
-                Event::Shutdown => self.shut_down(&mut out),
-                Event::StorageAvailable => self.storage_full = false,
-                Event::PipelineRunning
-                | Event::RetryDue
-                | Event::StorageLow(_)
-                | Event::Gesture(_)
-                | Event::Command(_) => {
-                    if let Some(t) = start {
-                        self.pending_start = Some(t);
-                    }
-                }
-            },
-            State::StorageFull => match event {
-                Event::StorageAvailable => {
-                    self.storage_full = false;
-                    self.state = State::Ready;
-                }
-                // The dock is where space is freed.
-                Event::Docked => self.enter_docked(true, &mut out),
-                Event::Undocked => {}
-                Event::PipelineFailed => self.fail(false, &mut out),
-                Event::Shutdown => self.shut_down(&mut out),
-                Event::StorageFull => self.storage_full = true,
-                Event::PipelineRunning
-                | Event::RetryDue
-                | Event::RecordingFinalized
-                | Event::StorageLow(_)
-                | Event::Gesture(_)
-                | Event::Command(_) => {
-                    if start.is_some() {
-                        out.push(Action::Refused(Refusal::StorageFull));
-                        out.push(Action::Haptic(HapticCue::Fault));
-                    }
-                }
-            },
-            State::Fault { resume } => match event {
-                // Docked with nothing to record: no point restarting the camera.
-                Event::RetryDue if self.docked && !resume => self.enter_docked(false, &mut out),
-                Event::RetryDue => out.push(Action::StartPipeline),
-                Event::Docked => out.push(Action::OpenDock),
-                Event::Undocked => out.push(Action::CloseDock),
-                Event::PipelineRunning => {
-                    if self.storage_full {
-                        if resume {
-                            out.push(Action::EndSuspendedRecording(Trigger::StorageFull));
-                        }
-                        self.state = State::StorageFull;
-                    } else if resume {
-                        out.push(Action::ResumeRecording);
-                        self.state = State::Recording;
-                    } else {
-                        self.enter_running(&mut out);
-                    }
-                }
-                Event::PipelineFailed => {
-                    out.push(Action::StopPipeline);
-                    out.push(Action::ScheduleRetry);
-                }
-                Event::Shutdown => {
-                    if resume {
-                        out.push(Action::EndSuspendedRecording(Trigger::Shutdown));
-                    }
-                    self.shut_down(&mut out);
-                }
-                Event::StorageFull => self.storage_full = true,
-                Event::StorageAvailable => self.storage_full = false,
-                Event::RecordingFinalized
-                | Event::StorageLow(_)
-                | Event::Gesture(_)
-                | Event::Command(_) => {
-                    if let Some(t) = start {
-                        if !resume {
-                            // Record as soon as the camera works again.
-                            self.pending_start = Some(t);
-                        }
-                    } else if let Some(t) = stop {
-                        if resume {
-                            out.push(Action::EndSuspendedRecording(t));
-                            self.state = State::Fault { resume: false };
-                        }
-                        self.pending_start = None;
-                    }
-                }
-            },
-            State::Docked => match event {
-                Event::Undocked => {
-                    self.state = State::Booting;
-                    out.push(Action::CloseDock);
-                    out.push(Action::StartPipeline);
-                }
-                Event::Shutdown => {
-                    out.push(Action::CloseDock);
-                    self.shut_down(&mut out);
-                }
-                Event::StorageFull => self.storage_full = true,
-                Event::StorageAvailable => self.storage_full = false,
-                Event::Docked
-                | Event::PipelineRunning
-                | Event::PipelineFailed
-                | Event::RetryDue
-                | Event::RecordingFinalized
-                | Event::StorageLow(_)
-                | Event::Gesture(_)
-                | Event::Command(_) => {
-                    if start.is_some() {
-                        out.push(Action::Refused(Refusal::Docked));
-                        out.push(Action::Haptic(HapticCue::Fault));
-                    }
-                }
-            },
-            State::ShuttingDown => match event {
-                Event::Docked
-                | Event::Undocked
-                | Event::PipelineRunning
-                | Event::PipelineFailed
-                | Event::RetryDue
-                | Event::Gesture(_)
-                | Event::Command(_)
-                | Event::RecordingFinalized
-                | Event::StorageLow(_)
-                | Event::StorageFull
-                | Event::StorageAvailable
-                | Event::Shutdown => {}
+    }
+
+    fn on_booting(&mut self, event: Event, out: &mut Vec<Action>) {
+        match event {
+            Event::PipelineRunning => self.enter_running(out),
+            Event::PipelineFailed => self.fail(false, out),
+            Event::StorageFull => self.storage_full = true,
+            Event::StorageAvailable => self.storage_full = false,
+            Event::Shutdown => self.shut_down(out),
+            // Docked while booting: the dock is entered once the pipeline proved it runs.
+            Event::Docked | Event::Undocked => {}
+            Event::RetryDue | Event::RecordingFinalized | Event::StorageLow(_) => {}
+            Event::Gesture(_) | Event::Command(_) => match request(event) {
+                // Kept until the pipeline runs.
+                Some(Request::Start(t)) => self.pending_start = Some(t),
+                Some(Request::Stop(_)) => self.pending_start = None,
+                Some(Request::Marker(_)) | None => {}
             },
         }
-        out
+    }
+
+    fn on_ready(&mut self, event: Event, out: &mut Vec<Action>) {
+        match event {
+            Event::PipelineFailed => self.fail(false, out),
+            Event::StorageFull => self.enter_storage_full(),
+            Event::Shutdown => self.shut_down(out),
+            Event::StorageAvailable => self.storage_full = false,
+            Event::Docked => self.enter_docked(true, out),
+            Event::Undocked => {}
+            Event::PipelineRunning
+            | Event::RetryDue
+            | Event::RecordingFinalized
+            | Event::StorageLow(_) => {}
+            Event::Gesture(_) | Event::Command(_) => match request(event) {
+                Some(Request::Start(t)) => self.open(t, out),
+                Some(Request::Stop(_) | Request::Marker(_)) | None => {}
+            },
+        }
+    }
+
+    fn on_recording(&mut self, event: Event, out: &mut Vec<Action>) {
+        match event {
+            Event::PipelineFailed => {
+                out.push(Action::SuspendRecording);
+                self.fail(true, out);
+            }
+            Event::StorageFull => {
+                out.push(Action::FinalizeRecording(Trigger::StorageFull));
+                out.push(Action::Haptic(HapticCue::Fault));
+                self.enter_storage_full();
+            }
+            Event::Shutdown => {
+                out.push(Action::FinalizeRecording(Trigger::Shutdown));
+                self.shut_down(out);
+            }
+            Event::StorageAvailable => self.storage_full = false,
+            // The recording goes on; its closed segments can already be offloaded.
+            Event::Docked => out.push(Action::OpenDock),
+            Event::Undocked => out.push(Action::CloseDock),
+            Event::PipelineRunning
+            | Event::RetryDue
+            | Event::RecordingFinalized
+            | Event::StorageLow(_) => {}
+            Event::Gesture(_) | Event::Command(_) => match request(event) {
+                Some(Request::Stop(t)) => self.stop(t, out),
+                Some(Request::Marker(t)) => add_marker(t, out),
+                Some(Request::Start(_)) | None => {}
+            },
+        }
+    }
+
+    fn on_stopping(&mut self, event: Event, out: &mut Vec<Action>) {
+        match event {
+            Event::RecordingFinalized => self.finalized(out),
+            Event::Docked => out.push(Action::OpenDock),
+            Event::Undocked => out.push(Action::CloseDock),
+            Event::PipelineFailed => self.fail(false, out),
+            Event::StorageFull => self.enter_storage_full(),
+            Event::Shutdown => self.shut_down(out),
+            Event::StorageAvailable => self.storage_full = false,
+            Event::PipelineRunning | Event::RetryDue | Event::StorageLow(_) => {}
+            Event::Gesture(_) | Event::Command(_) => match request(event) {
+                // Kept until the segment is final.
+                Some(Request::Start(t)) => self.pending_start = Some(t),
+                Some(Request::Stop(_) | Request::Marker(_)) | None => {}
+            },
+        }
+    }
+
+    fn on_storage_full(&mut self, event: Event, out: &mut Vec<Action>) {
+        match event {
+            Event::StorageAvailable => {
+                self.storage_full = false;
+                self.state = State::Ready;
+            }
+            // The dock is where space is freed.
+            Event::Docked => self.enter_docked(true, out),
+            Event::Undocked => {}
+            Event::PipelineFailed => self.fail(false, out),
+            Event::Shutdown => self.shut_down(out),
+            Event::StorageFull => self.storage_full = true,
+            Event::PipelineRunning
+            | Event::RetryDue
+            | Event::RecordingFinalized
+            | Event::StorageLow(_) => {}
+            Event::Gesture(_) | Event::Command(_) => match request(event) {
+                Some(Request::Start(_)) => refuse(Refusal::StorageFull, out),
+                Some(Request::Stop(_) | Request::Marker(_)) | None => {}
+            },
+        }
+    }
+
+    fn on_fault(&mut self, resume: bool, event: Event, out: &mut Vec<Action>) {
+        match event {
+            // Docked with nothing to record: no point restarting the camera.
+            Event::RetryDue if self.docked && !resume => self.enter_docked(false, out),
+            Event::RetryDue => out.push(Action::StartPipeline),
+            Event::Docked => out.push(Action::OpenDock),
+            Event::Undocked => out.push(Action::CloseDock),
+            Event::PipelineRunning => self.pipeline_back(resume, out),
+            Event::PipelineFailed => {
+                out.push(Action::StopPipeline);
+                out.push(Action::ScheduleRetry);
+            }
+            Event::Shutdown => {
+                if resume {
+                    out.push(Action::EndSuspendedRecording(Trigger::Shutdown));
+                }
+                self.shut_down(out);
+            }
+            Event::StorageFull => self.storage_full = true,
+            Event::StorageAvailable => self.storage_full = false,
+            Event::RecordingFinalized | Event::StorageLow(_) => {}
+            Event::Gesture(_) | Event::Command(_) => match request(event) {
+                // Record as soon as the camera works again.
+                Some(Request::Start(t)) if !resume => self.pending_start = Some(t),
+                Some(Request::Stop(t)) => self.stop_in_fault(resume, t, out),
+                Some(Request::Start(_) | Request::Marker(_)) | None => {}
+            },
+        }
+    }
+
+    fn on_docked(&mut self, event: Event, out: &mut Vec<Action>) {
+        match event {
+            Event::Undocked => {
+                self.state = State::Booting;
+                out.push(Action::CloseDock);
+                out.push(Action::StartPipeline);
+            }
+            Event::Shutdown => {
+                out.push(Action::CloseDock);
+                self.shut_down(out);
+            }
+            Event::StorageFull => self.storage_full = true,
+            Event::StorageAvailable => self.storage_full = false,
+            Event::Docked
+            | Event::PipelineRunning
+            | Event::PipelineFailed
+            | Event::RetryDue
+            | Event::RecordingFinalized
+            | Event::StorageLow(_) => {}
+            Event::Gesture(_) | Event::Command(_) => match request(event) {
+                Some(Request::Start(_)) => refuse(Refusal::Docked, out),
+                Some(Request::Stop(_) | Request::Marker(_)) | None => {}
+            },
+        }
     }
 
     fn open(&mut self, t: Trigger, out: &mut Vec<Action>) {
@@ -495,6 +465,56 @@ impl Machine {
         self.state = State::Recording;
         out.push(Action::OpenRecording(t));
         out.push(Action::Haptic(HapticCue::RecordingStarted));
+    }
+
+    /// Accept a stop: finalise the open segment and wait for [`Event::RecordingFinalized`].
+    fn stop(&mut self, t: Trigger, out: &mut Vec<Action>) {
+        out.push(Action::FinalizeRecording(t));
+        out.push(Action::Haptic(HapticCue::RecordingStopped));
+        self.state = State::Stopping;
+    }
+
+    /// The stop is complete: dock if docked meanwhile, else ready (or recording again
+    /// when a start was asked for while stopping).
+    fn finalized(&mut self, out: &mut Vec<Action>) {
+        if self.docked {
+            self.pending_start = None;
+            self.enter_docked(false, out);
+        } else {
+            self.state = State::Ready;
+            if let Some(t) = self.pending_start.take() {
+                self.open(t, out);
+            }
+        }
+    }
+
+    /// A stop during a fault ends the suspended recording, if any, and forgets a start.
+    fn stop_in_fault(&mut self, resume: bool, t: Trigger, out: &mut Vec<Action>) {
+        if resume {
+            out.push(Action::EndSuspendedRecording(t));
+            self.state = State::Fault { resume: false };
+        }
+        self.pending_start = None;
+    }
+
+    /// The pipeline runs again after a fault: back to where the fault interrupted.
+    fn pipeline_back(&mut self, resume: bool, out: &mut Vec<Action>) {
+        if self.storage_full {
+            if resume {
+                out.push(Action::EndSuspendedRecording(Trigger::StorageFull));
+            }
+            self.state = State::StorageFull;
+        } else if resume {
+            out.push(Action::ResumeRecording);
+            self.state = State::Recording;
+        } else {
+            self.enter_running(out);
+        }
+    }
+
+    fn enter_storage_full(&mut self) {
+        self.storage_full = true;
+        self.state = State::StorageFull;
     }
 
     /// Enter `Docked`: stop the camera; open the dock API if it is not open yet.
@@ -536,27 +556,68 @@ impl Machine {
     }
 }
 
-fn start_trigger(e: Event) -> Option<Trigger> {
-    match e {
-        Event::Gesture(Gesture::Double) => Some(Trigger::Gesture(Gesture::Double)),
-        Event::Command(Command::Start) => Some(Trigger::Ctl),
-        _ => None,
+/// What a button gesture or a control-socket command asks of the recording.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Request {
+    /// Start recording (double press, `ctl record start`).
+    Start(Trigger),
+    /// Stop recording (3 s hold, `ctl record stop`).
+    Stop(Trigger),
+    /// Add a marker (single press, `ctl record marker`).
+    Marker(Trigger),
+}
+
+/// The request an event makes, if any. Stealth toggles are flags, handled by
+/// [`Machine::track_flags`] before any state sees the event.
+fn request(event: Event) -> Option<Request> {
+    match event {
+        Event::Gesture(g @ Gesture::Double) => Some(Request::Start(Trigger::Gesture(g))),
+        Event::Gesture(g @ Gesture::Hold) => Some(Request::Stop(Trigger::Gesture(g))),
+        Event::Gesture(g @ Gesture::Single) => Some(Request::Marker(Trigger::Gesture(g))),
+        Event::Command(Command::Start) => Some(Request::Start(Trigger::Ctl)),
+        Event::Command(Command::Stop) => Some(Request::Stop(Trigger::Ctl)),
+        Event::Command(Command::Marker) => Some(Request::Marker(Trigger::Ctl)),
+        Event::Gesture(Gesture::Triple)
+        | Event::Command(Command::ToggleStealth)
+        | Event::PipelineRunning
+        | Event::PipelineFailed
+        | Event::RetryDue
+        | Event::RecordingFinalized
+        | Event::StorageLow(_)
+        | Event::StorageFull
+        | Event::StorageAvailable
+        | Event::Docked
+        | Event::Undocked
+        | Event::Shutdown => None,
     }
 }
 
-fn stop_trigger(e: Event) -> Option<Trigger> {
-    match e {
-        Event::Gesture(Gesture::Hold) => Some(Trigger::Gesture(Gesture::Hold)),
-        Event::Command(Command::Stop) => Some(Trigger::Ctl),
-        _ => None,
-    }
+fn add_marker(t: Trigger, out: &mut Vec<Action>) {
+    out.push(Action::AddMarker(t));
+    out.push(Action::MarkerFlash);
+    out.push(Action::Haptic(HapticCue::Marker));
 }
 
-fn marker_trigger(e: Event) -> Option<Trigger> {
-    match e {
-        Event::Gesture(Gesture::Single) => Some(Trigger::Gesture(Gesture::Single)),
-        Event::Command(Command::Marker) => Some(Trigger::Ctl),
-        _ => None,
+fn refuse(why: Refusal, out: &mut Vec<Action>) {
+    out.push(Action::Refused(why));
+    out.push(Action::Haptic(HapticCue::Fault));
+}
+
+/// `ShuttingDown` is terminal: every event is ignored.
+fn on_shutting_down(event: Event) {
+    match event {
+        Event::Docked
+        | Event::Undocked
+        | Event::PipelineRunning
+        | Event::PipelineFailed
+        | Event::RetryDue
+        | Event::Gesture(_)
+        | Event::Command(_)
+        | Event::RecordingFinalized
+        | Event::StorageLow(_)
+        | Event::StorageFull
+        | Event::StorageAvailable
+        | Event::Shutdown => {}
     }
 }
 

@@ -38,6 +38,9 @@ const SINGLE: E = E::Gesture(Gesture::Single);
 const G_DOUBLE: Trigger = Trigger::Gesture(Gesture::Double);
 const G_HOLD: Trigger = Trigger::Gesture(Gesture::Hold);
 
+/// One row per (state, event) pair worth pinning down, in the order of the state
+/// documentation. Long on purpose: a table reads best in one piece, and each row is
+/// data, not logic.
 #[test]
 fn transition_table() {
     let table: Vec<(S, E, S, Vec<A>)> = vec![
