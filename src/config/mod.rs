@@ -1,5 +1,8 @@
 //! Daemon configuration: TOML schema with defaults, unknown keys rejected, and validation
 //! errors that name the offending key.
+//!
+//! This file holds the schema (one struct per section, with its defaults) and loading;
+//! `validate.rs` checks ranges and cross-field rules, one function per section.
 
 use std::path::{Path, PathBuf};
 
