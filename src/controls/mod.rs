@@ -4,6 +4,10 @@
 //! that debounces raw button edges and recognises [`Gesture`]s, and an indicator
 //! thread that animates the LEDs and plays haptic cues. Both backends deliver raw,
 //! undebounced edges, so the same [`Recogniser`] handles contact bounce for both.
+//!
+//! This file holds what the rest of the crate and the backends share (gestures, LEDs,
+//! raw edges, the [`ControlsBackend`] trait and [`ControlsError`]); `threads.rs` starts
+//! and stops the two threads; `indicator.rs` animates the LEDs and the haptic motor.
 
 pub mod gesture;
 pub mod gpio;

@@ -26,6 +26,14 @@
 //! are wrapped to 33 bits when encoded, as the standard requires, so a long
 //! recording wraps exactly like any other transport stream does (every
 //! 2^33 ticks, about 26.5 hours).
+//!
+//! # Files
+//!
+//! * `mux.rs`: [`TsMuxer`], PAT/PMT, PES packetisation, PCR and stuffing.
+//! * `scanner.rs`: [`scan`], used by recovery and by the verifier.
+//! * `fields.rs`: the bit-level encodings both share (CRC-32/MPEG-2, PES timestamps,
+//!   PCR).
+//! * `decoder_tests.rs`: the muxer's output decoded by GStreamer and FFmpeg.
 
 #[cfg(test)]
 mod decoder_tests;
