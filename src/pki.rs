@@ -110,156 +110,214 @@ struct Output {
     mode: u32,
 }
 
+impl Output {
+    /// A certificate or the README: world-readable.
+    fn public(path: &Path, contents: String) -> Output {
+        Output {
+            path: path.to_path_buf(),
+            contents,
+            mode: 0o644,
+        }
+    }
+
+    /// A private key: owner only.
+    fn private(path: &Path, contents: String) -> Output {
+        Output {
+            path: path.to_path_buf(),
+            contents,
+            mode: 0o600,
+        }
+    }
+}
+
+/// A certificate and its private key, both PEM.
+struct Pem {
+    cert: String,
+    key: String,
+}
+
+/// The development CA, ready to sign the leaves.
+struct DevCa {
+    pem: Pem,
+    /// SHA-256 of the certificate (DER), hex.
+    sha256: String,
+    issuer: Issuer<'static, KeyPair>,
+}
+
 /// Write a development CA, a dock client certificate and a camera server certificate
 /// for `camera_names` (DNS names or IP addresses) into `dir` (created 0700 if missing).
 ///
 /// Refuses to overwrite: if any of the files exists, nothing is written. If writing
 /// fails half-way, the files this call created are removed again.
 pub fn dev_pki(dir: &Path, camera_names: &[String]) -> Result<DevPki, PkiError> {
+    check_names(camera_names)?;
+    let year = chrono::Utc::now().year();
+    let ca = DevCa::new(year)?;
+    let dock = ca.issue(
+        Vec::new(),
+        "bodycam development dock",
+        ExtendedKeyUsagePurpose::ClientAuth,
+        "dock certificate",
+        year,
+    )?;
+    let camera = ca.issue(
+        camera_names.to_vec(),
+        "bodycam development camera",
+        ExtendedKeyUsagePurpose::ServerAuth,
+        "camera certificate",
+        year,
+    )?;
+    let out = DevPki::in_dir(dir, ca.sha256);
+    let files = [
+        Output::public(&out.ca_cert, ca.pem.cert),
+        Output::private(&out.ca_key, ca.pem.key),
+        Output::public(&out.dock_cert, dock.cert),
+        Output::private(&out.dock_key, dock.key),
+        Output::public(&out.camera_cert, camera.cert),
+        Output::private(&out.camera_key, camera.key),
+        Output::public(&out.readme, readme(camera_names, &out.ca_sha256)),
+    ];
+    write_all_new(dir, &files)?;
+    Ok(out)
+}
+
+/// At least one camera name, each a valid DNS name or IP address; checked one at a
+/// time so that the error names the bad one.
+fn check_names(camera_names: &[String]) -> Result<(), PkiError> {
     if camera_names.is_empty() {
         return Err(PkiError::NoNames);
     }
-    let year = chrono::Utc::now().year();
-    // Valid from the start of last year: a camera without a battery-backed clock may
-    // boot a little behind, and TLS would refuse a certificate "not yet valid".
-    let not_before = date_time_ymd(year - 1, 1, 1);
-
-    let ca_key = new_key("CA key")?;
-    let mut ca = CertificateParams::default();
-    ca.distinguished_name
-        .push(DnType::OrganizationName, "bodycam development");
-    ca.distinguished_name
-        .push(DnType::CommonName, "bodycam development agency CA");
-    ca.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
-    ca.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::CrlSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    ca.not_before = not_before;
-    ca.not_after = date_time_ymd(year + CA_YEARS, 1, 1);
-    ca.serial_number = Some(serial()?);
-    let ca_cert = ca.self_signed(&ca_key).map_err(gen_err("CA certificate"))?;
-    let ca_pem = ca_cert.pem();
-    let ca_sha256 = hex::encode(crate::evidence::record::sha256(ca_cert.der()));
-    let issuer = Issuer::new(ca, ca_key);
-
-    let leaf = |names: Vec<String>, cn: &str, eku: ExtendedKeyUsagePurpose, what: &'static str| {
-        let mut params = CertificateParams::new(names.clone()).map_err(|e| PkiError::BadName {
-            name: names.join(","),
-            reason: e.to_string(),
-        })?;
-        params
-            .distinguished_name
-            .push(DnType::OrganizationName, "bodycam development");
-        params.distinguished_name.push(DnType::CommonName, cn);
-        params.is_ca = IsCa::ExplicitNoCa;
-        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        params.extended_key_usages = vec![eku];
-        params.use_authority_key_identifier_extension = true;
-        params.not_before = not_before;
-        params.not_after = date_time_ymd(year + LEAF_YEARS, 1, 1);
-        params.serial_number = Some(serial()?);
-        let key = new_key(what)?;
-        let cert = params.signed_by(&key, &issuer).map_err(gen_err(what))?;
-        Ok::<_, PkiError>((cert.pem(), key.serialize_pem()))
-    };
     for name in camera_names {
-        // One name at a time, so that the error names the bad one.
         CertificateParams::new(vec![name.clone()]).map_err(|e| PkiError::BadName {
             name: name.clone(),
             reason: e.to_string(),
         })?;
     }
-    let (dock_pem, dock_key) = leaf(
-        Vec::new(),
-        "bodycam development dock",
-        ExtendedKeyUsagePurpose::ClientAuth,
-        "dock certificate",
-    )?;
-    let (camera_pem, camera_key) = leaf(
-        camera_names.to_vec(),
-        "bodycam development camera",
-        ExtendedKeyUsagePurpose::ServerAuth,
-        "camera certificate",
-    )?;
+    Ok(())
+}
 
-    let out = DevPki {
-        dir: dir.to_path_buf(),
-        ca_cert: dir.join(CA_CERT_FILE),
-        ca_key: dir.join(CA_KEY_FILE),
-        dock_cert: dir.join(DOCK_CERT_FILE),
-        dock_key: dir.join(DOCK_KEY_FILE),
-        camera_cert: dir.join(CAMERA_CERT_FILE),
-        camera_key: dir.join(CAMERA_KEY_FILE),
-        readme: dir.join(README_FILE),
-        ca_sha256,
-    };
-    let files = [
-        Output {
-            path: out.ca_cert.clone(),
-            contents: ca_pem,
-            mode: 0o644,
-        },
-        Output {
-            path: out.ca_key.clone(),
-            contents: issuer.key().serialize_pem(),
-            mode: 0o600,
-        },
-        Output {
-            path: out.dock_cert.clone(),
-            contents: dock_pem,
-            mode: 0o644,
-        },
-        Output {
-            path: out.dock_key.clone(),
-            contents: dock_key,
-            mode: 0o600,
-        },
-        Output {
-            path: out.camera_cert.clone(),
-            contents: camera_pem,
-            mode: 0o644,
-        },
-        Output {
-            path: out.camera_key.clone(),
-            contents: camera_key,
-            mode: 0o600,
-        },
-        Output {
-            path: out.readme.clone(),
-            contents: readme(camera_names, &out.ca_sha256),
-            mode: 0o644,
-        },
-    ];
-    for f in &files {
+/// Valid from the start of last year (a camera without a battery-backed clock may boot
+/// a little behind, and TLS would refuse a certificate "not yet valid") until the
+/// start of the year `years` after `year`.
+fn set_validity(params: &mut CertificateParams, year: i32, years: i32) {
+    params.not_before = date_time_ymd(year - 1, 1, 1);
+    params.not_after = date_time_ymd(year + years, 1, 1);
+}
+
+/// The subject of every certificate: the organisation and `common_name`.
+fn subject(params: &mut CertificateParams, common_name: &str) {
+    params
+        .distinguished_name
+        .push(DnType::OrganizationName, "bodycam development");
+    params
+        .distinguished_name
+        .push(DnType::CommonName, common_name);
+}
+
+impl DevCa {
+    /// A new self-signed CA, valid [`CA_YEARS`], that may sign leaves only.
+    fn new(year: i32) -> Result<DevCa, PkiError> {
+        let key = new_key("CA key")?;
+        let mut params = CertificateParams::default();
+        subject(&mut params, "bodycam development agency CA");
+        params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+        params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        set_validity(&mut params, year, CA_YEARS);
+        params.serial_number = Some(serial()?);
+        let cert = params
+            .self_signed(&key)
+            .map_err(gen_err("CA certificate"))?;
+        Ok(DevCa {
+            pem: Pem {
+                cert: cert.pem(),
+                key: key.serialize_pem(),
+            },
+            sha256: hex::encode(crate::evidence::record::sha256(cert.der())),
+            issuer: Issuer::new(params, key),
+        })
+    }
+
+    /// A leaf certificate for `names`, valid [`LEAF_YEARS`], for `usage` only, with a
+    /// new key. `what` names it in errors.
+    fn issue(
+        &self,
+        names: Vec<String>,
+        common_name: &str,
+        usage: ExtendedKeyUsagePurpose,
+        what: &'static str,
+        year: i32,
+    ) -> Result<Pem, PkiError> {
+        let mut params = CertificateParams::new(names.clone()).map_err(|e| PkiError::BadName {
+            name: names.join(","),
+            reason: e.to_string(),
+        })?;
+        subject(&mut params, common_name);
+        params.is_ca = IsCa::ExplicitNoCa;
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = vec![usage];
+        params.use_authority_key_identifier_extension = true;
+        set_validity(&mut params, year, LEAF_YEARS);
+        params.serial_number = Some(serial()?);
+        let key = new_key(what)?;
+        let cert = params
+            .signed_by(&key, &self.issuer)
+            .map_err(gen_err(what))?;
+        Ok(Pem {
+            cert: cert.pem(),
+            key: key.serialize_pem(),
+        })
+    }
+}
+
+impl DevPki {
+    /// The file names under `dir`.
+    fn in_dir(dir: &Path, ca_sha256: String) -> DevPki {
+        DevPki {
+            dir: dir.to_path_buf(),
+            ca_cert: dir.join(CA_CERT_FILE),
+            ca_key: dir.join(CA_KEY_FILE),
+            dock_cert: dir.join(DOCK_CERT_FILE),
+            dock_key: dir.join(DOCK_KEY_FILE),
+            camera_cert: dir.join(CAMERA_CERT_FILE),
+            camera_key: dir.join(CAMERA_KEY_FILE),
+            readme: dir.join(README_FILE),
+            ca_sha256,
+        }
+    }
+}
+
+/// Write every file or none: refuse if any exists, create `dir` (0700), write each
+/// file new, remove what this call wrote if one fails, then sync `dir`.
+fn write_all_new(dir: &Path, files: &[Output]) -> Result<(), PkiError> {
+    for f in files {
         if f.path.symlink_metadata().is_ok() {
             return Err(PkiError::Exists(f.path.clone()));
         }
     }
+    let dir_err = |source| PkiError::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(dir)
-        .map_err(|source| PkiError::Io {
-            path: dir.to_path_buf(),
-            source,
-        })?;
+        .map_err(dir_err)?;
     let mut written = Vec::new();
-    for f in &files {
+    for f in files {
         if let Err(e) = write_new(f) {
             for p in &written {
                 let _ = std::fs::remove_file(p);
             }
             return Err(e);
         }
-        written.push(f.path.clone());
+        written.push(&f.path);
     }
-    sync_dir(dir).map_err(|source| PkiError::Io {
-        path: dir.to_path_buf(),
-        source,
-    })?;
-    Ok(out)
+    sync_dir(dir).map_err(dir_err)
 }
 
 fn gen_err(what: &'static str) -> impl Fn(rcgen::Error) -> PkiError {

@@ -201,7 +201,8 @@ impl SimButton {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Gesture, gesture_loop};
+    use super::super::Gesture;
+    use super::super::threads::gesture_loop;
     use super::*;
     use std::sync::atomic::AtomicBool;
     use std::sync::mpsc;

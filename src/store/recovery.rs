@@ -16,7 +16,7 @@ use crate::flash::Flash;
 use crate::layout::{self, RECORDING_INFO, SegmentFile};
 use crate::store::StoreError;
 use crate::store::recording::RecordingInfo;
-use crate::ts;
+use crate::ts::{self, ScanSummary};
 
 /// One segment closed by recovery.
 #[derive(Debug, Clone, PartialEq)]
@@ -60,6 +60,9 @@ fn read_info(dir: &Path) -> Option<RecordingInfo> {
     serde_json::from_slice(&bytes).ok()
 }
 
+/// Close one segment, unless its journal says it is closed already. In order: read the
+/// journal, cut a torn record off its end, scan the media, write the sidecar, sign a
+/// recovery record over the tail and the sidecar, and append it to the journal.
 fn recover_one(
     flash: &dyn Flash,
     dir: &Path,
@@ -69,48 +72,157 @@ fn recover_one(
     signer: &mut Signer,
 ) -> Result<Option<Recovered>, StoreError> {
     let journal_path = SegmentFile::Journal.path(dir, seq);
-    let journal = match std::fs::read(&journal_path) {
-        Ok(j) => j,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-        Err(e) => return Err(StoreError::io("read", &journal_path, e)),
-    };
-    let (records, torn) = decode_file(&journal);
-    let closed = records
-        .iter()
-        .any(|r| matches!(r.payload, Payload::Final(_) | Payload::Recovery(_)));
-    if closed {
+    let Some(journal) = OpenJournal::read(&journal_path)? else {
         return Ok(None);
-    }
-    let covered = records
-        .iter()
-        .filter_map(|r| match &r.payload {
-            Payload::Checkpoint(c) => Some(c.byte_end),
-            Payload::Final(_) | Payload::Recovery(_) | Payload::Audit(_) | Payload::Head(_) => None,
-        })
-        .max()
-        .unwrap_or(0);
-    let journal_torn_bytes = match torn {
-        // Only a record cut short at the very end is a torn write; other damage stays
-        // for the verifier to report.
-        Some((pos, e)) if e.is_torn_tail() => {
-            flash
-                .truncate_torn(&journal_path, pos as u64)
-                .map_err(|e| StoreError::io("cut the torn record of", &journal_path, e))?;
-            (journal.len() - pos) as u64
-        }
-        Some(_) | None => 0,
     };
+    let journal_torn_bytes = journal.cut_torn_record(flash, &journal_path)?;
     let bytes = std::fs::read(path).map_err(|e| StoreError::io("read", path, e))?;
-    let start = usize::try_from(covered)
-        .unwrap_or(usize::MAX)
-        .min(bytes.len());
-    let summary = ts::scan(&bytes);
-    let before = ts::scan(&bytes[..start]);
-    let mtime: DateTime<Utc> = std::fs::metadata(path)
-        .and_then(|m| m.modified())
-        .map(DateTime::<Utc>::from)
-        .unwrap_or_else(|_| Utc::now());
-    let (capture, recording_id) = match info {
+    let scan = MediaScan::new(&bytes, journal.covered);
+    let meta = sidecar(dir, seq, path, info, bytes.len() as u64, &scan);
+    let sidecar_json = write_sidecar(flash, &SegmentFile::Meta.path(dir, seq), &meta)?;
+    let record = signer.sign_media(&Payload::Recovery(Recovery {
+        recording_id: meta.recording_id.clone(),
+        segment: seq,
+        byte_start: scan.start as u64,
+        byte_end: bytes.len() as u64,
+        tail_sha256: sha256(&bytes[scan.start..]),
+        segment_sha256: sha256(&bytes),
+        journal_torn_bytes,
+        sidecar_sha256: sha256(&sidecar_json),
+    }));
+    append_synced(flash, &journal_path, &record)?;
+    let tail_90k = scan.tail_90k(frame_90k(&meta.capture));
+    Ok(Some(Recovered {
+        path: path.to_path_buf(),
+        meta,
+        tail_bytes: (bytes.len() - scan.start) as u64,
+        tail_seconds: tail_90k as f64 / 90_000.0,
+        journal_torn_bytes,
+    }))
+}
+
+/// The journal of a segment that is still open (no final or recovery record).
+struct OpenJournal {
+    /// Length of the journal as read.
+    len: usize,
+    /// End of the media bytes covered by the last checkpoint (0 without one).
+    covered: u64,
+    /// Where a record cut short at the very end (a torn write) starts, if there is one.
+    torn_at: Option<usize>,
+}
+
+impl OpenJournal {
+    /// Read and decode the journal at `path` (missing = empty); `None` when the segment
+    /// is closed already.
+    fn read(path: &Path) -> Result<Option<OpenJournal>, StoreError> {
+        let journal = match std::fs::read(path) {
+            Ok(j) => j,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(StoreError::io("read", path, e)),
+        };
+        let (records, torn) = decode_file(&journal);
+        let closed = records
+            .iter()
+            .any(|r| matches!(r.payload, Payload::Final(_) | Payload::Recovery(_)));
+        if closed {
+            return Ok(None);
+        }
+        let covered = records
+            .iter()
+            .filter_map(|r| match &r.payload {
+                Payload::Checkpoint(c) => Some(c.byte_end),
+                Payload::Final(_) | Payload::Recovery(_) | Payload::Audit(_) | Payload::Head(_) => {
+                    None
+                }
+            })
+            .max()
+            .unwrap_or(0);
+        let torn_at = match torn {
+            // Only a record cut short at the very end is a torn write; other damage stays
+            // for the verifier to report.
+            Some((pos, e)) if e.is_torn_tail() => Some(pos),
+            Some(_) | None => None,
+        };
+        Ok(Some(OpenJournal {
+            len: journal.len(),
+            covered,
+            torn_at,
+        }))
+    }
+
+    /// Cut the torn record, if any, off the journal at `path`; returns the bytes removed.
+    fn cut_torn_record(&self, flash: &dyn Flash, path: &Path) -> Result<u64, StoreError> {
+        let Some(pos) = self.torn_at else {
+            return Ok(0);
+        };
+        flash
+            .truncate_torn(path, pos as u64)
+            .map_err(|e| StoreError::io("cut the torn record of", path, e))?;
+        Ok((self.len - pos) as u64)
+    }
+}
+
+/// The media file scanned whole, and up to the end of the last checkpoint.
+struct MediaScan {
+    /// First byte that no checkpoint covered (the start of the tail).
+    start: usize,
+    /// The whole file.
+    all: ScanSummary,
+    /// The bytes before `start`.
+    covered: ScanSummary,
+}
+
+impl MediaScan {
+    fn new(bytes: &[u8], covered: u64) -> MediaScan {
+        let start = usize::try_from(covered)
+            .unwrap_or(usize::MAX)
+            .min(bytes.len());
+        MediaScan {
+            start,
+            all: ts::scan(bytes),
+            covered: ts::scan(&bytes[..start]),
+        }
+    }
+
+    /// Video in the whole file, in 90 kHz ticks, the last frame lasting `frame_90k`.
+    fn duration_90k(&self, frame_90k: u64) -> u64 {
+        match (self.all.first_video_pts, self.all.last_video_pts) {
+            (Some(a), Some(b)) => b.saturating_sub(a) + frame_90k,
+            (Some(_), None) | (None, Some(_)) | (None, None) => 0,
+        }
+    }
+
+    /// Video in the tail after the last checkpoint, in 90 kHz ticks.
+    fn tail_90k(&self, frame_90k: u64) -> u64 {
+        match (
+            self.all.last_video_pts,
+            self.covered.last_video_pts,
+            self.all.first_video_pts,
+        ) {
+            (Some(last), Some(prev), _) => last.saturating_sub(prev),
+            (Some(last), None, Some(first)) => last.saturating_sub(first) + frame_90k,
+            (Some(_), None, None) | (None, _, _) => 0,
+        }
+    }
+}
+
+/// One frame in 90 kHz ticks at the capture's frame rate (0 when unknown).
+fn frame_90k(capture: &CaptureInfo) -> u64 {
+    if capture.framerate > 0 {
+        90_000 / u64::from(capture.framerate)
+    } else {
+        0
+    }
+}
+
+/// The capture settings and recording id from `recording.json`, or, without it, what
+/// the media and the directory name tell.
+fn capture_and_id(
+    dir: &Path,
+    info: Option<&RecordingInfo>,
+    all: &ScanSummary,
+) -> (CaptureInfo, String) {
+    match info {
         Some(i) => (i.capture.clone(), i.recording_id.clone()),
         None => (
             CaptureInfo {
@@ -119,41 +231,41 @@ fn recover_one(
                 width: 0,
                 height: 0,
                 framerate: 0,
-                audio: summary.audio_frames > 0,
+                audio: all.audio_frames > 0,
             },
             dir.file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default(),
         ),
-    };
-    let frame_90k = if capture.framerate > 0 {
-        90_000 / u64::from(capture.framerate)
-    } else {
-        0
-    };
-    let duration_90k = match (summary.first_video_pts, summary.last_video_pts) {
-        (Some(a), Some(b)) => b.saturating_sub(a) + frame_90k,
-        (Some(_), None) | (None, Some(_)) | (None, None) => 0,
-    };
-    let tail_90k = match (
-        summary.last_video_pts,
-        before.last_video_pts,
-        summary.first_video_pts,
-    ) {
-        (Some(last), Some(prev), _) => last.saturating_sub(prev),
-        (Some(last), None, Some(first)) => last.saturating_sub(first) + frame_90k,
-        (Some(_), None, None) | (None, _, _) => 0,
-    };
-    let duration = duration_90k as f64 / 90_000.0;
+    }
+}
+
+/// The sidecar of a recovered segment: counts from the scan, UTC estimated backwards
+/// from the media file's modification time.
+fn sidecar(
+    dir: &Path,
+    seq: u32,
+    path: &Path,
+    info: Option<&RecordingInfo>,
+    bytes: u64,
+    scan: &MediaScan,
+) -> SegmentMeta {
+    let summary = &scan.all;
+    let (capture, recording_id) = capture_and_id(dir, info, summary);
+    let duration = scan.duration_90k(frame_90k(&capture)) as f64 / 90_000.0;
+    let mtime: DateTime<Utc> = std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .map(DateTime::<Utc>::from)
+        .unwrap_or_else(|_| Utc::now());
     let start_utc = mtime - chrono::Duration::milliseconds((duration * 1000.0) as i64);
     // The pre-event length was recorded in recording.json when the recording started.
     let (pre_event, pre_event_audio) = match info {
         Some(i) if seq == 1 => (i.pre_event_seconds, i.pre_event_audio),
         Some(_) | None => (0.0, false),
     };
-    let meta = SegmentMeta {
+    SegmentMeta {
         format: SIDECAR_FORMAT.into(),
-        recording_id: recording_id.clone(),
+        recording_id,
         sequence: seq,
         utc_start: rfc3339(start_utc),
         utc_end: rfc3339(mtime),
@@ -163,7 +275,7 @@ fn recover_one(
         video_frames: summary.video_frames,
         audio_frames: summary.audio_frames,
         keyframes: summary.keyframes,
-        bytes: bytes.len() as u64,
+        bytes,
         first_pts_90k: summary.first_video_pts,
         last_pts_90k: summary.last_video_pts,
         markers: Vec::new(),
@@ -172,33 +284,27 @@ fn recover_one(
         end_reason: EndReason::Recovered,
         trailing_bytes: summary.trailing_bytes,
         capture,
-    };
-    let json = serde_json::to_vec_pretty(&meta).map_err(std::io::Error::other);
-    let meta_path = SegmentFile::Meta.path(dir, seq);
-    let json = json
-        .and_then(|j| flash.write_atomic(&meta_path, &j).map(|()| j))
-        .map_err(|e| StoreError::io("write", &meta_path, e))?;
-    let rec = signer.sign_media(&Payload::Recovery(Recovery {
-        recording_id,
-        segment: seq,
-        byte_start: start as u64,
-        byte_end: bytes.len() as u64,
-        tail_sha256: sha256(&bytes[start..]),
-        segment_sha256: sha256(&bytes),
-        journal_torn_bytes,
-        sidecar_sha256: sha256(&json),
-    }));
+    }
+}
+
+/// Write the sidecar atomically; returns the bytes written (the recovery record signs them).
+fn write_sidecar(
+    flash: &dyn Flash,
+    path: &Path,
+    meta: &SegmentMeta,
+) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec_pretty(meta)
+        .map_err(std::io::Error::other)
+        .and_then(|j| flash.write_atomic(path, &j).map(|()| j))
+        .map_err(|e| StoreError::io("write", path, e))
+}
+
+/// Append `record` to the journal at `path` and make it durable.
+fn append_synced(flash: &dyn Flash, path: &Path, record: &[u8]) -> Result<(), StoreError> {
     let mut j = flash
-        .open_append(&journal_path)
-        .map_err(|e| StoreError::io("open", &journal_path, e))?;
-    j.write_all(&rec)
+        .open_append(path)
+        .map_err(|e| StoreError::io("open", path, e))?;
+    j.write_all(record)
         .and_then(|()| j.sync_data())
-        .map_err(|e| StoreError::io("append to", &journal_path, e))?;
-    Ok(Some(Recovered {
-        path: path.to_path_buf(),
-        meta,
-        tail_bytes: (bytes.len() - start) as u64,
-        tail_seconds: tail_90k as f64 / 90_000.0,
-        journal_torn_bytes,
-    }))
+        .map_err(|e| StoreError::io("append to", path, e))
 }
