@@ -124,7 +124,7 @@ impl ControlsBackend for GpioControls {
 const DOCK_STABLE_READS: u32 = 4;
 
 /// Debounces the dock-sense level: a change counts once it held for
-/// [`DOCK_STABLE_READS`] readings in a row. Pure, so it is tested without a Pi.
+/// `DOCK_STABLE_READS` readings in a row. Pure, so it is tested without a Pi.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DockDebounce {
     reported: Option<bool>,

@@ -7,14 +7,14 @@
 //! test can run a whole daemon in-process.
 //!
 //! # Threads
-//! - the loop ([`event_loop`]): owns the state machine, the pre-event buffer, the store,
+//! - the loop (`event_loop`): owns the state machine, the pre-event buffer, the store,
 //!   the open recording and the signer; nothing else writes to flash;
 //! - GStreamer streaming threads: appsink callbacks push frames into a bounded channel;
 //! - `gst-bus-N`: one bus watcher per pipeline generation;
 //! - the controls' gesture and indicator threads, and `gestures`, which forwards
 //!   recognised gestures to the loop;
-//! - `ctl` and one `ctl-conn` per request ([`requests`]);
-//! - `dock-sense` (GPIO only) and the dock API's runtime while docked ([`dock_link`]).
+//! - `ctl` and one `ctl-conn` per request (`requests`);
+//! - `dock-sense` (GPIO only) and the dock API's runtime while docked (`dock_link`).
 //!
 //! # Lock order
 //! The only lock the loop shares is the [`Status`] snapshot; it is taken alone, never

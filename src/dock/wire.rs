@@ -1,5 +1,5 @@
 //! The dock API's messages: the one definition of every request body and answer, used
-//! by the camera's server ([`super::api`]) and the dock agent's client alike. Requests
+//! by the camera's server (`dock::api`) and the dock agent's client alike. Requests
 //! refuse unknown fields; answers are read leniently (a newer camera may add fields).
 //! Head statements are [`crate::evidence::head::HeadStatement`].
 
