@@ -213,6 +213,21 @@ fn golden_store_verifies_with_the_test_key_and_its_head_statement() {
     assert!(stdout.contains("VERDICT: OK"), "{stdout}");
 }
 
+#[test]
+fn a_store_of_format_v1_still_verifies() {
+    let v1 = golden_dir().with_file_name("golden-v1");
+    let key = hex::encode(crate::common::evidence::golden_key().public_key());
+    let head = v1.join("head.json");
+    let (code, report) = verify(
+        &v1.join("store"),
+        &key,
+        &[OsStr::new("--head"), head.as_os_str()],
+    );
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["segments"].as_array().unwrap().len(), 2);
+    assert_eq!(report["head"]["status"], "OK");
+}
+
 // ---------------------------------------------------------------------------------------
 // Good stores
 
