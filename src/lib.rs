@@ -13,12 +13,16 @@
 //! - [`ts`]: MPEG-TS muxing of H.264 + AAC, the TS timeline, and a scanner.
 //! - [`layout`]: every on-flash name, its grammar, and the walks over the store.
 //! - [`flash`]: the filesystem behind a trait (for the crash double).
+//! - [`confidential`]: footage encrypted to the agency's keys on the camera: key files,
+//!   wrapped content keys, AEAD chunks, the camera's sealer.
 //! - [`store`]: segments on flash: capacity, writing, recovery, offload bookkeeping.
 //! - [`evidence`]: signed records, the chains, the audit log and its events, head
 //!   statements, sidecars, and `bodycam verify`.
 //! - [`dock`]: the mutual-TLS HTTPS API a dock uses to offload footage, and its messages.
 //! - `agent` (feature `dock-agent`): `bodycam dock-agent`, the dock side that offloads
 //!   docked cameras to Azure Blob Storage.
+//! - `export` (feature `examiner`): `bodycam export`, the examiner's side: verify,
+//!   decrypt with the agency's private key, remux to MP4, report.
 //!
 //! Around them:
 //! - [`daemon`]: `bodycam run`, the loop that wires the camera's side together.
@@ -49,6 +53,8 @@ pub mod ts;
 pub mod layout;
 
 pub mod flash;
+
+pub mod confidential;
 
 pub mod store;
 

@@ -19,6 +19,7 @@ pub mod verify;
 use ring::signature::Ed25519KeyPair;
 
 use crate::clock;
+use crate::confidential::sealing::Footage;
 use identity::Identity;
 use payload::Payload;
 use record::{ClockState, Header, Kind, Writer};
@@ -104,6 +105,8 @@ pub struct Signer {
     media: ChainHead,
     audit: ChainHead,
     clock_override: Option<ClockState>,
+    /// Whether (and to whom) new segments are encrypted.
+    footage: Footage,
 }
 
 impl Signer {
@@ -122,7 +125,24 @@ impl Signer {
             media,
             audit,
             clock_override: None,
+            footage: Footage::off(),
         }
+    }
+
+    /// Encrypt new segments as `footage` says (the default is [`Footage::off`]).
+    pub fn with_footage(mut self, footage: Footage) -> Signer {
+        self.footage = footage;
+        self
+    }
+
+    /// The encryption mode and recipients in force.
+    pub fn footage(&self) -> &Footage {
+        &self.footage
+    }
+
+    /// The same, to seal a new segment or read its notices.
+    pub fn footage_mut(&mut self) -> &mut Footage {
+        &mut self.footage
     }
 
     /// The identity.

@@ -98,4 +98,21 @@ pub struct SegmentMeta {
     pub trailing_bytes: u64,
     /// Capture settings.
     pub capture: CaptureInfo,
+    /// Present when the media is encrypted (format v2; absent in plain segments, so
+    /// their sidecars are as in v1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<SidecarEncryption>,
+}
+
+/// How an encrypted segment's media is sealed (docs/EVIDENCE-FORMAT.md §9). Nothing in
+/// it tells what the footage shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SidecarEncryption {
+    /// `chacha20-poly1305`.
+    pub aead: String,
+    /// Key ids of the recipients the content key is wrapped to (hex).
+    pub key_ids: Vec<String>,
+    /// Whole chunks in the media file.
+    pub chunks: u32,
 }

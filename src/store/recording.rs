@@ -189,6 +189,7 @@ impl RecordingWriter {
                 &self.id,
                 self.next_sequence,
                 self.with_audio,
+                signer,
             )
             .map_err(|e| StoreError::io("create segment in", &self.dir, e))?;
             self.next_sequence += 1;

@@ -6,10 +6,13 @@ use std::path::{Path, PathBuf};
 use ring::digest::{Context, SHA256};
 
 use crate::clock::{TimeRef, rfc3339};
+use crate::confidential::sealing::SegmentSealer;
 use crate::evidence::Signer;
-use crate::evidence::payload::{Checkpoint, Final, Payload, SignedMarker};
+use crate::evidence::payload::{Checkpoint, Final, Payload, SegmentKeys, SignedMarker};
 use crate::evidence::record::sha256;
-use crate::evidence::sidecar::{CaptureInfo, EndReason, Marker, SIDECAR_FORMAT, SegmentMeta};
+use crate::evidence::sidecar::{
+    CaptureInfo, EndReason, Marker, SIDECAR_FORMAT, SegmentMeta, SidecarEncryption,
+};
 use crate::flash::{Flash, FlashFile};
 use crate::layout::SegmentFile;
 use crate::media::{Frame, StreamKind, ns_to_90k};
@@ -64,6 +67,9 @@ pub struct SegmentWriter {
     markers: Vec<(Marker, i64)>,
     pre_event_ns: u64,
     pre_event_audio: bool,
+    /// Encrypted segments: seals the media into chunks (plaintext waits in RAM until
+    /// the next checkpoint), and the key ids it is wrapped to.
+    sealer: Option<(SegmentSealer, Vec<String>)>,
 }
 
 impl std::fmt::Debug for SegmentWriter {
@@ -78,16 +84,44 @@ impl std::fmt::Debug for SegmentWriter {
 }
 
 impl SegmentWriter {
-    /// Create `dir/NNNNNN.ts` and its journal (never overwriting anything).
+    /// Create `dir/NNNNNN.ts` and its journal (never overwriting anything). When the
+    /// signer's footage is encrypted, the journal's first record is the segment's keys
+    /// record, durable before any media is written.
     pub fn create(
         flash: &dyn Flash,
         dir: &Path,
         recording_id: &str,
         sequence: u32,
         with_audio: bool,
+        signer: &mut Signer,
     ) -> std::io::Result<SegmentWriter> {
         let file = flash.create_new(&SegmentFile::Media.path(dir, sequence))?;
-        let journal = flash.create_new(&SegmentFile::Journal.path(dir, sequence))?;
+        let mut journal = flash.create_new(&SegmentFile::Journal.path(dir, sequence))?;
+        let device_id = signer.identity().device_id();
+        let sealer = match signer
+            .footage_mut()
+            .seal_segment(&device_id, recording_id, sequence)
+            .map_err(std::io::Error::other)?
+        {
+            Some((sealer, keys)) => {
+                let key_ids = keys
+                    .recipients
+                    .iter()
+                    .map(|r| hex::encode(r.key_id))
+                    .collect();
+                let rec = signer.sign_media(&Payload::Keys(SegmentKeys {
+                    recording_id: recording_id.to_string(),
+                    segment: sequence,
+                    aead: keys.aead,
+                    commitment: keys.commitment,
+                    recipients: keys.recipients,
+                }));
+                journal.write_all(&rec)?;
+                journal.sync_data()?;
+                Some((sealer, key_ids))
+            }
+            None => None,
+        };
         Ok(SegmentWriter {
             dir: dir.to_path_buf(),
             recording_id: recording_id.to_string(),
@@ -111,7 +145,52 @@ impl SegmentWriter {
             markers: Vec::new(),
             pre_event_ns: 0,
             pre_event_audio: false,
+            sealer,
         })
+    }
+
+    /// Whether the media is encrypted.
+    pub fn encrypted(&self) -> bool {
+        self.sealer.is_some()
+    }
+
+    /// Put the muxed frame in `self.buf` on its way to flash: appended as it is (plain),
+    /// or added to the plaintext of the next chunk (encrypted; sealed and appended at
+    /// the next checkpoint, or at once when the chunk is full).
+    fn append_buf(&mut self, video: Option<(u64, bool)>) -> std::io::Result<()> {
+        let full = match self.sealer.as_mut() {
+            None => {
+                self.file.write_all(&self.buf)?;
+                self.whole.update(&self.buf);
+                self.range.update(&self.buf);
+                self.bytes += self.buf.len() as u64;
+                false
+            }
+            Some((s, _)) => {
+                s.push(&self.buf, video);
+                s.full()
+            }
+        };
+        if full { self.write_chunk() } else { Ok(()) }
+    }
+
+    /// Seal the plaintext waiting in RAM into a chunk and append it (encrypted only).
+    fn write_chunk(&mut self) -> std::io::Result<()> {
+        let Some(chunk) = self.sealer.as_mut().and_then(|(s, _)| s.seal()) else {
+            return Ok(());
+        };
+        self.file.write_all(&chunk)?;
+        self.whole.update(&chunk);
+        self.range.update(&chunk);
+        self.bytes += chunk.len() as u64;
+        Ok(())
+    }
+
+    /// Plaintext bytes in RAM waiting to be sealed.
+    fn pending_plain(&self) -> u64 {
+        self.sealer
+            .as_ref()
+            .map_or(0, |(s, _)| s.pending_bytes() as u64)
     }
 
     /// Sequence number.
@@ -172,10 +251,8 @@ impl SegmentWriter {
         if n > budget {
             return Ok(Written::NoRoom);
         }
-        self.file.write_all(&self.buf)?;
-        self.whole.update(&self.buf);
-        self.range.update(&self.buf);
-        self.bytes += n;
+        let video = (frame.kind == StreamKind::Video).then_some((pts, frame.keyframe));
+        self.append_buf(video)?;
         match frame.kind {
             StreamKind::Video => {
                 self.range_stats.pts_first.get_or_insert(pts);
@@ -200,14 +277,16 @@ impl SegmentWriter {
         Ok(Written::Bytes(n))
     }
 
-    /// Bytes written but not yet made durable.
+    /// Bytes written (or waiting in RAM to be sealed) but not yet made durable.
     pub fn unsynced_bytes(&self) -> u64 {
-        self.bytes - self.range_start
+        self.bytes - self.range_start + self.pending_plain()
     }
 
     /// Make everything written durable, then cover it with a signed checkpoint and make
     /// that durable too. Does nothing when no byte was written since the last one.
     pub fn checkpoint(&mut self, signer: &mut Signer) -> std::io::Result<()> {
+        // An encrypted segment's chunk ends here: checkpoints fall on chunk boundaries.
+        self.write_chunk()?;
         if self.bytes == self.range_start {
             return Ok(());
         }
@@ -278,6 +357,11 @@ impl SegmentWriter {
             end_reason: reason,
             trailing_bytes: 0,
             capture: capture.clone(),
+            encryption: self.sealer.as_ref().map(|(s, key_ids)| SidecarEncryption {
+                aead: crate::confidential::AEAD_NAME.into(),
+                key_ids: key_ids.clone(),
+                chunks: s.chunks(),
+            }),
         };
         let json = serde_json::to_vec_pretty(&meta).map_err(std::io::Error::other)?;
         flash.write_atomic(&SegmentFile::Meta.path(&self.dir, self.sequence), &json)?;

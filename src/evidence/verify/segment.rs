@@ -54,7 +54,11 @@ pub(super) fn verify_segment(
         Some((Payload::Recovery(v), utc_ms)) => {
             check_recovery(v, utc_ms, &media, &signed, files, &mut r);
         }
-        Some((Payload::Checkpoint(_) | Payload::Audit(_) | Payload::Head(_), _)) | None => {
+        Some((
+            Payload::Checkpoint(_) | Payload::Keys(_) | Payload::Audit(_) | Payload::Head(_),
+            _,
+        ))
+        | None => {
             open_tail(&media, &signed, &mut r);
         }
     }
@@ -180,6 +184,7 @@ fn named_segment(index: usize, rec: &Record, r: &mut SegmentReport) -> Option<(S
         Payload::Checkpoint(c) => Some((c.recording_id.clone(), c.segment)),
         Payload::Final(f) => Some((f.recording_id.clone(), f.segment)),
         Payload::Recovery(v) => Some((v.recording_id.clone(), v.segment)),
+        Payload::Keys(k) => Some((k.recording_id.clone(), k.segment)),
         Payload::Audit(_) | Payload::Head(_) => {
             r.findings.push(Finding::new(
                 Status::Tampered,
@@ -237,6 +242,8 @@ impl<'a> Signed<'a> {
                 )),
                 (Payload::Checkpoint(c), None) => checkpoints.push((c, rec.header.utc_ms)),
                 (Payload::Final(_) | Payload::Recovery(_), None) => close = Some(rec),
+                // Its place (first, before any checkpoint) is checked with the media.
+                (Payload::Keys(_), None) => {}
                 (Payload::Audit(_) | Payload::Head(_), None) => {}
             }
         }
@@ -279,7 +286,10 @@ fn media_file<'f>(
             r.signed_sha256 = close.and_then(|c| match &c.payload {
                 Payload::Final(f) => Some(hex::encode(f.segment_sha256)),
                 Payload::Recovery(v) => Some(hex::encode(v.segment_sha256)),
-                Payload::Checkpoint(_) | Payload::Audit(_) | Payload::Head(_) => None,
+                Payload::Checkpoint(_)
+                | Payload::Keys(_)
+                | Payload::Audit(_)
+                | Payload::Head(_) => None,
             });
             r.findings.push(Finding::new(
                 Status::Missing,
