@@ -214,7 +214,9 @@ impl MainError {
     /// The process exit code for this error.
     fn exit_code(&self) -> u8 {
         let code = match self {
-            MainError::Config(_) => exit::CONFIG,
+            MainError::Config(_) | MainError::Daemon(daemon::DaemonError::Recipients(_)) => {
+                exit::CONFIG
+            }
             MainError::Capture(_) | MainError::Daemon(_) | MainError::Ctl(_) => exit::RUNTIME,
             MainError::Identity(_) => exit::RUNTIME,
             MainError::Pki(_)

@@ -30,6 +30,15 @@ pub struct CameraStatus {
     pub audio_encoder: Option<String>,
 }
 
+/// Footage encryption in force.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct EncryptionStatus {
+    /// `off` or `required`.
+    pub mode: String,
+    /// Key ids of the recipients new segments are encrypted to.
+    pub key_ids: Vec<String>,
+}
+
 /// The status snapshot.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct Status {
@@ -71,9 +80,29 @@ pub struct Status {
     pub uptime_seconds: f64,
     /// Firmware version.
     pub version: String,
+    /// Footage encryption in force.
+    #[serde(default)]
+    pub encryption: EncryptionStatus,
 }
 
 impl Status {
+    /// The encryption line of [`Status::render`]: said plainly when footage is not
+    /// encrypted.
+    pub fn encryption_line(&self) -> String {
+        match self.encryption.mode.as_str() {
+            "required" => format!(
+                "required: segments encrypted to {} recipient(s) ({}); this camera cannot decrypt them",
+                self.encryption.key_ids.len(),
+                self.encryption.key_ids.join(", ")
+            ),
+            "off" => {
+                "OFF: footage is stored as plain MPEG-TS, playable by anyone who holds the storage"
+                    .into()
+            }
+            other => format!("unknown ({other:?})"),
+        }
+    }
+
     /// Multi-line text for a terminal.
     pub fn render(&self) -> String {
         let rec = match &self.recording_id {
@@ -110,6 +139,7 @@ impl Status {
             self.camera.audio_encoder.as_deref().unwrap_or("off")
         ));
         s.push_str(&format!("controls:     {}\n", self.controls));
+        s.push_str(&format!("encryption:   {}\n", self.encryption_line()));
         s.push_str(&format!(
             "pre-event:    {:.1} s buffered\n",
             self.pre_event_buffered_seconds

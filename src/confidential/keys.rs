@@ -13,7 +13,6 @@
 //! ```
 //! The key id is the first 16 bytes of SHA-256 of the 32-byte public key.
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use ring::agreement::{self, EphemeralPrivateKey, UnparsedPublicKey, X25519};
@@ -269,9 +268,8 @@ impl FootageKey {
                 path: path.to_path_buf(),
                 reason: e.to_string(),
             })?
-            .permissions()
-            .mode()
-            & 0o777;
+            .permissions();
+        let mode = std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777;
         let (file, public_key) = read_key_file(path)?;
         match file.format.as_str() {
             FOOTAGE_KEY_FORMAT => {}
@@ -340,6 +338,7 @@ impl FootageKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     fn write(dir: &Path, name: &str, text: &str, mode: u32) -> PathBuf {
         let p = dir.join(name);

@@ -80,10 +80,11 @@ impl Entropy {
 }
 
 /// Whether footage is encrypted (`[evidence] encryption`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     /// Plain MPEG-TS (the developer default).
+    #[default]
     Off,
     /// Every segment encrypted to the recipients; no usable recipient is a config error.
     Required,

@@ -203,7 +203,6 @@ pub fn unwrap(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::confidential::keys::key_id_for;
 
     #[test]
     fn hkdf_matches_rfc5869_test_case_1() {
@@ -220,7 +219,7 @@ mod tests {
     #[cfg(feature = "examiner")]
     #[test]
     fn wrapped_keys_open_only_with_their_key_at_their_location() {
-        use crate::confidential::keys::FootageKey;
+        use crate::confidential::keys::{FootageKey, key_id_for};
         let d = tempfile::tempdir().unwrap();
         let (file, _) = FootageKey::pair_from(&[3u8; 32]);
         let p = d.path().join("k.key");

@@ -331,7 +331,20 @@ impl Default for DockConfig {
 pub struct EvidenceConfig {
     /// Directory of the device key (0700, key file 0600); default `<storage.path>/keys`.
     pub key_dir: Option<PathBuf>,
+    /// Footage encryption: `off` (the developer default: plain MPEG-TS) or `required`
+    /// (every segment encrypted to `recipients`; the shipped configs require it).
+    pub encryption: EncryptionMode,
+    /// The agency's public recipient files (`bodycam pki footage-key`), one or more
+    /// (e.g. agency and escrow). Read again at every segment: a change takes effect at
+    /// the next one.
+    pub recipients: Vec<PathBuf>,
 }
+
+/// `[evidence] encryption`.
+pub use crate::confidential::sealing::Mode as EncryptionMode;
+
+/// Most recipients a segment is wrapped to.
+pub const MAX_RECIPIENTS: usize = 16;
 
 /// The whole daemon configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]

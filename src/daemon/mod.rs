@@ -84,6 +84,10 @@ pub enum DaemonError {
         /// Cause.
         source: std::io::Error,
     },
+    /// A recipient file named by `[evidence] recipients` cannot be used (a
+    /// configuration error, exit 78).
+    #[error("invalid config value `evidence.recipients`: {0}")]
+    Recipients(#[from] crate::confidential::keys::KeyError),
     /// The dock API could not be set up (certificates, key, address).
     #[error(transparent)]
     Dock(#[from] crate::dock::DockError),

@@ -101,6 +101,10 @@ impl Loop {
             storage_path: self.settings.storage_path.clone(),
             uptime_seconds: self.settings.started.elapsed().as_secs_f64(),
             version: env!("CARGO_PKG_VERSION").to_string(),
+            encryption: crate::status::EncryptionStatus {
+                mode: self.signer.footage().mode().name().to_string(),
+                key_ids: self.signer.footage().key_ids(),
+            },
         };
         let line = match &s.recording_id {
             Some(id) => format!("{} {id}, {:.0} h left", s.state, s.hours_left),

@@ -7,6 +7,7 @@ use tracing::{error, info, warn};
 
 use super::Loop;
 use crate::clock::{TimeRef, monotonic_ns};
+use crate::confidential::sealing::Notice;
 use crate::controls::Gesture;
 use crate::evidence::events::AuditEvent;
 use crate::evidence::sidecar::EndReason;
@@ -118,6 +119,7 @@ impl Loop {
             }
             Err(e) => self.storage_failed(e),
         }
+        self.audit_recipient_notices();
         if let Some(rec) = self.recording.as_ref() {
             let closed = rec.closed().len() - before;
             if closed > 0 {
@@ -126,6 +128,35 @@ impl Loop {
                     info!(recording = %m.recording_id, sequence = m.sequence, seconds = m.duration_seconds, bytes = m.bytes, "segment closed");
                 }
             }
+        }
+    }
+
+    /// Audit what changed about the recipients when a segment opened (rotation, or
+    /// files that could not be read again).
+    fn audit_recipient_notices(&mut self) {
+        let mode = self.signer.footage().mode().name().to_string();
+        for n in self.signer.footage_mut().take_notices() {
+            let event = match n {
+                Notice::Rotated { key_ids } => {
+                    info!(key_ids = %key_ids.join(","), "footage recipients changed: in force from this segment on");
+                    AuditEvent::Encryption {
+                        mode: mode.clone(),
+                        key_ids,
+                        reason: "rotated".into(),
+                        error: None,
+                    }
+                }
+                Notice::Unreadable { error, key_ids } => {
+                    error!(%error, "cannot read the footage recipients again: the previous ones stay in force");
+                    AuditEvent::Encryption {
+                        mode: mode.clone(),
+                        key_ids,
+                        reason: "unreadable".into(),
+                        error: Some(error),
+                    }
+                }
+            };
+            self.audit(event);
         }
     }
 

@@ -164,6 +164,20 @@ pub enum AuditEvent {
         /// Recorder state at the time.
         state: String,
     },
+    /// Footage encryption in force: at every boot, and when the recipients change.
+    Encryption {
+        /// `off` or `required`.
+        mode: String,
+        /// Key ids of the recipients new segments are wrapped to (empty when off).
+        key_ids: Vec<String>,
+        /// `boot`; `rotated` (the recipient files name other keys, in force from the
+        /// next segment); `unreadable` (they could not be read again: the keys listed
+        /// stay in force).
+        reason: String,
+        /// With `unreadable`: why.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
 }
 
 /// How the wall clock changed (`detail.change`).
@@ -211,7 +225,7 @@ pub enum EventError {
 
 impl AuditEvent {
     /// Every event name, in the order of the enum.
-    pub const NAMES: [&'static str; 20] = [
+    pub const NAMES: [&'static str; 21] = [
         "boot",
         "unclean_shutdown",
         "shutdown",
@@ -232,6 +246,7 @@ impl AuditEvent {
         "segment_freed",
         "docked",
         "undocked",
+        "encryption",
     ];
 
     /// The `event` field.
@@ -257,6 +272,7 @@ impl AuditEvent {
             AuditEvent::SegmentFreed { .. } => "segment_freed",
             AuditEvent::Docked { .. } => "docked",
             AuditEvent::Undocked { .. } => "undocked",
+            AuditEvent::Encryption { .. } => "encryption",
         }
     }
 
@@ -372,6 +388,12 @@ mod tests {
             },
             AuditEvent::Docked { state: s("ready") },
             AuditEvent::Undocked { state: s("docked") },
+            AuditEvent::Encryption {
+                mode: s("required"),
+                key_ids: vec![s("00")],
+                reason: s("boot"),
+                error: None,
+            },
         ]
     }
 

@@ -164,6 +164,15 @@ fn render_segments(segments: &[SegmentReport], out: &mut dyn Write) -> std::io::
             range_text(s.seconds),
             counters
         )?;
+        if let Some(e) = &s.encryption {
+            writeln!(
+                out,
+                "          encrypted ({}, {} chunks) to key id(s) {}",
+                e.aead,
+                e.chunks,
+                e.key_ids.join(", ")
+            )?;
+        }
         for f in &s.findings {
             let mut extra = String::new();
             if let Some(sec) = f.seconds {

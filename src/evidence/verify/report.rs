@@ -136,6 +136,8 @@ pub enum Check {
     Head,
     /// Signed audit entries against the footage they describe.
     AuditClaims,
+    /// An encrypted segment: its keys record and the chunk structure of its media.
+    Sealing,
 }
 
 /// One thing found about a segment (or the audit log, or a head).
@@ -242,6 +244,23 @@ pub struct SegmentReport {
     /// acknowledged with this hash in the audit log makes the absence OFFLOADED.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signed_sha256: Option<String>,
+    /// Present when the media is encrypted (checked without the key).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<EncryptionReport>,
+}
+
+/// What a verifier without the key can say about an encrypted segment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EncryptionReport {
+    /// `chacha20-poly1305`.
+    pub aead: String,
+    /// Key ids the content key is wrapped to (hex).
+    pub key_ids: Vec<String>,
+    /// Whole chunks in the media.
+    pub chunks: u64,
+    /// Bytes of a torn last chunk, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub torn_chunk_bytes: Option<u64>,
 }
 
 /// Where a media record was found.

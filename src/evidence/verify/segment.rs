@@ -62,6 +62,7 @@ pub(super) fn verify_segment(
             open_tail(&media, &signed, &mut r);
         }
     }
+    super::sealed::check_sealed(&verified, media.path, &mut r);
     finish_segment(r)
 }
 
@@ -81,6 +82,7 @@ fn empty_report(recording_id: &str, seq: u32) -> SegmentReport {
         recovered_tail: None,
         unsigned_tail: None,
         signed_sha256: None,
+        encryption: None,
     }
 }
 
