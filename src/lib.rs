@@ -65,6 +65,9 @@ pub mod dock;
 #[cfg(feature = "dock-agent")]
 pub mod agent;
 
+#[cfg(feature = "examiner")]
+pub mod export;
+
 pub mod ctl;
 pub mod daemon;
 pub mod exit;
