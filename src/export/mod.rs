@@ -418,7 +418,16 @@ impl RecordingJob<'_> {
             }
             outs.push(out);
         }
-        let mp4 = self.mp4(&out_dir, &files, &unverified)?;
+        // A recording whose streams ffmpeg cannot remux still gets its segments and its
+        // report; the report says why there is no MP4.
+        let mp4 = match self.mp4(&out_dir, &files, &unverified) {
+            Ok(m) => m,
+            Err(ExportError::Tool(e)) => {
+                incomplete.push(format!("{}: no MP4: {e}", self.recording_id));
+                None
+            }
+            Err(e) => return Err(e),
+        };
         let thumbnails = match &mp4 {
             Some(m) => self.thumbnails(&out_dir, m, start, end)?,
             None => Vec::new(),

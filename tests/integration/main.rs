@@ -5,6 +5,7 @@
 
 mod common;
 
+mod confidential;
 mod config_cli;
 mod crash_consistency;
 mod daemon_in_process;

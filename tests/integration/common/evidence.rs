@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bodycam::clock::TimeRef;
+use bodycam::confidential::sealing::{Entropy, Footage};
 use bodycam::config::StorageConfig;
 use bodycam::evidence::audit::AuditLog;
 use bodycam::evidence::events::AuditEvent;
@@ -158,6 +159,16 @@ impl Builder {
         };
         b.boot();
         b
+    }
+
+    /// Encrypt the segments written from now on to the recipient files `paths`, with
+    /// randomness from `seed` (fixed vectors) or the system (`None`).
+    pub fn encrypt_to(&mut self, paths: &[PathBuf], seed: Option<[u8; 32]>) {
+        let footage = Footage::required(paths.to_vec()).expect("recipient files");
+        *self.signer.footage_mut() = match seed {
+            Some(seed) => footage.with_entropy(Entropy::Fixed { seed, counter: 0 }),
+            None => footage,
+        };
     }
 
     /// Sign and append an audit entry.
