@@ -151,10 +151,19 @@ rm "$ROOT/root/bodycam.bundle"
 step clone "ok: $REF at $(in_root 'git -C /root/bodycam log -1 --format=%h')"
 
 # --- 3. ./scripts/test.sh ----------------------------------------------------------
+# Each line of output is prefixed with the second it arrived (test.log.stamped), so the
+# time spent in setup.sh (until test.sh prints the cargo it uses) shows apart from the
+# build and the tests.
+stamp() {
+  local line
+  while IFS= read -r line || [ -n "$line" ]; do printf '%(%s)T %s\n' -1 "$line"; done
+}
 t0=$(now)
-in_root 'cd /root/bodycam && nice ./scripts/test.sh' >"$LOGS/test.log" 2>&1 ||
-  fail test.sh "exit $? after $(($(now) - t0)) s (see $LOGS/test.log)"
+in_root 'cd /root/bodycam && nice ./scripts/test.sh' 2>&1 | stamp >"$LOGS/test.log.stamped" ||
+  fail test.sh "exit ${PIPESTATUS[0]} after $(($(now) - t0)) s (see $LOGS/test.log.stamped)"
 T_TEST=$(($(now) - t0))
+cut -d' ' -f2- "$LOGS/test.log.stamped" >"$LOGS/test.log"
+T_SETUP=$(($(awk '$2 == "test.sh:" {print $1; exit}' "$LOGS/test.log.stamped") - t0))
 read -r PASSED FAILED_TESTS < <(awk '/^test result:/ {p += $4; f += $6} END {print p + 0, f + 0}' "$LOGS/test.log")
 if [ "$PASSED" -eq 0 ] || [ "$FAILED_TESTS" -ne 0 ]; then
   fail test.sh "$PASSED passed, $FAILED_TESTS failed"
@@ -166,9 +175,10 @@ LINTS=$(in_root 'cd /root/bodycam &&
   . scripts/setup.sh >/dev/null 2>&1 && bodycam_setup >/dev/null 2>&1 &&
   { "$CARGO" fmt --version >/dev/null 2>&1 && printf "fmt "; } ;
   { "$CARGO" clippy --version >/dev/null 2>&1 && printf "clippy "; } ; true')
-step test.sh "ok: ${LINTS:-no fmt/clippy (skipped) }+ $PASSED passed, $FAILED_TESTS failed, ${T_TEST} s ($TOOLS)"
+step test.sh "ok: ${LINTS:-no fmt/clippy (skipped) }+ $PASSED passed, $FAILED_TESTS failed, ${T_TEST} s (setup ${T_SETUP} s; $TOOLS)"
 
 # --- 4. ./scripts/dev-run.sh -------------------------------------------------------
+: >"$LOGS/dev-run.log"
 t0=$(now)
 setsid chroot "$ROOT" /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 \
   PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
@@ -199,10 +209,16 @@ SEGMENT=$(in_root 'cd /root/bodycam && ls bodycam-data/recordings/*/*.ts 2>/dev/
 in_root "cd /root/bodycam && ffprobe -v error -count_frames -show_entries stream=codec_name,nb_read_frames \
   -show_entries format=duration -of default=noprint_wrappers=1 '$SEGMENT'" >"$LOGS/ffprobe.txt" 2>&1 ||
   fail ffprobe "ffprobe failed on $SEGMENT (see $LOGS/ffprobe.txt)"
-FRAMES=$(awk -F= '/^codec_name=/ {c = $2} /^nb_read_frames=/ && c == "h264" {print $2}' "$LOGS/ffprobe.txt")
-AUDIO=$(awk -F= '/^codec_name=/ {c = $2} /^nb_read_frames=/ && c == "aac" {print $2}' "$LOGS/ffprobe.txt")
-DURATION=$(awk -F= '/^duration=/ {printf "%.1f", $2}' "$LOGS/ffprobe.txt")
-if [ "${FRAMES:-0}" -eq 0 ] || [ "${AUDIO:-0}" -eq 0 ]; then
+# Frames read of the first stream with codec $1 (ffprobe lists each stream twice: under
+# its program and on its own).
+frames_of() {
+  awk -F= -v codec="$1" '/^codec_name=/ {c = $2}
+    /^nb_read_frames=/ && c == codec {print $2; exit}' "$LOGS/ffprobe.txt"
+}
+FRAMES=$(frames_of h264)
+AUDIO=$(frames_of aac)
+DURATION=$(awk -F= '/^duration=/ {printf "%.1f", $2; exit}' "$LOGS/ffprobe.txt")
+if ! [[ "$FRAMES" =~ ^[1-9][0-9]*$ && "$AUDIO" =~ ^[1-9][0-9]*$ ]]; then
   fail ffprobe "h264 frames ${FRAMES:-none}, aac frames ${AUDIO:-none} in $SEGMENT"
 fi
 step record "ok: $SEGMENT decodes: h264 $FRAMES frames, aac $AUDIO frames, $DURATION s"
@@ -217,4 +233,4 @@ grep -q 'daemon stopped' "$LOGS/dev-run.log" || fail stop "no clean stop in $LOG
 DAEMON_PID=""
 step stop "ok: Ctrl-C (SIGINT) stopped the daemon cleanly"
 
-echo "bare-debian-check: verdict: PASS (debootstrap ${T_DEBOOTSTRAP} s; test.sh ${T_TEST} s, $PASSED passed, 0 failed; dev-run ready after ${T_READY} s; segment decodes, $DURATION s)"
+echo "bare-debian-check: verdict: PASS (debootstrap ${T_DEBOOTSTRAP} s; test.sh ${T_TEST} s of which setup ${T_SETUP} s, $PASSED passed, 0 failed; dev-run ready after ${T_READY} s; segment decodes, $DURATION s)"
