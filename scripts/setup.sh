@@ -107,7 +107,7 @@ bodycam_debian_rust() {
   fi
   if [ -z "$cand" ] || dpkg --compare-versions "$cand" lt "$BODYCAM_RUST_MIN"; then
     echo "setup: apt offers rustc-web ${cand:-(none)}, but bodycam needs Rust >= $BODYCAM_RUST_MIN;" \
-      "install rustup (https://rustup.rs) or enable bookworm-security" >&2
+      "install Rust >= $BODYCAM_RUST_MIN with rustup and rerun" >&2
     return 1
   fi
   echo "setup: installing Debian's Rust $cand (${BODYCAM_DEBIAN_RUST[*]})" >&2
