@@ -23,6 +23,13 @@ SRC_URI = "git://example.invalid/bodycam.git;protocol=https;branch=main"
 # against the Cargo.lock of the tree it tests).
 SRCREV = "4b93da5e599c59d708bb1a5a4137c25b25f0ce7e"
 
+# The agency's footage recipient files (the .pub half of `bodycam pki footage-key`),
+# which the agency's own bbappend puts in files/recipients/. systemd/bodycam.toml
+# requires encryption to /etc/bodycam/recipients/agency.pub: without the file the
+# fetch fails, so no image that would refuse to record (exit 78) is built.
+BODYCAM_RECIPIENTS ??= "agency.pub"
+SRC_URI += "${@' '.join('file://recipients/' + f for f in (d.getVar('BODYCAM_RECIPIENTS') or '').split())}"
+
 inherit cargo cargo-update-recipe-crates pkgconfig systemd useradd
 
 # One crate:// entry per Cargo.lock package, written by scripts/gen-crates-inc.py.
@@ -50,6 +57,10 @@ do_install:append() {
     # Daemon configuration and service (the binary is installed by cargo).
     install -d ${D}${sysconfdir}/bodycam
     install -m 0644 ${S}/systemd/bodycam.toml ${D}${sysconfdir}/bodycam/bodycam.toml
+    install -d ${D}${sysconfdir}/bodycam/recipients
+    for f in ${BODYCAM_RECIPIENTS}; do
+        install -m 0644 ${UNPACKDIR}/recipients/$f ${D}${sysconfdir}/bodycam/recipients/$f
+    done
     install -d ${D}${systemd_system_unitdir}
     install -m 0644 ${S}/systemd/bodycam.service ${D}${systemd_system_unitdir}/
     install -d ${D}${nonarch_libdir}/sysusers.d ${D}${nonarch_libdir}/tmpfiles.d
