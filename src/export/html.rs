@@ -208,7 +208,7 @@ fn timeline(h: &mut String, rec: &RecordingReport) {
     let x = |t: f64| left + (t - start) / (end - start).max(1e-9) * (right - left);
     let _ = write!(
         h,
-        "<svg viewBox=\"0 0 {w} 150\" width=\"100%\" role=\"img\" aria-label=\"timeline\" style=\"max-width:1000px;font:11px sans-serif\">"
+        "<svg viewBox=\"0 0 {w} 175\" width=\"100%\" role=\"img\" aria-label=\"timeline\" style=\"max-width:1000px;font:11px sans-serif\">"
     );
     // Pre-event.
     if rec.pre_event_seconds > 0.0 {
@@ -262,29 +262,39 @@ fn timeline(h: &mut String, rec: &RecordingReport) {
             esc(&m.utc)
         );
     }
-    for (i, e) in rec.events.iter().enumerate() {
-        let y = 96.0 + (i % 3) as f64 * 14.0;
+    // Event labels in up to four rows, each placed where it does not overlap the
+    // previous label of its row; an event with no room keeps its dot and tooltip.
+    let mut row_end = [f64::MIN; 4];
+    for e in &rec.events {
+        let at = x(e.offset_seconds);
+        let width = e.what.len() as f64 * 6.2;
         let _ = write!(
             h,
-            "<circle cx=\"{:.1}\" cy=\"86\" r=\"3\" fill=\"#57606a\"><title>{} {}</title></circle><text x=\"{:.1}\" y=\"{y}\" fill=\"#57606a\">{}</text>",
-            x(e.offset_seconds),
+            "<circle cx=\"{at:.1}\" cy=\"86\" r=\"3\" fill=\"#57606a\"><title>{} {}</title></circle>",
             esc(&e.what),
-            esc(&e.utc),
-            x(e.offset_seconds),
-            esc(&e.what)
+            esc(&e.utc)
         );
+        if let Some(row) = row_end.iter().position(|end| *end + 6.0 < at) {
+            row_end[row] = at + width;
+            let _ = write!(
+                h,
+                "<text x=\"{at:.1}\" y=\"{}\" fill=\"#57606a\">{}</text>",
+                100 + row * 13,
+                esc(&e.what)
+            );
+        }
     }
     // Axis.
     let _ = write!(
         h,
-        "<line x1=\"{left}\" x2=\"{right}\" y1=\"140\" y2=\"140\" stroke=\"#8c959f\"/>"
+        "<line x1=\"{left}\" x2=\"{right}\" y1=\"160\" y2=\"160\" stroke=\"#8c959f\"/>"
     );
     let step = nice_step(end - start);
     let mut t = (start / step).ceil() * step;
     while t <= end + 1e-9 {
         let _ = write!(
             h,
-            "<line x1=\"{0:.1}\" x2=\"{0:.1}\" y1=\"136\" y2=\"144\" stroke=\"#8c959f\"/><text x=\"{0:.1}\" y=\"134\" text-anchor=\"middle\" fill=\"#57606a\">{1}</text>",
+            "<line x1=\"{0:.1}\" x2=\"{0:.1}\" y1=\"156\" y2=\"164\" stroke=\"#8c959f\"/><text x=\"{0:.1}\" y=\"174\" text-anchor=\"middle\" fill=\"#57606a\">{1}</text>",
             x(t),
             clock_text(t)
         );

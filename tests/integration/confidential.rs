@@ -711,3 +711,211 @@ fn offload_to_azure_holds_ciphertext_only_and_fetch_then_export_works() {
     assert_no_plaintext(&agent.dir.path().join("state"), &samples);
     assert_no_plaintext(&bay.daemon.data, &samples);
 }
+
+// ---------------------------------------------------------------------------------------
+// Golden vectors of format v2's encryption (tests/data/golden-sealed/README.md)
+
+/// The fixed seed of the golden store's content keys and ephemeral keys.
+const GOLDEN_SEED: [u8; 32] = [0x5e; 32];
+
+fn sealed_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/golden-sealed")
+}
+
+/// The committed test footage key, copied to an owner-only file (git keeps no modes).
+fn golden_footage_key(tmp: &Path) -> PathBuf {
+    let p = tmp.join("footage-test.key");
+    std::fs::copy(sealed_dir().join("footage-test.key"), &p).unwrap();
+    std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    p
+}
+
+/// The golden sealed store: the plain golden store's footage, encrypted to the test key.
+fn build_golden_sealed(dir: &Path) {
+    let mut b = Builder::golden(&dir.join("store"));
+    b.encrypt_to(&[sealed_dir().join("footage-test.pub")], Some(GOLDEN_SEED));
+    b.recording(2);
+    b.shutdown();
+}
+
+/// Every intermediate value of segment `seq`, recomputed from the seed and the test key
+/// with x25519-dalek and ring's HKDF (not through the camera's code path).
+fn vectors(store: &Path, seq: u32, key: &Path) -> Value {
+    use bodycam::confidential::chunk::{self, HEADER_LEN};
+    use bodycam::confidential::keys::FootageKey;
+    use bodycam::confidential::{location, wrap};
+    let key = FootageKey::load(key).unwrap();
+    let rec_dir = std::fs::read_dir(store.join("recordings"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let recording = rec_dir.file_name().unwrap().to_string_lossy().into_owned();
+    let (records, _) = bodycam::evidence::payload::decode_file(
+        &std::fs::read(rec_dir.join(format!("{seq:06}.journal"))).unwrap(),
+    );
+    let (keys, device) = records
+        .iter()
+        .find_map(|r| match &r.payload {
+            bodycam::evidence::payload::Payload::Keys(k) => Some((k.clone(), r.header.device_id)),
+            _ => None,
+        })
+        .unwrap();
+    // The seed's draws: one content key per segment, then one ephemeral key per recipient.
+    let draw = |n: u64| wrap::hkdf32(&GOLDEN_SEED, &n.to_be_bytes(), b"bodycam-v2 test entropy");
+    let first_draw = u64::from(seq - 1) * 2 + 1;
+    let content_key = draw(first_draw);
+    let e_secret = draw(first_draw + 1);
+    let e = x25519_dalek::StaticSecret::from(e_secret);
+    let e_pub = x25519_dalek::PublicKey::from(&e).to_bytes();
+    let shared = e.diffie_hellman(&x25519_dalek::PublicKey::from(key.public_key));
+    let mut salt = e_pub.to_vec();
+    salt.extend_from_slice(&key.public_key);
+    let wrap_key = wrap::hkdf32(shared.as_bytes(), &salt, wrap::WRAP_INFO);
+    let loc = location(&device, &recording, seq);
+    assert_eq!(keys.recipients[0].ephemeral, e_pub, "the ephemeral share");
+    assert_eq!(
+        wrap::unwrap(&key, &keys.recipients[0], &loc).unwrap(),
+        content_key
+    );
+    assert_eq!(wrap::commitment(&content_key), keys.commitment);
+    let media = std::fs::read(rec_dir.join(format!("{seq:06}.ts"))).unwrap();
+    let walk = chunk::walk_bytes(&media);
+    let c0 = walk.chunks[0];
+    let header: [u8; HEADER_LEN] = media[..HEADER_LEN].try_into().unwrap();
+    let mut sealed = media[..c0.end() as usize].to_vec();
+    let media_key = wrap::media_key(&content_key);
+    let plain = chunk::open_in_place(&media_key, &loc, 0, &mut sealed)
+        .unwrap()
+        .to_vec();
+    let mut nonce = [0u8; 12];
+    nonce[8..].copy_from_slice(&0u32.to_be_bytes());
+    let sha = |b: &[u8]| hex::encode(bodycam::evidence::record::sha256(b));
+    serde_json::json!({
+        "segment": seq,
+        "recording_id": recording,
+        "device_id": hex::encode(device),
+        "recipient_public_key": hex::encode(key.public_key),
+        "recipient_key_id": hex::encode(key.key_id),
+        "content_key": hex::encode(content_key),
+        "commitment": hex::encode(wrap::commitment(&content_key)),
+        "media_key": hex::encode(wrap::hkdf32(&content_key, &[], wrap::MEDIA_INFO)),
+        "ephemeral_secret": hex::encode(e_secret),
+        "ephemeral_share": hex::encode(e_pub),
+        "shared_secret": hex::encode(shared.as_bytes()),
+        "wrap_key": hex::encode(wrap_key),
+        "location": hex::encode(&loc),
+        "wrapped_key": hex::encode(keys.recipients[0].wrapped),
+        "chunks": walk.chunks.len(),
+        "chunk0_header": hex::encode(header),
+        "chunk0_nonce": hex::encode(nonce),
+        "chunk0_aad": hex::encode(chunk::aad(&loc, &header)),
+        "chunk0_plaintext_sha256": sha(&plain),
+        "chunk0_sealed_sha256": sha(&media[..c0.end() as usize]),
+        "chunk0_tag": hex::encode(&media[c0.end() as usize - 16..c0.end() as usize]),
+    })
+}
+
+#[test]
+fn golden_sealed_store_is_reproduced_byte_for_byte_and_its_vectors_hold() {
+    let golden = sealed_dir();
+    let regenerate = std::env::var("BODYCAM_REGENERATE_GOLDEN").as_deref() == Ok("1");
+    if regenerate && !golden.join("footage-test.key").exists() {
+        std::fs::create_dir_all(&golden).unwrap();
+        footage_key(&golden, "footage-test");
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let built = tmp.path().join("built");
+    build_golden_sealed(&built);
+    let key = golden_footage_key(tmp.path());
+    let v = serde_json::json!([
+        vectors(&built.join("store"), 1, &key),
+        vectors(&built.join("store"), 2, &key)
+    ]);
+    std::fs::write(
+        built.join("vectors.json"),
+        serde_json::to_string_pretty(&v).unwrap() + "\n",
+    )
+    .unwrap();
+    if regenerate {
+        let _ = std::fs::remove_dir_all(golden.join("store"));
+        for f in crate::common::evidence::files_below(&built) {
+            let to = golden.join(&f);
+            std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+            std::fs::copy(built.join(&f), to).unwrap();
+        }
+        return;
+    }
+    let files = crate::common::evidence::files_below(&built);
+    let committed: Vec<PathBuf> = crate::common::evidence::files_below(&golden)
+        .into_iter()
+        .filter(|f| f.starts_with("store") || f == Path::new("vectors.json"))
+        .collect();
+    assert_eq!(
+        files, committed,
+        "regenerate with BODYCAM_REGENERATE_GOLDEN=1 (tests/data/golden-sealed/README.md)"
+    );
+    for f in &files {
+        assert!(
+            std::fs::read(built.join(f)).unwrap() == std::fs::read(golden.join(f)).unwrap(),
+            "{} differs from the golden vector",
+            f.display()
+        );
+    }
+}
+
+#[test]
+fn golden_sealed_store_verifies_and_decrypts_to_the_plain_golden_media() {
+    let tmp = tempfile::tempdir().unwrap();
+    let key = golden_footage_key(tmp.path());
+    let store = sealed_dir().join("store");
+    let public = hex::encode(crate::common::evidence::golden_key().public_key());
+    let (code, v) = verify_json(&store, &["--key", &public]);
+    assert_eq!(code, Some(0), "{v:#}");
+    let plain_dir = crate::common::evidence::golden_dir().join("store/recordings");
+    let rec = std::fs::read_dir(store.join("recordings"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let name = rec.file_name().unwrap();
+    for seq in 1..=2 {
+        let o = open_segment(&rec, seq, &key).unwrap();
+        let plain = std::fs::read(plain_dir.join(name).join(format!("{seq:06}.ts"))).unwrap();
+        assert!(
+            o.plaintext == plain,
+            "segment {seq} decrypts to the plain golden media"
+        );
+    }
+}
+
+#[test]
+fn a_store_of_format_v1_still_exports() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (key, _) = footage_key(tmp.path(), "agency");
+    let store = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/golden-v1/store");
+    let public = hex::encode(crate::common::evidence::golden_key().public_key());
+    let out = tmp.path().join("out");
+    let o = export(
+        &key,
+        &store,
+        &out,
+        &["--device-key", &public, "--thumbnail-seconds", "0"],
+    );
+    let r = report(&out);
+    synthetic_only_lacks_the_mp4(&o, &r);
+    assert_eq!(r["verification"]["ok"], true, "{r:#}");
+    assert!(r["encryption"].as_str().unwrap().contains("NOT encrypted"));
+    let rec = &r["recordings"][0];
+    let name = rec["recording_id"].as_str().unwrap();
+    for s in rec["segments"].as_array().unwrap() {
+        let seq = s["segment"].as_u64().unwrap() as u32;
+        let exported = std::fs::read(out.join(s["exported"]["file"].as_str().unwrap())).unwrap();
+        assert!(
+            exported == std::fs::read(seg(&store, name, seq, "ts")).unwrap(),
+            "segment {seq}"
+        );
+    }
+}

@@ -27,6 +27,7 @@ use bodycam::store::recording::NewRecording;
 use bodycam::confidential::sealing::Footage;
 
 use crate::common::BIN;
+#[cfg(feature = "examiner")]
 use crate::common::footage::{footage_key, open_segment};
 
 #[derive(Debug, Default, Clone)]
@@ -377,6 +378,7 @@ fn run_point_with(
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+    #[cfg(feature = "examiner")]
     if let Some((key, _)) = footage {
         check_sealed_point(
             &root,
@@ -389,9 +391,11 @@ fn run_point_with(
     disk.syncs
 }
 
+#[cfg(feature = "examiner")]
 /// Power cuts that left a torn chunk (the encrypted test must meet some).
 static TORN_CHUNKS_SEEN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
+#[cfg(feature = "examiner")]
 /// An encrypted run after the power cut: every whole chunk on flash decrypts (so all
 /// that was durable can be watched), and a torn last chunk is reported by verify.
 fn check_sealed_point(root: &Path, key: &Path, freeze: Option<u64>, torn: usize, report: &str) {
@@ -464,6 +468,7 @@ fn every_sync_point_recovers_and_verifies() {
     }
 }
 
+#[cfg(feature = "examiner")]
 #[test]
 fn every_sync_point_of_an_encrypted_recording_recovers_verifies_and_decrypts() {
     let base = tempfile::tempdir().unwrap();

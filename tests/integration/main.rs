@@ -5,6 +5,7 @@
 
 mod common;
 
+#[cfg(feature = "examiner")]
 mod confidential;
 mod config_cli;
 mod crash_consistency;

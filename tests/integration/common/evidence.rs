@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bodycam::clock::TimeRef;
+#[cfg(feature = "examiner")]
 use bodycam::confidential::sealing::{Entropy, Footage};
 use bodycam::config::StorageConfig;
 use bodycam::evidence::audit::AuditLog;
@@ -163,6 +164,7 @@ impl Builder {
 
     /// Encrypt the segments written from now on to the recipient files `paths`, with
     /// randomness from `seed` (fixed vectors) or the system (`None`).
+    #[cfg(feature = "examiner")]
     pub fn encrypt_to(&mut self, paths: &[PathBuf], seed: Option<[u8; 32]>) {
         let footage = Footage::required(paths.to_vec()).expect("recipient files");
         *self.signer.footage_mut() = match seed {

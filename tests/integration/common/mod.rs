@@ -5,6 +5,7 @@ pub mod agent;
 pub mod audit;
 pub mod daemon;
 pub mod evidence;
+#[cfg(feature = "examiner")]
 pub mod footage;
 pub mod media;
 pub mod net;
