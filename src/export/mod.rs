@@ -536,7 +536,7 @@ impl RecordingJob<'_> {
                     incomplete.push(format!("{name}: {p}"));
                 }
                 out.notes.extend(d.problems.clone());
-                let probe = remux::probe(&self.opts.tools, &file).ok();
+                let probe = std::fs::read(&file).ok().map(|b| ts_probe(&b));
                 out.exported = Some(MediaFile {
                     file: relative(&self.opts.out, &file),
                     bytes: d.bytes,
@@ -652,6 +652,26 @@ impl RecordingJob<'_> {
                 detail: e.detail_json(),
             })
             .collect()
+    }
+}
+
+/// What an exported segment holds, from our own TS scanner (no process per segment;
+/// the MP4 is probed with ffprobe).
+fn ts_probe(bytes: &[u8]) -> remux::Probe {
+    let s = crate::ts::scan(bytes);
+    let duration = match (s.first_video_pts, s.last_video_pts) {
+        (Some(a), Some(b)) if s.video_frames > 1 => {
+            let span = b.saturating_sub(a) as f64;
+            Some(span * s.video_frames as f64 / (s.video_frames - 1) as f64 / 90_000.0)
+        }
+        (Some(_), Some(_)) | (Some(_), None) | (None, _) => None,
+    };
+    remux::Probe {
+        duration_seconds: duration,
+        video_frames: Some(s.video_frames),
+        audio_frames: Some(s.audio_frames),
+        video_codec: (s.video_frames > 0).then(|| "h264".into()),
+        audio_codec: (s.audio_frames > 0).then(|| "aac".into()),
     }
 }
 
