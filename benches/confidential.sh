@@ -13,6 +13,7 @@
 #  4. export    `bodycam export` of an encrypted recording (verify + decrypt + MP4, with
 #               and without thumbnails) against `ffmpeg -c copy` of the same plain TS.
 #
+# ONLY="aead verify recorder export" (any subset) runs only those parts.
 # usage: benches/confidential.sh [ROUNDS (default 3)] [RECORD_SECONDS (default 30)] [VERIFY_MINUTES (default 20)] [OUT_DIR]
 # Needs: a release build (cargo build --release --bin bodycam --example make_store
 # --example aead_bench), ffmpeg, openssl, /usr/bin/time (GNU).
@@ -35,6 +36,8 @@ log() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
 for t in "$bin" "$target/examples/make_store" "$target/examples/aead_bench"; do
     [[ -x $t ]] || { echo "missing $t: cargo build --release --bin bodycam --example make_store --example aead_bench" >&2; exit 1; }
 done
+only=${ONLY:-aead verify recorder export}
+want() { [[ " $only " == *" $1 "* ]]; }
 summary=$out/summary.md
 {
     echo "# Confidential footage benchmarks"
@@ -49,6 +52,7 @@ key=$work/keys/agency.key
 pub=$work/keys/agency.pub
 
 # ---------- 1. AEAD throughput ----------
+if want aead; then
 log "aead"
 for i in $(seq "$rounds"); do "$target/examples/aead_bench" 2 384; done >"$out/aead.txt"
 {
@@ -63,7 +67,10 @@ for i in $(seq "$rounds"); do "$target/examples/aead_bench" 2 384; done >"$out/a
     echo
 } >>"$summary"
 
+fi
+
 # ---------- 2. verify against openssl dgst -sha256 ----------
+if want verify; then
 log "verify: making stores of $verify_min min"
 "$target/examples/make_store" "$work/plain" "$verify_min" 4000 >"$out/make_store_plain.txt"
 MAKE_STORE_RECIPIENT=$pub "$target/examples/make_store" "$work/sealed" "$verify_min" 4000 >"$out/make_store_sealed.txt"
@@ -96,6 +103,8 @@ done
     done
     echo
 } >>"$summary"
+
+fi
 
 # ---------- 3. recorder CPU, encryption required against off ----------
 config() { # NAME WIDTH HEIGHT KBPS ENCRYPTION
@@ -143,6 +152,7 @@ record_once() { # DIR: prints "cpu_seconds bytes"
     bytes=$(du -cb "$dir"/data/recordings/*/*.ts | tail -1 | cut -f1)
     echo "$cpu $bytes"
 }
+if want recorder || want export; then
 echo -n >"$out/recorder.tsv"
 for res in "720p 1280 720 3000" "1080p 1920 1080 6000"; do
     read -r name w h kbps <<<"$res"
@@ -172,7 +182,10 @@ done
     echo
 } >>"$summary"
 
+fi
+
 # ---------- 4. export against ffmpeg -c copy ----------
+if want export; then
 echo -n >"$out/export.tsv"
 for name in 720p 1080p; do
     store=$work/export-$name
@@ -207,6 +220,7 @@ done
         echo "| $name | $b | $f | $e | ${r}× [$lo – $hi] | $et | ${rt}× [$lot – $hit] |"
     done
     echo
-    echo "load at end $(cut -d' ' -f1-3 /proc/loadavg)"
 } >>"$summary"
+fi
+echo "load at end $(cut -d' ' -f1-3 /proc/loadavg)" >>"$summary"
 cat "$summary"

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::chain::Link;
-use super::hashing::{Pass, hash_pass, hash_range};
+use super::hashing::{Pass, hash_pass, hash_range, whole_matches};
 use super::inputs::{Key, SegmentFiles};
 use super::records::{Trust, Untrusted, parse_records, trust};
 use super::render::Progress;
@@ -324,6 +324,27 @@ fn hash_media<'a>(
     r: &mut SegmentReport,
 ) -> Option<Media<'a>> {
     let (covered, contiguous) = check_coverage(&signed.checkpoints, r);
+    if let Some(Payload::Final(f)) = signed.close.map(|c| &c.payload)
+        && contiguous
+        && covered == f.total_len
+    {
+        let ranges: Vec<[u8; 32]> = signed
+            .checkpoints
+            .iter()
+            .map(|(c, _)| c.range_sha256)
+            .collect();
+        if let Ok(Some(pass)) =
+            whole_matches(path, f.total_len, &f.segment_sha256, &ranges, progress)
+        {
+            r.media_bytes = Some(pass.len);
+            return Some(Media {
+                path,
+                pass,
+                covered,
+                contiguous,
+            });
+        }
+    }
     let boundaries: Vec<u64> = if contiguous {
         std::iter::once(0)
             .chain(signed.checkpoints.iter().map(|(c, _)| c.byte_end))
