@@ -274,11 +274,17 @@ fn timeline(h: &mut String, rec: &RecordingReport) {
             esc(&e.what),
             esc(&e.utc)
         );
-        if let Some(row) = row_end.iter().position(|end| *end + 6.0 < at) {
-            row_end[row] = at + width;
+        // Near the right edge a label ends at its dot instead of starting there.
+        let (from, anchor) = if at + width > right {
+            (at - width, "end")
+        } else {
+            (at, "start")
+        };
+        if let Some(row) = row_end.iter().position(|end| *end + 6.0 < from) {
+            row_end[row] = from + width;
             let _ = write!(
                 h,
-                "<text x=\"{at:.1}\" y=\"{}\" fill=\"#57606a\">{}</text>",
+                "<text x=\"{at:.1}\" y=\"{}\" text-anchor=\"{anchor}\" fill=\"#57606a\">{}</text>",
                 100 + row * 13,
                 esc(&e.what)
             );
@@ -329,24 +335,34 @@ fn thumbnails(h: &mut String, rec: &RecordingReport, out_dir: &Path) {
     let unverified: Vec<(f64, f64)> = rec
         .segments
         .iter()
-        .filter(|s| !s.verified && s.exported.is_some())
+        .filter(|s| !s.verified && s.exported.as_ref().is_some_and(|f| f.bytes > 0))
         .filter_map(|s| Some((s.offset_seconds?, s.offset_seconds? + s.duration_seconds?)))
         .collect();
     for t in &rec.thumbnails {
         let Ok(bytes) = std::fs::read(out_dir.join(&t.file)) else {
             continue;
         };
-        let mark = unverified
+        let within = |(a, b): &(f64, f64)| t.offset_seconds >= *a && t.offset_seconds < *b;
+        let mark = unverified.iter().any(within);
+        // Where the export has no footage, the MP4's picture is the last frame before it.
+        let absent = rec
+            .gaps
             .iter()
-            .any(|(a, b)| t.offset_seconds >= *a && t.offset_seconds < *b);
+            .any(|g| within(&(g.offset_seconds, g.offset_seconds + g.seconds)));
+        let (class, caption) = match (absent, mark) {
+            (true, _) => (
+                " style=\"opacity:.3\"",
+                " no footage here (last frame before)",
+            ),
+            (false, true) => (" class=\"unverified\"", " UNVERIFIED"),
+            (false, false) => ("", ""),
+        };
         let _ = write!(
             h,
-            "<figure><img{} alt=\"frame at {}\" src=\"data:image/jpeg;base64,{}\"><figcaption>{}{}</figcaption></figure>",
-            if mark { " class=\"unverified\"" } else { "" },
+            "<figure><img{class} alt=\"frame at {}\" src=\"data:image/jpeg;base64,{}\"><figcaption>{}{caption}</figcaption></figure>",
             clock_text(t.offset_seconds),
             base64::engine::general_purpose::STANDARD.encode(bytes),
             clock_text(t.offset_seconds),
-            if mark { " UNVERIFIED" } else { "" }
         );
     }
     h.push_str("</div>");

@@ -499,7 +499,7 @@ impl RecordingJob<'_> {
             audio_frames: meta.map(|m| m.audio_frames),
             end_reason: meta.map(|m| format!("{:?}", m.end_reason).to_lowercase()),
         };
-        let name = format!("{:06}/{}", s.segment, s.recording_id);
+        let name = format!("{}/{:06}", s.recording_id, s.segment);
         let media = SegmentFile::Media.path(self.dir, s.segment);
         let Some(sealing) = sealing.filter(|_| media.exists()) else {
             out.notes.push("no media to export".into());
@@ -531,6 +531,17 @@ impl RecordingJob<'_> {
             &media,
             &file,
         ) {
+            Ok(d) if d.bytes == 0 => {
+                // Nothing authenticated: no file, rather than an empty one.
+                let _ = std::fs::remove_file(&file);
+                for p in &d.problems {
+                    incomplete.push(format!("{name}: {p}"));
+                }
+                out.notes.extend(d.problems);
+                out.notes
+                    .push("not exported: no part of it could be decrypted".into());
+                Ok((out, None))
+            }
             Ok(d) => {
                 for p in &d.problems {
                     incomplete.push(format!("{name}: {p}"));
@@ -692,6 +703,16 @@ fn gaps(segs: &[SegmentOut]) -> Vec<Gap> {
                             "{:.1} s without footage before segment {:06}",
                             at - pe,
                             s.segment
+                        ),
+                    });
+                }
+                if s.exported.is_none() {
+                    out.push(Gap {
+                        offset_seconds: at,
+                        seconds: d,
+                        what: format!(
+                            "{d:.1} s of segment {:06} ({}) are not in the export",
+                            s.segment, s.status
                         ),
                     });
                 }
