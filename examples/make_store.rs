@@ -78,6 +78,7 @@ fn main() {
                     framerate: 30,
                     audio: true,
                 },
+                pre_event_silence: None,
             },
         )
         .expect("recording");

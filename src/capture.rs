@@ -1,9 +1,17 @@
 //! GStreamer capture: builds the camera → H.264 and microphone → AAC pipeline for the
 //! configured source and encoder, and hands encoded frames to the daemon through
 //! appsinks. The pipeline never touches flash.
+//!
+//! Beside this file, `capture/`: `overlay.rs` (the burned-in date/time/camera box, drawn
+//! by a probe on the raw video of every source), `font.rs` (its hand-drawn 5×7 font),
+//! `silence.rs` (the encoder's own silent AAC frame, for audio that must not be kept).
+
+mod font;
+pub mod overlay;
+pub mod silence;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crossbeam_channel::{SendTimeoutError, Sender};
@@ -138,11 +146,6 @@ pub fn check_elements(cfg: &Config) -> Result<(), CaptureError> {
                 "simulated camera",
                 "gstreamer1.0-plugins-base",
             ));
-            need.push((
-                "textoverlay",
-                "burned-in clock",
-                "gstreamer1.0-plugins-base",
-            ));
         }
         CameraSource::Libcamera => need.push((
             "libcamerasrc",
@@ -187,16 +190,18 @@ fn quote(s: &str) -> String {
     format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
+/// The queue in front of the video encoder: the overlay is drawn on its sink pad, on the
+/// raw frames of every source.
+pub const RAW_VIDEO_QUEUE: &str = "vq";
+
 /// The video branch, ending in `appsink name=vsink`.
 pub fn video_description(cfg: &Config, encoder: Encoder) -> String {
     let c = &cfg.camera;
     let (w, h, fps) = (c.width, c.height, c.framerate);
     let source = match c.source {
         CameraSource::Simulated => format!(
-            "videotestsrc is-live=true pattern={} ! video/x-raw,format=I420,width={w},height={h},framerate={fps}/1 \
-             ! textoverlay name=osd font-desc=\"Monospace {}\" halignment=left valignment=top shaded-background=true",
+            "videotestsrc is-live=true pattern={} ! video/x-raw,format=I420,width={w},height={h},framerate={fps}/1",
             c.pattern.gst_name(),
-            (h / 24).clamp(6, 40)
         ),
         CameraSource::Libcamera => {
             let name = if c.device.is_empty() {
@@ -232,7 +237,7 @@ pub fn video_description(cfg: &Config, encoder: Encoder) -> String {
         }
     };
     format!(
-        "{source} ! queue max-size-buffers=4 leaky=no ! {encode} ! h264parse config-interval=-1 \
+        "{source} ! queue name={RAW_VIDEO_QUEUE} max-size-buffers=4 leaky=no ! {encode} ! h264parse config-interval=-1 \
          ! video/x-h264,stream-format=byte-stream,alignment=au \
          ! appsink name=vsink sync=false max-buffers=120 drop=false"
     )
@@ -248,13 +253,24 @@ pub fn audio_description(cfg: &Config, aac: &str) -> String {
         }
         AudioSource::Alsa => format!("alsasrc device={}", quote(&a.device)),
     };
+    format!("{source} ! {}", audio_encoder_description(cfg, aac))
+}
+
+/// The audio branch after its source: conversion, the AAC encoder and its settings, the
+/// parser, ending in `appsink name=asink`. Shared by the live branch and by
+/// [`silence::SilentFrame::from_encoder`], so the silent frame comes from the very
+/// encoder settings the recording uses.
+pub fn audio_encoder_description(cfg: &Config, aac: &str) -> String {
     format!(
-        "{source} ! audioconvert ! audioresample ! audio/x-raw,rate=48000,channels=1 \
+        "audioconvert ! audioresample ! audio/x-raw,rate=48000,channels=1 \
          ! {aac} bitrate={} ! aacparse ! audio/mpeg,mpegversion=4,stream-format=adts \
-         ! appsink name=asink sync=false max-buffers=200 drop=false",
-        u64::from(a.bitrate_kbps) * 1000
+         ! appsink name={AUDIO_SINK} sync=false max-buffers=200 drop=false",
+        u64::from(cfg.audio.bitrate_kbps) * 1000
     )
 }
+
+/// The audio branch's appsink.
+pub const AUDIO_SINK: &str = "asink";
 
 /// The whole pipeline description (also what the benchmark runs with gst-launch-1.0).
 pub fn pipeline_description(cfg: &Config, encoder: Encoder, aac: Option<&str>) -> String {
@@ -274,6 +290,8 @@ pub struct CaptureShared {
     pub stall_after: Option<Duration>,
     /// Whether the simulated failure or stall has happened already.
     pub failed_once: AtomicBool,
+    /// The burned-in overlay (`camera.overlay`), drawn by every generation.
+    pub overlay: Option<overlay::Overlay>,
 }
 
 /// A running capture pipeline.
@@ -299,8 +317,12 @@ impl Capture {
             .downcast::<gst::Pipeline>()
             .map_err(|_| CaptureError::Start("description is not a pipeline".into()))?;
         let stopping = Arc::new(AtomicBool::new(false));
-        if let Some(osd) = pipeline.by_name("osd") {
-            install_osd(&osd);
+        if let Some(ov) = shared.overlay.clone() {
+            let pad = pipeline
+                .by_name(RAW_VIDEO_QUEUE)
+                .and_then(|q| q.static_pad("sink"))
+                .ok_or_else(|| CaptureError::Start("no raw video queue for the overlay".into()))?;
+            overlay::install(&pad, ov);
         }
         let vsink = appsink(&pipeline, "vsink")?;
         attach(
@@ -378,23 +400,6 @@ fn appsink(pipeline: &gst::Pipeline, name: &str) -> Result<gst_app::AppSink, Cap
         .ok_or_else(|| CaptureError::Start(format!("no element named {name}")))?
         .dynamic_cast::<gst_app::AppSink>()
         .map_err(|_| CaptureError::Start(format!("{name} is not an appsink")))
-}
-
-/// Burn the UTC clock and a frame counter into every simulated frame.
-fn install_osd(osd: &gst::Element) {
-    let Some(pad) = osd.static_pad("video_sink") else {
-        return;
-    };
-    let osd_weak = osd.downgrade();
-    let count = AtomicU64::new(0);
-    pad.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
-        let count = count.fetch_add(1, Ordering::Relaxed) + 1;
-        if let Some(osd) = osd_weak.upgrade() {
-            let now = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S%.3f UTC");
-            osd.set_property("text", format!("{now}  frame {count:07}"));
-        }
-        gst::PadProbeReturn::Ok
-    });
 }
 
 fn attach(

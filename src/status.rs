@@ -28,6 +28,26 @@ pub struct CameraStatus {
     pub framerate: u32,
     /// AAC encoder element, or none when audio is off.
     pub audio_encoder: Option<String>,
+    /// The burned-in overlay, when `camera.overlay` is on.
+    #[serde(default)]
+    pub overlay: Option<OverlayStatus>,
+}
+
+/// What the burned-in overlay shows and has done since the daemon started.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct OverlayStatus {
+    /// The camera id it shows.
+    pub camera_id: String,
+    /// The officer id it shows, once one is assigned.
+    pub officer: Option<String>,
+    /// Frames it was drawn into.
+    pub frames: u64,
+    /// Times its box was composed (about once a second).
+    pub composed: u64,
+    /// Frames that had to be copied before drawing (shared buffers).
+    pub copied: u64,
+    /// Frames left without it (unsupported format, unmappable buffer).
+    pub skipped: u64,
 }
 
 /// The status snapshot.
@@ -109,6 +129,18 @@ impl Status {
             self.camera.encoder,
             self.camera.audio_encoder.as_deref().unwrap_or("off")
         ));
+        if let Some(o) = &self.camera.overlay {
+            s.push_str(&format!(
+                "overlay:      CAM {}{}, {} frames drawn, {} skipped\n",
+                o.camera_id,
+                o.officer
+                    .as_deref()
+                    .map(|id| format!(" OFC {id}"))
+                    .unwrap_or_default(),
+                o.frames,
+                o.skipped
+            ));
+        }
         s.push_str(&format!("controls:     {}\n", self.controls));
         s.push_str(&format!(
             "pre-event:    {:.1} s buffered\n",

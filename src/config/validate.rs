@@ -6,7 +6,8 @@ use std::path::Path;
 
 use super::{
     AudioConfig, AudioSource, CameraConfig, CameraSource, Config, ConfigError, ControlsBackendKind,
-    ControlsConfig, DockConfig, MAX_PRE_EVENT_SECONDS, RecordingConfig, StorageConfig,
+    ControlsConfig, DockConfig, MAX_OVERLAY_SCALE, MAX_PRE_EVENT_SECONDS, RecordingConfig,
+    StorageConfig,
 };
 
 impl Config {
@@ -69,6 +70,12 @@ impl CameraConfig {
                 });
             }
         }
+        range(
+            "camera.overlay_scale",
+            c.overlay_scale,
+            0,
+            MAX_OVERLAY_SCALE,
+        )?;
         self.validate_simulated_faults()
     }
 

@@ -196,6 +196,13 @@ struct Settings {
     dock: Option<dock::DockSetup>,
     /// When the daemon started (uptime in the status).
     started: Instant,
+    /// What the burned-in overlay says besides the clock (camera id; the officer, once
+    /// assigned: HOOK for issue 14, call `set_officer` on it).
+    overlay_text: Arc<crate::capture::overlay::OverlayText>,
+    /// The short camera id the overlay shows.
+    camera_id: String,
+    /// The encoder's silent frame for pre-event audio whose sound is not kept.
+    silence: Option<crate::capture::silence::SilentFrame>,
 }
 
 /// The running capture pipeline and what the loop knows about it.

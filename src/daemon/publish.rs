@@ -92,7 +92,7 @@ impl Loop {
             available_bytes: cap.available_bytes,
             stealth: self.machine.stealth(),
             leds: leds.unwrap_or_default(),
-            camera: self.settings.camera_status.clone(),
+            camera: self.camera_status(),
             controls: self.settings.controls_name.to_string(),
             pre_event_buffered_seconds: self.prebuffer.seconds(),
             pipeline_restarts: self.pipeline.restarts,
@@ -110,6 +110,25 @@ impl Loop {
         if let Ok(mut g) = self.status.lock() {
             *g = s;
         }
+    }
+}
+
+impl Loop {
+    /// The camera's settings with what the overlay shows and has drawn so far.
+    fn camera_status(&self) -> crate::status::CameraStatus {
+        let mut c = self.settings.camera_status.clone();
+        c.overlay = self.settings.capture_shared.overlay.as_ref().map(|o| {
+            let n = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+            crate::status::OverlayStatus {
+                camera_id: self.settings.camera_id.clone(),
+                officer: self.settings.overlay_text.officer(),
+                frames: n(&o.stats.frames),
+                composed: n(&o.stats.composed),
+                copied: n(&o.stats.copied),
+                skipped: n(&o.stats.skipped),
+            }
+        });
+        c
     }
 }
 

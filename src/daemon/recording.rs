@@ -6,10 +6,11 @@ use std::time::Instant;
 use tracing::{error, info, warn};
 
 use super::Loop;
+use crate::capture::silence;
 use crate::clock::{TimeRef, monotonic_ns};
 use crate::controls::Gesture;
 use crate::evidence::events::AuditEvent;
-use crate::evidence::sidecar::EndReason;
+use crate::evidence::sidecar::{AudioSilence, EndReason, SilenceReason};
 use crate::media::{Frame, StreamKind};
 use crate::recorder::{Event, Trigger};
 use crate::store::StoreError;
@@ -57,22 +58,34 @@ impl Loop {
     }
 
     pub(super) fn open_recording(&mut self, t: Trigger) {
-        let pre = self.prebuffer.take();
+        let mut pre = self.prebuffer.take();
         let now = monotonic_ns();
         let pre_ns = pre.first().map_or(0, |f| now.saturating_sub(f.pts_ns));
-        let pre_audio = pre.iter().any(|f| f.kind == StreamKind::Audio);
+        let pre_audio = pre
+            .iter()
+            .any(|f| f.kind == StreamKind::Audio && !f.sound_dropped());
+        let silence = self.pre_event_silence(&mut pre);
         self.time = TimeRef::now();
         let plan = NewRecording {
             trigger: trigger_name(t),
             pre_event: (pre_ns, pre_audio),
             segment_ns: self.settings.segment_ns,
             capture: self.settings.capture_info.clone(),
+            pre_event_silence: silence.clone(),
         };
         let r = match self.store.new_recording(&self.time, plan) {
             Ok(r) => r,
             Err(e) => return self.storage_failed(e),
         };
         info!(recording = r.id(), trigger = %trigger_name(t), pre_event_seconds = pre_ns as f64 / 1e9, "recording started");
+        if let Some(s) = &silence {
+            info!(
+                recording = r.id(),
+                frames = s.frames,
+                seconds = s.seconds,
+                "pre-event audio written as declared silence (recording.pre_event_audio = false)"
+            );
+        }
         self.audit(AuditEvent::RecordingStart {
             recording_id: r.id().to_string(),
             trigger: trigger_name(t),
@@ -167,5 +180,30 @@ impl Loop {
             trigger: trigger_name(t),
             utc: crate::clock::rfc3339(time.utc),
         });
+    }
+}
+
+impl Loop {
+    /// Put the encoder's silent frame in place of every pre-event audio frame whose
+    /// sound was not kept, and declare the span for `recording.json` and the first
+    /// segment's sidecar. Without a silent frame those frames are dropped (that span
+    /// then has no audio, as before).
+    fn pre_event_silence(&self, pre: &mut Vec<Frame>) -> Option<AudioSilence> {
+        let Some(silent) = self.settings.silence.as_ref() else {
+            silence::drop_dropped(pre);
+            return None;
+        };
+        let base = pre.first()?.pts_ns;
+        let span = silence::fill_dropped(pre, silent)?;
+        let first_pts_90k = crate::ts::timeline_90k(span.first_pts_ns, base);
+        let end_pts_90k = crate::ts::timeline_90k(span.end_ns, base);
+        Some(AudioSilence {
+            frames: span.frames,
+            first_pts_90k,
+            end_pts_90k,
+            seconds: (span.end_ns - span.first_pts_ns) as f64 / 1e9,
+            reason: SilenceReason::PreEventAudioDisabled,
+            frame_hex: hex::encode(silent.bytes()),
+        })
     }
 }

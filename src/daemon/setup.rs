@@ -44,6 +44,10 @@ pub struct CaptureSetup {
     pub encoder: &'static str,
     /// The AAC encoder element, if audio is captured.
     pub audio_encoder: Option<&'static str>,
+    /// The encoder's silent frame, put in place of pre-event audio whose sound is not
+    /// kept (`recording.pre_event_audio = false`); `None` without audio, with pre-event
+    /// audio, or if the encoder could not make one (then that span has no audio).
+    pub silence: Option<capture::silence::SilentFrame>,
 }
 
 /// The hardware and sockets the daemon runs on, picked once at start.
@@ -86,6 +90,10 @@ impl Backends {
             None
         };
         let description = capture::pipeline_description(cfg, encoder, aac);
+        let silence = match aac {
+            Some(aac) if !cfg.recording.pre_event_audio => silent_frame(cfg, aac),
+            Some(_) | None => None,
+        };
         let (controls, sim_button) = controls_backend(cfg, gesture_timings(cfg))?;
         let dock_pin = match cfg.controls.backend {
             ControlsBackendKind::Gpio => cfg.controls.dock_pin,
@@ -96,6 +104,7 @@ impl Backends {
                 description,
                 encoder: encoder.element(),
                 audio_encoder: aac,
+                silence,
             },
             controls,
             sim_button,
@@ -103,6 +112,21 @@ impl Backends {
             ctl: crate::ctl::bind(&cfg.socket_path())?,
             flash: Arc::new(RealFlash),
         })
+    }
+}
+
+/// Encode silence once through the live audio branch's encoder settings.
+fn silent_frame(cfg: &Config, aac: &str) -> Option<capture::silence::SilentFrame> {
+    let tail = capture::audio_encoder_description(cfg, aac);
+    match capture::silence::SilentFrame::from_encoder(&tail, capture::AUDIO_SINK) {
+        Ok(f) => {
+            debug!(bytes = f.bytes().len(), adts = %hex::encode(f.bytes()), "silent AAC frame");
+            Some(f)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "no silent AAC frame: the pre-event span of a recording will have no audio track");
+            None
+        }
     }
 }
 
@@ -183,7 +207,16 @@ pub(super) fn build(
     }
     let dock = DockSetup::from_config(&cfg, input_tx)?;
 
-    let settings = settings(&cfg, &capture_setup, controls_name, dock, started);
+    let camera_id =
+        capture::overlay::short_camera_id(&hex::encode(evidence.signer.identity().device_id()));
+    let settings = settings(
+        &cfg,
+        &capture_setup,
+        controls_name,
+        dock,
+        started,
+        &camera_id,
+    );
     info!(
         camera = %settings.capture_info.source,
         encoder = %settings.capture_info.encoder,
@@ -209,7 +242,8 @@ pub(super) fn build(
             pre_event_ns,
             cfg.recording.pre_event_audio && cfg.audio.enabled,
             pre_event_cap.max(MIN_PRE_EVENT_BYTES),
-        ),
+        )
+        .with_audio_timestamps(settings.silence.is_some()),
         interleaver: Interleaver::new(cfg.audio.enabled, INTERLEAVE_LAG_NS),
         pipeline: PipelineState {
             capture: None,
@@ -273,7 +307,11 @@ fn settings(
     controls_name: &'static str,
     dock: Option<DockSetup>,
     started: Instant,
+    camera_id: &str,
 ) -> Settings {
+    let overlay_text = capture::overlay::OverlayText::new(camera_id);
+    let overlay = capture::overlay::OverlaySpec::from_config(&cfg.camera)
+        .map(|spec| capture::overlay::Overlay::new(spec, overlay_text.clone()));
     let capture_info = CaptureInfo {
         source: format!("{:?}", cfg.camera.source).to_lowercase(),
         encoder: capture.encoder.to_string(),
@@ -289,6 +327,7 @@ fn settings(
         height: cfg.camera.height,
         framerate: cfg.camera.framerate,
         audio_encoder: capture.audio_encoder.map(str::to_string),
+        overlay: None,
     };
     let secs = |s: Option<u32>| s.map(|s| Duration::from_secs(u64::from(s)));
     Settings {
@@ -301,7 +340,11 @@ fn settings(
             fail_after: secs(cfg.camera.simulate_failure_after_seconds),
             stall_after: secs(cfg.camera.simulate_stall_after_seconds),
             failed_once: AtomicBool::new(false),
+            overlay,
         }),
+        overlay_text,
+        camera_id: camera_id.to_string(),
+        silence: capture.silence.clone(),
         delete_after_ack: cfg.storage.delete_after_ack,
         set_clock: cfg.dock.set_clock,
         reserve_hours: cfg.storage.reserve_hours,

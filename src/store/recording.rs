@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::{TimeRef, rfc3339};
 use crate::evidence::Signer;
-use crate::evidence::sidecar::{CaptureInfo, EndReason, SegmentMeta};
+use crate::evidence::sidecar::{AudioSilence, CaptureInfo, EndReason, SegmentMeta};
 use crate::flash::Flash;
 use crate::layout;
 use crate::media::Frame;
@@ -35,6 +35,11 @@ pub struct RecordingInfo {
     pub pre_event_audio: bool,
     /// Capture settings.
     pub capture: CaptureInfo,
+    /// The pre-event audio frames written as encoded silence (declared here, before any
+    /// frame is written, so that recovery can declare it in the first segment's sidecar
+    /// too); absent when there are none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pre_event_silence: Option<AudioSilence>,
 }
 
 /// What a new recording is made of.
@@ -48,6 +53,8 @@ pub struct NewRecording {
     pub segment_ns: u64,
     /// Capture settings.
     pub capture: CaptureInfo,
+    /// Pre-event audio frames that are encoded silence, if any (first segment).
+    pub pre_event_silence: Option<AudioSilence>,
 }
 
 /// What happened to a frame offered to a recording.
@@ -73,6 +80,7 @@ pub struct RecordingWriter {
     next_sequence: u32,
     segment: Option<SegmentWriter>,
     pending_pre_event: Option<(u64, bool)>,
+    pending_silence: Option<AudioSilence>,
     pending_markers: Vec<(u64, String)>,
     closed: Vec<SegmentMeta>,
     started_mono: u64,
@@ -93,6 +101,7 @@ impl RecordingWriter {
             pre_event,
             segment_ns,
             capture,
+            pre_event_silence,
         } = plan;
         let stamp = time.utc.format("%Y%m%dT%H%M%SZ").to_string();
         // Unique even for two starts in one second; never reuses a directory.
@@ -109,6 +118,7 @@ impl RecordingWriter {
             pre_event_seconds: pre_event.0 as f64 / 1e9,
             pre_event_audio: pre_event.1,
             capture: capture.clone(),
+            pre_event_silence: pre_event_silence.clone(),
         };
         let path = dir.join(layout::RECORDING_INFO);
         let json = serde_json::to_vec_pretty(&info).map_err(std::io::Error::other);
@@ -124,6 +134,7 @@ impl RecordingWriter {
             next_sequence: 1,
             segment: None,
             pending_pre_event: Some(pre_event),
+            pending_silence: pre_event_silence,
             pending_markers: Vec::new(),
             closed: Vec::new(),
             started_mono: time.mono_ns,
@@ -194,6 +205,9 @@ impl RecordingWriter {
             self.next_sequence += 1;
             if let Some((ns, audio)) = self.pending_pre_event.take() {
                 seg.set_pre_event(ns, audio);
+            }
+            if let Some(silence) = self.pending_silence.take() {
+                seg.add_audio_silence(silence);
             }
             self.segment = Some(seg);
         }

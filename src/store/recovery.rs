@@ -284,6 +284,12 @@ fn sidecar(
         end_reason: EndReason::Recovered,
         trailing_bytes: summary.trailing_bytes,
         capture,
+        // Declared in recording.json before the first frame was written. A segment cut
+        // inside the span by the power loss holds fewer of the declared frames.
+        audio_silence: match info {
+            Some(i) if seq == 1 => i.pre_event_silence.iter().cloned().collect(),
+            Some(_) | None => Vec::new(),
+        },
     }
 }
 

@@ -9,7 +9,9 @@ use crate::clock::{TimeRef, rfc3339};
 use crate::evidence::Signer;
 use crate::evidence::payload::{Checkpoint, Final, Payload, SignedMarker};
 use crate::evidence::record::sha256;
-use crate::evidence::sidecar::{CaptureInfo, EndReason, Marker, SIDECAR_FORMAT, SegmentMeta};
+use crate::evidence::sidecar::{
+    AudioSilence, CaptureInfo, EndReason, Marker, SIDECAR_FORMAT, SegmentMeta,
+};
 use crate::flash::{Flash, FlashFile};
 use crate::layout::SegmentFile;
 use crate::media::{Frame, StreamKind, ns_to_90k};
@@ -64,6 +66,7 @@ pub struct SegmentWriter {
     markers: Vec<(Marker, i64)>,
     pre_event_ns: u64,
     pre_event_audio: bool,
+    audio_silence: Vec<AudioSilence>,
 }
 
 impl std::fmt::Debug for SegmentWriter {
@@ -111,6 +114,7 @@ impl SegmentWriter {
             markers: Vec::new(),
             pre_event_ns: 0,
             pre_event_audio: false,
+            audio_silence: Vec::new(),
         })
     }
 
@@ -140,6 +144,11 @@ impl SegmentWriter {
     pub fn set_pre_event(&mut self, ns: u64, with_audio: bool) {
         self.pre_event_ns = ns;
         self.pre_event_audio = with_audio;
+    }
+
+    /// Declare a span of this segment's audio as encoded silence (in its sidecar).
+    pub fn add_audio_silence(&mut self, span: AudioSilence) {
+        self.audio_silence.push(span);
     }
 
     /// Mux `frame` (timeline origin `base_ns`) and append it if it fits in `budget` bytes.
@@ -278,6 +287,7 @@ impl SegmentWriter {
             end_reason: reason,
             trailing_bytes: 0,
             capture: capture.clone(),
+            audio_silence: std::mem::take(&mut self.audio_silence),
         };
         let json = serde_json::to_vec_pretty(&meta).map_err(std::io::Error::other)?;
         flash.write_atomic(&SegmentFile::Meta.path(&self.dir, self.sequence), &json)?;

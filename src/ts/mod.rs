@@ -50,6 +50,12 @@ pub use scanner::{ScanSummary, scan};
 /// the MPEG-TS timeline (leaves room for the PCR, which runs ahead of the DTS).
 pub const TIME_OFFSET_90K: u64 = 2 * 90_000;
 
+/// The 90 kHz PTS/DTS of a frame at monotonic `pts_ns` on the timeline of a recording
+/// whose first frame is at `base_ns` (that frame sits at [`TIME_OFFSET_90K`]).
+pub fn timeline_90k(pts_ns: u64, base_ns: u64) -> u64 {
+    crate::media::ns_to_90k(pts_ns.saturating_sub(base_ns)) + TIME_OFFSET_90K
+}
+
 /// Size of one transport stream packet in bytes.
 pub const TS_PACKET: usize = 188;
 /// PID of the H.264 elementary stream (also the PCR PID).

@@ -222,6 +222,7 @@ fn workload(root: &Path, flash: Arc<dyn Flash>, key_dir: &Path) {
                     framerate: 10,
                     audio: true,
                 },
+                pre_event_silence: None,
             },
         )
         .unwrap();

@@ -198,6 +198,7 @@ impl Builder {
                     pre_event: (0, false),
                     segment_ns: SEGMENT_SECONDS * 1_000_000_000,
                     capture: capture(self.fps),
+                    pre_event_silence: None,
                 },
             )
             .unwrap();
