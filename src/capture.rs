@@ -563,6 +563,48 @@ mod tests {
     }
 
     #[test]
+    fn every_source_draws_the_overlay_and_parses_where_its_element_exists() {
+        init().unwrap();
+        for source in [
+            CameraSource::Simulated,
+            CameraSource::Libcamera,
+            CameraSource::V4l2,
+        ] {
+            let mut cfg = Config::default();
+            cfg.camera.source = source;
+            cfg.camera.device = "/dev/video0".into();
+            for enc in [Encoder::X264, Encoder::V4l2] {
+                let d = video_description(&cfg, enc);
+                assert!(
+                    d.contains(&format!("! queue name={RAW_VIDEO_QUEUE} ")),
+                    "{d}"
+                );
+            }
+            let d = video_description(&cfg, Encoder::X264);
+            let element = d.split_whitespace().next().unwrap();
+            if !have(element) {
+                eprintln!("{element} is not installed here: {source:?} description not parsed");
+                continue;
+            }
+            let p = gst::parse::launch(&d)
+                .unwrap()
+                .downcast::<gst::Pipeline>()
+                .unwrap();
+            let pad = p
+                .by_name(RAW_VIDEO_QUEUE)
+                .and_then(|q| q.static_pad("sink"))
+                .expect("the overlay's pad");
+            let spec =
+                overlay::OverlaySpec::from_config(&cfg.camera).expect("overlay on by default");
+            assert_eq!(spec.frame_counter, source == CameraSource::Simulated);
+            overlay::install(
+                &pad,
+                overlay::Overlay::new(spec, overlay::OverlayText::new("X")),
+            );
+        }
+    }
+
+    #[test]
     fn device_names_are_quoted() {
         let mut cfg = Config::default();
         cfg.camera.source = CameraSource::V4l2;

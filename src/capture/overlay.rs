@@ -248,9 +248,8 @@ impl Composed {
             }
         }
         let counter_at = (with_counter && !lines.is_empty()).then(|| {
-            let li = lines.len() - 1;
             let ci = COUNTER_LABEL.len();
-            (pad + ci * CELL_W * s, pad + li * CELL_H * s)
+            (pad + ci * CELL_W * s, line_top(s, lines.len() - 1))
         });
         Composed {
             w,
@@ -260,6 +259,13 @@ impl Composed {
             counter_at,
         }
     }
+}
+
+/// Top row of text line `line` inside a box drawn at `scale` (the box's padding, then
+/// one character cell per line).
+pub fn line_top(scale: usize, line: usize) -> usize {
+    let s = scale.max(1);
+    s + line * CELL_H * s
 }
 
 /// Set the pixels of glyph `gl` at (`x0`, `y0`) in a `w`-wide luma buffer.
@@ -805,6 +811,75 @@ mod tests {
                     "digit {i}"
                 );
             }
+        }
+    }
+
+    /// Frames of `format` from a red test source through the real probe, as planes.
+    fn through_probe(
+        format: &str,
+        w: usize,
+        h: usize,
+    ) -> (Vec<u8>, gst_video::VideoInfo, Composed) {
+        use gstreamer_app as gst_app;
+        gst::init().unwrap();
+        let desc = format!(
+            "videotestsrc num-buffers=2 pattern=red ! video/x-raw,format={format},width={w},height={h},framerate=30/1 \
+             ! queue name=vq ! appsink name=out sync=false"
+        );
+        let p = gst::parse::launch(&desc)
+            .unwrap()
+            .downcast::<gst::Pipeline>()
+            .unwrap();
+        let spec = OverlaySpec {
+            position: OverlayPosition::BottomRight,
+            scale: 1,
+            local_time: false,
+            frame_counter: false,
+        };
+        let ov = Overlay::new(spec, OverlayText::new("CAFE0042"));
+        let stats = ov.stats.clone();
+        install(&p.by_name("vq").unwrap().static_pad("sink").unwrap(), ov);
+        let sink = p
+            .by_name("out")
+            .unwrap()
+            .dynamic_cast::<gst_app::AppSink>()
+            .unwrap();
+        p.set_state(gst::State::Playing).unwrap();
+        let sample = sink.pull_sample().unwrap();
+        let info = gst_video::VideoInfo::from_caps(sample.caps().unwrap()).unwrap();
+        let data = sample.buffer().unwrap().map_readable().unwrap().to_vec();
+        p.set_state(gst::State::Null).unwrap();
+        assert!(stats.frames.load(Ordering::Relaxed) >= 1);
+        assert_eq!(stats.skipped.load(Ordering::Relaxed), 0);
+        // What the probe composed for that second (the clock may have ticked since:
+        // only the geometry and the non-time columns are compared).
+        let synced = crate::clock::clock_synchronised();
+        let text = lines(Utc::now(), None, "CAFE0042", None, synced, false);
+        (data, info, Composed::new(&text, 1, false))
+    }
+
+    #[test]
+    fn the_probe_draws_into_real_nv12_and_i420_buffers() {
+        let (w, h) = (320, 240);
+        for format in ["NV12", "I420"] {
+            let (data, info, b) = through_probe(format, w, h);
+            let (x, y) = placement(OverlayPosition::BottomRight, w, h, b.w, b.h, 1);
+            let (ys, yo) = (info.stride()[0] as usize, info.offset()[0]);
+            // "  CAM CAFE0042": the columns after the time, in the first line's rows.
+            let from = ("2026-12-01 21:45:07 UTC".len()) * CELL_W;
+            for r in 0..line_top(1, 1) {
+                for c in from..b.w {
+                    let got = data[yo + (y + r) * ys + x + c];
+                    assert_eq!(got, b.luma[r * b.w + c], "{format} luma at {c},{r}");
+                }
+            }
+            // Left of the box: the red picture's luma (not the box's black).
+            assert_ne!(data[yo + y * ys + x - 2], PAPER, "{format}");
+            // Chroma is neutral inside the box and red's outside.
+            let (cs, co) = (info.stride()[1] as usize, info.offset()[1]);
+            let cx = if format == "NV12" { x } else { x / 2 };
+            assert_eq!(data[co + (y / 2 + 1) * cs + cx + 2], NEUTRAL, "{format}");
+            assert_ne!(data[co + (y / 2 + 1) * cs + cx - 2], NEUTRAL, "{format}");
         }
     }
 

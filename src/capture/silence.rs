@@ -102,6 +102,20 @@ impl SilentFrame {
         &self.adts
     }
 
+    /// How long the frame plays: 1024 samples per raw data block at the header's
+    /// sampling rate (the appsink's buffers may carry no duration).
+    pub fn duration_ns(&self) -> u64 {
+        const RATES: [u64; 13] = [
+            96_000, 88_200, 64_000, 48_000, 44_100, 32_000, 24_000, 22_050, 16_000, 12_000, 11_025,
+            8_000, 7_350,
+        ];
+        let index = usize::from((self.adts[2] >> 2) & 0x0F);
+        let blocks = u64::from(self.adts[6] & 0x03) + 1;
+        RATES
+            .get(index)
+            .map_or(0, |rate| blocks * 1024 * 1_000_000_000 / rate)
+    }
+
     /// Whether `live` (an ADTS frame of the captured stream) has the same profile,
     /// sampling rate and channel configuration, i.e. whether this frame may stand in
     /// for it.
@@ -162,6 +176,9 @@ pub fn fill_dropped(frames: &mut [Frame], silent: &SilentFrame) -> Option<Silenc
     let mut span: Option<SilenceSpan> = None;
     for f in frames.iter_mut().filter(|f| f.sound_dropped()) {
         f.data = silent.adts.clone();
+        if f.duration_ns == 0 {
+            f.duration_ns = silent.duration_ns();
+        }
         let end = f.pts_ns + f.duration_ns;
         let s = span.get_or_insert(SilenceSpan {
             frames: 0,
@@ -213,6 +230,8 @@ mod tests {
         assert!(!is_adts(&f[..10]));
         let s = SilentFrame::from_bytes(f.clone()).unwrap();
         assert!(s.fits(&adts(300, 7)));
+        // 48 kHz (index 3 in the test header), one raw data block.
+        assert_eq!(s.duration_ns(), 21_333_333);
         let mut stereo = adts(300, 7);
         stereo[2] |= 0x01; // channel configuration's high bit
         assert!(!s.fits(&stereo));

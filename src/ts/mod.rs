@@ -31,6 +31,8 @@
 //!
 //! * `mux.rs`: [`TsMuxer`], PAT/PMT, PES packetisation, PCR and stuffing.
 //! * `scanner.rs`: [`scan`], used by recovery and by the verifier.
+//! * `pes.rs`: [`audio_frames`], the audio frames reassembled (the verifier's check of
+//!   declared silence).
 //! * `fields.rs`: the bit-level encodings both share (CRC-32/MPEG-2, PES timestamps,
 //!   PCR).
 //! * `decoder_tests.rs`: the muxer's output decoded by GStreamer and FFmpeg.
@@ -39,11 +41,13 @@
 mod decoder_tests;
 mod fields;
 mod mux;
+mod pes;
 mod scanner;
 #[cfg(test)]
 mod test_util;
 
 pub use mux::TsMuxer;
+pub use pes::{AudioFrame, audio_frames};
 pub use scanner::{ScanSummary, scan};
 
 /// Offset added to every PTS/DTS so that the first frame of a recording sits at 2 s on

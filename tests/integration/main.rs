@@ -16,6 +16,7 @@ mod dock_state;
 mod evidence_daemon;
 mod evidence_verify;
 mod offload;
+mod picture;
 mod power_cut;
 mod recorder;
 mod systemd_notify;

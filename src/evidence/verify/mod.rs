@@ -30,6 +30,7 @@ mod records;
 mod render;
 mod report;
 mod segment;
+mod silence;
 
 use std::path::{Path, PathBuf};
 

@@ -164,6 +164,16 @@ fn render_segments(segments: &[SegmentReport], out: &mut dyn Write) -> std::io::
             range_text(s.seconds),
             counters
         )?;
+        for n in &s.inserted_silence {
+            writeln!(
+                out,
+                "          NOTE audio {} is inserted silence: {} frames of the encoder's silent frame{}, {}",
+                range_text(Some(n.seconds)),
+                n.frames,
+                if n.checked { " (checked)" } else { "" },
+                super::silence::reason_text(n.reason)
+            )?;
+        }
         for f in &s.findings {
             let mut extra = String::new();
             if let Some(sec) = f.seconds {

@@ -136,6 +136,8 @@ pub enum Check {
     Head,
     /// Signed audit entries against the footage they describe.
     AuditClaims,
+    /// Declared inserted silence (sidecar `audio_silence`) against the audio frames.
+    Silence,
 }
 
 /// One thing found about a segment (or the audit log, or a head).
@@ -242,6 +244,22 @@ pub struct SegmentReport {
     /// acknowledged with this hash in the audit log makes the absence OFFLOADED.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signed_sha256: Option<String>,
+    /// Spans of the audio that the sidecar declares as inserted silence.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub inserted_silence: Vec<SilenceNote>,
+}
+
+/// A span of declared inserted silence, as the examiner is told of it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SilenceNote {
+    /// Seconds from the recording's start, `[start, end)`.
+    pub seconds: [f64; 2],
+    /// Silent frames declared.
+    pub frames: u64,
+    /// Why the sound there was not recorded.
+    pub reason: crate::evidence::sidecar::SilenceReason,
+    /// Every audio frame in the span is the declared silent frame, as many as declared.
+    pub checked: bool,
 }
 
 /// Where a media record was found.

@@ -58,6 +58,7 @@ pub(super) fn verify_segment(
             open_tail(&media, &signed, &mut r);
         }
     }
+    super::silence::check_silence(media_path, files.sidecar.as_deref(), &mut r);
     finish_segment(r)
 }
 
@@ -77,6 +78,7 @@ fn empty_report(recording_id: &str, seq: u32) -> SegmentReport {
         recovered_tail: None,
         unsigned_tail: None,
         signed_sha256: None,
+        inserted_silence: Vec::new(),
     }
 }
 

@@ -72,6 +72,14 @@ impl Daemon {
         }
     }
 
+    /// Prepare a daemon whose config file is exactly `text(data_dir)` (no test
+    /// settings merged in: e.g. the developer defaults with only the paths set).
+    pub fn new_raw(text: impl FnOnce(&Path) -> String) -> Daemon {
+        let d = Daemon::new("");
+        std::fs::write(&d.config, text(&d.data)).expect("write config");
+        d
+    }
+
     /// (Re)start the daemon process on the same config and data.
     pub fn spawn(&mut self) {
         self.spawn_with_env(&[]);

@@ -91,7 +91,8 @@ CONFFILES:${PN} = "${sysconfdir}/bodycam/bodycam.toml"
 # loaded at run time, so no shared-library dependency pulls them in.
 #   plugins-base: appsink (app), videotestsrc / audiotestsrc (simulated
 #     sources), videoconvert (videoconvertscale), audioconvert, audioresample,
-#     textoverlay (pango), alsasrc (alsa: in -base, not -good)
+#     alsasrc (alsa: in -base, not -good). The burned-in overlay is drawn by the
+#     daemon itself (no pango/cairo, no fonts on the image).
 #   plugins-good: v4l2src and v4l2h264enc (video4linux2), aacparse (audioparsers)
 #   plugins-bad:  h264parse (videoparsersbad), mpegtsmux
 #   plugins-ugly: x264enc (needs PACKAGECONFIG x264, set by the bodycam distro)
@@ -107,7 +108,6 @@ RDEPENDS:${PN} = "\
     gstreamer1.0-plugins-base-audioconvert \
     gstreamer1.0-plugins-base-audioresample \
     gstreamer1.0-plugins-base-audiotestsrc \
-    gstreamer1.0-plugins-base-pango \
     gstreamer1.0-plugins-base-videoconvertscale \
     gstreamer1.0-plugins-base-videotestsrc \
     gstreamer1.0-plugins-good-audioparsers \
