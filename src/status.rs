@@ -79,6 +79,9 @@ pub struct Status {
     pub controls: String,
     /// Seconds of footage held in the pre-event buffer.
     pub pre_event_buffered_seconds: f64,
+    /// Bytes of encoded footage held in the pre-event buffer (RAM).
+    #[serde(default)]
+    pub pre_event_buffered_bytes: u64,
     /// Pipeline restarts since the daemon started.
     pub pipeline_restarts: u32,
     /// Last fault, if any.
@@ -143,8 +146,9 @@ impl Status {
         }
         s.push_str(&format!("controls:     {}\n", self.controls));
         s.push_str(&format!(
-            "pre-event:    {:.1} s buffered\n",
-            self.pre_event_buffered_seconds
+            "pre-event:    {:.1} s buffered ({:.1} MB)\n",
+            self.pre_event_buffered_seconds,
+            self.pre_event_buffered_bytes as f64 / 1e6
         ));
         if let Some(f) = &self.last_fault {
             s.push_str(&format!(

@@ -600,17 +600,26 @@ fn frame_utc(pad: &gst::Pad, buffer: &gst::Buffer) -> DateTime<Utc> {
             .downcast_ref::<gst::ClockTime>()?
             .to_running_time(pts)
     });
-    let base = pad.parent_element().and_then(|e| e.base_time());
-    match (running, base) {
-        (Some(rt), Some(base)) => {
-            let frame_mono = (base + rt).nseconds();
-            let age = crate::clock::monotonic_ns() as i128 - i128::from(frame_mono);
-            let age = i64::try_from(age).unwrap_or(0);
-            now - chrono::Duration::nanoseconds(age)
-        }
-        _ => now,
+    // Zero until the pipeline first reaches PLAYING (a prerolling, non-live pipeline).
+    let base = pad
+        .parent_element()
+        .and_then(|e| e.base_time())
+        .filter(|b| b.nseconds() > 0);
+    let (Some(rt), Some(base)) = (running, base) else {
+        return now;
+    };
+    let frame_mono = (base + rt).nseconds();
+    let age = crate::clock::monotonic_ns() as i128 - i128::from(frame_mono);
+    // A frame is stamped within milliseconds of its capture; anything else means the
+    // pipeline's clock is not the monotonic clock: then the frame's time is now.
+    match i64::try_from(age) {
+        Ok(age) if age.abs() < MAX_FRAME_AGE_NS => now - chrono::Duration::nanoseconds(age),
+        Ok(_) | Err(_) => now,
     }
 }
+
+/// Largest believable distance between a frame's capture and its passing the probe.
+const MAX_FRAME_AGE_NS: i64 = 5_000_000_000;
 
 /// Draw `overlay` into every buffer that passes `pad` (raw 4:2:0 video).
 pub fn install(pad: &gst::Pad, overlay: Overlay) {

@@ -95,6 +95,7 @@ impl Loop {
             camera: self.camera_status(),
             controls: self.settings.controls_name.to_string(),
             pre_event_buffered_seconds: self.prebuffer.seconds(),
+            pre_event_buffered_bytes: self.prebuffer.bytes() as u64,
             pipeline_restarts: self.pipeline.restarts,
             last_fault: self.last_fault.clone(),
             recovered_segments: self.recovered,
