@@ -20,6 +20,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export RUSTC_BOOTSTRAP=1
 FUZZ_FLAGS=(-s none)
+# The file-based targets (recovery, audit_log, identity) write their inputs below
+# $TMPDIR; on tmpfs an fsync costs nothing (about 20x the executions of a disk).
+if [ -d /dev/shm ]; then export TMPDIR=/dev/shm; fi
 if ! cargo fuzz --version >/dev/null 2>&1; then
   cargo install cargo-fuzz --locked
 fi
