@@ -253,13 +253,15 @@ pub(crate) fn ordered_segments(
     Ok(segments)
 }
 
-/// Media bytes of the closed segments still to offload (the progress bar's length).
+/// Media bytes of the closed segments still to offload (the progress bar's length). The
+/// sizes are the camera's word: saturating, since a listing may claim any (a `sum`
+/// overflowed on two huge sizes, found through the agent_answers fuzz target).
 pub(crate) fn pending_bytes(segments: &[(RecordingId, ListedSegment)]) -> u64 {
     segments
         .iter()
         .filter(|(_, s)| s.closed && s.offload == OffloadState::Pending)
         .filter_map(|(_, s)| s.bytes)
-        .sum()
+        .fold(0, u64::saturating_add)
 }
 
 /// One pass over a camera's segments: where the chain stands and what the ledger may
