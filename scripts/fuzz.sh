@@ -40,7 +40,7 @@ case "${1:-}" in
       -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="fuzz/artifacts/$target/"
     # Seeds and regression inputs stay whatever they cover; the rest is what adds coverage.
     cp fuzz/corpus/"$target"/seed-* fuzz/corpus/"$target"/regression-* "$work/merged/" 2>/dev/null || true
-    nice "$(bin "$target")" -merge=1 "$work/merged" "$work/corpus"
+    nice "$(bin "$target")" -set_cover_merge=1 -use_counters=0 "$work/merged" "$work/corpus"
     rm -f fuzz/corpus/"$target"/*
     cp "$work/merged"/* "fuzz/corpus/$target/"
     echo "fuzz/corpus/$target: $(find "fuzz/corpus/$target" -type f | wc -l) inputs"
