@@ -534,8 +534,8 @@ impl Report {
                 format!("OK: {segments} segment(s) verified")
             } else {
                 format!(
-                    "NOT CONFIRMED: {segments} segment(s) verify, but only against the key in \
-                     the store's own {}, which was not independently supplied: pass \
+                    "NOT CONFIRMED: {segments} segment(s) verify, but only against the \
+                     store's own key ({}), which was not independently supplied: pass \
                      --identity or --key from enrolment (or --trust-store-key to accept it)",
                     self.key.path.as_deref().unwrap_or("keys/identity.json")
                 )
