@@ -19,7 +19,8 @@
 #   lint-sh     ShellCheck on scripts/*.sh, systemd/*.sh and .ci/run
 #   setup       only install the tools
 #   kas         every kas project loads through kas's own config loader
-#               (schema, includes; no clone) and pins each layer by commit
+#               (schema, includes; no clone) and pins each layer by a full,
+#               non-zero commit
 #
 # Exit status: 0 if every check passed, 1 otherwise.
 #
@@ -238,9 +239,11 @@ check_kas() {
 	local out
 	if out="$(cd "$ROOT" && KAS_WORK_DIR="$(mktemp -d)" "$VENV/bin/python" - "${files[@]}" <<'PY' 2>&1
 """Load kas projects with kas's own loader: schema, header version, includes.
-No repository is cloned. Also require machine/distro/target and a commit pin
-for every remote layer; an all-zero commit is reported as a placeholder."""
+No repository is cloned. Also require machine/distro/target and, for every
+remote layer, a commit pin of 40 hex digits that is not all zeros (kas would
+refuse to check out a placeholder, so nothing could build)."""
 import argparse
+import re
 import sys
 
 from kas.context import create_global_context
@@ -258,7 +261,6 @@ for path in sys.argv[1:]:
         continue
     problems = [f"unresolved include repos {missing}"] if missing else []
     problems += [f"no {key}" for key in ("machine", "distro", "target") if not config.get(key)]
-    placeholders = []
     for name, repo in (config.get("repos") or {}).items():
         repo = repo or {}
         if "url" not in repo:
@@ -266,14 +268,15 @@ for path in sys.argv[1:]:
         commit = str(repo.get("commit") or "")
         if not commit:
             problems.append(f"repo {name} is not pinned by commit")
+        elif not re.fullmatch(r"[0-9a-f]{40}", commit):
+            problems.append(f"repo {name}: commit {commit!r} is not 40 hex digits")
         elif set(commit) == {"0"}:
-            placeholders.append(name)
+            problems.append(f"repo {name}: all-zero placeholder commit")
     if problems:
         print(f"{path}: {'; '.join(problems)}")
         bad = True
     else:
-        note = f" (placeholder commit: {', '.join(placeholders)})" if placeholders else ""
-        print(f"{path}: machine {config['machine']}, {len(config.get('repos', {}))} repos{note}")
+        print(f"{path}: machine {config['machine']}, {len(config.get('repos', {}))} repos pinned")
 sys.exit(1 if bad else 0)
 PY
 	)"; then
