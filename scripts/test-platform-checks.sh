@@ -67,6 +67,11 @@ sed 's/^    branch: wrynose$/&\n    commit: 5d1aa5c806c061a2994f4decb59016610f09
 	"$FIX/unpinned-kas.yml" >"$scratch/full-kas.yml"
 run_check "kas accepts the same project pinned by a full commit" pass kas "$scratch/full-kas.yml"
 run_check "sysusers rejects a world-readable keys dir" fail sysusers "$ROOT/systemd/sysusers.d/bodycam.conf" "$FIX/bad-tmpfiles.conf"
+# sysusers.d and the recipe's useradd must agree (systemd_sysusers_check).
+sed 's#/usr/sbin/nologin#/sbin/nologin#' "$ROOT/systemd/sysusers.d/bodycam.conf" >"$scratch/shell-sysusers.conf"
+run_check "sysusers rejects a shell other than the recipe's" fail sysusers "$scratch/shell-sysusers.conf" "$ROOT/systemd/tmpfiles.d/bodycam.conf"
+sed 's#^\(m  *bodycam  *\)audio#\1render#' "$ROOT/systemd/sysusers.d/bodycam.conf" >"$scratch/groups-sysusers.conf"
+run_check "sysusers rejects groups other than the recipe's" fail sysusers "$scratch/groups-sysusers.conf" "$ROOT/systemd/tmpfiles.d/bodycam.conf"
 
 # --- crate list generator round trip on the fixture lock ---
 if python3 "$ROOT/scripts/gen-crates-inc.py" --lock "$FIX/tiny-Cargo.lock" --output "$scratch/tiny.inc" >/dev/null &&
