@@ -34,6 +34,8 @@
 #                       yocto-layer/kas/bodycam-*.yml but the common include).
 #                       parse-default uses the first one's machine; both it
 #                       and check-layer use the first one's layers.
+#   --layer DIR         check this copy of yocto-layer/ instead (the kas
+#                       files are still read from this repository)
 #   --skip-check-layer  leave out yocto-check-layer
 #   --any-revision      accept checkouts at other commits than the pins (the
 #                       pins verdict then says which differ, and fails)
@@ -54,7 +56,9 @@ set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 readonly ROOT
-readonly LAYER="$ROOT/yocto-layer"
+# The layer under test; --layer points it at a copy (e.g. a broken one, to
+# see a step fail).
+LAYER="$ROOT/yocto-layer"
 readonly VENV="${BODYCAM_CI_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/bodycam-platform-ci-venv}"
 
 # Debian packages giving oe-core's HOSTTOOLS that a Debian 12 with git and a
@@ -110,6 +114,7 @@ parse_args() {
 		--build-dir) build_root="${2:?}"; shift ;;
 		--user) user="${2:?}"; shift ;;
 		--kas) kas_files+=("$(realpath "${2:?}")"); shift ;;
+		--layer) LAYER="$(realpath "${2:?}")"; shift ;;
 		--skip-check-layer) check_layer=0 ;;
 		--any-revision) any_revision=1 ;;
 		--no-install) install=0 ;;
@@ -281,7 +286,9 @@ load_kas() { # KAS_FILE
 		"layer "*)
 			read -r a b <<<"${key#layer }"
 			dir="$(repo_dir "$a")" || { echo "no checkout for kas repo $a"; return 1; }
-			kas_layers+=("$(realpath -m "$dir/$b")")
+			dir="$(realpath -m "$dir/$b")"
+			[[ "$dir" == "$ROOT/yocto-layer" ]] && dir="$LAYER"
+			kas_layers+=("$dir")
 			;;
 		esac
 	done <<<"$out"
@@ -414,7 +421,7 @@ print("VERDICT", f"{pn} skipped: {reasons[0]}" if reasons else f"{pn} is not ski
 sys.exit(0 if reasons and "commercial" in reasons[0] else 1)
 PY
 	rc=$?
-	out="$(sed -n 's/^VERDICT //p' "$logf" | tr -s '\n' ' ')"
+	out="$(sed -n 's/^VERDICT //p' "$logf" | tr -s '\n' ' ' | sed 's/ *$//')"
 	if ((rc == 0)); then
 		pass "$name: $out ($(elapsed "$start"))"
 	else
@@ -543,7 +550,9 @@ check_layer_run() { # SLUG NAME DIR
 		pass "$name: $what"
 	else
 		fail "$name: exit $rc, $what"
-		grep -E ' \.\.\. (FAIL|ERROR)$|^(ERROR|FAIL|AssertionError|RuntimeError|WARNING)' "$logf" | head -20 | sed 's/^/    /'
+		# yocto-check-layer logs "INFO: test_x (...)" and then "INFO:  ... FAIL".
+		grep -B1 -E ' \.\.\. (FAIL|ERROR)$' "$logf" | grep -v -- '^--$' | head -20 | sed 's/^/    /'
+		grep -E '^(ERROR|AssertionError|RuntimeError|WARNING)' "$logf" | head -20 | sed 's/^/    /'
 		printf '    (log: %s)\n' "$logf"
 	fi
 }
