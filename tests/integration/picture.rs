@@ -223,7 +223,7 @@ fn default_config_every_segment_opens_with_both_streams() {
 
     // The examiner is told, and the declaration checks out against the media.
     let out = std::process::Command::new(BIN)
-        .arg("verify")
+        .args(["verify", "--trust-store-key"])
         .arg(&d.data)
         .output()
         .expect("bodycam verify");
