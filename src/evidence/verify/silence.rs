@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use super::report::{Check, Finding, SegmentReport, SilenceNote, Status, pts_seconds};
-use crate::evidence::sidecar::{SegmentMeta, SilenceReason};
+use crate::evidence::sidecar::{EndReason, SegmentMeta, SilenceReason};
 
 /// Report and check the sidecar's declared silence (nothing when there is none).
 pub(super) fn check_silence(media: &Path, sidecar: Option<&Path>, r: &mut SegmentReport) {
@@ -34,7 +34,11 @@ pub(super) fn check_silence(media: &Path, sidecar: Option<&Path>, r: &mut Segmen
             pts_seconds(span.first_pts_90k),
             pts_seconds(span.end_pts_90k),
         ];
-        if silent.is_empty() || differing > 0 || found != span.frames {
+        // Recovery copies the declaration from recording.json: a file cut by a power loss
+        // inside the span holds only its first frames.
+        let cut_short = meta.end_reason == EndReason::Recovered && found < span.frames;
+        let count_ok = found == span.frames || cut_short;
+        if silent.is_empty() || differing > 0 || !count_ok {
             r.findings.push(Finding {
                 seconds: Some(seconds),
                 ..Finding::new(
@@ -51,7 +55,7 @@ pub(super) fn check_silence(media: &Path, sidecar: Option<&Path>, r: &mut Segmen
             seconds,
             frames: span.frames,
             reason: span.reason,
-            checked: differing == 0 && found == span.frames && !silent.is_empty(),
+            checked: differing == 0 && count_ok && !silent.is_empty(),
         });
     }
 }
