@@ -12,7 +12,7 @@ use crate::flash::Flash;
 use crate::layout;
 use crate::media::Frame;
 use crate::store::StoreError;
-use crate::store::segment::{SegmentWriter, Written};
+use crate::store::segment::{self, SegmentWriter, Written};
 
 /// Format tag of [`RecordingInfo`].
 pub const RECORDING_FORMAT: &str = "bodycam-recording/1";
@@ -182,6 +182,13 @@ impl RecordingWriter {
         if self.segment.is_none() {
             if self.next_sequence == 1 {
                 self.base_ns = frame.pts_ns;
+            }
+            // The copy of the final record this segment will write, set aside now.
+            match flash.reserve_atomic(&self.head_path, segment::HEAD_RESERVE) {
+                Err(e) if !segment::unsupported(&e) => {
+                    return Err(StoreError::io("reserve", &self.head_path, e));
+                }
+                Ok(()) | Err(_) => {}
             }
             let mut seg = SegmentWriter::create(
                 flash,

@@ -18,4 +18,6 @@ mod evidence_verify;
 mod offload;
 mod power_cut;
 mod recorder;
+mod refusals;
+mod storage_faults;
 mod systemd_notify;
