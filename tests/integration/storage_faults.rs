@@ -243,3 +243,83 @@ fn enospc_from_another_writer_mid_segment_latches_and_the_segment_closes_into_it
     );
     drop(filler);
 }
+
+/// `chattr` on `path` (`+i` / `-i`); false when it cannot be used here.
+fn chattr(flag: &str, path: &Path) -> bool {
+    std::process::Command::new("chattr")
+        .arg(flag)
+        .arg(path)
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+#[test]
+fn a_write_error_while_recording_latches_audits_and_recovers_without_a_restart() {
+    // The recording's directory made immutable: the next segment cannot be created
+    // (EPERM), as when a card's filesystem turns against the daemon mid-recording.
+    let mut d = Daemon::start("[camera]\npattern = \"snow\"\n");
+    d.wait_state("ready", Duration::from_secs(30));
+    d.ctl_ok(&["record", "start"]);
+    d.wait_state("recording", Duration::from_secs(10));
+    let rec = d.recordings().pop().expect("recording directory");
+    if !chattr("+i", &rec) {
+        eprintln!("skipped: chattr +i is not available here");
+        return;
+    }
+    let fault = d.wait_for("storage-fault", Duration::from_secs(15), |s| {
+        s["state"] == "storage-fault"
+    });
+    assert!(chattr("-i", &rec));
+    assert_eq!(fault["leds"]["amber"], "on", "{fault}");
+    assert!(
+        fault["storage_fault"]
+            .as_str()
+            .is_some_and(|e| e.contains("ermitted")),
+        "{fault}"
+    );
+    // The probe writes below the store's root, which works: back to ready by itself.
+    d.wait_state("ready", Duration::from_secs(20));
+    assert!(
+        d.child.as_mut().unwrap().try_wait().unwrap().is_none(),
+        "no restart"
+    );
+    d.ctl_ok(&["record", "start"]);
+    d.wait_state("recording", Duration::from_secs(10));
+    d.ctl_ok(&["record", "stop"]);
+    d.wait_state("ready", Duration::from_secs(10));
+    assert_eq!(d.signal(libc::SIGTERM).code(), Some(0));
+
+    let events = audit_events(&d.audit_log());
+    let error = events
+        .iter()
+        .position(|e| matches!(e, AuditEvent::StorageError { state, no_space: false, .. } if state == "recording"))
+        .unwrap_or_else(|| panic!("no storage_error while recording: {events:?}"));
+    let stop = events
+        .iter()
+        .position(|e| matches!(e, AuditEvent::RecordingStop { trigger, .. } if trigger == "storage_fault"))
+        .expect("the recording stopped by the fault");
+    let recovered = events
+        .iter()
+        .position(|e| matches!(e, AuditEvent::StorageRecovered { .. }))
+        .expect("storage_recovered");
+    assert!(error < stop && stop < recovered, "{events:?}");
+    // What the immutable directory kept from closing (its sidecar cannot be renamed in)
+    // was closed by recovery as soon as the probe succeeded, without a restart.
+    let closed_by_recovery = segments(&rec)
+        .iter()
+        .filter(|seg| sidecar(seg).expect("every segment closed")["end_reason"] == "recovered")
+        .count() as u64;
+    match &events[recovered] {
+        AuditEvent::StorageRecovered {
+            recovered_segments, ..
+        } => assert_eq!(*recovered_segments, closed_by_recovery),
+        other => panic!("{other:?}"),
+    }
+    let boots = events
+        .iter()
+        .filter(|e| matches!(e, AuditEvent::Boot { .. }))
+        .count();
+    assert_eq!(boots, 1, "one boot: no restart");
+    let (status, report) = d.verify();
+    assert!(status.success(), "{report}");
+}
