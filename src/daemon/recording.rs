@@ -64,7 +64,7 @@ impl Loop {
             recording_id: r.id().to_string(),
             trigger: trigger_name(t),
             seconds: r.seconds(),
-            segments: r.closed().len() as u64,
+            segments: r.closed_segments(),
             during: Some(during.to_string()),
         });
     }
@@ -115,7 +115,7 @@ impl Loop {
             // The segment checkpoints (sync + signed record) before each keyframe.
             self.last_sync = Instant::now();
         }
-        let before = rec.closed().len();
+        let before = rec.closed_segments();
         match self.store.offer(rec, &f, &self.time, &mut self.signer) {
             Ok(Offer::Written(_) | Offer::Skipped) => {}
             Ok(Offer::NoRoom) => {
@@ -125,10 +125,10 @@ impl Loop {
             Err(e) => self.storage_failed(e),
         }
         if let Some(rec) = self.recording.as_ref() {
-            let closed = rec.closed().len() - before;
+            let closed = rec.closed_segments() - before;
             if closed > 0 {
-                self.segments_written += closed as u64;
-                if let Some(m) = rec.closed().last() {
+                self.segments_written += closed;
+                if let Some(m) = rec.last_closed() {
                     info!(recording = %m.recording_id, sequence = m.sequence, seconds = m.duration_seconds, bytes = m.bytes, "segment closed");
                 }
             }

@@ -17,7 +17,7 @@ use super::timers::{Backoff, ClockWatch, PipelineWatch, clock_offset_ms};
 use super::{DaemonError, Input, Loop, PipelineState, Settings, Shutdown, boot, requests};
 use crate::capture::{self, CaptureShared, CapturedFrame, Encoder};
 use crate::clock::TimeRef;
-use crate::config::{Config, ControlsBackendKind};
+use crate::config::{CameraSource, Config, ControlsBackendKind};
 use crate::controls::sim::{SimButton, SimulatedControls};
 use crate::controls::{self, ControlsBackend, Gesture, GestureTimings};
 use crate::evidence::sidecar::CaptureInfo;
@@ -81,10 +81,12 @@ impl Backends {
     /// socket bound at its path, the real filesystem.
     pub fn from_config(cfg: &Config, encoder: Encoder) -> Result<Backends, DaemonError> {
         capture::check_elements(cfg)?;
-        let aac = if cfg.audio.enabled {
-            Some(capture::resolve_aac()?)
-        } else {
-            None
+        let replay = cfg.camera.source == CameraSource::Replay;
+        let aac = match (cfg.audio.enabled, replay) {
+            (false, _) => None,
+            // Replayed audio is encoded already.
+            (true, true) => Some("replay"),
+            (true, false) => Some(capture::resolve_aac()?),
         };
         let description = capture::pipeline_description(cfg, encoder, aac);
         let (controls, sim_button) = controls_backend(cfg, gesture_timings(cfg))?;
@@ -95,7 +97,7 @@ impl Backends {
         Ok(Backends {
             capture: CaptureSetup {
                 description,
-                encoder: encoder.element(),
+                encoder: if replay { "replay" } else { encoder.element() },
                 audio_encoder: aac,
             },
             controls,
@@ -437,6 +439,12 @@ fn settings(
             fail_after: secs(cfg.camera.simulate_failure_after_seconds),
             stall_after: secs(cfg.camera.simulate_stall_after_seconds),
             failed_once: AtomicBool::new(false),
+            replay: (cfg.camera.source == CameraSource::Replay).then(|| {
+                crate::replay::ReplaySource::new(
+                    cfg.camera.device.clone().into(),
+                    cfg.camera.framerate,
+                )
+            }),
         }),
         delete_after_ack: cfg.storage.delete_after_ack,
         set_clock: cfg.dock.set_clock,

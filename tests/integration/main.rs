@@ -19,5 +19,6 @@ mod offload;
 mod power_cut;
 mod recorder;
 mod refusals;
+mod replay;
 mod storage_faults;
 mod systemd_notify;

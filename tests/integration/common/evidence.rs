@@ -267,7 +267,7 @@ impl Builder {
             recording_id: id.clone(),
             trigger: "ctl".into(),
             seconds: w.seconds(),
-            segments: w.closed().len() as u64,
+            segments: w.closed_segments(),
             during: None,
         });
         self.mono += 5_000_000_000;
@@ -314,7 +314,7 @@ impl Builder {
             recording_id: id.clone(),
             trigger: "storage_fault".into(),
             seconds: w.seconds(),
-            segments: w.closed().len() as u64,
+            segments: w.closed_segments(),
             during: None,
         });
         (id, error)
