@@ -66,21 +66,21 @@ def segments(args):
     for rec in json.loads(body)["recordings"]:
         for seg in rec["segments"]:
             if seg.get("closed"):
-                out.append((rec["recording_id"], seg["sequence"]))
+                out.append((rec["id"], seg["sequence"]))
     return out
 
 
 def cmd_download(args):
+    """The listing and every segment's media, by N clients at once; timed from the
+    listing on (a dock lists before it downloads)."""
+    t = time.monotonic()
     segs = segments(args)
-    expected = {}
-    for rec, seq in segs:
-        with open(os.path.join(args.store, "recordings", rec, f"{seq:06}.ts"), "rb") as f:
-            expected[(rec, seq)] = hashlib.sha256(f.read()).hexdigest()
     errors = []
+    got = {}
     done_bytes = [0]
     lock = threading.Lock()
 
-    def worker():
+    def worker(w):
         for rec, seq in segs:
             try:
                 status, body = http_get(args, f"/v1/recordings/{rec}/segments/{seq}/media")
@@ -88,19 +88,26 @@ def cmd_download(args):
                 with lock:
                     errors.append(f"{rec}/{seq}: {e}")
                 continue
+            digest = hashlib.sha256(body).hexdigest()
             with lock:
-                if status != 200 or hashlib.sha256(body).hexdigest() != expected[(rec, seq)]:
-                    errors.append(f"{rec}/{seq}: HTTP {status}, {len(body)} bytes")
+                got[(w, rec, seq)] = (status, digest, len(body))
                 done_bytes[0] += len(body)
 
-    t = time.monotonic()
-    threads = [threading.Thread(target=worker) for _ in range(args.n)]
+    threads = [threading.Thread(target=worker, args=(w,)) for w in range(args.n)]
     for th in threads:
         th.start()
     for th in threads:
         th.join()
+    seconds = time.monotonic() - t
+    expected = {}
+    for rec, seq in segs:
+        with open(os.path.join(args.store, "recordings", rec, f"{seq:06}.ts"), "rb") as f:
+            expected[(rec, seq)] = hashlib.sha256(f.read()).hexdigest()
+    for (w, rec, seq), (status, digest, n) in sorted(got.items()):
+        if status != 200 or digest != expected[(rec, seq)]:
+            errors.append(f"client {w} {rec}/{seq}: HTTP {status}, {n} bytes")
     print(json.dumps({"clients": args.n, "segments": len(segs), "bytes": done_bytes[0],
-                      "seconds": round(time.monotonic() - t, 3), "errors": errors}))
+                      "seconds": round(seconds, 3), "errors": errors}))
 
 
 def watch_close(sock, started, results, lock, limit):

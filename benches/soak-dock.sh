@@ -125,11 +125,13 @@ log "2. the same with 50 silent TCP connections"
 for ((r = 0; r < rounds; r++)); do
     ready=$out/idle-ready
     rm -f "$ready"
-    "${load[@]}" idle -n 50 --seconds 30 --ready "$ready" >"$out/idle-$r.json" &
+    # Held until the server drops them (longer than any wait the downloads could see).
+    "${load[@]}" idle -n 50 --seconds 120 --ready "$ready" >"$out/idle-$r.json" &
     ip=$!
     for _ in $(seq 100); do [[ -e $ready ]] && break; sleep 0.1; done
     "${load[@]}" download -n 8 >>"$out/with-idle.json"
-    wait "$ip"
+    kill "$ip" 2>/dev/null || true
+    wait "$ip" || true
 done
 read -r base_med base_min base_max < <(jq .seconds "$out/baseline.json" | stats)
 read -r idle_med idle_min idle_max < <(jq .seconds "$out/with-idle.json" | stats)
@@ -181,7 +183,7 @@ kill -TERM "$pid"
 wait "$pid" || die "the daemon did not stop cleanly"
 pid=""
 
-cut() { jq -r '"\(.cut_off)/\(.clients) after \(.min_s)–\(.max_s) s"' "$1"; }
+cutoff() { jq -r '"\(.cut_off)/\(.clients) after \(.min_s)–\(.max_s) s"' "$1"; }
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 cat >"$out/summary.md" <<EOF
 | metric | value | target |
@@ -189,9 +191,9 @@ cat >"$out/summary.md" <<EOF
 | 8 concurrent mTLS downloads of 6 segments ($(jq -r .bytes "$out/baseline.json" | head -1) bytes each round), s: median [min – max] of $rounds | **$base_med** [$base_min – $base_max] | — |
 | the same with 50 silent TCP connections open | **$idle_med** [$idle_min – $idle_max] | ≤ 2 × baseline + 1 s = $(printf '%.2f' "$target") |
 | download errors (HTTP status or SHA-256 mismatch) in 1–2 | $errors | 0 |
-| silent sockets (no TLS) cut off | $(cut "$out/deadline-idle.json") | handshake deadline 10 s |
-| clients dripping headers 1 byte / 2 s cut off | $(cut "$out/deadline-drip.json") | header deadline 15 s |
-| clients that stop reading mid-download cut off | $(cut "$out/deadline-stall.json") | stall deadline 60 s |
+| silent sockets (no TLS) cut off | $(cutoff "$out/deadline-idle.json") | handshake deadline 10 s |
+| clients dripping headers 1 byte / 2 s cut off | $(cutoff "$out/deadline-drip.json") | header deadline 15 s |
+| clients that stop reading mid-download cut off | $(cutoff "$out/deadline-stall.json") | stall deadline 60 s |
 | downloads meanwhile | $(jq -r '"\(.seconds) s, \(.errors | length) errors"' "$out/deadline-download.json") | 0 errors |
 | dock/undock cycles under load | $cycles, daemon up throughout; slowest \`ctl undock\` $ctl_max ms | — |
 | daemon RSS: docked at start / max over the cycles / end | $((rss_start / 1024)) / $((rss_max / 1024)) / $((rss_end / 1024)) MB | bounded |

@@ -164,7 +164,7 @@ kills_with_open=$(awk -F'\t' 'NR > 1 && $4 != "-"' "$rows" | wc -l)
 read -r tail_med tail_min tail_max < <(awk -F'\t' 'NR > 1 && $9 != "-" { print $9 }' "$rows" | stats)
 read -r bytes_med bytes_min bytes_max < <(awk -F'\t' 'NR > 1 && $8 != "-" { print $8 }' "$rows" | stats |
     awk '{ printf "%.0f %.0f %.0f\n", $1, $2, $3 }')
-not_recovered=$(awk -F'\t' 'NR > 1 && $10 != "-" && $10 != "RECOVERED_TAIL" && $10 != "OK"' "$rows" | wc -l)
+not_recovered=$(awk -F'\t' 'NR > 1 && $4 != "-" && $10 != "RECOVERED_TAIL" && $10 != "OK"' "$rows" | wc -l)
 segments=$(find "$data/recordings" -name '*.ts' | wc -l)
 cat >"$out/summary.md" <<EOF
 | metric ($trials SIGKILLs, seed $seed, kill 200..$max_ms ms after the start) | value | target |
