@@ -34,6 +34,7 @@ fn simulated_pipeline_to_signed_segment() {
         fail_after: None,
         stall_after: None,
         failed_once: AtomicBool::new(false),
+        replay: None,
     });
     let (ftx, frx) = crossbeam_channel::bounded(1024);
     let (etx, erx) = crossbeam_channel::unbounded();

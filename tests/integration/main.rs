@@ -19,4 +19,7 @@ mod fuzz_corpus;
 mod offload;
 mod power_cut;
 mod recorder;
+mod refusals;
+mod replay;
+mod storage_faults;
 mod systemd_notify;
