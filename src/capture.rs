@@ -139,7 +139,19 @@ pub fn check_elements(cfg: &Config) -> Result<(), CaptureError> {
         ("h264parse", "H.264 parser", "gstreamer1.0-plugins-bad"),
         ("appsink", "frame hand-over", "gstreamer1.0-plugins-base"),
     ];
+    if cfg.camera.source == CameraSource::Replay {
+        need.push((
+            "appsrc",
+            "replayed access units",
+            "gstreamer1.0-plugins-base",
+        ));
+        if cfg.audio.enabled {
+            need.push(("aacparse", "AAC parser", "gstreamer1.0-plugins-good"));
+        }
+        return check(need);
+    }
     match cfg.camera.source {
+        CameraSource::Replay => {}
         CameraSource::Simulated => {
             need.push((
                 "videotestsrc",
@@ -174,6 +186,11 @@ pub fn check_elements(cfg: &Config) -> Result<(), CaptureError> {
         }
         need.push(("aacparse", "AAC parser", "gstreamer1.0-plugins-good"));
     }
+    check(need)
+}
+
+/// `Err` naming the first element of `need` that is not installed.
+fn check(need: Vec<(&'static str, &'static str, &'static str)>) -> Result<(), CaptureError> {
     for (element, why, package) in need {
         if !have(element) {
             return Err(CaptureError::MissingElement {
@@ -199,6 +216,8 @@ pub fn video_description(cfg: &Config, encoder: Encoder) -> String {
     let c = &cfg.camera;
     let (w, h, fps) = (c.width, c.height, c.framerate);
     let source = match c.source {
+        // No camera and no encoder: the pre-encoded units go straight to h264parse.
+        CameraSource::Replay => return crate::replay::pipeline_description(w, h, fps, false),
         CameraSource::Simulated => format!(
             "videotestsrc is-live=true pattern={} ! video/x-raw,format=I420,width={w},height={h},framerate={fps}/1",
             c.pattern.gst_name(),
@@ -274,6 +293,15 @@ pub const AUDIO_SINK: &str = "asink";
 
 /// The whole pipeline description (also what the benchmark runs with gst-launch-1.0).
 pub fn pipeline_description(cfg: &Config, encoder: Encoder, aac: Option<&str>) -> String {
+    let c = &cfg.camera;
+    if c.source == CameraSource::Replay {
+        return crate::replay::pipeline_description(
+            c.width,
+            c.height,
+            c.framerate,
+            cfg.audio.enabled,
+        );
+    }
     let video = video_description(cfg, encoder);
     match aac {
         Some(aac) if cfg.audio.enabled => format!("{video}  {}", audio_description(cfg, aac)),
@@ -292,6 +320,8 @@ pub struct CaptureShared {
     pub failed_once: AtomicBool,
     /// The burned-in overlay (`camera.overlay`), drawn by every generation.
     pub overlay: Option<overlay::Overlay>,
+    /// Test only: the replayed camera (`camera.source = "replay"`).
+    pub replay: Option<crate::replay::ReplaySource>,
 }
 
 /// A running capture pipeline.
@@ -301,6 +331,8 @@ pub struct Capture {
     generation: u64,
     stopping: Arc<AtomicBool>,
     bus_thread: Option<std::thread::JoinHandle<()>>,
+    /// The replay feeder, for the replayed camera.
+    replay_thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Capture {
@@ -341,7 +373,7 @@ impl Capture {
                 &asink,
                 StreamKind::Audio,
                 generation,
-                shared,
+                shared.clone(),
                 frames,
                 stopping.clone(),
             );
@@ -349,6 +381,12 @@ impl Capture {
         let bus = pipeline
             .bus()
             .ok_or_else(|| CaptureError::Start("pipeline has no bus".into()))?;
+        let replay_thread = match &shared.replay {
+            Some(r) if pipeline.by_name(crate::replay::VIDEO_SRC).is_some() => {
+                Some(r.start(&pipeline, stopping.clone())?)
+            }
+            Some(_) | None => None,
+        };
         let stop_bus = stopping.clone();
         let bus_thread = std::thread::Builder::new()
             .name(format!("gst-bus-{generation}"))
@@ -359,6 +397,7 @@ impl Capture {
             generation,
             stopping,
             bus_thread: Some(bus_thread),
+            replay_thread,
         };
         capture
             .pipeline
@@ -381,6 +420,9 @@ impl Capture {
         self.stopping.store(true, Ordering::SeqCst);
         let _ = self.pipeline.set_state(gst::State::Null);
         if let Some(t) = self.bus_thread.take() {
+            let _ = t.join();
+        }
+        if let Some(t) = self.replay_thread.take() {
             let _ = t.join();
         }
     }

@@ -6,6 +6,7 @@
 //! - [`clock`]: monotonic and UTC time, clock synchronisation state.
 //! - [`media`]: the encoded frame type shared by capture, buffer and store.
 //! - [`capture`]: GStreamer pipelines (simulated, libcamera, v4l2) to encoded frames.
+//! - [`replay`]: test only: a camera that replays pre-encoded access units (soak runs).
 //! - [`interleave`]: merges audio and video into one decode-time order.
 //! - [`prebuffer`]: the pre-event buffer kept in RAM while ready.
 //! - [`recorder`]: the pure recorder state machine (events in, actions out).
@@ -36,6 +37,8 @@ pub mod clock;
 pub mod media;
 
 pub mod capture;
+
+pub mod replay;
 
 pub mod interleave;
 

@@ -85,6 +85,9 @@ enum Cmd {
         /// Control socket path (overrides the config).
         #[arg(long)]
         socket: Option<PathBuf>,
+        /// Print the daemon's answer as JSON (`ok`, and `refused`/`error` when it said no).
+        #[arg(long)]
+        json: bool,
         #[command(subcommand)]
         command: CtlCmd,
     },
@@ -364,6 +367,7 @@ fn identity(config: Option<PathBuf>, json: bool) -> Result<Outcome, MainError> {
 fn ctl_main(
     config: Option<PathBuf>,
     socket: Option<PathBuf>,
+    answer_json: bool,
     command: CtlCmd,
 ) -> Result<Outcome, MainError> {
     let path = match socket {
@@ -381,6 +385,11 @@ fn ctl_main(
         CtlCmd::Head { nonce } => (Request::Head { nonce }, true),
     };
     let resp = ctl::call(&path, &req, Duration::from_secs(15))?;
+    // `--json` prints the answer itself, whatever it is; status and head keep their
+    // own JSON below.
+    if answer_json && resp.status.is_none() && resp.head.is_none() {
+        print_json(&resp)?;
+    }
     if !resp.ok {
         return Err(MainError::Refused(
             resp.error.unwrap_or_else(|| "no reason given".into()),
@@ -390,7 +399,7 @@ fn ctl_main(
         print_json(&head)?;
     }
     if let Some(status) = resp.status {
-        if json {
+        if json || answer_json {
             print_json(&status)?;
         } else {
             print!("{}", status.render());
@@ -484,8 +493,9 @@ fn main() -> ExitCode {
         Cmd::Ctl {
             config,
             socket,
+            json,
             command,
-        } => ctl_main(config, socket, command),
+        } => ctl_main(config, socket, json, command),
         #[cfg(feature = "dock-agent")]
         Cmd::DockAgent {
             config,

@@ -86,6 +86,9 @@ pub struct Status {
     pub pipeline_restarts: u32,
     /// Last fault, if any.
     pub last_fault: Option<String>,
+    /// What is wrong with the store while in `storage-fault` (it takes no writes).
+    #[serde(default)]
+    pub storage_fault: Option<String>,
     /// Segments closed by recovery at start-up.
     pub recovered_segments: usize,
     /// Data directory.
@@ -154,6 +157,11 @@ impl Status {
             s.push_str(&format!(
                 "last fault:   {f} ({} restarts)\n",
                 self.pipeline_restarts
+            ));
+        }
+        if let Some(f) = &self.storage_fault {
+            s.push_str(&format!(
+                "storage:      FAULT: {f} (no recording until it takes writes)\n"
             ));
         }
         s.push_str(&format!("data:         {}\n", self.storage_path));

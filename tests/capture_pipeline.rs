@@ -35,6 +35,7 @@ fn simulated_pipeline_to_signed_segment() {
         stall_after: None,
         failed_once: AtomicBool::new(false),
         overlay: None,
+        replay: None,
     });
     let (ftx, frx) = crossbeam_channel::bounded(1024);
     let (etx, erx) = crossbeam_channel::unbounded();

@@ -72,6 +72,10 @@ pub enum CameraSource {
     Libcamera,
     /// A V4L2 webcam (USB) at `camera.device`.
     V4l2,
+    /// Test only (soak runs): replays the pre-encoded access units in the directory
+    /// `camera.device` (`video.h264`, and `audio.aac` when audio is on: it replaces the
+    /// audio source too) at full speed; see [`crate::replay`].
+    Replay,
 }
 
 /// Picture of the simulated camera.

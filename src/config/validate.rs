@@ -56,6 +56,20 @@ impl CameraConfig {
         }
         range("camera.framerate", c.framerate, 1, 120)?;
         range("camera.bitrate_kbps", c.bitrate_kbps, 100, 50_000)?;
+        if c.source == CameraSource::Replay
+            && !Path::new(&c.device)
+                .join(crate::replay::VIDEO_FILE)
+                .is_file()
+        {
+            return Err(ConfigError::Invalid {
+                key: "camera.device",
+                reason: format!(
+                    "source `replay` needs a directory holding {} (and {} with audio)",
+                    crate::replay::VIDEO_FILE,
+                    crate::replay::AUDIO_FILE
+                ),
+            });
+        }
         if c.source == CameraSource::V4l2 {
             if c.device.is_empty() {
                 return Err(ConfigError::Invalid {

@@ -32,6 +32,7 @@ fn led_mode(s: State, offload: Offload) -> LedMode {
         State::Recording => LedMode::Recording,
         State::Stopping | State::ShuttingDown => LedMode::Stopping,
         State::StorageFull => LedMode::StorageFull,
+        State::StorageFault => LedMode::StorageFault,
         State::Fault { .. } => LedMode::Fault,
         State::Docked => LedMode::Docked,
     }
@@ -48,7 +49,7 @@ fn offload(pending: Option<usize>, activity: Option<Instant>, now: Instant) -> O
     }
 }
 
-fn pattern_name(p: LedPattern) -> String {
+pub(super) fn pattern_name(p: LedPattern) -> String {
     serde_json::to_value(p)
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))
@@ -98,14 +99,16 @@ impl Loop {
             pre_event_buffered_bytes: self.prebuffer.bytes() as u64,
             pipeline_restarts: self.pipeline.restarts,
             last_fault: self.last_fault.clone(),
+            storage_fault: self.storage_fault.error().map(str::to_string),
             recovered_segments: self.recovered,
             storage_path: self.settings.storage_path.clone(),
             uptime_seconds: self.settings.started.elapsed().as_secs_f64(),
             version: env!("CARGO_PKG_VERSION").to_string(),
         };
-        let line = match &s.recording_id {
-            Some(id) => format!("{} {id}, {:.0} h left", s.state, s.hours_left),
-            None => format!("{}, {:.0} h left", s.state, s.hours_left),
+        let line = match (&s.recording_id, &s.storage_fault) {
+            (_, Some(e)) => format!("{}: {e}", s.state),
+            (Some(id), None) => format!("{} {id}, {:.0} h left", s.state, s.hours_left),
+            (None, None) => format!("{}, {:.0} h left", s.state, s.hours_left),
         };
         self.notify.status(&line);
         if let Ok(mut g) = self.status.lock() {

@@ -13,7 +13,6 @@ use crate::evidence::events::AuditEvent;
 use crate::evidence::sidecar::{AudioSilence, EndReason, SilenceReason};
 use crate::media::{Frame, StreamKind};
 use crate::recorder::{Event, Trigger};
-use crate::store::StoreError;
 use crate::store::recording::{NewRecording, Offer, RecordingWriter};
 
 /// What a trigger is called in `recording.json`, markers and the audit log.
@@ -23,6 +22,7 @@ pub(super) fn trigger_name(t: Trigger) -> String {
         Trigger::Ctl => "ctl".into(),
         Trigger::StorageFull => "storage_full".into(),
         Trigger::Shutdown => "shutdown".into(),
+        Trigger::StorageFault => "storage_fault".into(),
     }
 }
 
@@ -36,12 +36,25 @@ pub(super) fn gesture_name(g: Gesture) -> &'static str {
     }
 }
 
-/// Why the last segment of a recording stopped by `t` ended.
-pub(super) fn end_reason(t: Trigger) -> EndReason {
+/// What a gesture asks for, as the audit log names refused requests.
+pub(super) fn gesture_request(g: Gesture) -> &'static str {
+    match g {
+        Gesture::Double => "start",
+        Gesture::Hold => "stop",
+        Gesture::Single => "marker",
+        Gesture::Triple => "stealth",
+    }
+}
+
+/// Why the last segment of a recording stopped by `t` ended; a storage fault that
+/// was the filesystem running out of space (`no_space`) counts as full.
+pub(super) fn end_reason(t: Trigger, no_space: bool) -> EndReason {
     match t {
         Trigger::Gesture(_) | Trigger::Ctl => EndReason::Stopped,
         Trigger::StorageFull => EndReason::StorageFull,
         Trigger::Shutdown => EndReason::Shutdown,
+        Trigger::StorageFault if no_space => EndReason::StorageFull,
+        Trigger::StorageFault => EndReason::Fault,
     }
 }
 
@@ -52,7 +65,7 @@ impl Loop {
             recording_id: r.id().to_string(),
             trigger: trigger_name(t),
             seconds: r.seconds(),
-            segments: r.closed().len() as u64,
+            segments: r.closed_segments(),
             during: Some(during.to_string()),
         });
     }
@@ -99,7 +112,7 @@ impl Loop {
         // The pre-event footage came from RAM in one go: one sync and one checkpoint
         // cover all of it (not one per GOP).
         if let Some(rec) = self.recording.as_mut() {
-            match rec.checkpoint(&mut self.signer) {
+            match self.store.checkpoint(rec, &mut self.signer) {
                 Ok(()) => info!(recording = rec.id(), "pre-event footage durable and signed"),
                 Err(e) => self.storage_failed(e),
             }
@@ -115,16 +128,9 @@ impl Loop {
             // The segment checkpoints (sync + signed record) before each keyframe.
             self.last_sync = Instant::now();
         }
-        let before = rec.closed().len();
-        match rec.offer(
-            self.store.flash(),
-            &f,
-            self.store.budget(),
-            &self.time,
-            &mut self.signer,
-        ) {
-            Ok(Offer::Written(n)) => self.store.account(n),
-            Ok(Offer::Skipped) => {}
+        let before = rec.closed_segments();
+        match self.store.offer(rec, &f, &self.time, &mut self.signer) {
+            Ok(Offer::Written(_) | Offer::Skipped) => {}
             Ok(Offer::NoRoom) => {
                 warn!("storage full: finalising the recording");
                 self.queue.push_back(Event::StorageFull);
@@ -132,20 +138,14 @@ impl Loop {
             Err(e) => self.storage_failed(e),
         }
         if let Some(rec) = self.recording.as_ref() {
-            let closed = rec.closed().len() - before;
+            let closed = rec.closed_segments() - before;
             if closed > 0 {
-                self.segments_written += closed as u64;
-                if let Some(m) = rec.closed().last() {
+                self.segments_written += closed;
+                if let Some(m) = rec.last_closed() {
                     info!(recording = %m.recording_id, sequence = m.sequence, seconds = m.duration_seconds, bytes = m.bytes, "segment closed");
                 }
             }
         }
-    }
-
-    pub(super) fn storage_failed(&mut self, e: StoreError) {
-        error!(error = %e, "flash write failed: treating the store as full");
-        self.last_fault = Some(e.to_string());
-        self.queue.push_back(Event::StorageFull);
     }
 
     pub(super) fn close_segment(&mut self, reason: EndReason) {
@@ -153,14 +153,18 @@ impl Loop {
         let Some(rec) = self.recording.as_mut() else {
             return;
         };
-        match rec.close_segment(self.store.flash(), reason, &time, &mut self.signer) {
+        match self
+            .store
+            .close_segment(rec, reason, &time, &mut self.signer)
+        {
             Ok(Some((m, _))) => {
                 self.segments_written += 1;
                 info!(recording = %m.recording_id, sequence = m.sequence, seconds = m.duration_seconds, bytes = m.bytes, reason = ?reason, "segment closed");
             }
             Ok(None) => {}
             Err(e) => {
-                error!(error = %e, "cannot finalise segment (its media stays on flash; recovery will close it at next start)")
+                error!(error = %e, "cannot finalise segment (its media stays on flash; recovery closes it once the medium takes writes)");
+                self.storage_failed(e);
             }
         }
         self.last_sync = Instant::now();

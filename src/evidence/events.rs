@@ -164,6 +164,41 @@ pub enum AuditEvent {
         /// Recorder state at the time.
         state: String,
     },
+    /// A request an officer's gesture made was refused (a `ctl` refusal is answered to
+    /// its caller instead).
+    RequestRefused {
+        /// What was asked: `start`, `stop` or `marker`.
+        request: String,
+        /// Why: `docked`, `storage_full`, `fault`, `storage_fault`, …
+        reason: String,
+        /// The gesture (`gesture:double`).
+        trigger: String,
+        /// Recorder state at the time.
+        state: String,
+    },
+    /// The store could not be written (a write or fsync failed, or it could not be
+    /// opened at start): it latched and the camera entered `storage-fault`.
+    StorageError {
+        /// The error.
+        error: String,
+        /// The filesystem (or a quota) was out of space.
+        no_space: bool,
+        /// Recorder state when it happened (`start` when the store could not be opened).
+        state: String,
+        /// UTC when it happened (the entry is written later when the log could not be
+        /// written then).
+        utc: String,
+    },
+    /// A probe write and fsync succeeded after a storage error: the store takes writes
+    /// again.
+    StorageRecovered {
+        /// Seconds since the error.
+        seconds: f64,
+        /// Probes that failed before this one.
+        failed_probes: u64,
+        /// Segments the error had left open, closed by recovery now.
+        recovered_segments: u64,
+    },
 }
 
 /// How the wall clock changed (`detail.change`).
@@ -211,7 +246,7 @@ pub enum EventError {
 
 impl AuditEvent {
     /// Every event name, in the order of the enum.
-    pub const NAMES: [&'static str; 20] = [
+    pub const NAMES: [&'static str; 23] = [
         "boot",
         "unclean_shutdown",
         "shutdown",
@@ -232,6 +267,9 @@ impl AuditEvent {
         "segment_freed",
         "docked",
         "undocked",
+        "request_refused",
+        "storage_error",
+        "storage_recovered",
     ];
 
     /// The `event` field.
@@ -257,6 +295,9 @@ impl AuditEvent {
             AuditEvent::SegmentFreed { .. } => "segment_freed",
             AuditEvent::Docked { .. } => "docked",
             AuditEvent::Undocked { .. } => "undocked",
+            AuditEvent::RequestRefused { .. } => "request_refused",
+            AuditEvent::StorageError { .. } => "storage_error",
+            AuditEvent::StorageRecovered { .. } => "storage_recovered",
         }
     }
 
@@ -372,6 +413,23 @@ mod tests {
             },
             AuditEvent::Docked { state: s("ready") },
             AuditEvent::Undocked { state: s("docked") },
+            AuditEvent::RequestRefused {
+                request: s("start"),
+                reason: s("docked"),
+                trigger: s("gesture:double"),
+                state: s("docked"),
+            },
+            AuditEvent::StorageError {
+                error: s("No space left on device"),
+                no_space: true,
+                state: s("recording"),
+                utc: s("2026-01-01T00:00:00.000Z"),
+            },
+            AuditEvent::StorageRecovered {
+                seconds: 3.5,
+                failed_probes: 2,
+                recovered_segments: 0,
+            },
         ]
     }
 

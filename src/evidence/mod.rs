@@ -140,6 +140,13 @@ impl Signer {
         self.audit
     }
 
+    /// Continue both chains from the heads found on flash: after a write that failed,
+    /// a record signed but never stored must not leave a gap before the next one.
+    pub fn resume_chains(&mut self, media: ChainHead, audit: ChainHead) {
+        self.media = media;
+        self.audit = audit;
+    }
+
     /// Record that the clock was set by a trusted source (dock); until the next boot.
     pub fn set_clock_state(&mut self, state: ClockState) {
         self.clock_override = Some(state);

@@ -12,7 +12,7 @@ use crate::flash::Flash;
 use crate::layout;
 use crate::media::Frame;
 use crate::store::StoreError;
-use crate::store::segment::{SegmentWriter, Written};
+use crate::store::segment::{self, SegmentWriter, Written};
 
 /// Format tag of [`RecordingInfo`].
 pub const RECORDING_FORMAT: &str = "bodycam-recording/1";
@@ -82,7 +82,12 @@ pub struct RecordingWriter {
     pending_pre_event: Option<(u64, bool)>,
     pending_silence: Option<AudioSilence>,
     pending_markers: Vec<(u64, String)>,
-    closed: Vec<SegmentMeta>,
+    /// Segments closed so far (counted, not kept: nothing grows with the recording).
+    closed_segments: u64,
+    /// Seconds of video in them.
+    closed_seconds: f64,
+    /// The sidecar of the newest closed segment.
+    last_closed: Option<SegmentMeta>,
     started_mono: u64,
     head_path: PathBuf,
 }
@@ -136,7 +141,9 @@ impl RecordingWriter {
             pending_pre_event: Some(pre_event),
             pending_silence: pre_event_silence,
             pending_markers: Vec::new(),
-            closed: Vec::new(),
+            closed_segments: 0,
+            closed_seconds: 0.0,
+            last_closed: None,
             started_mono: time.mono_ns,
             head_path,
         })
@@ -152,15 +159,19 @@ impl RecordingWriter {
         &self.dir
     }
 
-    /// Segments closed so far.
-    pub fn closed(&self) -> &[SegmentMeta] {
-        &self.closed
+    /// Number of segments closed so far.
+    pub fn closed_segments(&self) -> u64 {
+        self.closed_segments
+    }
+
+    /// The sidecar of the newest closed segment.
+    pub fn last_closed(&self) -> Option<&SegmentMeta> {
+        self.last_closed.as_ref()
     }
 
     /// Seconds recorded: closed segments plus the open one.
     pub fn seconds(&self) -> f64 {
-        let closed: f64 = self.closed.iter().map(|m| m.duration_seconds).sum();
-        closed + self.segment.as_ref().map_or(0, |s| s.duration_ns()) as f64 / 1e9
+        self.closed_seconds + self.segment.as_ref().map_or(0, |s| s.duration_ns()) as f64 / 1e9
     }
 
     /// Offer the next frame in decode order. `budget` is the number of bytes that may
@@ -193,6 +204,13 @@ impl RecordingWriter {
         if self.segment.is_none() {
             if self.next_sequence == 1 {
                 self.base_ns = frame.pts_ns;
+            }
+            // The copy of the final record this segment will write, set aside now.
+            match flash.reserve_atomic(&self.head_path, segment::HEAD_RESERVE) {
+                Err(e) if !segment::unsupported(&e) => {
+                    return Err(StoreError::io("reserve", &self.head_path, e));
+                }
+                Ok(()) | Err(_) => {}
             }
             let mut seg = SegmentWriter::create(
                 flash,
@@ -270,7 +288,9 @@ impl RecordingWriter {
         flash
             .write_atomic(&self.head_path, &final_record)
             .map_err(|e| StoreError::io("write", &self.head_path, e))?;
-        self.closed.push(meta);
-        Ok(self.closed.last().map(|m| (m, final_record)))
+        self.closed_segments += 1;
+        self.closed_seconds += meta.duration_seconds;
+        let meta = self.last_closed.insert(meta);
+        Ok(Some((&*meta, final_record)))
     }
 }

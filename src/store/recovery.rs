@@ -312,5 +312,10 @@ fn append_synced(flash: &dyn Flash, path: &Path, record: &[u8]) -> Result<(), St
         .map_err(|e| StoreError::io("open", path, e))?;
     j.write_all(record)
         .and_then(|()| j.sync_data())
-        .map_err(|e| StoreError::io("append to", path, e))
+        .map_err(|e| StoreError::io("append to", path, e))?;
+    // Blocks the open segment had set aside past the journal's end are not needed now.
+    if let Err(e) = j.release_reserve() {
+        tracing::debug!(error = %e, path = %path.display(), "cannot give back a journal reserve");
+    }
+    Ok(())
 }

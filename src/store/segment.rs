@@ -1,5 +1,11 @@
 //! One MPEG-TS segment being written: muxes frames, appends them to flash, syncs, and
 //! writes the sidecar when it closes.
+//!
+//! What closing writes (the last checkpoint and the final record in the journal, the
+//! sidecar, `media.head`) goes into blocks set aside when the segment opened, so a full
+//! filesystem (another writer filled it) cannot keep a segment from closing. A media
+//! write that fails part-way keeps what landed: it is hashed like every other byte, so
+//! the segment still closes over exactly what the file holds.
 
 use std::path::{Path, PathBuf};
 
@@ -15,7 +21,32 @@ use crate::evidence::sidecar::{
 use crate::flash::{Flash, FlashFile};
 use crate::layout::SegmentFile;
 use crate::media::{Frame, StreamKind, ns_to_90k};
-use crate::ts::{TIME_OFFSET_90K, TsMuxer};
+use crate::ts::{TIME_OFFSET_90K, TS_PACKET, TsMuxer};
+
+/// Blocks kept allocated past the journal's end: the final record (with up to a few
+/// hundred markers) and the checkpoint before it. Topped up after every checkpoint.
+pub const JOURNAL_RESERVE: u64 = 64 * 1024;
+/// Blocks set aside for the sidecar's temporary file.
+pub const SIDECAR_RESERVE: u64 = 64 * 1024;
+/// Blocks set aside for `media.head`'s temporary file (one final record).
+pub const HEAD_RESERVE: u64 = 64 * 1024;
+
+/// Whether `e` means the filesystem cannot preallocate (the segment is then written
+/// without reserves, as before they existed).
+pub fn unsupported(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::Unsupported
+}
+
+/// `r`, with "this filesystem cannot preallocate" counted as done.
+fn reserved(r: std::io::Result<()>) -> std::io::Result<()> {
+    match r {
+        Err(e) if unsupported(&e) => {
+            tracing::debug!(error = %e, "no preallocation on this filesystem");
+            Ok(())
+        }
+        other => other,
+    }
+}
 
 fn finish_digest(ctx: Context) -> [u8; 32] {
     let d = ctx.finish();
@@ -67,6 +98,12 @@ pub struct SegmentWriter {
     pre_event_ns: u64,
     pre_event_audio: bool,
     audio_silence: Vec<AudioSilence>,
+    /// A media append failed part-way; the bytes that landed are counted and hashed.
+    partial_write: bool,
+    /// A write failed so that the file's end is not known (the media's length could
+    /// not be read, or a journal record may be torn): the segment cannot be closed
+    /// here and is left to recovery.
+    broken: bool,
 }
 
 impl std::fmt::Debug for SegmentWriter {
@@ -81,7 +118,10 @@ impl std::fmt::Debug for SegmentWriter {
 }
 
 impl SegmentWriter {
-    /// Create `dir/NNNNNN.ts` and its journal (never overwriting anything).
+    /// Create `dir/NNNNNN.ts` and its journal (never overwriting anything), with the
+    /// space closing needs set aside first: the sidecar's temporary file and blocks past
+    /// the journal's end. (`media.head`'s is the recording's: see
+    /// [`crate::store::recording::RecordingWriter`].)
     pub fn create(
         flash: &dyn Flash,
         dir: &Path,
@@ -89,8 +129,10 @@ impl SegmentWriter {
         sequence: u32,
         with_audio: bool,
     ) -> std::io::Result<SegmentWriter> {
+        reserved(flash.reserve_atomic(&SegmentFile::Meta.path(dir, sequence), SIDECAR_RESERVE))?;
         let file = flash.create_new(&SegmentFile::Media.path(dir, sequence))?;
-        let journal = flash.create_new(&SegmentFile::Journal.path(dir, sequence))?;
+        let mut journal = flash.create_new(&SegmentFile::Journal.path(dir, sequence))?;
+        reserved(journal.reserve(JOURNAL_RESERVE))?;
         Ok(SegmentWriter {
             dir: dir.to_path_buf(),
             recording_id: recording_id.to_string(),
@@ -115,6 +157,8 @@ impl SegmentWriter {
             pre_event_ns: 0,
             pre_event_audio: false,
             audio_silence: Vec::new(),
+            partial_write: false,
+            broken: false,
         })
     }
 
@@ -181,7 +225,15 @@ impl SegmentWriter {
         if n > budget {
             return Ok(Written::NoRoom);
         }
-        self.file.write_all(&self.buf)?;
+        if self.broken || self.partial_write {
+            return Err(std::io::Error::other(
+                "an earlier write to this segment failed",
+            ));
+        }
+        if let Err(e) = self.file.write_all(&self.buf) {
+            self.keep_what_landed();
+            return Err(e);
+        }
         self.whole.update(&self.buf);
         self.range.update(&self.buf);
         self.bytes += n;
@@ -209,6 +261,31 @@ impl SegmentWriter {
         Ok(Written::Bytes(n))
     }
 
+    /// After a failed append of `self.buf`: count and hash the part of it that reached
+    /// the file, so the file and the hashes agree again; if the file's length cannot be
+    /// read, the segment is left to recovery.
+    fn keep_what_landed(&mut self) {
+        let landed = match self.file.file_len() {
+            Ok(len) if len >= self.bytes && len - self.bytes <= self.buf.len() as u64 => {
+                (len - self.bytes) as usize
+            }
+            Ok(_) | Err(_) => {
+                self.broken = true;
+                return;
+            }
+        };
+        let part = &self.buf[..landed];
+        self.whole.update(part);
+        self.range.update(part);
+        self.bytes += landed as u64;
+        self.partial_write = landed > 0;
+    }
+
+    /// Whether this segment can still be closed here (no write left its end unknown).
+    pub fn closable(&self) -> bool {
+        !self.broken
+    }
+
     /// Bytes written but not yet made durable.
     pub fn unsynced_bytes(&self) -> u64 {
         self.bytes - self.range_start
@@ -216,9 +293,29 @@ impl SegmentWriter {
 
     /// Make everything written durable, then cover it with a signed checkpoint and make
     /// that durable too. Does nothing when no byte was written since the last one.
+    ///
+    /// Afterwards the journal's reserve is topped up; if the filesystem has no blocks
+    /// left for that, the error says so and the caller must close the segment now (what
+    /// is left of the reserve holds the close).
     pub fn checkpoint(&mut self, signer: &mut Signer) -> std::io::Result<()> {
-        if self.bytes == self.range_start {
+        let wrote = self.sign_range(signer)?;
+        if !wrote {
             return Ok(());
+        }
+        // Keep room for the final record; without it the caller must close now.
+        reserved(self.journal.reserve(JOURNAL_RESERVE))
+    }
+
+    /// Sync the media and sign the range since the last checkpoint into the journal;
+    /// whether there was anything to sign.
+    fn sign_range(&mut self, signer: &mut Signer) -> std::io::Result<bool> {
+        if self.broken {
+            return Err(std::io::Error::other(
+                "an earlier write left this segment's end unknown",
+            ));
+        }
+        if self.bytes == self.range_start {
+            return Ok(false);
         }
         self.file.sync_data()?;
         let range = std::mem::replace(&mut self.range, Context::new(&SHA256));
@@ -235,8 +332,22 @@ impl SegmentWriter {
             audio_frames: stats.audio,
         }));
         self.range_start = self.bytes;
-        self.journal.write_all(&rec)?;
-        self.journal.sync_data()
+        self.append_record(&rec)?;
+        Ok(true)
+    }
+
+    /// Append one signed record to the journal and make it durable. A failure may
+    /// leave a torn record at the journal's end: nothing more is appended here after
+    /// it (recovery cuts it and closes the segment).
+    fn append_record(&mut self, rec: &[u8]) -> std::io::Result<()> {
+        let written = self
+            .journal
+            .write_all(rec)
+            .and_then(|()| self.journal.sync_data());
+        if written.is_err() {
+            self.broken = true;
+        }
+        written
     }
 
     /// Add a marker at monotonic time `mono_ns`.
@@ -263,7 +374,13 @@ impl SegmentWriter {
         capture: &CaptureInfo,
         signer: &mut Signer,
     ) -> std::io::Result<(SegmentMeta, Vec<u8>)> {
-        self.checkpoint(signer)?;
+        // Into the reserve: no top-up needed, the final record is the last.
+        self.sign_range(signer)?;
+        if self.broken {
+            return Err(std::io::Error::other(
+                "an earlier write left this segment's end unknown; recovery will close it",
+            ));
+        }
         let markers = std::mem::take(&mut self.markers);
         let first = self.first_pts_ns.unwrap_or(time.mono_ns);
         let meta = SegmentMeta {
@@ -285,7 +402,8 @@ impl SegmentWriter {
             pre_event_seconds: self.pre_event_ns as f64 / 1e9,
             pre_event_audio: self.pre_event_audio,
             end_reason: reason,
-            trailing_bytes: 0,
+            // A partial TS packet is there only if an append failed part-way.
+            trailing_bytes: self.bytes % TS_PACKET as u64,
             capture: capture.clone(),
             audio_silence: std::mem::take(&mut self.audio_silence),
         };
@@ -312,8 +430,10 @@ impl SegmentWriter {
                 .collect(),
             sidecar_sha256: sha256(&json),
         }));
-        self.journal.write_all(&rec)?;
-        self.journal.sync_data()?;
+        self.append_record(&rec)?;
+        if let Err(e) = self.journal.release_reserve() {
+            tracing::debug!(error = %e, "cannot give back the journal's reserve");
+        }
         Ok((meta, rec))
     }
 }

@@ -20,4 +20,7 @@ mod offload;
 mod picture;
 mod power_cut;
 mod recorder;
+mod refusals;
+mod replay;
+mod storage_faults;
 mod systemd_notify;

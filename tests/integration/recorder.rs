@@ -264,9 +264,11 @@ fn quota_reached_stops_cleanly_in_storage_full_and_deletes_nothing() {
     assert_eq!(s["leds"]["red"], "off");
     assert!(s["recording_id"].is_null());
 
-    // A start is refused while full.
-    d.ctl_ok(&["record", "start"]);
-    wait_secs(0.5);
+    // A start is refused while full, and says so.
+    let out = d.ctl(&["record", "start"]);
+    assert_eq!(out.status.code(), Some(1), "a refused start exits 1");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("storage full"), "{stderr}");
     assert_eq!(d.status().unwrap()["state"], "storage-full");
 
     let total = bodycam::store::dir_size(&d.data.join("recordings")).unwrap();

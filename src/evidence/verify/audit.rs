@@ -47,6 +47,8 @@ fn role(e: &AuditEvent) -> Role {
         | AuditEvent::Clock(_)
         | AuditEvent::PipelineFault { .. }
         | AuditEvent::StorageFull { .. }
+        | AuditEvent::StorageError { .. }
+        | AuditEvent::StorageRecovered { .. }
         | AuditEvent::KeyCreated { .. } => Role::Notable,
         AuditEvent::Shutdown {}
         | AuditEvent::Marker { .. }
@@ -54,7 +56,8 @@ fn role(e: &AuditEvent) -> Role {
         | AuditEvent::StorageLow { .. }
         | AuditEvent::PipelineStart { .. }
         | AuditEvent::Docked { .. }
-        | AuditEvent::Undocked { .. } => Role::Quiet,
+        | AuditEvent::Undocked { .. }
+        | AuditEvent::RequestRefused { .. } => Role::Quiet,
     }
 }
 
@@ -339,6 +342,9 @@ pub(super) fn cross_check(
             | AuditEvent::StorageFull { .. }
             | AuditEvent::PipelineFault { .. }
             | AuditEvent::PipelineStart { .. }
+            | AuditEvent::RequestRefused { .. }
+            | AuditEvent::StorageError { .. }
+            | AuditEvent::StorageRecovered { .. }
             | AuditEvent::Docked { .. }
             | AuditEvent::Undocked { .. } => None,
         };

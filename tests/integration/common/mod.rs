@@ -6,6 +6,7 @@ pub mod audit;
 pub mod daemon;
 pub mod evidence;
 pub mod media;
+pub mod mounts;
 pub mod net;
 
 pub use audit::*;
