@@ -6,6 +6,7 @@
 //! - [`clock`]: monotonic and UTC time, clock synchronisation state.
 //! - [`media`]: the encoded frame type shared by capture, buffer and store.
 //! - [`capture`]: GStreamer pipelines (simulated, libcamera, v4l2) to encoded frames.
+//! - [`replay`]: test only: a camera that replays pre-encoded access units (soak runs).
 //! - [`interleave`]: merges audio and video into one decode-time order.
 //! - [`prebuffer`]: the pre-event buffer kept in RAM while ready.
 //! - [`recorder`]: the pure recorder state machine (events in, actions out).
@@ -31,6 +32,7 @@
 //! - [`systemd`]: READY / STATUS / WATCHDOG / STOPPING notifications.
 //! - [`pki`]: `bodycam pki dev`, a development CA with dock and camera certificates.
 //! - [`exit`]: exit codes.
+//! - [`fuzzing`]: the entry points of the fuzz targets (`fuzz/`, docs/FUZZING.md).
 
 pub mod config;
 
@@ -39,6 +41,8 @@ pub mod clock;
 pub mod media;
 
 pub mod capture;
+
+pub mod replay;
 
 pub mod interleave;
 
@@ -71,6 +75,7 @@ pub mod export;
 pub mod ctl;
 pub mod daemon;
 pub mod exit;
+pub mod fuzzing;
 pub mod pki;
 pub mod status;
 pub mod systemd;

@@ -57,6 +57,17 @@ enum Cmd {
         /// Head statement from `bodycam ctl head` to check freshness against.
         #[arg(long)]
         head: Option<PathBuf>,
+        /// Another device's public key (64 hex digits; repeatable): a record that fails
+        /// under the key but verifies under this one is FOREIGN rather than TAMPERED.
+        #[arg(long = "other-key", value_name = "HEX")]
+        other_keys: Vec<String>,
+        /// Another device's identity file (repeatable), as --other-key.
+        #[arg(long = "other-identity", value_name = "FILE")]
+        other_identities: Vec<PathBuf>,
+        /// Accept the store's own keys/identity.json as the key. Without it (and without
+        /// --key/--identity) a store that verifies only against its own key exits 3.
+        #[arg(long, conflicts_with_all = ["key", "identity"])]
+        trust_store_key: bool,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
@@ -74,6 +85,9 @@ enum Cmd {
         /// Control socket path (overrides the config).
         #[arg(long)]
         socket: Option<PathBuf>,
+        /// Print the daemon's answer as JSON (`ok`, and `refused`/`error` when it said no).
+        #[arg(long)]
+        json: bool,
         #[command(subcommand)]
         command: CtlCmd,
     },
@@ -293,12 +307,14 @@ fn agent_exit_code(e: &bodycam::agent::AgentError) -> i32 {
     }
 }
 
-/// How a command that ran ended: positively (exit 0) or negatively (exit 1: something
-/// did not verify, or was left on a camera).
+/// How a command that ran ended: positively (exit 0), negatively (exit 1: something
+/// did not verify, or was left on a camera), or, for `verify`, with evidence that
+/// verifies only against the key found in it (exit 3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Outcome {
     Positive,
     Negative,
+    Unconfirmed,
 }
 
 /// Pretty-print `value` as JSON on stdout.
@@ -410,6 +426,7 @@ fn identity(config: Option<PathBuf>, json: bool) -> Result<Outcome, MainError> {
 fn ctl_main(
     config: Option<PathBuf>,
     socket: Option<PathBuf>,
+    answer_json: bool,
     command: CtlCmd,
 ) -> Result<Outcome, MainError> {
     let path = match socket {
@@ -427,6 +444,11 @@ fn ctl_main(
         CtlCmd::Head { nonce } => (Request::Head { nonce }, true),
     };
     let resp = ctl::call(&path, &req, Duration::from_secs(15))?;
+    // `--json` prints the answer itself, whatever it is; status and head keep their
+    // own JSON below.
+    if answer_json && resp.status.is_none() && resp.head.is_none() {
+        print_json(&resp)?;
+    }
     if !resp.ok {
         return Err(MainError::Refused(
             resp.error.unwrap_or_else(|| "no reason given".into()),
@@ -436,7 +458,7 @@ fn ctl_main(
         print_json(&head)?;
     }
     if let Some(status) = resp.status {
-        if json {
+        if json || answer_json {
             print_json(&status)?;
         } else {
             print!("{}", status.render());
@@ -458,6 +480,8 @@ fn verify(opts: VerifyOptions, json: bool) -> Result<Outcome, MainError> {
         .map_err(MainError::Report)?;
     Ok(if report.ok {
         Outcome::Positive
+    } else if report.verifies {
+        Outcome::Unconfirmed
     } else {
         Outcome::Negative
     })
@@ -583,6 +607,9 @@ fn main() -> ExitCode {
             key,
             identity,
             head,
+            other_keys,
+            other_identities,
+            trust_store_key,
             json,
         } => verify(
             VerifyOptions {
@@ -590,6 +617,9 @@ fn main() -> ExitCode {
                 key_hex: key,
                 identity,
                 head,
+                other_keys,
+                other_identities,
+                trust_store_key,
                 progress: std::io::stderr().is_terminal(),
             },
             json,
@@ -597,8 +627,9 @@ fn main() -> ExitCode {
         Cmd::Ctl {
             config,
             socket,
+            json,
             command,
-        } => ctl_main(config, socket, command),
+        } => ctl_main(config, socket, json, command),
         #[cfg(feature = "dock-agent")]
         Cmd::DockAgent {
             config,
@@ -609,6 +640,7 @@ fn main() -> ExitCode {
     match result {
         Ok(Outcome::Positive) => ExitCode::SUCCESS,
         Ok(Outcome::Negative) => ExitCode::from(exit::FAILURE as u8),
+        Ok(Outcome::Unconfirmed) => ExitCode::from(exit::UNCONFIRMED as u8),
         Err(e) => {
             eprintln!("{prefix}: {e}");
             ExitCode::from(e.exit_code())

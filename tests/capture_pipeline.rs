@@ -34,6 +34,8 @@ fn simulated_pipeline_to_signed_segment() {
         fail_after: None,
         stall_after: None,
         failed_once: AtomicBool::new(false),
+        overlay: None,
+        replay: None,
     });
     let (ftx, frx) = crossbeam_channel::bounded(1024);
     let (etx, erx) = crossbeam_channel::unbounded();
@@ -109,6 +111,7 @@ fn simulated_pipeline_to_signed_segment() {
                     framerate: 10,
                     audio: true,
                 },
+                pre_event_silence: None,
             },
         )
         .unwrap();

@@ -6,8 +6,8 @@ use std::path::Path;
 
 use super::{
     AudioConfig, AudioSource, CameraConfig, CameraSource, Config, ConfigError, ControlsBackendKind,
-    ControlsConfig, DockConfig, EncryptionMode, EvidenceConfig, MAX_PRE_EVENT_SECONDS,
-    MAX_RECIPIENTS, RecordingConfig, StorageConfig,
+    ControlsConfig, DockConfig, EncryptionMode, EvidenceConfig, MAX_OVERLAY_SCALE,
+    MAX_PRE_EVENT_SECONDS, MAX_RECIPIENTS, RecordingConfig, StorageConfig,
 };
 
 impl Config {
@@ -57,6 +57,20 @@ impl CameraConfig {
         }
         range("camera.framerate", c.framerate, 1, 120)?;
         range("camera.bitrate_kbps", c.bitrate_kbps, 100, 50_000)?;
+        if c.source == CameraSource::Replay
+            && !Path::new(&c.device)
+                .join(crate::replay::VIDEO_FILE)
+                .is_file()
+        {
+            return Err(ConfigError::Invalid {
+                key: "camera.device",
+                reason: format!(
+                    "source `replay` needs a directory holding {} (and {} with audio)",
+                    crate::replay::VIDEO_FILE,
+                    crate::replay::AUDIO_FILE
+                ),
+            });
+        }
         if c.source == CameraSource::V4l2 {
             if c.device.is_empty() {
                 return Err(ConfigError::Invalid {
@@ -71,6 +85,12 @@ impl CameraConfig {
                 });
             }
         }
+        range(
+            "camera.overlay_scale",
+            c.overlay_scale,
+            0,
+            MAX_OVERLAY_SCALE,
+        )?;
         self.validate_simulated_faults()
     }
 

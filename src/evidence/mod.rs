@@ -160,6 +160,13 @@ impl Signer {
         self.audit
     }
 
+    /// Continue both chains from the heads found on flash: after a write that failed,
+    /// a record signed but never stored must not leave a gap before the next one.
+    pub fn resume_chains(&mut self, media: ChainHead, audit: ChainHead) {
+        self.media = media;
+        self.audit = audit;
+    }
+
     /// Record that the clock was set by a trusted source (dock); until the next boot.
     pub fn set_clock_state(&mut self, state: ClockState) {
         self.clock_override = Some(state);
@@ -189,7 +196,7 @@ impl Signer {
         payload.encode(&mut w);
         let rec = record::seal(self.key(), &w.finish());
         self.media = ChainHead {
-            count: self.media.count + 1,
+            count: self.media.count.saturating_add(1),
             hash: record::sha256(&rec),
         };
         rec
@@ -202,7 +209,7 @@ impl Signer {
         payload.encode(&mut w);
         let rec = record::seal(self.key(), &w.finish());
         self.audit = ChainHead {
-            count: self.audit.count + 1,
+            count: self.audit.count.saturating_add(1),
             hash: record::sha256(&rec),
         };
         rec

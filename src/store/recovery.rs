@@ -342,6 +342,12 @@ fn sidecar(
         trailing_bytes: summary.trailing_bytes,
         capture,
         encryption: None,
+        // Declared in recording.json before the first frame was written. A segment cut
+        // inside the span by the power loss holds fewer of the declared frames.
+        audio_silence: match info {
+            Some(i) if seq == 1 => i.pre_event_silence.iter().cloned().collect(),
+            Some(_) | None => Vec::new(),
+        },
     }
 }
 
@@ -364,5 +370,10 @@ fn append_synced(flash: &dyn Flash, path: &Path, record: &[u8]) -> Result<(), St
         .map_err(|e| StoreError::io("open", path, e))?;
     j.write_all(record)
         .and_then(|()| j.sync_data())
-        .map_err(|e| StoreError::io("append to", path, e))
+        .map_err(|e| StoreError::io("append to", path, e))?;
+    // Blocks the open segment had set aside past the journal's end are not needed now.
+    if let Err(e) = j.release_reserve() {
+        tracing::debug!(error = %e, path = %path.display(), "cannot give back a journal reserve");
+    }
+    Ok(())
 }

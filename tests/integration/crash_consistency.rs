@@ -4,6 +4,9 @@
 //! image (optionally with a torn, partly persisted tail of unsynced writes) is laid out
 //! on a real directory, the daemon's start-up path (scan → recovery) runs on it, and
 //! `bodycam verify` must accept it with nothing that was signed and durable lost.
+//!
+//! The same double fails every fsync on demand: the store must latch on the first error
+//! and take writes again only once a probe write and fsync succeed.
 
 use std::collections::BTreeMap;
 use std::io;
@@ -21,8 +24,8 @@ use bodycam::evidence::sidecar::{CaptureInfo, EndReason};
 use bodycam::evidence::{ChainHead, Signer, SystemTime, boot_id, scan};
 use bodycam::flash::{Flash, FlashFile, RealFlash};
 use bodycam::media::{Frame, StreamKind};
-use bodycam::store::Store;
-use bodycam::store::recording::NewRecording;
+use bodycam::store::recording::{NewRecording, Offer};
+use bodycam::store::{Store, StoreError};
 
 use bodycam::confidential::sealing::Footage;
 
@@ -34,6 +37,8 @@ use crate::common::footage::{footage_key, open_segment};
 struct FileImage {
     written: Vec<u8>,
     durable: Vec<u8>,
+    /// Bytes set aside past the end (`FlashFile::reserve`); no effect on the images.
+    reserved: u64,
 }
 
 #[derive(Debug, Default)]
@@ -49,6 +54,10 @@ struct Disk {
     die_at_freeze: bool,
     /// Set once the power has gone (with `die_at_freeze`).
     dead: bool,
+    /// Every sync fails with EIO (and makes nothing durable) while set.
+    failing: bool,
+    /// Temporary files set aside for atomic replacements, and their size.
+    reserved_atomic: BTreeMap<PathBuf, u64>,
 }
 
 impl Disk {
@@ -60,6 +69,15 @@ impl Disk {
             self.dead = true;
         }
         ok
+    }
+
+    /// A sync that fails while the disk is failing.
+    fn checked_sync(&mut self) -> io::Result<bool> {
+        if self.failing {
+            self.syncs += 1;
+            return Err(io::Error::from_raw_os_error(libc::EIO));
+        }
+        Ok(self.sync_point())
     }
 }
 
@@ -87,9 +105,28 @@ impl FlashFile for CrashFile {
     }
     fn sync_data(&mut self) -> io::Result<()> {
         let mut d = self.disk.lock().unwrap();
-        if d.sync_point() {
+        if d.checked_sync()? {
             let f = d.files.get_mut(&self.path).unwrap();
             f.durable = f.written.clone();
+        }
+        Ok(())
+    }
+    fn file_len(&self) -> io::Result<u64> {
+        let d = self.disk.lock().unwrap();
+        Ok(d.files
+            .get(&self.path)
+            .map_or(0, |f| f.written.len() as u64))
+    }
+    fn reserve(&mut self, bytes: u64) -> io::Result<()> {
+        let mut d = self.disk.lock().unwrap();
+        let f = d.files.get_mut(&self.path).ok_or(io::ErrorKind::NotFound)?;
+        f.reserved = f.reserved.max(bytes);
+        Ok(())
+    }
+    fn release_reserve(&mut self) -> io::Result<()> {
+        let mut d = self.disk.lock().unwrap();
+        if let Some(f) = d.files.get_mut(&self.path) {
+            f.reserved = 0;
         }
         Ok(())
     }
@@ -140,8 +177,9 @@ impl Flash for CrashFlash {
     fn write_atomic(&self, path: &Path, bytes: &[u8]) -> io::Result<()> {
         let mut d = self.0.lock().unwrap();
         // temp file fsync, then rename + directory fsync: durable only if both syncs land.
-        let first = d.sync_point();
-        let second = d.sync_point();
+        let first = d.checked_sync()?;
+        let second = d.checked_sync()?;
+        d.reserved_atomic.remove(&bodycam::layout::tmp_path(path));
         if d.dead {
             return Ok(());
         }
@@ -162,8 +200,27 @@ impl Flash for CrashFlash {
         }
         Ok(())
     }
+    fn reserve_atomic(&self, path: &Path, bytes: u64) -> io::Result<()> {
+        let mut d = self.0.lock().unwrap();
+        // The temporary file is created and fsynced: one sync point.
+        d.checked_sync()?;
+        d.reserved_atomic
+            .insert(bodycam::layout::tmp_path(path), bytes);
+        Ok(())
+    }
+    fn probe(&self, _dir: &Path) -> io::Result<()> {
+        let mut d = self.0.lock().unwrap();
+        d.checked_sync().map(|_| ())
+    }
     fn available_bytes(&self, _path: &Path) -> io::Result<u64> {
         Ok(1 << 40)
+    }
+}
+
+impl CrashFlash {
+    /// From now on every sync fails (`true`), or works again (`false`).
+    fn fail_syncs(&self, failing: bool) {
+        self.0.lock().unwrap().failing = failing;
     }
 }
 
@@ -209,6 +266,27 @@ fn frames(start: u64) -> Vec<Frame> {
     out
 }
 
+fn capture() -> CaptureInfo {
+    CaptureInfo {
+        source: "simulated".into(),
+        encoder: "x264enc".into(),
+        width: 160,
+        height: 120,
+        framerate: 10,
+        audio: true,
+    }
+}
+
+fn plan() -> NewRecording {
+    NewRecording {
+        trigger: "ctl".into(),
+        pre_event: (0, false),
+        segment_ns: 1_500_000_000,
+        capture: capture(),
+        pre_event_silence: None,
+    }
+}
+
 /// Record one recording of three segments through `flash` (encrypted to `recipient`
 /// when given).
 fn workload(root: &Path, flash: Arc<dyn Flash>, key_dir: &Path, recipient: Option<&Path>) {
@@ -240,24 +318,7 @@ fn workload(root: &Path, flash: Arc<dyn Flash>, key_dir: &Path, recipient: Optio
     };
     audit.append(&mut signer, &boot).unwrap();
     let time = TimeRef::now();
-    let mut rec = store
-        .new_recording(
-            &time,
-            NewRecording {
-                trigger: "ctl".into(),
-                pre_event: (0, false),
-                segment_ns: 1_500_000_000,
-                capture: CaptureInfo {
-                    source: "simulated".into(),
-                    encoder: "x264enc".into(),
-                    width: 160,
-                    height: 120,
-                    framerate: 10,
-                    audio: true,
-                },
-            },
-        )
-        .unwrap();
+    let mut rec = store.new_recording(&time, plan()).unwrap();
     let start = AuditEvent::RecordingStart {
         recording_id: rec.id().to_string(),
         trigger: "ctl".into(),
@@ -489,4 +550,87 @@ fn every_sync_point_of_an_encrypted_recording_recovers_verifies_and_decrypts() {
         TORN_CHUNKS_SEEN.load(std::sync::atomic::Ordering::Relaxed) > 0,
         "no power cut tore a chunk: the test does not test that"
     );
+}
+
+#[test]
+fn an_fsync_error_latches_the_store_until_a_probe_succeeds() {
+    let base = tempfile::tempdir().unwrap();
+    let root = base.path().join("store");
+    std::fs::create_dir_all(&root).unwrap();
+    let (identity, _) = Identity::load_or_create(&base.path().join("keys"), false).unwrap();
+    let mut signer = Signer::new(
+        identity,
+        Box::new(SystemTime),
+        boot_id(),
+        ChainHead::default(),
+        ChainHead::default(),
+    );
+    let flash = CrashFlash::default();
+    let cfg = StorageConfig {
+        path: root.clone(),
+        reserve_hours: 0.0,
+        max_bytes: None,
+        delete_after_ack: false,
+    };
+    let mut store = Store::open(&cfg, 100_000.0, Arc::new(flash.clone())).unwrap();
+    let time = TimeRef::now();
+    let mut rec = store.new_recording(&time, plan()).unwrap();
+    // Recording ids are unique against the real directory (the double keeps its own).
+    std::fs::create_dir_all(rec.dir()).unwrap();
+    let frames = frames(time.mono_ns);
+    let mut offered = frames.iter();
+    // The first second goes to flash; then every fsync fails.
+    for f in offered.by_ref().take(30) {
+        store.offer(&mut rec, f, &time, &mut signer).unwrap();
+    }
+    flash.fail_syncs(true);
+    let before = signer.media_head();
+    let err = offered
+        .by_ref()
+        .find_map(|f| store.offer(&mut rec, f, &time, &mut signer).err())
+        .expect("the checkpoint before the next keyframe fsyncs and fails");
+    assert!(
+        matches!(err, StoreError::Io { .. }),
+        "the first error is the I/O error itself: {err}"
+    );
+    assert_eq!(
+        signer.media_head(),
+        before,
+        "nothing was signed over bytes that are not durable"
+    );
+    let latch = store.latched().expect("the store latched").clone();
+    assert!(!latch.no_space);
+    // Latched: no footage, no new recording, no checkpoint …
+    let next = offered.next().unwrap();
+    assert!(matches!(
+        store.offer(&mut rec, next, &time, &mut signer),
+        Err(StoreError::Latched(_))
+    ));
+    assert!(matches!(
+        store.new_recording(&time, plan()),
+        Err(StoreError::Latched(_))
+    ));
+    assert!(matches!(
+        store.checkpoint(&mut rec, &mut signer),
+        Err(StoreError::Latched(_))
+    ));
+    // … and a probe that fails keeps it latched.
+    assert!(store.probe().is_err());
+    assert_eq!(store.latched(), Some(&latch));
+
+    // The medium works again: one probe write and fsync release the latch.
+    flash.fail_syncs(false);
+    store.probe().unwrap();
+    assert!(store.latched().is_none());
+    let mut again = store.new_recording(&time, plan()).unwrap();
+    let written = frames
+        .iter()
+        .map(|f| store.offer(&mut again, f, &time, &mut signer).unwrap())
+        .filter(|o| matches!(o, Offer::Written(_)))
+        .count();
+    assert!(written > 40, "{written} frames written after the probe");
+    store
+        .close_segment(&mut again, EndReason::Stopped, &time, &mut signer)
+        .unwrap()
+        .expect("closed");
 }

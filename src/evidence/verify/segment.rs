@@ -63,6 +63,8 @@ pub(super) fn verify_segment(
         }
     }
     super::sealed::check_sealed(&verified, media.path, &mut r);
+    let encrypted = r.encryption.is_some();
+    super::silence::check_silence(media_path, files.sidecar.as_deref(), encrypted, &mut r);
     finish_segment(r)
 }
 
@@ -83,6 +85,7 @@ fn empty_report(recording_id: &str, seq: u32) -> SegmentReport {
         unsigned_tail: None,
         signed_sha256: None,
         encryption: None,
+        inserted_silence: Vec::new(),
     }
 }
 

@@ -8,6 +8,7 @@ pub mod evidence;
 #[cfg(feature = "examiner")]
 pub mod footage;
 pub mod media;
+pub mod mounts;
 pub mod net;
 
 pub use audit::*;
