@@ -29,8 +29,11 @@ pub const AUDIO_FILE: &str = "audio.aac";
 pub const VIDEO_SRC: &str = "vreplay";
 /// Name of the audio `appsrc` in the pipeline description.
 pub const AUDIO_SRC: &str = "areplay";
-/// Bytes an `appsrc` queues before the feeder blocks (keeps the two streams close).
-const QUEUE_BYTES: u64 = 2_000_000;
+/// How far (in stream time) each `appsrc` may run ahead of its branch. A bound in time,
+/// not bytes, keeps audio and video together: small video frames in a byte-bounded queue
+/// let the video run seconds ahead of the audio, whose late frames then fall before
+/// their segment's start.
+const QUEUE_NS: u64 = 200_000_000;
 
 /// One access unit (video) or ADTS frame (audio).
 #[derive(Debug, Clone)]
@@ -138,7 +141,7 @@ fn units(path: &Path, parser: &str) -> Result<Vec<Unit>, CaptureError> {
 /// The pipeline for the replayed camera, from the `appsrc`s on as in production.
 pub fn pipeline_description(width: u32, height: u32, fps: u32, audio: bool) -> String {
     let video = format!(
-        "appsrc name={VIDEO_SRC} is-live=false format=time block=true max-bytes={QUEUE_BYTES} \
+        "appsrc name={VIDEO_SRC} is-live=false format=time block=true max-bytes=0 max-buffers=0 max-time={QUEUE_NS} \
          caps=\"video/x-h264,stream-format=byte-stream,alignment=au,width={width},height={height},framerate={fps}/1\" \
          ! h264parse config-interval=-1 ! video/x-h264,stream-format=byte-stream,alignment=au \
          ! appsink name=vsink sync=false max-buffers=120 drop=false"
@@ -147,7 +150,7 @@ pub fn pipeline_description(width: u32, height: u32, fps: u32, audio: bool) -> S
         return video;
     }
     format!(
-        "{video}  appsrc name={AUDIO_SRC} is-live=false format=time block=true max-bytes={QUEUE_BYTES} \
+        "{video}  appsrc name={AUDIO_SRC} is-live=false format=time block=true max-bytes=0 max-buffers=0 max-time={QUEUE_NS} \
          caps=\"audio/mpeg,mpegversion=4,stream-format=adts\" \
          ! aacparse ! audio/mpeg,mpegversion=4,stream-format=adts \
          ! appsink name=asink sync=false max-buffers=200 drop=false"

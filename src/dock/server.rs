@@ -135,14 +135,21 @@ pub async fn serve_with(
 /// The handshakes in progress, oldest first, so that the oldest can be dropped when
 /// every handshake permit is taken.
 #[derive(Debug, Clone, Default)]
-struct Handshaking(Arc<Mutex<(u64, VecDeque<(u64, AbortHandle)>)>>);
+struct Handshaking(Arc<Mutex<HandshakeList>>);
+
+/// The last id handed out, and the handshakes in progress (id, task), oldest first.
+#[derive(Debug, Default)]
+struct HandshakeList {
+    last_id: u64,
+    running: VecDeque<(u64, AbortHandle)>,
+}
 
 impl Handshaking {
     fn next_id(&self) -> u64 {
         match self.0.lock() {
             Ok(mut g) => {
-                g.0 += 1;
-                g.0
+                g.last_id += 1;
+                g.last_id
             }
             Err(_) => 0,
         }
@@ -152,7 +159,7 @@ impl Handshaking {
         if let Ok(mut g) = self.0.lock() {
             // A handshake that already ended (very fast, or refused) is not listed.
             if !handle.is_finished() {
-                g.1.push_back((id, handle));
+                g.running.push_back((id, handle));
             }
         }
     }
@@ -160,13 +167,13 @@ impl Handshaking {
     /// The handshake `id` ended (authenticated, refused or timed out).
     fn ended(&self, id: u64) {
         if let Ok(mut g) = self.0.lock() {
-            g.1.retain(|(i, _)| *i != id);
+            g.running.retain(|(i, _)| *i != id);
         }
     }
 
     /// Drop the oldest handshake still in progress; whether there was one.
     fn evict_oldest(&self) -> bool {
-        let oldest = self.0.lock().ok().and_then(|mut g| g.1.pop_front());
+        let oldest = self.0.lock().ok().and_then(|mut g| g.running.pop_front());
         match oldest {
             Some((_, handle)) => {
                 handle.abort();
