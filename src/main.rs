@@ -112,6 +112,9 @@ enum Cmd {
         /// Device identity file (as verify --identity).
         #[arg(long)]
         identity: Option<PathBuf>,
+        /// Accept the device key found in the store itself (as verify --trust-store-key).
+        #[arg(long, conflicts_with_all = ["identity", "device_key"])]
+        trust_store_key: bool,
         /// Seconds between thumbnails (0: none; default: about 60 per recording).
         #[arg(long)]
         thumbnail_seconds: Option<f64>,
@@ -590,6 +593,7 @@ fn main() -> ExitCode {
             include_unverified,
             device_key,
             identity,
+            trust_store_key,
             thumbnail_seconds,
         } => export(bodycam::export::ExportOptions {
             path,
@@ -598,6 +602,7 @@ fn main() -> ExitCode {
             include_unverified,
             device_key,
             identity,
+            trust_store_key,
             thumbnail_seconds,
             progress: std::io::stderr().is_terminal(),
             tools: bodycam::export::remux::Tools::default(),

@@ -192,6 +192,14 @@ pub(super) enum Opening {
     Fatal(DaemonError),
 }
 
+/// What the overlay shows for the camera before its store (and so its device id) opens.
+const UNKNOWN_CAMERA_ID: &str = "--------";
+
+/// The short camera id the overlay shows, from the medium's device identity.
+fn camera_id_of(medium: &Medium) -> String {
+    capture::overlay::short_camera_id(&hex::encode(medium.evidence.signer.identity().device_id()))
+}
+
 /// Open the store and its evidence at `cfg.storage.path`.
 pub(super) fn open_medium(cfg: &Config, flash: &Arc<dyn Flash>) -> Result<Medium, Opening> {
     let retry = |e: DaemonError| Opening::Retry(e);
@@ -212,6 +220,7 @@ fn medium_error(e: &DaemonError) -> bool {
         DaemonError::Store(_) | DaemonError::Evidence { .. } => true,
         DaemonError::Identity(IdentityError::Io { .. }) => true,
         DaemonError::Identity(_)
+        | DaemonError::Recipients(_)
         | DaemonError::Capture(_)
         | DaemonError::Controls(_)
         | DaemonError::Ctl(_)
@@ -292,8 +301,11 @@ pub(super) fn build(
     }
     let dock = DockSetup::from_config(&cfg, input_tx)?;
 
-    let camera_id =
-        capture::overlay::short_camera_id(&hex::encode(evidence.signer.identity().device_id()));
+    // The device id is in the store: unknown until it opens (storage-fault at start).
+    let camera_id = match &first {
+        Ok(medium) => camera_id_of(medium),
+        Err(_) => UNKNOWN_CAMERA_ID.to_string(),
+    };
     let settings = settings(
         &cfg,
         &capture_setup,
@@ -337,6 +349,9 @@ pub(super) fn build(
             }
         }
     };
+    let camera_id = camera_id_of(&medium);
+    parts.settings.overlay_text.set_camera(&camera_id);
+    parts.settings.camera_id = camera_id;
     Ok(Some((
         new_loop(&cfg, parts, medium, machine, fault),
         boot_actions,

@@ -63,6 +63,9 @@ pub struct ExportOptions {
     pub device_key: Option<String>,
     /// Device identity file (as `verify --identity`).
     pub identity: Option<PathBuf>,
+    /// Accept the key found in the store itself (as `verify --trust-store-key`); without
+    /// it, or a key or identity, the verification is not OK and the export incomplete.
+    pub trust_store_key: bool,
     /// Seconds between thumbnails (0: none; `None`: about 60 over the recording, at
     /// least every 2 s and at most every 30 s).
     pub thumbnail_seconds: Option<f64>,
@@ -160,6 +163,9 @@ pub fn export(opts: &ExportOptions) -> Result<ExportReport, ExportError> {
         identity: opts.identity.clone(),
         head: None,
         progress: opts.progress,
+        other_keys: Vec::new(),
+        other_identities: Vec::new(),
+        trust_store_key: opts.trust_store_key,
     })?;
     let dirs = recording_dirs(&opts.path, &verified)?;
     let sealings = sealings(&verified, &dirs);
@@ -168,6 +174,15 @@ pub fn export(opts: &ExportOptions) -> Result<ExportReport, ExportError> {
     let audit = audit_events(&opts.path, &verified);
     let mut recordings = Vec::new();
     let mut incomplete: Vec<String> = verified.failures.clone();
+    if !verified.key.accepted {
+        // As `verify` (exit 3): the footage is exported, but the export is not complete
+        // evidence until the device key is confirmed from outside the store.
+        incomplete.push(format!(
+            "the device key was taken from the store itself, not independently supplied \
+             (pass --identity or --device-key from enrolment, or --trust-store-key): {}",
+            verified.verdict
+        ));
+    }
     let mut by_recording: BTreeMap<&str, Vec<&SegmentReport>> = BTreeMap::new();
     for s in &verified.segments {
         by_recording.entry(&s.recording_id).or_default().push(s);
@@ -348,6 +363,9 @@ fn names_recording(e: &AuditEvent) -> Option<&str> {
         | AuditEvent::HeadIssued { .. }
         | AuditEvent::Docked { .. }
         | AuditEvent::Undocked { .. }
+        | AuditEvent::RequestRefused { .. }
+        | AuditEvent::StorageError { .. }
+        | AuditEvent::StorageRecovered { .. }
         | AuditEvent::Encryption { .. } => None,
     }
 }

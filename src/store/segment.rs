@@ -12,13 +12,12 @@ use std::path::{Path, PathBuf};
 use ring::digest::{Context, SHA256};
 
 use crate::clock::{TimeRef, rfc3339};
-use crate::evidence::Signer;
 use crate::confidential::sealing::SegmentSealer;
+use crate::evidence::Signer;
 use crate::evidence::payload::{Checkpoint, Final, Payload, SegmentKeys, SignedMarker};
 use crate::evidence::record::sha256;
 use crate::evidence::sidecar::{
-    AudioSilence, CaptureInfo, EndReason, Marker, SIDECAR_FORMAT, SegmentMeta,
-    SidecarEncryption,
+    AudioSilence, CaptureInfo, EndReason, Marker, SIDECAR_FORMAT, SegmentMeta, SidecarEncryption,
 };
 use crate::flash::{Flash, FlashFile};
 use crate::layout::SegmentFile;
