@@ -830,6 +830,7 @@ mod tests {
         format: &str,
         w: usize,
         h: usize,
+        spec: OverlaySpec,
     ) -> (Vec<u8>, gst_video::VideoInfo, Composed) {
         use gstreamer_app as gst_app;
         gst::init().unwrap();
@@ -841,12 +842,6 @@ mod tests {
             .unwrap()
             .downcast::<gst::Pipeline>()
             .unwrap();
-        let spec = OverlaySpec {
-            position: OverlayPosition::BottomRight,
-            scale: 1,
-            local_time: false,
-            frame_counter: false,
-        };
         let ov = Overlay::new(spec, OverlayText::new("CAFE0042"));
         let stats = ov.stats.clone();
         install(&p.by_name("vq").unwrap().static_pad("sink").unwrap(), ov);
@@ -865,15 +860,26 @@ mod tests {
         // What the probe composed for that second (the clock may have ticked since:
         // only the geometry and the non-time columns are compared).
         let synced = crate::clock::clock_synchronised();
-        let text = lines(Utc::now(), None, "CAFE0042", None, synced, false);
-        (data, info, Composed::new(&text, 1, false))
+        let now = Utc::now();
+        let local = spec
+            .local_time
+            .then(|| now.with_timezone(&chrono::Local).fixed_offset());
+        let text = lines(now, local, "CAFE0042", None, synced, spec.frame_counter);
+        let scale = spec.scale_for(h);
+        (data, info, Composed::new(&text, scale, spec.frame_counter))
     }
 
     #[test]
     fn the_probe_draws_into_real_nv12_and_i420_buffers() {
         let (w, h) = (320, 240);
         for format in ["NV12", "I420"] {
-            let (data, info, b) = through_probe(format, w, h);
+            let spec = OverlaySpec {
+                position: OverlayPosition::BottomRight,
+                scale: 1,
+                local_time: false,
+                frame_counter: false,
+            };
+            let (data, info, b) = through_probe(format, w, h, spec);
             let (x, y) = placement(OverlayPosition::BottomRight, w, h, b.w, b.h, 1);
             let (ys, yo) = (info.stride()[0] as usize, info.offset()[0]);
             // "  CAM CAFE0042": the columns after the time, in the first line's rows.
@@ -892,6 +898,77 @@ mod tests {
             assert_eq!(data[co + (y / 2 + 1) * cs + cx + 2], NEUTRAL, "{format}");
             assert_ne!(data[co + (y / 2 + 1) * cs + cx - 2], NEUTRAL, "{format}");
         }
+    }
+
+    /// `[camera]`'s overlay keys reach the frames: a box at the configured corner, at
+    /// the configured scale (not the automatic one), with the local-time line; a scale
+    /// above 16 is refused naming the key; `overlay = false` gives no overlay at all.
+    #[test]
+    fn overlay_keys_parse_into_the_spec_and_the_frames() {
+        use crate::config::{Config, ConfigError};
+        let c = Config::parse(
+            "[camera]\noverlay_position = \"bottom-right\"\noverlay_scale = 3\noverlay_local_time = true\n",
+        )
+        .expect("parses");
+        c.validate().expect("valid");
+        let spec = OverlaySpec::from_config(&c.camera).expect("overlay on by default");
+        assert_eq!(
+            spec,
+            OverlaySpec {
+                position: OverlayPosition::BottomRight,
+                scale: 3,
+                local_time: true,
+                frame_counter: true,
+            }
+        );
+        // 480 lines: the automatic scale would be 1, so scale 3 is the key's doing (wide
+        // enough for the 37-character first line at scale 3).
+        let (w, h) = (1280, 480);
+        assert_eq!(auto_scale(h), 1);
+        let (data, info, b) = through_probe("I420", w, h, spec);
+        assert_eq!(b.scale, 3);
+        let (x, y) = placement(OverlayPosition::BottomRight, w, h, b.w, b.h, 3);
+        assert!(x > w / 4 && y > h / 2, "bottom right: {x},{y}");
+        let (ys, yo) = (info.stride()[0] as usize, info.offset()[0]);
+        let px = |c: usize, r: usize| data[yo + r * ys + c];
+        // The box's corners are the box's paper; just outside it is the red picture.
+        for (c, r) in [
+            (x, y),
+            (x + b.w - 1, y),
+            (x, y + b.h - 1),
+            (x + b.w - 1, y + b.h - 1),
+        ] {
+            assert_eq!(px(c, r), PAPER, "box corner {c},{r}");
+        }
+        assert_ne!(px(x - 2, y), PAPER);
+        assert_ne!(px(x, y - 2), PAPER);
+        // Nothing at the default corner.
+        assert_ne!(px(12, 12), PAPER);
+        // Line 2 is the local time: "LOCAL " drawn at scale 3, pixel for pixel.
+        let label = "LOCAL ".len() * CELL_W * 3;
+        for r in line_top(3, 1)..line_top(3, 2) {
+            for col in 0..label {
+                assert_eq!(
+                    px(x + col, y + r),
+                    b.luma[r * b.w + col],
+                    "LOCAL line at {col},{r}"
+                );
+            }
+        }
+
+        let c = Config::parse("[camera]\noverlay_scale = 17\n").expect("parses");
+        match c.validate() {
+            Err(e @ ConfigError::Invalid { key, .. }) => {
+                assert_eq!(key, "camera.overlay_scale");
+                let msg = e.to_string();
+                assert!(msg.contains("17") && msg.contains("0–16"), "{msg}");
+            }
+            other => panic!("overlay_scale = 17 accepted: {other:?}"),
+        }
+
+        let c = Config::parse("[camera]\noverlay = false\n").expect("parses");
+        c.validate().expect("valid");
+        assert_eq!(OverlaySpec::from_config(&c.camera), None);
     }
 
     #[test]

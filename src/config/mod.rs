@@ -551,6 +551,73 @@ mod tests {
         );
     }
 
+    /// The Pi image's config as shipped (systemd/bodycam.toml) parses and validates but
+    /// for its recipient file, which ships with the image; with a real recipient file in
+    /// its place it validates. Its footage rate, and that of the 720p long-battery
+    /// option it documents, are the figures of README's capacity table.
+    #[test]
+    fn shipped_pi_config_validates_and_its_footage_rates_are_the_readmes() {
+        let shipped = include_str!("../../systemd/bodycam.toml");
+        let c = Config::parse(shipped).expect("systemd/bodycam.toml parses");
+        assert_eq!(c.camera.source, CameraSource::Libcamera);
+        assert_eq!(
+            (c.camera.width, c.camera.height, c.camera.framerate),
+            (1920, 1080, 30)
+        );
+        assert_eq!(c.camera.bitrate_kbps, 6000);
+        assert!(c.camera.overlay);
+        assert_eq!(c.evidence.encryption, EncryptionMode::Required);
+        // Everything before [evidence] is valid; the agency's recipient file is not on
+        // this machine, and the error names it.
+        match c.validate() {
+            Err(e @ ConfigError::Invalid { key, .. }) => {
+                assert_eq!(key, "evidence.recipients", "{e}");
+                assert!(
+                    e.to_string().contains("/etc/bodycam/recipients/agency.pub"),
+                    "{e}"
+                );
+            }
+            other => panic!("expected the missing recipient file, got {other:?}"),
+        }
+        let recipient = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/golden-sealed/footage-test.pub"
+        );
+        let with_recipient = shipped.replace("/etc/bodycam/recipients/agency.pub", recipient);
+        assert_ne!(with_recipient, shipped);
+        let c = Config::parse(&with_recipient).expect("parses");
+        c.validate()
+            .expect("the Pi config validates with a recipient file");
+
+        let readme = include_str!("../../README.md");
+        assert!(readme.contains("796 kB/s = **2.87 GB/h**"));
+        assert!(readme.contains("406 kB/s = **1.46 GB/h**"));
+        let rate = c.footage_bytes_per_second();
+        assert!(
+            (rate - 796_000.0).abs() < 0.5,
+            "1080p30 at 6000 kbit/s: {rate}"
+        );
+        // 29 GB of /data on a 32 GB card: about 10.1 hours.
+        assert!((29e9 / rate / 3600.0 - 10.1).abs() < 0.05);
+
+        // The long-battery option, as the file's comment spells it.
+        assert!(shipped.contains("width = 1280, height = 720, bitrate_kbps = 3000"));
+        let long = with_recipient
+            .replace("width = 1920\n", "width = 1280\n")
+            .replace("height = 1080\n", "height = 720\n")
+            .replace("bitrate_kbps = 6000\n", "bitrate_kbps = 3000\n");
+        let c = Config::parse(&long).expect("parses");
+        c.validate().expect("valid");
+        assert_eq!((c.camera.width, c.camera.height), (1280, 720));
+        assert_eq!(c.camera.bitrate_kbps, 3000);
+        let rate = c.footage_bytes_per_second();
+        assert!(
+            (rate - 406_000.0).abs() < 0.5,
+            "720p30 at 3000 kbit/s: {rate}"
+        );
+        assert!((29e9 / rate / 3600.0 - 19.8).abs() < 0.05);
+    }
+
     #[test]
     fn full_contract_keys_parse() {
         let text = r#"

@@ -1260,3 +1260,91 @@ fn offloaded_needs_the_acknowledgement_before_the_deletion() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Declared inserted silence (issue 10): the sidecar's `audio_silence` against the media.
+
+/// The declaration checks out: reported, checked, not a finding.
+#[test]
+fn declared_silence_that_matches_the_media_is_reported_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("store");
+    let mut b = Builder::random(&root);
+    let rec = b.recording_with_silence(8, 6, None, false);
+    let key = b.public_key.clone();
+    b.shutdown();
+    let (code, report) = verify(&root, &key, &[]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(status(&report, &rec, 1), "OK");
+    let notes = &segment(&report, &rec, 1)["inserted_silence"];
+    assert_eq!(notes[0]["frames"], 6, "{notes:#}");
+    assert_eq!(notes[0]["checked"], true, "{notes:#}");
+    assert_eq!(notes[0]["reason"], "pre_event_audio_disabled", "{notes:#}");
+}
+
+/// One frame of the declared span is not the declared silent frame (the store signed
+/// it as written, so every hash and signature holds): TAMPERED by the silence check,
+/// the span reported unchecked.
+#[test]
+fn a_changed_frame_in_the_declared_silence_is_tampered() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("store");
+    let mut b = Builder::random(&root);
+    let rec = b.recording_with_silence(8, 6, Some(3), false);
+    let key = b.public_key.clone();
+    b.shutdown();
+    let (code, report) = verify(&root, &key, &[]);
+    assert_ne!(code, 0, "{report:#}");
+    assert_eq!(status(&report, &rec, 1), "TAMPERED", "{report:#}");
+    let s = segment(&report, &rec, 1);
+    let found: Vec<&str> = s["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["check"].as_str().unwrap())
+        .collect();
+    assert_eq!(found, ["silence"], "only the silence check objects: {s:#}");
+    let f = findings(&report, &rec, 1, "silence");
+    assert_eq!(f[0]["status"], "TAMPERED");
+    let msg = f[0]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("1 of them not the declared silent frame"),
+        "{msg}"
+    );
+    assert_eq!(s["inserted_silence"][0]["checked"], false, "{s:#}");
+    others_ok(&report, &[(&rec, 1)]);
+}
+
+/// A power cut inside the declared span: recovery copies the declaration from
+/// recording.json into the first segment's sidecar, and the file holds only the span's
+/// first frames. Fewer frames than declared is then expected, not tampering; a closed
+/// segment with the same shortfall would be.
+#[test]
+fn a_recovered_first_segment_cut_inside_the_silence_is_not_tampered() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("store");
+    let mut b = Builder::random(&root);
+    let rec = b.recording_with_silence(7, 40, None, true);
+    let b = b.restart();
+    let key = b.public_key.clone();
+    b.shutdown();
+    let (code, report) = verify(&root, &key, &[]);
+    assert_eq!(code, 0, "{report:#}");
+    let s = segment(&report, &rec, 1);
+    assert_eq!(s["end_reason"], "recovered", "{s:#}");
+    assert_ne!(s["status"], "TAMPERED", "{s:#}");
+    assert!(findings(&report, &rec, 1, "silence").is_empty(), "{s:#}");
+    assert_eq!(s["inserted_silence"][0]["frames"], 40, "{s:#}");
+    assert_eq!(s["inserted_silence"][0]["checked"], true, "{s:#}");
+
+    // The same shortfall in a segment that was closed normally is TAMPERED.
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("store");
+    let mut b = Builder::random(&root);
+    let rec = b.recording_with_silence(8, 40, None, false);
+    let key = b.public_key.clone();
+    b.shutdown();
+    let (_, report) = verify(&root, &key, &[]);
+    assert_eq!(status(&report, &rec, 1), "TAMPERED", "{report:#}");
+    assert_eq!(findings(&report, &rec, 1, "silence").len(), 1);
+}

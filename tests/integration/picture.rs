@@ -59,6 +59,7 @@ fn best_second(
 
 #[test]
 fn simulated_overlay_is_drawn_and_changes_at_the_second() {
+    let started = std::time::Instant::now();
     let mut d = Daemon::start(&format!(
         "[camera]\nwidth = {W}\nheight = {H}\nframerate = {FPS}\nbitrate_kbps = 3000\npattern = \"snow\"\noverlay_scale = 1\n[recording]\nsegment_seconds = 10\n"
     ));
@@ -77,6 +78,17 @@ fn simulated_overlay_is_drawn_and_changes_at_the_second() {
         "{s}"
     );
     assert_eq!(s["camera"]["overlay"]["skipped"], 0, "{s}");
+    // Composed once a second (plus the camera id arriving, plus a clock-state change at
+    // most), drawn into every frame: the daemon has run `alive` seconds.
+    let alive = started.elapsed().as_secs_f64();
+    let composed = s["camera"]["overlay"]["composed"]
+        .as_u64()
+        .expect("composed");
+    let drawn = s["camera"]["overlay"]["frames"].as_u64().expect("frames");
+    assert!(
+        composed >= 3 && composed as f64 <= alive.ceil() + 2.0,
+        "composed {composed} times in {alive:.1} s: {s}"
+    );
     d.signal(libc::SIGTERM);
 
     let rec = d.recordings().pop().expect("a recording");
@@ -84,6 +96,16 @@ fn simulated_overlay_is_drawn_and_changes_at_the_second() {
     let meta = sidecar(seg).expect("sidecar");
     let start: DateTime<Utc> = meta["utc_start"].as_str().unwrap().parse().unwrap();
     let synchronised = bodycam::clock::clock_synchronised();
+
+    // Every recorded frame passed the probe (and the frames while ready did too).
+    let recorded = segments(&rec)
+        .iter()
+        .map(|ts| packets(ts, "v").len() as u64)
+        .sum::<u64>();
+    assert!(
+        recorded > 40 && drawn >= recorded && drawn as f64 <= (alive + 1.0) * FPS as f64,
+        "{drawn} frames drawn, {recorded} recorded, {alive:.1} s at {FPS} fps"
+    );
 
     let a = luma_frame(seg, 0, W, H);
     let b = luma_frame(seg, FPS, W, H);

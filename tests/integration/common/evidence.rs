@@ -11,7 +11,7 @@ use bodycam::evidence::audit::AuditLog;
 use bodycam::evidence::events::AuditEvent;
 use bodycam::evidence::head::HeadStatement;
 use bodycam::evidence::identity::Identity;
-use bodycam::evidence::sidecar::{CaptureInfo, EndReason};
+use bodycam::evidence::sidecar::{AudioSilence, CaptureInfo, EndReason, SilenceReason};
 use bodycam::evidence::{ChainHead, FixedTime, Signer, scan};
 use bodycam::flash::{Flash, RealFlash};
 use bodycam::layout::IDENTITY_FILE;
@@ -28,6 +28,12 @@ pub const BASE_UTC_MS: i64 = 1_767_225_600_000;
 pub const BOOT_ID: [u8; 16] = [0x11; 16];
 /// Target segment length.
 pub const SEGMENT_SECONDS: u64 = 2;
+
+/// The silent frame of [`Builder::recording_with_silence`]: avenc_aac's silent ADTS
+/// frame at 48 kHz mono, as the daemon finds it at start-up.
+pub const SILENT_FRAME: [u8; 11] = [
+    0xff, 0xf1, 0x4e, 0x70, 0x01, 0x7f, 0xfc, 0x01, 0x18, 0x20, 0x07,
+];
 
 /// Path of the committed golden vectors.
 pub fn golden_dir() -> PathBuf {
@@ -201,6 +207,12 @@ impl Builder {
     }
 
     fn begin(&mut self) -> RecordingWriter {
+        self.begin_with(None)
+    }
+
+    /// A new recording whose first segment declares `silence` (as the daemon declares
+    /// pre-event audio it did not keep).
+    fn begin_with(&mut self, silence: Option<AudioSilence>) -> RecordingWriter {
         let time = self.time_ref();
         let w = self
             .store
@@ -211,7 +223,7 @@ impl Builder {
                     pre_event: (0, false),
                     segment_ns: SEGMENT_SECONDS * 1_000_000_000,
                     capture: capture(self.fps),
-                    pre_event_silence: None,
+                    pre_event_silence: silence,
                 },
             )
             .unwrap();
@@ -262,6 +274,70 @@ impl Builder {
             }
             self.mono += period;
         }
+    }
+
+    /// A recording whose first `silent` audio frames are declared inserted silence
+    /// ([`SILENT_FRAME`], reason `pre_event_audio_disabled`) and written as that frame,
+    /// but for frame `changed` (if any), which keeps its captured bytes. `frames` frames
+    /// in all; closed, or left open for [`Builder::restart`] when `open` (a power cut).
+    pub fn recording_with_silence(
+        &mut self,
+        frames: u64,
+        silent: u64,
+        changed: Option<u64>,
+        open: bool,
+    ) -> String {
+        let period = 1_000_000_000 / self.fps;
+        // The audio frame of video frame i is at mono + i·period + period/2; the
+        // recording's timeline starts at its first frame (video 0, at mono).
+        let base = self.mono;
+        let first = base + period / 2;
+        let end = first + silent * period;
+        let silence = AudioSilence {
+            frames: silent,
+            first_pts_90k: bodycam::ts::timeline_90k(first, base),
+            end_pts_90k: bodycam::ts::timeline_90k(end, base),
+            seconds: (end - first) as f64 / 1e9,
+            reason: SilenceReason::PreEventAudioDisabled,
+            frame_hex: hex::encode(SILENT_FRAME),
+        };
+        let mut w = self.begin_with(Some(silence));
+        for i in 0..frames {
+            let time = self.time_ref();
+            let mut pair = self.frames(i);
+            if i < silent && changed != Some(i) {
+                pair[1].data = SILENT_FRAME.to_vec();
+            }
+            for f in pair {
+                let r = w
+                    .offer(self.store.flash(), &f, u64::MAX, &time, &mut self.signer)
+                    .unwrap();
+                assert!(matches!(r, Offer::Written(_)), "{r:?}");
+            }
+            self.mono += period;
+        }
+        let id = w.id().to_string();
+        if open {
+            self.open = Some(w);
+            return id;
+        }
+        let time = self.time_ref();
+        w.close_segment(
+            self.store.flash(),
+            EndReason::Stopped,
+            &time,
+            &mut self.signer,
+        )
+        .unwrap();
+        self.log(AuditEvent::RecordingStop {
+            recording_id: id.clone(),
+            trigger: "ctl".into(),
+            seconds: w.seconds(),
+            segments: w.closed_segments(),
+            during: None,
+        });
+        self.mono += 5_000_000_000;
+        id
     }
 
     /// A closed recording of `segments` segments (each [`SEGMENT_SECONDS`] long).
