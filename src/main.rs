@@ -154,6 +154,27 @@ enum CtlCmd {
         #[arg(long)]
         nonce: String,
     },
+    /// Fire a configured trigger input (`[[trigger]] name`), as its GPIO line would.
+    Trigger {
+        /// The trigger's name.
+        name: String,
+    },
+    /// Toggle audio mute while recording (like four presses).
+    Mute,
+    /// Go to sleep: capture stops and the pre-event buffer is emptied.
+    Sleep,
+    /// Wake up from sleep.
+    Wake,
+    /// Simulated gauge: set what the battery reads (percent, or anything else for garbage).
+    Battery {
+        /// What the gauge's `capacity` reads, e.g. 80.
+        value: String,
+        /// On a charger.
+        #[arg(long)]
+        charging: bool,
+    },
+    /// Simulated power-fail input: the supply is going (finalise, power off).
+    PowerFail,
 }
 
 fn init_logging() {
@@ -366,6 +387,12 @@ fn ctl_main(
         CtlCmd::Dock => (Request::Dock, false),
         CtlCmd::Undock => (Request::Undock, false),
         CtlCmd::Head { nonce } => (Request::Head { nonce }, true),
+        CtlCmd::Trigger { name } => (Request::Trigger { name }, false),
+        CtlCmd::Mute => (Request::Mute, false),
+        CtlCmd::Sleep => (Request::Sleep, false),
+        CtlCmd::Wake => (Request::Wake, false),
+        CtlCmd::Battery { value, charging } => (Request::Battery { value, charging }, false),
+        CtlCmd::PowerFail => (Request::PowerFail, false),
     };
     let resp = ctl::call(&path, &req, Duration::from_secs(15))?;
     if !resp.ok {
@@ -375,6 +402,9 @@ fn ctl_main(
     }
     if let Some(head) = resp.head {
         print_json(&head)?;
+    }
+    if let Some(state) = resp.state {
+        println!("{state}");
     }
     if let Some(status) = resp.status {
         if json {

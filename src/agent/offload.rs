@@ -476,6 +476,7 @@ fn check_head(head: &HeadStatement, nonce: &[u8], device: &Device) -> Result<(),
         | Payload::Checkpoint(_)
         | Payload::Final(_)
         | Payload::Recovery(_)
+        | Payload::Location(_)
         | Payload::Audit(_) => Err(OffloadError::BadHead(
             "head statement is not bound to this dock's nonce (replayed?)".into(),
         )),

@@ -219,6 +219,8 @@ mod tests {
             storage_low: false,
             marker_flash: false,
             stealth: false,
+            battery_low: false,
+            muted: false,
         })
     }
 

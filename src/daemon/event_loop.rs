@@ -84,6 +84,7 @@ impl Loop {
             ctl.stop();
         }
         self.audit(AuditEvent::Shutdown {});
+        self.run_power_off();
         self.controls.shutdown();
         info!("bodycam daemon stopped");
     }
@@ -98,12 +99,21 @@ impl Loop {
         match input {
             Input::Gesture(g) => {
                 info!(gesture = gesture_name(g), "button gesture");
+                self.officer.cause = Some(format!("gesture:{}", gesture_name(g)));
                 self.dispatch(Event::Gesture(g));
+                self.officer.cause = None;
             }
             Input::Command(c) => {
                 info!(command = ?c, "control command");
+                self.officer.cause = Some("ctl".into());
                 self.dispatch(Event::Command(c));
+                self.officer.cause = None;
             }
+            Input::Trigger(name, reply) => self.on_trigger(&name, reply),
+            Input::Battery(r) => self.on_battery(r),
+            Input::PowerFail => self.on_power_fail(),
+            Input::Peer(p) => self.on_peer_input(p),
+            Input::LocationLink(up, error) => self.on_location_link(up, error),
             Input::Dock(docked) => self.on_dock_sense(docked),
             Input::DockCall(req, reply) => {
                 let answer = self.dock_call(req);
@@ -178,7 +188,9 @@ impl Loop {
             | State::Recording
             | State::Stopping
             | State::Fault { .. }
-            | State::ShuttingDown => {}
+            | State::ShuttingDown
+            | State::Asleep
+            | State::PoweringOff => {}
         }
     }
 
@@ -215,6 +227,9 @@ impl Loop {
             Action::OpenDock => self.open_dock(),
             Action::CloseDock => self.close_dock(),
             Action::Exit => self.exit = true,
+            Action::MuteChanged(on) => self.mute_changed(on),
+            Action::SleepChanged(on) => self.sleep_changed(on),
+            Action::PowerOff(reason) => self.power_off(reason),
         }
     }
 
@@ -249,8 +264,9 @@ impl Loop {
             self.pipeline_failed(problem.reason());
         }
         let flowing = self.pipeline.capture.is_some() && self.pipeline.watch.flowing(now);
-        // Docked, the camera is stopped on purpose: the loop itself is what is watched.
-        if flowing || self.machine.state() == State::Docked {
+        // Docked or asleep, the camera is stopped on purpose: the loop itself is what
+        // is watched.
+        if flowing || matches!(self.machine.state(), State::Docked | State::Asleep) {
             self.notify.watchdog(now);
         }
         if let Some(rec) = self.recording.as_mut()
@@ -269,6 +285,7 @@ impl Loop {
             self.last_refresh = now;
             self.refresh_storage();
         }
+        self.officer_tick(now);
         self.drain_queue();
     }
 

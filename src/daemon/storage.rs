@@ -48,7 +48,9 @@ impl Loop {
             | State::StorageFull
             | State::Fault { .. }
             | State::Docked
-            | State::ShuttingDown => {}
+            | State::ShuttingDown
+            | State::Asleep
+            | State::PoweringOff => {}
         }
     }
 

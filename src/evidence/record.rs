@@ -37,6 +37,9 @@ pub enum Kind {
     Final,
     /// Closes a segment left open by a crash, signed after restart (media chain).
     Recovery,
+    /// One location sample (a fix or "no fix") of a segment's second (media chain;
+    /// format v2).
+    Location,
     /// An audit-log entry (audit chain).
     Audit,
     /// A statement of both chain heads bound to a caller's nonce (no chain).
@@ -50,6 +53,7 @@ impl Kind {
             Kind::Checkpoint => 1,
             Kind::Final => 2,
             Kind::Recovery => 3,
+            Kind::Location => 5,
             Kind::Audit => 16,
             Kind::Head => 32,
         }
@@ -61,6 +65,7 @@ impl Kind {
             1 => Some(Kind::Checkpoint),
             2 => Some(Kind::Final),
             3 => Some(Kind::Recovery),
+            5 => Some(Kind::Location),
             16 => Some(Kind::Audit),
             32 => Some(Kind::Head),
             _ => None,

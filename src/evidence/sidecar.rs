@@ -36,6 +36,22 @@ pub struct Marker {
     pub trigger: String,
 }
 
+/// A span of the segment during which the microphone was muted: its audio frames are
+/// encoded silence, not what the microphone heard.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MuteSpan {
+    /// Seconds from the start of the segment where the silence begins.
+    pub start_offset_seconds: f64,
+    /// Seconds from the start of the segment where the microphone is back (the
+    /// segment's end when the mute went on past it).
+    pub end_offset_seconds: f64,
+    /// UTC of the start.
+    pub utc_start: String,
+    /// UTC of the end.
+    pub utc_end: String,
+}
+
 /// What was used to capture.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -98,4 +114,7 @@ pub struct SegmentMeta {
     pub trailing_bytes: u64,
     /// Capture settings.
     pub capture: CaptureInfo,
+    /// Where the microphone was muted (format v2; absent in v1 sidecars).
+    #[serde(default)]
+    pub mute_spans: Vec<MuteSpan>,
 }

@@ -131,9 +131,11 @@ impl OpenJournal {
             .iter()
             .filter_map(|r| match &r.payload {
                 Payload::Checkpoint(c) => Some(c.byte_end),
-                Payload::Final(_) | Payload::Recovery(_) | Payload::Audit(_) | Payload::Head(_) => {
-                    None
-                }
+                Payload::Final(_)
+                | Payload::Recovery(_)
+                | Payload::Location(_)
+                | Payload::Audit(_)
+                | Payload::Head(_) => None,
             })
             .max()
             .unwrap_or(0);
@@ -284,6 +286,9 @@ fn sidecar(
         end_reason: EndReason::Recovered,
         trailing_bytes: summary.trailing_bytes,
         capture,
+        // Recovery cannot know of a mute the crash interrupted; the audit log's mute
+        // entries tell, and the stored frames are silent either way.
+        mute_spans: Vec::new(),
     }
 }
 

@@ -7,11 +7,14 @@ use ring::digest::{Context, SHA256};
 
 use crate::clock::{TimeRef, rfc3339};
 use crate::evidence::Signer;
-use crate::evidence::payload::{Checkpoint, Final, Payload, SignedMarker};
+use crate::evidence::payload::{Checkpoint, Final, Location, Payload, SignedMarker};
 use crate::evidence::record::sha256;
-use crate::evidence::sidecar::{CaptureInfo, EndReason, Marker, SIDECAR_FORMAT, SegmentMeta};
+use crate::evidence::sidecar::{
+    CaptureInfo, EndReason, Marker, MuteSpan, SIDECAR_FORMAT, SegmentMeta,
+};
 use crate::flash::{Flash, FlashFile};
 use crate::layout::SegmentFile;
+use crate::location::Sample;
 use crate::media::{Frame, StreamKind, ns_to_90k};
 use crate::ts::{TIME_OFFSET_90K, TsMuxer};
 
@@ -64,6 +67,10 @@ pub struct SegmentWriter {
     markers: Vec<(Marker, i64)>,
     pre_event_ns: u64,
     pre_event_audio: bool,
+    /// Location samples (90 kHz timeline position, sample) signed at the next checkpoint.
+    locations: Vec<(u64, Sample)>,
+    /// Mute spans for the sidecar, set by the recording before [`SegmentWriter::finish`].
+    mute_spans: Vec<MuteSpan>,
 }
 
 impl std::fmt::Debug for SegmentWriter {
@@ -111,7 +118,24 @@ impl SegmentWriter {
             markers: Vec::new(),
             pre_event_ns: 0,
             pre_event_audio: false,
+            locations: Vec::new(),
+            mute_spans: Vec::new(),
         })
+    }
+
+    /// Monotonic time of the first frame and of the end of the last one, once written.
+    pub fn time_range(&self) -> Option<(u64, u64)> {
+        self.first_pts_ns.map(|f| (f, self.end_ns.max(f)))
+    }
+
+    /// Sign `sample` (at `pts_90k` on the recording's timeline) with the next checkpoint.
+    pub fn queue_location(&mut self, pts_90k: u64, sample: Sample) {
+        self.locations.push((pts_90k, sample));
+    }
+
+    /// The mute spans the sidecar lists.
+    pub fn set_mute_spans(&mut self, spans: Vec<MuteSpan>) {
+        self.mute_spans = spans;
     }
 
     /// Sequence number.
@@ -212,6 +236,27 @@ impl SegmentWriter {
             return Ok(());
         }
         self.file.sync_data()?;
+        // Location samples go into the journal just before the checkpoint, made durable
+        // by the same sync.
+        for (pts_90k, s) in std::mem::take(&mut self.locations) {
+            // ENCRYPTION HOOK (issue 12): when the footage is encrypted, these fields
+            // must be sealed like the media before signing; not yet done (see
+            // docs/EVIDENCE-FORMAT.md, "Location track").
+            let rec = signer.sign_media(&Payload::Location(Location {
+                recording_id: self.recording_id.clone(),
+                segment: self.sequence,
+                pts_90k,
+                quality: s.quality,
+                fix_utc_ms: s.fix_utc_ms,
+                lat_e7: s.lat_e7,
+                lon_e7: s.lon_e7,
+                alt_cm: s.alt_cm,
+                h_acc_cm: s.h_acc_cm,
+                v_acc_cm: s.v_acc_cm,
+                source: s.source,
+            }));
+            self.journal.write_all(&rec)?;
+        }
         let range = std::mem::replace(&mut self.range, Context::new(&SHA256));
         let stats = std::mem::take(&mut self.range_stats);
         let rec = signer.sign_media(&Payload::Checkpoint(Checkpoint {
@@ -278,6 +323,7 @@ impl SegmentWriter {
             end_reason: reason,
             trailing_bytes: 0,
             capture: capture.clone(),
+            mute_spans: std::mem::take(&mut self.mute_spans),
         };
         let json = serde_json::to_vec_pretty(&meta).map_err(std::io::Error::other)?;
         flash.write_atomic(&SegmentFile::Meta.path(&self.dir, self.sequence), &json)?;

@@ -46,14 +46,23 @@ fn role(e: &AuditEvent) -> Role {
         | AuditEvent::Clock(_)
         | AuditEvent::PipelineFault { .. }
         | AuditEvent::StorageFull { .. }
-        | AuditEvent::KeyCreated { .. } => Role::Notable,
+        | AuditEvent::KeyCreated { .. }
+        | AuditEvent::Trigger { .. }
+        | AuditEvent::Mute { .. }
+        | AuditEvent::Sleep { .. }
+        | AuditEvent::PowerOff { .. }
+        | AuditEvent::PeerRejected { .. } => Role::Notable,
         AuditEvent::Shutdown {}
         | AuditEvent::Marker { .. }
         | AuditEvent::Stealth { .. }
         | AuditEvent::StorageLow { .. }
         | AuditEvent::PipelineStart { .. }
         | AuditEvent::Docked { .. }
-        | AuditEvent::Undocked { .. } => Role::Quiet,
+        | AuditEvent::Undocked { .. }
+        | AuditEvent::BatteryLow { .. }
+        | AuditEvent::PeerAnnounced { .. }
+        | AuditEvent::PeerLink { .. }
+        | AuditEvent::LocationLink { .. } => Role::Quiet,
     }
 }
 
@@ -256,7 +265,16 @@ pub(super) fn cross_check(
             | AuditEvent::PipelineFault { .. }
             | AuditEvent::PipelineStart { .. }
             | AuditEvent::Docked { .. }
-            | AuditEvent::Undocked { .. } => None,
+            | AuditEvent::Undocked { .. }
+            | AuditEvent::Trigger { .. }
+            | AuditEvent::Mute { .. }
+            | AuditEvent::Sleep { .. }
+            | AuditEvent::BatteryLow { .. }
+            | AuditEvent::PowerOff { .. }
+            | AuditEvent::PeerAnnounced { .. }
+            | AuditEvent::PeerRejected { .. }
+            | AuditEvent::PeerLink { .. }
+            | AuditEvent::LocationLink { .. } => None,
         };
         out.extend(finding);
     }

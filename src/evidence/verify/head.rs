@@ -69,7 +69,7 @@ pub(super) fn verify_media_head(key: &Key, path: &Path, media: &ChainIndex) -> M
         }
     }
     match rec.header.kind {
-        Kind::Checkpoint | Kind::Final | Kind::Recovery => {}
+        Kind::Checkpoint | Kind::Final | Kind::Recovery | Kind::Location => {}
         Kind::Audit | Kind::Head => {
             r.status = Status::Tampered;
             r.message = format!("holds a {:?} record, not a media record", rec.header.kind);
@@ -111,10 +111,9 @@ pub(super) fn load_head(path: &Path) -> Result<HeadFile, VerifyError> {
     let record = single_record(&bytes).map_err(|e| bad(format!("record: {e}")))?;
     match record.header.kind {
         Kind::Head => Ok(HeadFile { record, statement }),
-        Kind::Checkpoint | Kind::Final | Kind::Recovery | Kind::Audit => Err(bad(format!(
-            "holds a {:?} record, not a head record",
-            record.header.kind
-        ))),
+        Kind::Checkpoint | Kind::Final | Kind::Recovery | Kind::Location | Kind::Audit => Err(bad(
+            format!("holds a {:?} record, not a head record", record.header.kind),
+        )),
     }
 }
 
@@ -127,9 +126,11 @@ pub(super) fn check_head(
     let rec = &h.record;
     let (nonce, audit_count, audit_hash) = match &rec.payload {
         Payload::Head(p) => (hex::encode(&p.nonce), p.audit_count, p.audit_hash),
-        Payload::Checkpoint(_) | Payload::Final(_) | Payload::Recovery(_) | Payload::Audit(_) => {
-            (String::new(), 0, [0u8; 32])
-        }
+        Payload::Checkpoint(_)
+        | Payload::Final(_)
+        | Payload::Recovery(_)
+        | Payload::Location(_)
+        | Payload::Audit(_) => (String::new(), 0, [0u8; 32]),
     };
     let mut r = HeadReport {
         status: Status::Ok,
