@@ -696,6 +696,116 @@ mod tests {
     }
 
     #[test]
+    fn officer_keys_are_checked_and_named() {
+        for (text, key) in [
+            ("[controls]\nreminder_minutes = 0\n", "controls.reminder_minutes"),
+            ("[controls]\nmute_reminder_minutes = 0\n", "controls.mute_reminder_minutes"),
+            ("[controls]\nsleep_reminder_minutes = 0\n", "controls.sleep_reminder_minutes"),
+            ("[[trigger]]\nname = \"Holster!\"\npin = 6\n", "trigger.name"),
+            ("[[trigger]]\nname = \"ctl\"\npin = 6\n", "trigger.name"),
+            (
+                "[[trigger]]\nname = \"a\"\npin = 6\n[[trigger]]\nname = \"a\"\npin = 7\n",
+                "trigger.name",
+            ),
+            ("[[trigger]]\nname = \"a\"\npin = 6\ndebounce_ms = 0\n", "trigger.debounce_ms"),
+            (
+                "[controls]\nbackend = \"gpio\"\n[[trigger]]\nname = \"holster\"\npin = 17\n",
+                "trigger.pin",
+            ),
+            (
+                "[controls]\nbackend = \"gpio\"\n[[trigger]]\nname = \"a\"\npin = 6\n[[trigger]]\nname = \"b\"\npin = 6\n",
+                "trigger.pin",
+            ),
+            (
+                "[controls]\nbackend = \"gpio\"\n[[trigger]]\nname = \"a\"\npin = 30\n",
+                "trigger.pin",
+            ),
+            (
+                "[controls]\nbackend = \"gpio\"\n[power]\npower_fail_pin = 22\n",
+                "power.power_fail_pin",
+            ),
+            ("[power]\npower_fail_pin = 5\n", "power.power_fail_pin"),
+            ("[peers]\nannounce = [\"holster\"]\n", "peers.announce"),
+            ("[peers]\nhop_limit = 0\n", "peers.hop_limit"),
+            ("[peers]\nenabled = true\nenrolled = \"/x\"\n", "peers.agency"),
+            ("[peers]\nenabled = true\nagency = \"metro\"\n", "peers.enrolled"),
+            (
+                "[peers]\nenabled = true\nagency = \"metro\"\nenrolled = \"/no/such/peers.json\"\n",
+                "peers.enrolled",
+            ),
+            (
+                "[peers]\nenabled = true\nagency = \"m\"\ngroup = \"127.0.0.1:5000\"\n",
+                "peers.group",
+            ),
+            ("[power]\nlow_minutes = 5\ncritical_minutes = 5\n", "power.low_minutes"),
+            ("[power]\ncritical_minutes = 0\n", "power.critical_minutes"),
+            ("[power]\nshutdown_command = []\n", "power.shutdown_command"),
+            ("[location]\nsimulated_origin = [95.0, 0.0]\n", "location.simulated_origin"),
+        ] {
+            assert_eq!(invalid_key(text), key, "{text}");
+        }
+        // The message says which trigger clashes with which control.
+        let c = Config::parse(
+            "[controls]\nbackend = \"gpio\"\n[[trigger]]\nname = \"holster\"\npin = 17\n",
+        )
+        .unwrap();
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("holster") && e.contains("controls.button_pin"), "{e}");
+    }
+
+    #[test]
+    fn officer_keys_parse() {
+        let text = r#"
+[controls]
+reminder_minutes = 3
+mute_enabled = false
+[[trigger]]
+name = "holster"
+pin = 6
+edge = "falling"
+pull = "up"
+policy = "start_and_mark"
+[[trigger]]
+name = "lightbar"
+pin = 13
+[peers]
+announce = ["gesture", "holster"]
+hop_limit = 2
+[power]
+gauge = "simulated"
+shutdown_command = ["/bin/true"]
+[location]
+source = "gpsd"
+gpsd = "127.0.0.1:2947"
+"#;
+        let c = Config::parse(text).unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.triggers.len(), 2);
+        assert_eq!(c.triggers[0].edge, TriggerEdge::Falling);
+        assert_eq!(c.triggers[0].pull, Pull::Up);
+        assert_eq!(
+            c.triggers[0].policy,
+            crate::recorder::TriggerPolicy::StartAndMark
+        );
+        assert_eq!(c.triggers[1].edge, TriggerEdge::Rising);
+        assert_eq!(c.triggers[1].debounce_ms, DEFAULT_TRIGGER_DEBOUNCE_MS);
+        assert_eq!(c.power.gauge, GaugeKind::Simulated);
+        assert_eq!(c.location.source, LocationSourceKind::Gpsd);
+        assert!(!c.controls.mute_enabled);
+        // Defaults: reminders every 2 min, low 20 min, critical 5 min, poweroff.
+        let d = Config::default();
+        assert_eq!(d.controls.reminder_minutes, 2);
+        assert_eq!(d.controls.sleep_reminder_minutes, 15);
+        assert_eq!((d.power.low_minutes, d.power.critical_minutes), (20, 5));
+        assert_eq!(d.power.shutdown_command, ["systemctl", "poweroff"]);
+        // A trigger with an unknown key or edge is a parse error naming it.
+        let e = Config::parse("[[trigger]]\nname = \"a\"\npin = 1\nedgy = 1\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("edgy"), "{e}");
+    }
+
+    #[test]
     fn missing_v4l2_device_is_named() {
         assert_eq!(
             invalid_key("[camera]\nsource = \"v4l2\"\n"),

@@ -158,7 +158,12 @@ impl PeersConfig {
                 key: "peers.enrolled",
                 reason: format!("{} does not exist", p.display()),
             }),
-            Some(_) => Ok(()),
+            Some(p) => crate::peer::trust::Enrolled::load(p, &self.agency)
+                .map(|_| ())
+                .map_err(|e| ConfigError::Invalid {
+                    key: "peers.enrolled",
+                    reason: e.to_string(),
+                }),
         }
     }
 }
