@@ -27,6 +27,8 @@ pub enum ButtonAction {
     Double,
     /// Three short presses (toggles stealth).
     Triple,
+    /// Four short presses (mute while recording, sleep while ready, wake while asleep).
+    Quad,
     /// Press and hold past the hold time (stops recording).
     Hold,
     /// One press with contact bounce on both edges.

@@ -132,7 +132,7 @@ enum CtlCmd {
     },
     /// Press the simulated record button.
     Button {
-        /// press (marker), double (start), triple (stealth), hold (stop), bounce (press with contact bounce)
+        /// press (marker), double (start), triple (stealth), quad (mute / sleep / wake), hold (stop), bounce (press with contact bounce)
         action: ButtonAction,
     },
     /// Start or stop recording without the button.

@@ -698,16 +698,31 @@ mod tests {
     #[test]
     fn officer_keys_are_checked_and_named() {
         for (text, key) in [
-            ("[controls]\nreminder_minutes = 0\n", "controls.reminder_minutes"),
-            ("[controls]\nmute_reminder_minutes = 0\n", "controls.mute_reminder_minutes"),
-            ("[controls]\nsleep_reminder_minutes = 0\n", "controls.sleep_reminder_minutes"),
-            ("[[trigger]]\nname = \"Holster!\"\npin = 6\n", "trigger.name"),
+            (
+                "[controls]\nreminder_minutes = 0\n",
+                "controls.reminder_minutes",
+            ),
+            (
+                "[controls]\nmute_reminder_minutes = 0\n",
+                "controls.mute_reminder_minutes",
+            ),
+            (
+                "[controls]\nsleep_reminder_minutes = 0\n",
+                "controls.sleep_reminder_minutes",
+            ),
+            (
+                "[[trigger]]\nname = \"Holster!\"\npin = 6\n",
+                "trigger.name",
+            ),
             ("[[trigger]]\nname = \"ctl\"\npin = 6\n", "trigger.name"),
             (
                 "[[trigger]]\nname = \"a\"\npin = 6\n[[trigger]]\nname = \"a\"\npin = 7\n",
                 "trigger.name",
             ),
-            ("[[trigger]]\nname = \"a\"\npin = 6\ndebounce_ms = 0\n", "trigger.debounce_ms"),
+            (
+                "[[trigger]]\nname = \"a\"\npin = 6\ndebounce_ms = 0\n",
+                "trigger.debounce_ms",
+            ),
             (
                 "[controls]\nbackend = \"gpio\"\n[[trigger]]\nname = \"holster\"\npin = 17\n",
                 "trigger.pin",
@@ -727,8 +742,14 @@ mod tests {
             ("[power]\npower_fail_pin = 5\n", "power.power_fail_pin"),
             ("[peers]\nannounce = [\"holster\"]\n", "peers.announce"),
             ("[peers]\nhop_limit = 0\n", "peers.hop_limit"),
-            ("[peers]\nenabled = true\nenrolled = \"/x\"\n", "peers.agency"),
-            ("[peers]\nenabled = true\nagency = \"metro\"\n", "peers.enrolled"),
+            (
+                "[peers]\nenabled = true\nenrolled = \"/x\"\n",
+                "peers.agency",
+            ),
+            (
+                "[peers]\nenabled = true\nagency = \"metro\"\n",
+                "peers.enrolled",
+            ),
             (
                 "[peers]\nenabled = true\nagency = \"metro\"\nenrolled = \"/no/such/peers.json\"\n",
                 "peers.enrolled",
@@ -737,10 +758,16 @@ mod tests {
                 "[peers]\nenabled = true\nagency = \"m\"\ngroup = \"127.0.0.1:5000\"\n",
                 "peers.group",
             ),
-            ("[power]\nlow_minutes = 5\ncritical_minutes = 5\n", "power.low_minutes"),
+            (
+                "[power]\nlow_minutes = 5\ncritical_minutes = 5\n",
+                "power.low_minutes",
+            ),
             ("[power]\ncritical_minutes = 0\n", "power.critical_minutes"),
             ("[power]\nshutdown_command = []\n", "power.shutdown_command"),
-            ("[location]\nsimulated_origin = [95.0, 0.0]\n", "location.simulated_origin"),
+            (
+                "[location]\nsimulated_origin = [95.0, 0.0]\n",
+                "location.simulated_origin",
+            ),
         ] {
             assert_eq!(invalid_key(text), key, "{text}");
         }
@@ -750,7 +777,10 @@ mod tests {
         )
         .unwrap();
         let e = c.validate().unwrap_err().to_string();
-        assert!(e.contains("holster") && e.contains("controls.button_pin"), "{e}");
+        assert!(
+            e.contains("holster") && e.contains("controls.button_pin"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -307,6 +307,7 @@ mod tests {
         let wait = Duration::from_secs(3);
         for (action, expected) in [
             (SimAction::Triple, Gesture::Triple),
+            (SimAction::Quad, Gesture::Quad),
             (SimAction::Bounce, Gesture::Single),
             (SimAction::Hold, Gesture::Hold),
             (SimAction::Press, Gesture::Single),

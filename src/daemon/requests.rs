@@ -124,6 +124,7 @@ fn press(sim: Option<&SimButton>, action: ButtonAction) -> Response {
         ButtonAction::Press => SimAction::Press,
         ButtonAction::Double => SimAction::Double,
         ButtonAction::Triple => SimAction::Triple,
+        ButtonAction::Quad => SimAction::Quad,
         ButtonAction::Hold => SimAction::Hold,
         ButtonAction::Bounce => SimAction::Bounce,
     };

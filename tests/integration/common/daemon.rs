@@ -46,6 +46,8 @@ pub struct Daemon {
     pub config: PathBuf,
     pub data: PathBuf,
     pub log: PathBuf,
+    /// Run inside this network namespace (`ip netns exec`), see [`super::netns`].
+    pub netns: Option<String>,
 }
 
 impl Daemon {
@@ -69,6 +71,7 @@ impl Daemon {
             config,
             data,
             log,
+            netns: None,
         }
     }
 
@@ -84,7 +87,15 @@ impl Daemon {
             .append(true)
             .open(&self.log)
             .expect("log file");
-        let child = Command::new(BIN)
+        let mut command = match &self.netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns, BIN]);
+                c
+            }
+            None => Command::new(BIN),
+        };
+        let child = command
             .args(["run", "--config"])
             .arg(&self.config)
             .env("BODYCAM_LOG", "info")
@@ -94,6 +105,27 @@ impl Daemon {
             .spawn()
             .expect("spawn bodycam run");
         self.child = Some(child);
+    }
+
+    /// The daemon's process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// Wait for the daemon to exit by itself; panics with the log after `timeout`.
+    pub fn wait_exit(&mut self, timeout: Duration) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("daemon running");
+        let start = Instant::now();
+        loop {
+            if let Some(st) = child.try_wait().expect("wait") {
+                return st;
+            }
+            if start.elapsed() > timeout {
+                let _ = child.kill();
+                panic!("daemon did not exit by itself\n{}", self.log_text());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// The daemon's audit log.

@@ -5,8 +5,10 @@ pub mod agent;
 pub mod audit;
 pub mod daemon;
 pub mod evidence;
+pub mod gpsfake;
 pub mod media;
 pub mod net;
+pub mod netns;
 
 pub use audit::*;
 pub use daemon::*;
