@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing bodycam needs on Debian 12 (bookworm):
-# GStreamer 1.22 with the plugins the recorder uses, ffmpeg (ffprobe for tests),
+# GStreamer 1.22 with the plugins the recorder uses, ffmpeg (ffprobe for tests), gpsd
+# and python3-gps (the location tests),
 # and a Rust toolchain >= 1.94 (the machine's rustup one if present, else Debian's
 # rustc-web/cargo-web 1.96 from bookworm-security), and Azurite from npm for the
 # dock-agent tests.
@@ -15,6 +16,9 @@ BODYCAM_APT_PACKAGES=(
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools gstreamer1.0-x
   gstreamer1.0-plugins-base-apps ffmpeg curl
+  # The location tests and benchmark: Debian's gpsd, driven by gpsfake's machinery
+  # (python3-gps); `ip` creates the network namespaces of the peer tests.
+  gpsd python3-gps iproute2
 )
 
 bodycam_as_root() {
