@@ -60,6 +60,9 @@ enum Cmd {
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
+        /// Also write the verified location track as GPX 1.1 to this file.
+        #[arg(long)]
+        gpx: Option<PathBuf>,
     },
     /// Development certificates for trying the dock link (production keys come from the agency).
     Pki {
@@ -416,8 +419,14 @@ fn ctl_main(
     Ok(Outcome::Positive)
 }
 
-fn verify(opts: VerifyOptions, json: bool) -> Result<Outcome, MainError> {
+fn verify(opts: VerifyOptions, json: bool, gpx: Option<PathBuf>) -> Result<Outcome, MainError> {
     let report = bodycam::evidence::verify::verify(&opts)?;
+    if let Some(path) = gpx {
+        let mut file = std::fs::File::create(&path).map_err(MainError::Report)?;
+        verify::write_gpx(&report, &mut file)
+            .and_then(|()| file.sync_all())
+            .map_err(MainError::Report)?;
+    }
     let mut out = std::io::stdout().lock();
     let written = if json {
         verify::render_json(&report, &mut out)
@@ -480,6 +489,7 @@ fn main() -> ExitCode {
             identity,
             head,
             json,
+            gpx,
         } => verify(
             VerifyOptions {
                 path,
@@ -489,6 +499,7 @@ fn main() -> ExitCode {
                 progress: std::io::stderr().is_terminal(),
             },
             json,
+            gpx,
         ),
         Cmd::Ctl {
             config,

@@ -127,4 +127,29 @@ fn the_gpsd_track_is_signed_no_fix_is_recorded_and_the_client_reconnects() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&text.stdout).contains("without a fix"));
+
+    // The examiner's export: GPX of the verified fixes, the outage splitting the track.
+    let gpx = d.dir.path().join("track.gpx");
+    let out = Command::new(BIN)
+        .arg("verify")
+        .arg(&d.data)
+        .arg("--gpx")
+        .arg(&gpx)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let g = std::fs::read_to_string(&gpx).unwrap();
+    assert!(
+        g.starts_with("<?xml") && g.trim_end().ends_with("</gpx>"),
+        "{g}"
+    );
+    assert_eq!(g.matches("<trkpt ").count(), fixes.len(), "{g}");
+    assert!(
+        g.matches("<trkseg>").count() >= 2,
+        "the outage splits the track: {g}"
+    );
+    assert!(
+        g.contains("<time>2026-11-25T17:") && g.contains("<fix>3d</fix>"),
+        "{g}"
+    );
 }
