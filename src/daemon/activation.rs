@@ -57,8 +57,13 @@ impl Loop {
     fn activate(&mut self, event: Event, trigger: Trigger) {
         let state = self.machine.state();
         // The machine is pure: a copy tells what the event will do.
-        let preview = self.machine.clone().step(event);
-        let outcome = outcome(&preview);
+        let mut copy = self.machine.clone();
+        let preview = copy.step(event);
+        let outcome = match outcome(&preview) {
+            // Booting, stopping or in a fault: it starts once the camera can.
+            "none" if copy.start_pending() && !self.machine.start_pending() => "pending",
+            o => o,
+        };
         info!(trigger = %trigger_name(trigger), state = state.name(), outcome, "trigger");
         self.audit(AuditEvent::Trigger {
             trigger: trigger_name(trigger),

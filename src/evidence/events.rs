@@ -170,7 +170,8 @@ pub enum AuditEvent {
         trigger: String,
         /// Recorder state when it fired.
         state: String,
-        /// `start`, `mark`, `wake`, `refused` or `none` (e.g. already recording).
+        /// `start`, `mark`, `wake`, `pending` (starts once the camera can), `refused`
+        /// or `none` (e.g. already recording).
         outcome: String,
     },
     /// Audio mute changed.

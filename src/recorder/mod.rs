@@ -333,6 +333,11 @@ impl Machine {
         self.battery_low
     }
 
+    /// A start waits for the pipeline or the end of a stop.
+    pub fn start_pending(&self) -> bool {
+        self.pending_start.is_some()
+    }
+
     /// Feed one event; returns the actions to carry out, in order.
     ///
     /// The flags every state keeps the same way (stealth, storage low, battery low,

@@ -430,7 +430,9 @@ fn a_start_asked_for_while_booting_stopping_or_asleep_records_once_running() {
         }
     }
     let mut m = machine_in(S::Stopping);
+    assert!(!m.start_pending());
     m.step(peer(TriggerPolicy::Start));
+    assert!(m.start_pending());
     let a = m.step(E::RecordingFinalized);
     assert_eq!(a[0], A::OpenRecording(Trigger::Peer(PEER_ID)));
 }
