@@ -134,9 +134,6 @@ pub const LOCATION_SOURCE_GPSD: u8 = 1;
 pub const LOCATION_SOURCE_SIMULATED: u8 = 2;
 
 /// Location (format v2): where the camera was during one second of a segment.
-///
-/// Fixed-point fields: degrees × 10⁷ (about 1 cm), metres × 100. Every field but
-/// `recording_id`, `segment`, `pts_90k` and `quality` is zero when there is no fix.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Location {
     /// Recording id.
@@ -145,6 +142,16 @@ pub struct Location {
     pub segment: u32,
     /// 90 kHz position on the recording's TS timeline the sample belongs to.
     pub pts_90k: u64,
+    /// The sample.
+    pub fix: Fix,
+}
+
+/// One location sample as a location record signs it (`crate::location` builds them).
+///
+/// Fixed-point fields: degrees × 10⁷ (about 1 cm), metres × 100. Every field but
+/// `quality` and `source` is zero when there is no fix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Fix {
     /// Fix quality.
     pub quality: FixQuality,
     /// UTC ms of the fix by the receiver's clock (GNSS time).
@@ -299,14 +306,15 @@ impl Payload {
                 w.str(&l.recording_id);
                 w.u32(l.segment);
                 w.u64(l.pts_90k);
-                w.u8(fix_quality_code(l.quality));
-                w.i64(l.fix_utc_ms);
-                w.u32(l.lat_e7.cast_unsigned());
-                w.u32(l.lon_e7.cast_unsigned());
-                w.u32(l.alt_cm.cast_unsigned());
-                w.u32(l.h_acc_cm);
-                w.u32(l.v_acc_cm);
-                w.u8(l.source);
+                let f = &l.fix;
+                w.u8(fix_quality_code(f.quality));
+                w.i64(f.fix_utc_ms);
+                w.u32(f.lat_e7.cast_unsigned());
+                w.u32(f.lon_e7.cast_unsigned());
+                w.u32(f.alt_cm.cast_unsigned());
+                w.u32(f.h_acc_cm);
+                w.u32(f.v_acc_cm);
+                w.u8(f.source);
             }
             Payload::Audit(a) => {
                 w.str(&a.event);
@@ -381,14 +389,16 @@ impl Payload {
                 recording_id: r.str()?,
                 segment: r.u32()?,
                 pts_90k: r.u64()?,
-                quality: fix_quality_from(r.u8()?)?,
-                fix_utc_ms: r.i64()?,
-                lat_e7: r.u32()?.cast_signed(),
-                lon_e7: r.u32()?.cast_signed(),
-                alt_cm: r.u32()?.cast_signed(),
-                h_acc_cm: r.u32()?,
-                v_acc_cm: r.u32()?,
-                source: r.u8()?,
+                fix: Fix {
+                    quality: fix_quality_from(r.u8()?)?,
+                    fix_utc_ms: r.i64()?,
+                    lat_e7: r.u32()?.cast_signed(),
+                    lon_e7: r.u32()?.cast_signed(),
+                    alt_cm: r.u32()?.cast_signed(),
+                    h_acc_cm: r.u32()?,
+                    v_acc_cm: r.u32()?,
+                    source: r.u8()?,
+                },
             }),
             Kind::Audit => Payload::Audit(Audit {
                 event: r.str()?,
@@ -514,14 +524,16 @@ mod tests {
                 recording_id: "r".into(),
                 segment: 4,
                 pts_90k: 270_000,
-                quality: FixQuality::Fix3d,
-                fix_utc_ms: 1_764_000_000_123,
-                lat_e7: -338_688_197,
-                lon_e7: 1_512_092_955,
-                alt_cm: -1234,
-                h_acc_cm: 350,
-                v_acc_cm: 900,
-                source: 1,
+                fix: Fix {
+                    quality: FixQuality::Fix3d,
+                    fix_utc_ms: 1_764_000_000_123,
+                    lat_e7: -338_688_197,
+                    lon_e7: 1_512_092_955,
+                    alt_cm: -1234,
+                    h_acc_cm: 350,
+                    v_acc_cm: 900,
+                    source: 1,
+                },
             }),
             Payload::Audit(Audit {
                 event: "boot".into(),

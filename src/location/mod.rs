@@ -20,26 +20,9 @@ pub use crate::evidence::payload::{
     LOCATION_SOURCE_GPSD as SOURCE_GPSD, LOCATION_SOURCE_SIMULATED as SOURCE_SIMULATED,
 };
 
-/// One location sample, in the fixed-point units of the evidence record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct Sample {
-    /// Fix quality; with [`FixQuality::NoFix`] every other field but `source` is zero.
-    pub quality: FixQuality,
-    /// UTC ms of the fix by the receiver (GNSS time).
-    pub fix_utc_ms: i64,
-    /// Latitude, degrees × 10⁷.
-    pub lat_e7: i32,
-    /// Longitude, degrees × 10⁷.
-    pub lon_e7: i32,
-    /// Altitude above mean sea level, cm.
-    pub alt_cm: i32,
-    /// Horizontal accuracy, cm (0 = not given).
-    pub h_acc_cm: u32,
-    /// Vertical accuracy, cm (0 = not given).
-    pub v_acc_cm: u32,
-    /// [`SOURCE_GPSD`] or [`SOURCE_SIMULATED`].
-    pub source: u8,
-}
+/// One location sample, in the fixed-point units of the evidence record (the record's
+/// own [`Fix`](crate::evidence::payload::Fix)).
+pub use crate::evidence::payload::Fix as Sample;
 
 impl Sample {
     /// "No fix" from `source`.

@@ -246,14 +246,7 @@ impl SegmentWriter {
                 recording_id: self.recording_id.clone(),
                 segment: self.sequence,
                 pts_90k,
-                quality: s.quality,
-                fix_utc_ms: s.fix_utc_ms,
-                lat_e7: s.lat_e7,
-                lon_e7: s.lon_e7,
-                alt_cm: s.alt_cm,
-                h_acc_cm: s.h_acc_cm,
-                v_acc_cm: s.v_acc_cm,
-                source: s.source,
+                fix: s,
             }));
             self.journal.write_all(&rec)?;
         }

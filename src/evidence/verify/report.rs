@@ -273,11 +273,12 @@ pub struct TrackPoint {
 
 impl TrackPoint {
     /// The point a verified location record signs.
-    pub fn of(l: &Location) -> TrackPoint {
+    pub fn of(loc: &Location) -> TrackPoint {
+        let l = &loc.fix;
         let fix = l.quality != FixQuality::NoFix;
         let m = |cm: i64| cm as f64 / 100.0;
         TrackPoint {
-            seconds: pts_seconds(l.pts_90k),
+            seconds: pts_seconds(loc.pts_90k),
             quality: l.quality,
             fix_utc: if fix && l.fix_utc_ms != 0 {
                 utc_text(l.fix_utc_ms)
