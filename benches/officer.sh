@@ -10,20 +10,23 @@
 #     OUT_DIR      where configs, logs and results go                 (default ./bench-out/officer-<UTC time>)
 #   Environment:
 #     BODYCAM=path   bodycam binary (default <repo>/target/release/bodycam; `cargo build --release`)
-#     ROUNDS=N       interleaved CPU rounds of (plain, gpsd+peers)       (default 3)
+#     ROUNDS=N       interleaved CPU rounds of (plain, gpsd+peers)       (default 3; 0 skips the CPU part)
 #   Needs (as root): ip (network namespaces), /usr/bin/time (GNU), /usr/bin/python3 with
 #   python3-gps and gpsd (scripts/setup.sh installs them).
 #
 # 1. Trigger latency: a daemon (1280x720@30, the simulated camera, pre_event_seconds 30)
 #    waits in `ready`; `ctl trigger holster` is sent on the control socket by a small
-#    Python client that times the round trip until the daemon answers `recording` (it
-#    answers after the loop acted on the trigger, pre-event footage written included).
-#    The daemon's own log gives the loop's part: from the `trigger` line to the `state
-#    change … to="recording"` line. Then `record stop`, back to ready, 2 s to refill.
+#    Python client, which notes the wall-clock time it sent the request (the input) and
+#    the time the daemon answered `recording` (after the loop acted on the trigger, the
+#    pre-event footage written and signed included). Input → `recording` state is from
+#    the send to the daemon's log line `state change … to="recording"` (one clock: the
+#    same host); the loop's own part is from its `trigger` line to that line. Then
+#    `record stop`, back to ready, 2 s to refill the buffer.
 # 2. Peer latency: two daemons with [peers] in a network namespace this script creates
-#    (multicast on its private loopback). A starts (`ctl record start`); the time from
-#    A's log line "start announced to peers" to B's `state change … to="recording"`
-#    (one clock: both on this host) is the peer start latency. Both stop; 2 s; again.
+#    (multicast on its private loopback). A starts (`ctl record start`); from A's
+#    `state change … to="recording"` to B's is the peer start latency (A's recording is
+#    created durably before it announces); from A's "start announced to peers" to B's
+#    state change is the network and B's part. Both stop; 2 s; again.
 # 3. CPU: one daemon recording CPU_SECONDS, plain, against the same with
 #    [location] source = "gpsd" (gpsd fed by gps.fake at 2 fixes/s) and [peers] on
 #    (in the namespace), under `time -v`, interleaved ROUNDS times; the ratio of the
@@ -101,17 +104,18 @@ wait_log() { # file regex seconds [after-line]
 }
 ms_between() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b - a) * 1000 }'; }
 
-# A control-socket request timed by the client: prints "ms answer".
+# A control-socket request timed by the client: prints "sent_epoch round_trip_ms answer".
 ctl_timed() { # socket json
     $py - "$1" "$2" <<'EOF'
 import json, socket, sys, time
 s = socket.socket(socket.AF_UNIX)
-t0 = time.perf_counter()
 s.connect(sys.argv[1])
+sent = time.time()
+t0 = time.perf_counter()
 s.sendall(sys.argv[2].encode() + b"\n")
-answer = s.makefile().readline()
+answer = json.loads(s.makefile().readline())
 t1 = time.perf_counter()
-print("%.2f %s" % ((t1 - t0) * 1000, json.loads(answer).get("state") or json.loads(answer).get("error")))
+print("%.6f %.2f %s" % (sent, (t1 - t0) * 1000, answer.get("state") or answer.get("error") or "ok"))
 EOF
 }
 ctl() { "$bodycam" ctl --socket "$1" "${@:2}" >/dev/null; }
@@ -164,7 +168,7 @@ stop_daemons() {
     pids=()
 }
 
-printf 'kind\ttrial\tclient_ms\tloop_ms\n' >"$latency"
+printf 'kind\ttrial\tinput_to_state_ms\tround_trip_ms\tpart_ms\n' >"$latency"
 
 # ---------- 1. trigger → recording ----------
 log "trigger latency: $trials trials"
@@ -174,11 +178,11 @@ start_daemon trigger "$out/trigger.toml"
 sleep 3
 for i in $(seq 1 "$trials"); do
     n=$(lines "$out/trigger.log")
-    read -r client answer < <(ctl_timed "$sock" '{"cmd":"trigger","name":"holster"}')
+    read -r sent client answer < <(ctl_timed "$sock" '{"cmd":"trigger","name":"holster"}')
     [[ $answer == recording ]] || die "trigger $i answered $answer"
     t0=$(log_epoch "$out/trigger.log" 'bodycam::daemon::activation.* trigger ' "$n")
     t1=$(log_epoch "$out/trigger.log" 'state change .*to="recording"' "$n")
-    printf 'trigger\t%s\t%s\t%s\n' "$i" "$client" "$(ms_between "$t0" "$t1")" >>"$latency"
+    printf 'trigger\t%s\t%s\t%s\t%s\n' "$i" "$(ms_between "$sent" "$t1")" "$client" "$(ms_between "$t0" "$t1")" >>"$latency"
     sleep 0.5
     ctl "$sock" record stop
     wait_state "$sock" ready 20 || die "trigger $i: not ready again"
@@ -213,11 +217,12 @@ sleep 3
 for i in $(seq 1 "$trials"); do
     na=$(lines "$out/peer-a.log")
     nb=$(lines "$out/peer-b.log")
-    read -r client _ < <(ctl_timed "$sa" '{"cmd":"record","action":"start"}')
+    ctl "$sa" record start
     wait_state "$sb" recording 10 || die "peer $i: B did not follow"
+    ta=$(log_epoch "$out/peer-a.log" 'state change .*to="recording"' "$na")
     t0=$(log_epoch "$out/peer-a.log" 'start announced to peers' "$na")
     t1=$(log_epoch "$out/peer-b.log" 'state change .*to="recording"' "$nb")
-    printf 'peer\t%s\t%s\t%s\n' "$i" "$client" "$(ms_between "$t0" "$t1")" >>"$latency"
+    printf 'peer\t%s\t%s\t-\t%s\n' "$i" "$(ms_between "$ta" "$t1")" "$(ms_between "$t0" "$t1")" >>"$latency"
     sleep 0.5
     ctl "$sa" record stop
     ctl "$sb" record stop
@@ -290,13 +295,15 @@ for r in $(seq 1 "$rounds"); do
     run_cpu "$r" off
     run_cpu "$r" on
 done
+[[ $rounds -gt 0 ]] || log "CPU part skipped (ROUNDS=0)"
 
 # ---------- summary ----------
 field() { awk -F'\t' -v k="$1" -v c="$2" 'NR > 1 && $1 == k { print $c }' "$latency"; }
-read -r tcm tcmin tcmax < <(field trigger 3 | stats)
-read -r tlm tlmin tlmax < <(field trigger 4 | stats)
-read -r pcm pcmin pcmax < <(field peer 3 | stats)
-read -r plm plmin plmax < <(field peer 4 | stats)
+read -r tsm tsmin tsmax < <(field trigger 3 | stats)
+read -r tcm tcmin tcmax < <(field trigger 4 | stats)
+read -r tlm tlmin tlmax < <(field trigger 5 | stats)
+read -r psm psmin psmax < <(field peer 3 | stats)
+read -r plm plmin plmax < <(field peer 5 | stats)
 ratios=$(awk -F'\t' 'NR > 1 { c[$1 " " $2] = $5 } END { for (k in c) { split(k, p, " "); if (p[2] == "on" && c[p[1] " off"] > 0) print c[k] / c[p[1] " off"] } }' "$cpu")
 read -r rm rmin rmax < <(stats <<<"$ratios")
 {
@@ -306,10 +313,11 @@ read -r rm rmin rmax < <(stats <<<"$ratios")
     echo
     echo "| measure | median | min | max | target |"
     echo "|---|---|---|---|---|"
-    echo "| trigger → recording, client round trip (ms, n=$trials) | $tcm | $tcmin | $tcmax | ≤ 50 |"
-    echo "| trigger → recording, in the loop (ms) | $tlm | $tlmin | $tlmax | |"
-    echo "| peer start: A announces → B recording (ms, n=$trials) | $plm | $plmin | $plmax | ≤ 250 median |"
-    echo "| peer start: A's own ctl round trip (ms) | $pcm | $pcmin | $pcmax | |"
+    echo "| trigger input → \`recording\` state (ms, n=$trials) | $tsm | $tsmin | $tsmax | ≤ 50 |"
+    echo "| — the loop's part: its \`trigger\` line → state (ms) | $tlm | $tlmin | $tlmax | |"
+    echo "| — input → answer, pre-event footage written and signed (ms) | $tcm | $tcmin | $tcmax | |"
+    echo "| peer start: A \`recording\` → B \`recording\` (ms, n=$trials) | $psm | $psmin | $psmax | ≤ 250 median |"
+    echo "| — A's announcement → B \`recording\` (ms) | $plm | $plmin | $plmax | |"
     echo "| recorder CPU, gpsd + peers on / off ($rounds rounds of ${cpu_seconds} s) | $rm | $rmin | $rmax | |"
 } >"$summary"
 cat "$summary"

@@ -53,7 +53,9 @@ fn announce_name(t: Trigger) -> Option<String> {
 }
 
 impl Loop {
-    /// Dispatch an activation event and audit what it did.
+    /// Dispatch an activation event and audit what it did. The entry is written after
+    /// the machine has acted, so that its sync is not between the input and the
+    /// `recording` state (it then follows the `recording_start` it caused).
     fn activate(&mut self, event: Event, trigger: Trigger) {
         let state = self.machine.state();
         // The machine is pure: a copy tells what the event will do.
@@ -65,14 +67,14 @@ impl Loop {
             o => o,
         };
         info!(trigger = %trigger_name(trigger), state = state.name(), outcome, "trigger");
+        self.officer.cause = Some(trigger_name(trigger));
+        self.dispatch(event);
+        self.officer.cause = None;
         self.audit(AuditEvent::Trigger {
             trigger: trigger_name(trigger),
             state: state.name().to_string(),
             outcome: outcome.to_string(),
         });
-        self.officer.cause = Some(trigger_name(trigger));
-        self.dispatch(event);
-        self.officer.cause = None;
     }
 
     /// A trigger input fired; `reply` gets the state it led to, or why not.
