@@ -32,6 +32,7 @@
 //! - [`systemd`]: READY / STATUS / WATCHDOG / STOPPING notifications.
 //! - [`pki`]: `bodycam pki dev`, a development CA with dock and camera certificates.
 //! - [`exit`]: exit codes.
+//! - [`fuzzing`]: the entry points of the fuzz targets (`fuzz/`, docs/FUZZING.md).
 
 pub mod config;
 
@@ -75,6 +76,7 @@ pub mod agent;
 pub mod ctl;
 pub mod daemon;
 pub mod exit;
+pub mod fuzzing;
 pub mod pki;
 pub mod status;
 pub mod systemd;

@@ -57,6 +57,17 @@ enum Cmd {
         /// Head statement from `bodycam ctl head` to check freshness against.
         #[arg(long)]
         head: Option<PathBuf>,
+        /// Another device's public key (64 hex digits; repeatable): a record that fails
+        /// under the key but verifies under this one is FOREIGN rather than TAMPERED.
+        #[arg(long = "other-key", value_name = "HEX")]
+        other_keys: Vec<String>,
+        /// Another device's identity file (repeatable), as --other-key.
+        #[arg(long = "other-identity", value_name = "FILE")]
+        other_identities: Vec<PathBuf>,
+        /// Accept the store's own keys/identity.json as the key. Without it (and without
+        /// --key/--identity) a store that verifies only against its own key exits 3.
+        #[arg(long, conflicts_with_all = ["key", "identity"])]
+        trust_store_key: bool,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
@@ -272,12 +283,14 @@ fn agent_exit_code(e: &bodycam::agent::AgentError) -> i32 {
     }
 }
 
-/// How a command that ran ended: positively (exit 0) or negatively (exit 1: something
-/// did not verify, or was left on a camera).
+/// How a command that ran ended: positively (exit 0), negatively (exit 1: something
+/// did not verify, or was left on a camera), or, for `verify`, with evidence that
+/// verifies only against the key found in it (exit 3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Outcome {
     Positive,
     Negative,
+    Unconfirmed,
 }
 
 /// Pretty-print `value` as JSON on stdout.
@@ -438,6 +451,8 @@ fn verify(opts: VerifyOptions, json: bool, gpx: Option<PathBuf>) -> Result<Outco
         .map_err(MainError::Report)?;
     Ok(if report.ok {
         Outcome::Positive
+    } else if report.verifies {
+        Outcome::Unconfirmed
     } else {
         Outcome::Negative
     })
@@ -488,6 +503,9 @@ fn main() -> ExitCode {
             key,
             identity,
             head,
+            other_keys,
+            other_identities,
+            trust_store_key,
             json,
             gpx,
         } => verify(
@@ -496,6 +514,9 @@ fn main() -> ExitCode {
                 key_hex: key,
                 identity,
                 head,
+                other_keys,
+                other_identities,
+                trust_store_key,
                 progress: std::io::stderr().is_terminal(),
             },
             json,
@@ -516,6 +537,7 @@ fn main() -> ExitCode {
     match result {
         Ok(Outcome::Positive) => ExitCode::SUCCESS,
         Ok(Outcome::Negative) => ExitCode::from(exit::FAILURE as u8),
+        Ok(Outcome::Unconfirmed) => ExitCode::from(exit::UNCONFIRMED as u8),
         Err(e) => {
             eprintln!("{prefix}: {e}");
             ExitCode::from(e.exit_code())

@@ -25,7 +25,7 @@ use super::progress::Bar;
 use super::records;
 use super::segment::{self, Done, SegmentFiles};
 pub use super::summary::{Outcome, Summary};
-use crate::dock::wire::{DeviceInfo, ListedSegment, OffloadState};
+use crate::dock::wire::{DeviceInfo, ListedRecording, ListedSegment, OffloadState};
 use crate::evidence::head::HeadStatement;
 use crate::evidence::payload::{Payload, decode_hex};
 use crate::evidence::record::Kind;
@@ -144,11 +144,11 @@ pub async fn sync_camera(
 }
 
 /// What the camera said about itself, checked against the enrolment list.
-pub(super) struct Device {
+pub(crate) struct Device {
     /// Device id (hex).
-    pub(super) id: String,
+    pub(crate) id: String,
     /// The enrolled Ed25519 public key.
-    pub(super) key: [u8; 32],
+    pub(crate) key: [u8; 32],
 }
 
 async fn run(
@@ -232,8 +232,16 @@ async fn fresh_head(
 async fn listed_segments(
     client: &CameraClient,
 ) -> Result<Vec<(RecordingId, ListedSegment)>, OffloadError> {
+    ordered_segments(client.recordings().await?)
+}
+
+/// The listed segments with their validated recording ids, in chain order (recording
+/// id, then sequence number).
+pub(crate) fn ordered_segments(
+    recordings: Vec<ListedRecording>,
+) -> Result<Vec<(RecordingId, ListedSegment)>, OffloadError> {
     let mut segments = Vec::new();
-    for r in client.recordings().await? {
+    for r in recordings {
         let Some(id) = RecordingId::parse(&r.id) else {
             return Err(OffloadError::MalformedListing(r.id));
         };
@@ -245,13 +253,15 @@ async fn listed_segments(
     Ok(segments)
 }
 
-/// Media bytes of the closed segments still to offload (the progress bar's length).
-fn pending_bytes(segments: &[(RecordingId, ListedSegment)]) -> u64 {
+/// Media bytes of the closed segments still to offload (the progress bar's length). The
+/// sizes are the camera's word: saturating, since a listing may claim any (a `sum`
+/// overflowed on two huge sizes, found through the agent_answers fuzz target).
+pub(crate) fn pending_bytes(segments: &[(RecordingId, ListedSegment)]) -> u64 {
     segments
         .iter()
         .filter(|(_, s)| s.closed && s.offload == OffloadState::Pending)
         .filter_map(|(_, s)| s.bytes)
-        .sum()
+        .fold(0, u64::saturating_add)
 }
 
 /// One pass over a camera's segments: where the chain stands and what the ledger may
@@ -461,7 +471,11 @@ fn enrolled(shared: &Shared, info: &DeviceInfo) -> Result<Device, OffloadError> 
 
 /// The head statement must be a head record signed by the enrolled key for our nonce:
 /// proof that the camera holds the enrolled private key now.
-fn check_head(head: &HeadStatement, nonce: &[u8], device: &Device) -> Result<(), OffloadError> {
+pub(crate) fn check_head(
+    head: &HeadStatement,
+    nonce: &[u8],
+    device: &Device,
+) -> Result<(), OffloadError> {
     let rec = decode_hex(&head.record)
         .map_err(|e| OffloadError::BadHead(format!("head statement: {e}")))?;
     if rec.header.kind != Kind::Head || !rec.raw.verify(&device.key) {

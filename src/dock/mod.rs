@@ -39,6 +39,7 @@ use crate::evidence::head::HeadStatement;
 use crate::store::offload::AckError;
 use wire::{AckReply, DeviceInfo, OffloadState, TimeReply};
 
+pub use api::router;
 pub use server::{DockServer, serve, serve_with};
 pub use tls::server_tls;
 

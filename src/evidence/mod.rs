@@ -169,7 +169,7 @@ impl Signer {
         payload.encode(&mut w);
         let rec = record::seal(self.key(), &w.finish());
         self.media = ChainHead {
-            count: self.media.count + 1,
+            count: self.media.count.saturating_add(1),
             hash: record::sha256(&rec),
         };
         rec
@@ -182,7 +182,7 @@ impl Signer {
         payload.encode(&mut w);
         let rec = record::seal(self.key(), &w.finish());
         self.audit = ChainHead {
-            count: self.audit.count + 1,
+            count: self.audit.count.saturating_add(1),
             hash: record::sha256(&rec),
         };
         rec

@@ -15,6 +15,7 @@ mod dock_link;
 mod dock_state;
 mod evidence_daemon;
 mod evidence_verify;
+mod fuzz_corpus;
 mod officer_location;
 mod officer_peers;
 mod officer_power;

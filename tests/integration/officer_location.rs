@@ -57,7 +57,7 @@ fn the_gpsd_track_is_signed_no_fix_is_recorded_and_the_client_reconnects() {
     assert_eq!(links, vec![true, false, true], "{}", d.log_text());
 
     let out = Command::new(BIN)
-        .args(["verify", "--json"])
+        .args(["verify", "--json", "--trust-store-key"])
         .arg(&d.data)
         .output()
         .unwrap();
@@ -122,7 +122,7 @@ fn the_gpsd_track_is_signed_no_fix_is_recorded_and_the_client_reconnects() {
         .unwrap();
     assert!(first_none > 0 && last_none + 1 < track.len());
     let text = Command::new(BIN)
-        .arg("verify")
+        .args(["verify", "--trust-store-key"])
         .arg(&d.data)
         .output()
         .unwrap();
@@ -131,7 +131,7 @@ fn the_gpsd_track_is_signed_no_fix_is_recorded_and_the_client_reconnects() {
     // The examiner's export: GPX of the verified fixes, the outage splitting the track.
     let gpx = d.dir.path().join("track.gpx");
     let out = Command::new(BIN)
-        .arg("verify")
+        .args(["verify", "--trust-store-key"])
         .arg(&d.data)
         .arg("--gpx")
         .arg(&gpx)

@@ -90,7 +90,7 @@ fn low_then_critical_battery_finalises_audits_and_runs_the_shutdown_command() {
         );
     }
     let out = Command::new(BIN)
-        .arg("verify")
+        .args(["verify", "--trust-store-key"])
         .arg(&d.data)
         .output()
         .unwrap();

@@ -125,7 +125,7 @@ fn muted_audio_is_silent_for_exactly_the_span_and_both_streams_stay_playable() {
     let id = rec.file_name().unwrap().to_string_lossy().to_string();
     assert_eq!(mutes, vec![(true, Some(id.clone())), (false, Some(id))]);
     let out = Command::new(BIN)
-        .args(["verify", "--json"])
+        .args(["verify", "--json", "--trust-store-key"])
         .arg(&d.data)
         .output()
         .unwrap();
@@ -138,7 +138,7 @@ fn muted_audio_is_silent_for_exactly_the_span_and_both_streams_stay_playable() {
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["segments"][0]["mute_spans"], meta["mute_spans"]);
     let text = Command::new(BIN)
-        .arg("verify")
+        .args(["verify", "--trust-store-key"])
         .arg(&d.data)
         .output()
         .unwrap();

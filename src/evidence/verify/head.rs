@@ -57,14 +57,18 @@ pub(super) fn verify_media_head(key: &Key, path: &Path, media: &ChainIndex) -> M
     r.counter = Some(rec.header.counter);
     match trust(key, &rec) {
         Trust::Verified => {}
-        Trust::Foreign(id) => {
+        Trust::Foreign(id, from) => {
             r.status = Status::Foreign;
-            r.message = format!("signed by another device ({})", hex::encode(id));
+            r.message = format!(
+                "signed by another device ({}, key from {from})",
+                hex::encode(id)
+            );
             return r;
         }
         Trust::Altered => {
             r.status = Status::Tampered;
-            r.message = "altered after signing (signature does not verify)".into();
+            r.message =
+                "altered after signing (the signature verifies under no key supplied)".into();
             return r;
         }
     }
@@ -142,15 +146,18 @@ pub(super) fn check_head(
     };
     match trust(key, rec) {
         Trust::Verified => {}
-        Trust::Foreign(id) => r.findings.push(Finding::new(
+        Trust::Foreign(id, from) => r.findings.push(Finding::new(
             Status::Foreign,
             Check::Signature,
-            format!("signed by another device ({})", hex::encode(id)),
+            format!(
+                "signed by another device ({}, key from {from})",
+                hex::encode(id)
+            ),
         )),
         Trust::Altered => r.findings.push(Finding::new(
             Status::Tampered,
             Check::Signature,
-            "altered after signing (signature does not verify)",
+            "altered after signing (the signature verifies under no key supplied)",
         )),
     }
     if r.findings.is_empty() {

@@ -40,6 +40,7 @@ use crate::layout;
 use audit::{apply_offloads, cross_check, verify_audit};
 use chain::{ChainIndex, Link, analyse_chain, mark_chain_findings, out_of_order};
 use head::{check_head, load_head, verify_media_head};
+pub use inputs::parse_key_hex;
 use inputs::{Input, Key, RecordingFiles, resolve_key};
 use render::Progress;
 use segment::verify_segment;
@@ -77,6 +78,11 @@ pub enum VerifyError {
     /// Both `--key` and `--identity` were given.
     #[error("give --key or --identity, not both")]
     KeyConflict,
+    /// `--trust-store-key` with `--key` or `--identity`.
+    #[error(
+        "--trust-store-key accepts the store's own key; it cannot be combined with --key or --identity"
+    )]
+    TrustConflict,
     /// The identity file is unreadable or inconsistent.
     #[error(transparent)]
     Identity(#[from] IdentityError),
@@ -107,6 +113,15 @@ pub struct VerifyOptions {
     pub identity: Option<PathBuf>,
     /// Head statement from `bodycam ctl head` (`--head`); needs a whole store.
     pub head: Option<PathBuf>,
+    /// Other devices' public keys (`--other-key`, 64 hex digits each): a record that
+    /// fails under the key but verifies under one of these is FOREIGN, not TAMPERED.
+    pub other_keys: Vec<String>,
+    /// Other devices' identity files (`--other-identity`), as `other_keys`.
+    pub other_identities: Vec<PathBuf>,
+    /// Without `--key`/`--identity`: accept the store's own `keys/identity.json` as the
+    /// key (`--trust-store-key`). Otherwise a store that verifies against its own key
+    /// only is reported as not confirmed ([`Report::verifies`] true, [`Report::ok`] false).
+    pub trust_store_key: bool,
     /// Draw a progress bar on stderr (the caller checks that stderr is a terminal).
     pub progress: bool,
 }
@@ -183,6 +198,7 @@ pub fn verify(opts: &VerifyOptions) -> Result<Report, VerifyError> {
         errors,
         notes,
         ok: false,
+        verifies: false,
         failures: Vec::new(),
         verdict: String::new(),
     };
@@ -295,6 +311,7 @@ pub fn verify_audit_log(public_key: &[u8; 32], path: &Path) -> AuditReport {
     let key = Key {
         public: *public_key,
         device_id: device_id_for(public_key),
+        others: Vec::new(),
     };
     verify_audit(&key, path, true).0
 }

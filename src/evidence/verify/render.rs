@@ -133,12 +133,23 @@ fn render_key(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
     let source = match r.key.source {
         KeySource::Key => "--key".to_string(),
         KeySource::IdentityFile => format!("--identity {}", r.key.path.as_deref().unwrap_or("")),
+        KeySource::Store if r.key.accepted => format!(
+            "{} (NOT independently supplied; accepted with --trust-store-key)",
+            r.key.path.as_deref().unwrap_or("the store")
+        ),
         KeySource::Store => format!(
             "{} (NOT independently supplied)",
             r.key.path.as_deref().unwrap_or("the store")
         ),
     };
     writeln!(out, "key      device {} from {source}", r.key.device_id)?;
+    if !r.key.other_keys.is_empty() {
+        writeln!(
+            out,
+            "         other devices' keys: {}",
+            r.key.other_keys.join(", ")
+        )?;
+    }
     for n in &r.key.notes {
         writeln!(out, "         ! {n}")?;
     }
@@ -264,6 +275,15 @@ fn render_audit(a: &AuditReport, out: &mut dyn Write) -> std::io::Result<()> {
         writeln!(
             out,
             "             event {} {} {}",
+            e.utc.as_deref().unwrap_or("?"),
+            e.event,
+            e.detail
+        )?;
+    }
+    for e in &a.unknown_events {
+        writeln!(
+            out,
+            "             unknown event (not checked) {} {} {}",
             e.utc.as_deref().unwrap_or("?"),
             e.event,
             e.detail

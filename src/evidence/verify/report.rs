@@ -22,6 +22,10 @@ pub enum Status {
     Offloaded,
     /// Closed by recovery after a crash: the tail was signed only after the restart.
     RecoveredTail,
+    /// The audit log ends inside a record that is the start of the next entry, as a
+    /// power cut during an append leaves it; everything before it verifies and chains.
+    /// The torn bytes were never a signed entry.
+    TornTail,
     /// Neither final nor recovery record: still being written or not yet recovered.
     Open,
     /// Media without a journal.
@@ -44,7 +48,7 @@ impl Status {
     /// Whether this status lets the verdict be OK.
     pub fn passes(self) -> bool {
         match self {
-            Status::Ok | Status::Offloaded | Status::RecoveredTail => true,
+            Status::Ok | Status::Offloaded | Status::RecoveredTail | Status::TornTail => true,
             Status::Open
             | Status::Unsigned
             | Status::Missing
@@ -62,6 +66,7 @@ impl Status {
             Status::Ok => 0,
             Status::Offloaded => 1,
             Status::RecoveredTail => 1,
+            Status::TornTail => 1,
             Status::Open => 2,
             Status::Unsigned => 3,
             Status::Missing => 4,
@@ -79,6 +84,7 @@ impl Status {
             Status::Ok => "OK",
             Status::Offloaded => "OFFLOADED",
             Status::RecoveredTail => "RECOVERED_TAIL",
+            Status::TornTail => "TORN_TAIL",
             Status::Open => "OPEN",
             Status::Unsigned => "UNSIGNED",
             Status::Missing => "MISSING",
@@ -136,6 +142,8 @@ pub enum Check {
     Head,
     /// Signed audit entries against the footage they describe.
     AuditClaims,
+    /// An audit entry's event and detail against their definition.
+    AuditEvent,
 }
 
 /// One thing found about a segment (or the audit log, or a head).
@@ -359,8 +367,13 @@ pub struct AuditReport {
     pub first_counter: Option<u64>,
     /// Highest counter found.
     pub last_counter: Option<u64>,
-    /// Per-record findings (parse, signature, kind).
+    /// Per-record findings (parse, signature, kind, detail).
     pub findings: Vec<Finding>,
+    /// Bytes of a torn last record (TORN_TAIL): not an entry, never signed.
+    pub torn_tail_bytes: u64,
+    /// Signed entries whose event this verifier does not know (a later firmware's): they
+    /// hold their place in the chain; what they say is not checked.
+    pub unknown_events: Vec<AuditEntry>,
     /// Chain problems (gaps = deleted entries, broken links, duplicates).
     pub problems: Vec<ChainProblem<AuditRef>>,
     /// Unclean shutdowns, recoveries, clock changes, faults.
@@ -422,6 +435,13 @@ pub struct KeyReport {
     pub path: Option<String>,
     /// False when the key was taken from the store being verified.
     pub independently_supplied: bool,
+    /// Whether the key may confirm the evidence: independently supplied, or the store's
+    /// own accepted with `--trust-store-key`. When false the report is not OK however
+    /// well the evidence verifies (exit code 3).
+    pub accepted: bool,
+    /// Device ids of the other keys a record failing under the key was tried with
+    /// (`--other-key`, `--other-identity`, a store identity naming another key).
+    pub other_keys: Vec<String>,
     /// Remarks (store identity differing from the supplied key, …).
     pub notes: Vec<String>,
 }
@@ -465,8 +485,10 @@ pub struct Report {
     pub errors: Vec<String>,
     /// Remarks that do not affect the verdict (ignored files, caveats).
     pub notes: Vec<String>,
-    /// True only when nothing failed.
+    /// True only when nothing failed and the key was accepted ([`KeyReport::accepted`]).
     pub ok: bool,
+    /// True when nothing failed under the key used, whether or not it was accepted.
+    pub verifies: bool,
     /// Every failure, one line each (empty when `ok`).
     pub failures: Vec<String>,
     /// One line.
@@ -509,6 +531,7 @@ impl Report {
             out.extend(
                 a.findings
                     .iter()
+                    .filter(|f| !f.status.passes())
                     .map(|f| format!("audit log: {}", f.message)),
             );
             out.extend(a.problems.iter().map(|p| {
@@ -548,20 +571,39 @@ impl Report {
 
     pub(super) fn conclude(&mut self) {
         self.failures = self.failures();
-        self.ok = self.failures.is_empty();
+        self.verifies = self.failures.is_empty();
+        self.ok = self.verifies && self.key.accepted;
         let segments = self.segments.len();
         let recovered = self
             .segments
             .iter()
             .filter(|s| s.status == Status::RecoveredTail)
             .count();
-        self.verdict = if self.ok {
-            let mut v = format!("OK: {segments} segment(s) verified");
+        let torn = self
+            .audit
+            .as_ref()
+            .is_some_and(|a| a.status == Status::TornTail);
+        self.verdict = if self.verifies {
+            let mut v = if self.ok {
+                format!("OK: {segments} segment(s) verified")
+            } else {
+                format!(
+                    "NOT CONFIRMED: {segments} segment(s) verify, but only against the \
+                     store's own key ({}), which was not independently supplied: pass \
+                     --identity or --key from enrolment (or --trust-store-key to accept it)",
+                    self.key.path.as_deref().unwrap_or("keys/identity.json")
+                )
+            };
             if recovered > 0 {
                 v.push_str(&format!(", {recovered} with a tail signed after a restart"));
             }
-            if !self.key.independently_supplied {
-                v.push_str(", but against the store's own key (not independently supplied)");
+            if torn {
+                v.push_str(", the audit log ends in a torn record (a power cut during an append)");
+            }
+            if self.ok && !self.key.independently_supplied {
+                v.push_str(
+                    ", against the store's own key (not independently supplied; accepted with --trust-store-key)",
+                );
             }
             if self.input == InputKind::Store && self.head.is_none() {
                 v.push_str("; without --head, removal of the newest footage cannot be ruled out");

@@ -11,6 +11,12 @@ SECTION = "multimedia"
 LICENSE = "Apache-2.0"
 # nooelint: oelint.var.licenseremotefile
 LIC_FILES_CHKSUM = "file://${COMMON_LICENSE_DIR}/Apache-2.0;md5=89aea4e17d99a7cacdbeed46a0096b10"
+# bodycam records H.264 and AAC only through patent-encumbered encoders
+# (x264enc, avenc_aac) whose recipes carry LICENSE_FLAGS = "commercial"; the
+# same flag here makes that a declared requirement. A distro that does not
+# accept commercial_bodycam (the bodycam distro does) skips this recipe
+# instead of failing on the missing plugins.
+LICENSE_FLAGS = "commercial"
 
 # gstreamer-sys / gstreamer-app-sys link against these (found with pkg-config).
 DEPENDS = "gstreamer1.0 gstreamer1.0-plugins-base"
@@ -23,7 +29,13 @@ SRC_URI = "git://example.invalid/bodycam.git;protocol=https;branch=main"
 # against the Cargo.lock of the tree it tests).
 SRCREV = "4b93da5e599c59d708bb1a5a4137c25b25f0ce7e"
 
-inherit cargo cargo-update-recipe-crates pkgconfig systemd useradd
+inherit cargo cargo-update-recipe-crates features_check pkgconfig systemd useradd
+
+# The daemon is supervised by systemd (Type=notify, watchdog, sysusers.d,
+# tmpfiles.d, networkd for usb0). usrmerge: sysusers.d/bodycam.conf names
+# the shell /usr/sbin/nologin, which is ${base_sbindir}/nologin (see
+# USERADD_PARAM) only with usrmerge; oe-core's systemd distros have it.
+REQUIRED_DISTRO_FEATURES = "systemd usrmerge"
 
 # One crate:// entry per Cargo.lock package, written by scripts/gen-crates-inc.py.
 require ${BPN}-crates.inc
@@ -35,7 +47,9 @@ CARGO_BUILD_FLAGS:append = " --no-default-features"
 PACKAGES =+ "${PN}-usb-gadget ${PN}-watchdog"
 
 # The daemon runs as its own user; these are created at build time because
-# the rootfs is read-only (sysusers.d/bodycam.conf says the same for systemd).
+# the rootfs is read-only. sysusers.d/bodycam.conf says the same for systemd,
+# and oe-core's systemd_sysusers_check warns at do_rootfs if home or shell
+# differ; scripts/ci-platform-checks.sh (sysusers) compares the two.
 USERADD_PACKAGES = "${PN}"
 GROUPADD_PARAM:${PN} = "--system gpio"
 USERADD_PARAM:${PN} = "--system --user-group --home-dir /data/bodycam --no-create-home \
