@@ -81,10 +81,13 @@ impl Fleet {
     }
 }
 
+/// Datagrams heard, with when.
+type Heard = Arc<Mutex<Vec<(Instant, Vec<u8>)>>>;
+
 /// A socket of the test's own on the group, recording every datagram it hears.
 struct Listener {
     transport: Arc<UdpMulticast>,
-    heard: Arc<Mutex<Vec<(Instant, Vec<u8>)>>>,
+    heard: Heard,
     stop: Arc<AtomicBool>,
 }
 
@@ -98,7 +101,7 @@ impl Listener {
     fn join(ns: &NetNs) -> Listener {
         let group = GROUP.parse().unwrap();
         let transport = Arc::new(ns.within(move || UdpMulticast::open("lo", group).expect("join")));
-        let heard = Arc::new(Mutex::new(Vec::new()));
+        let heard: Heard = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
         let (t, h, st) = (transport.clone(), heard.clone(), stop.clone());
         std::thread::spawn(move || {
