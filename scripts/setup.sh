@@ -20,6 +20,9 @@ BODYCAM_APT_PACKAGES=(
   # The location tests and benchmark: Debian's gpsd, driven by gpsfake's machinery
   # (python3-gps); `ip` creates the network namespaces of the peer tests.
   gpsd python3-gps iproute2
+  # libcamerasrc: the Pi camera's description is parsed with its overlay in the tests
+  # (no camera needed; the element only has to exist).
+  gstreamer1.0-libcamera
 )
 
 bodycam_as_root() {

@@ -13,6 +13,7 @@
 //!     NNNNNN.ack                     a dock's acknowledgement
 //!   evidence/audit.log               the signed audit log
 //!   evidence/media.head              copy of the newest media-chain record
+//!   .probe                           written and removed to test the medium after a fault
 //!   keys/device.pk8, identity.json   default key directory
 //! ```
 //!
@@ -45,6 +46,9 @@ pub const IDENTITY_FILE: &str = "identity.json";
 pub const CTL_SOCKET: &str = "ctl.sock";
 /// Suffix of the temporary file an atomic replacement writes first (`.NAME.tmp`).
 const TMP_SUFFIX: &str = ".tmp";
+/// The file [`crate::flash::Flash::probe`] writes, fsyncs and removes below
+/// `storage.path` to tell whether the medium takes writes again (hidden: never evidence).
+pub const PROBE_FILE: &str = ".probe";
 
 /// Highest segment sequence number (six decimal digits).
 pub const MAX_SEQUENCE: u32 = 999_999;

@@ -126,6 +126,8 @@ pub enum LedMode {
     Stopping,
     /// No space left to record.
     StorageFull,
+    /// The store cannot be written (read-only, missing, I/O errors).
+    StorageFault,
     /// Something is broken.
     Fault,
     /// In the dock, idle.
@@ -166,6 +168,7 @@ pub struct LedInputs {
 /// | `Recording`       | On        | Off       | —         |
 /// | `Stopping`        | BlinkFast | Off       | —         |
 /// | `StorageFull`     | Off       | Off       | On        |
+/// | `StorageFault`    | BlinkSlow | Off       | On        |
 /// | `Fault`           | Off       | Off       | BlinkFast |
 /// | `Docked`          | Off       | BlinkSlow | —         |
 /// | `Offloading`      | Off       | BlinkFast | —         |
@@ -193,6 +196,7 @@ pub fn patterns_for(i: &LedInputs) -> LedPatterns {
         LedMode::Recording => (On, Off, None),
         LedMode::Stopping => (BlinkFast, Off, None),
         LedMode::StorageFull => (Off, Off, Some(On)),
+        LedMode::StorageFault => (BlinkSlow, Off, Some(On)),
         LedMode::Fault => (Off, Off, Some(BlinkFast)),
         LedMode::Docked => (Off, BlinkSlow, None),
         LedMode::Offloading => (Off, BlinkFast, None),
@@ -250,6 +254,8 @@ pub enum HapticCue {
     BatteryLow,
     /// Powering off: one 1.5 s pulse.
     PowerOff,
+    /// Two long pulses: the store cannot be written.
+    StorageFault,
 }
 
 const fn ms(v: u64) -> Duration {
@@ -279,6 +285,7 @@ impl HapticCue {
             (ms(100), ms(0)),
         ];
         const POWER_OFF: [(Duration, Duration); 1] = [(ms(1500), ms(0))];
+        const STORAGE_FAULT: [(Duration, Duration); 2] = [(ms(400), ms(200)), (ms(400), ms(0))];
         match self {
             HapticCue::RecordingStarted => &STARTED,
             HapticCue::RecordingStopped => &STOPPED,
@@ -293,6 +300,7 @@ impl HapticCue {
             HapticCue::SleepReminder => &SLEEP_REMINDER,
             HapticCue::BatteryLow => &BATTERY_LOW,
             HapticCue::PowerOff => &POWER_OFF,
+            HapticCue::StorageFault => &STORAGE_FAULT,
         }
     }
 }
@@ -317,12 +325,13 @@ mod tests {
         LedPatterns { red, green, amber }
     }
 
-    const ALL_MODES: [LedMode; 11] = [
+    const ALL_MODES: [LedMode; 12] = [
         LedMode::Booting,
         LedMode::Ready,
         LedMode::Recording,
         LedMode::Stopping,
         LedMode::StorageFull,
+        LedMode::StorageFault,
         LedMode::Fault,
         LedMode::Docked,
         LedMode::Offloading,
@@ -339,6 +348,7 @@ mod tests {
             (LedMode::Recording, p(On, Off, Off)),
             (LedMode::Stopping, p(BlinkFast, Off, Off)),
             (LedMode::StorageFull, p(Off, Off, On)),
+            (LedMode::StorageFault, p(BlinkSlow, Off, On)),
             (LedMode::Fault, p(Off, Off, BlinkFast)),
             (LedMode::Docked, p(Off, BlinkSlow, Off)),
             (LedMode::Offloading, p(Off, BlinkFast, Off)),
@@ -363,6 +373,7 @@ mod tests {
             let owns_amber = matches!(
                 mode,
                 LedMode::StorageFull
+                    | LedMode::StorageFault
                     | LedMode::Fault
                     | LedMode::OffloadComplete
                     | LedMode::PoweringOff
@@ -491,6 +502,7 @@ mod tests {
         assert_eq!(on_times(HapticCue::RecordingStopped), vec![ms(600)]);
         assert_eq!(on_times(HapticCue::Marker), vec![ms(100)]);
         assert_eq!(on_times(HapticCue::Fault), vec![ms(100); 3]);
+        assert_eq!(on_times(HapticCue::StorageFault), vec![ms(400); 2]);
         let mut seen: Vec<(HapticCue, &[(Duration, Duration)])> = Vec::new();
         for cue in [
             HapticCue::RecordingStarted,
@@ -506,6 +518,7 @@ mod tests {
             HapticCue::SleepReminder,
             HapticCue::BatteryLow,
             HapticCue::PowerOff,
+            HapticCue::StorageFault,
         ] {
             let pulses = cue.pulses();
             // Pulses are separated by a gap so they feel distinct; the last needs none.

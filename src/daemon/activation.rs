@@ -48,7 +48,9 @@ fn announce_name(t: Trigger) -> Option<String> {
         Trigger::Ctl => Some("ctl".into()),
         Trigger::Peer(_) => Some("peer".into()),
         Trigger::Input(n) => Some(n.to_string()),
-        Trigger::StorageFull | Trigger::Shutdown | Trigger::Power(_) => None,
+        Trigger::StorageFull | Trigger::Shutdown | Trigger::Power(_) | Trigger::StorageFault => {
+            None
+        }
     }
 }
 
@@ -177,7 +179,8 @@ impl Loop {
             | Trigger::Input(_)
             | Trigger::StorageFull
             | Trigger::Shutdown
-            | Trigger::Power(_) => Outgoing {
+            | Trigger::Power(_)
+            | Trigger::StorageFault => Outgoing {
                 origin: self.settings.officer.own,
                 origin_recording: recording_id.to_string(),
                 hops: 0,

@@ -69,6 +69,7 @@ impl Loop {
             | State::StorageFull
             | State::Fault { .. }
             | State::Docked
+            | State::StorageFault
             | State::ShuttingDown
             | State::PoweringOff => None,
         }

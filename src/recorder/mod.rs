@@ -38,6 +38,8 @@ pub enum Trigger {
     Peer(PeerId),
     /// The battery became critical or the power-fail input fired.
     Power(PowerReason),
+    /// A write or fsync on the store failed (the store is latched).
+    StorageFault,
 }
 
 /// A request from the control socket.
@@ -94,12 +96,20 @@ pub enum Event {
     BatteryLow(bool),
     /// Battery critical or power failing: finalise everything and power off.
     PowerDown(PowerReason),
+    /// The store cannot be written: a write or fsync failed (the store latched), or it
+    /// could not be opened at start.
+    StorageFault,
+    /// A probe write and fsync succeeded after a storage fault: the store takes writes
+    /// again.
+    StorageRecovered,
 }
 
 /// Feedback through the haptic motor.
 pub use crate::controls::leds::HapticCue;
 
-/// Why a request was refused.
+/// Why a request was refused. The first four refuse a start (felt as
+/// [`HapticCue::Fault`] when a gesture asked); the others answer a `ctl` request that
+/// would change nothing (a gesture that changes nothing stays silent, as it always was).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Refusal {
@@ -107,12 +117,37 @@ pub enum Refusal {
     StorageFull,
     /// The camera is in its dock: take it out to record.
     Docked,
-    /// Mute needs an open recording.
+    /// The pipeline failed and is being restarted.
+    Fault,
+    /// The store cannot be written (see [`State::StorageFault`]).
+    StorageFault,
+    /// A stop or a marker while no recording is open; a mute needs an open recording.
     NotRecording,
+    /// A start while a recording is open (or suspended by a fault).
+    AlreadyRecording,
+    /// The daemon is shutting down.
+    ShuttingDown,
     /// Sleep is refused while a recording is open (stop it first).
     Recording,
     /// Audio mute is disabled by `controls.mute_enabled = false`.
     MuteDisabled,
+}
+
+impl Refusal {
+    /// The name used in `ctl --json` answers and the audit log (`storage_full`, …).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Refusal::StorageFull => "storage_full",
+            Refusal::Docked => "docked",
+            Refusal::Fault => "fault",
+            Refusal::StorageFault => "storage_fault",
+            Refusal::NotRecording => "not_recording",
+            Refusal::AlreadyRecording => "already_recording",
+            Refusal::ShuttingDown => "shutting_down",
+            Refusal::Recording => "recording",
+            Refusal::MuteDisabled => "mute_disabled",
+        }
+    }
 }
 
 /// What the daemon loop must do.
@@ -182,6 +217,13 @@ pub enum Action {
 ///   requests are refused; undocking boots the pipeline again. A recording that was in
 ///   progress when the camera was docked continues (the dock API already serves its
 ///   closed segments) and the camera enters `Docked` once it is stopped.
+/// - `StorageFault`: the store cannot be written: a write or fsync failed (the store
+///   latched, like redb's `PreviousIo`) or it could not be opened at start (read-only
+///   mount, missing directory). What could be closed was closed, the pipeline is
+///   stopped and start requests are refused; the loop probes the medium with a
+///   back-off. A probe write and fsync that succeed ([`Event::StorageRecovered`]) boot
+///   the pipeline again (or dock, if docked meanwhile). Docked, the dock API stays
+///   open: what is on the store can still be read and offloaded.
 /// - `ShuttingDown`: SIGTERM was received; the open segment was finalised. Terminal.
 /// - `Asleep`: the officer put the camera to sleep (four presses while ready, or
 ///   `ctl sleep`) for privacy: the pipeline is stopped and the pre-event buffer emptied,
@@ -219,6 +261,8 @@ pub enum State {
     /// See the enum documentation.
     Docked,
     /// See the enum documentation.
+    StorageFault,
+    /// See the enum documentation.
     ShuttingDown,
     /// See the enum documentation.
     Asleep,
@@ -237,6 +281,7 @@ impl State {
             State::StorageFull => "storage-full",
             State::Fault { .. } => "fault",
             State::Docked => "docked",
+            State::StorageFault => "storage-fault",
             State::ShuttingDown => "shutting-down",
             State::Asleep => "asleep",
             State::PoweringOff => "powering-off",
@@ -275,6 +320,8 @@ pub struct Machine {
     muted: bool,
     /// The battery holds less than `power.low_minutes`.
     battery_low: bool,
+    /// The store latched while asleep: waking enters `StorageFault`.
+    fault_asleep: bool,
     /// From the configuration.
     options: Options,
 }
@@ -297,10 +344,20 @@ impl Machine {
                 docked: false,
                 muted: false,
                 battery_low: false,
+                fault_asleep: false,
                 options,
             },
             vec![Action::StartPipeline],
         )
+    }
+
+    /// A machine that starts in `StorageFault` (the store could not be opened), and the
+    /// actions that tell the officer. The pipeline is not started until the store is
+    /// back ([`Event::StorageRecovered`]).
+    pub fn boot_in_storage_fault(options: Options) -> (Machine, Vec<Action>) {
+        let (mut m, _) = Machine::boot_with(options);
+        m.state = State::StorageFault;
+        (m, vec![Action::Haptic(HapticCue::StorageFault)])
     }
 
     /// Current state.
@@ -358,8 +415,9 @@ impl Machine {
             State::StorageFull => self.on_storage_full(event, &mut out),
             State::Fault { resume } => self.on_fault(resume, event, &mut out),
             State::Docked => self.on_docked(event, &mut out),
+            State::StorageFault => self.on_storage_fault(event, &mut out),
             State::Asleep => self.on_asleep(event, &mut out),
-            State::ShuttingDown | State::PoweringOff => on_terminal(event),
+            State::ShuttingDown | State::PoweringOff => on_terminal(event, &mut out),
         }
         out
     }
@@ -419,6 +477,8 @@ impl Machine {
             | Event::RecordingFinalized
             | Event::StorageFull
             | Event::StorageAvailable
+            | Event::StorageFault
+            | Event::StorageRecovered
             | Event::Shutdown
             | Event::Input(_)
             | Event::Peer(_) => ControlFlow::Continue(()),
@@ -434,9 +494,11 @@ impl Machine {
             Event::Shutdown => self.shut_down(out),
             // Docked while booting: the dock is entered once the pipeline proved it runs.
             Event::Docked | Event::Undocked => {}
+            Event::StorageFault => self.enter_storage_fault(out),
             Event::RetryDue
             | Event::RecordingFinalized
             | Event::StorageLow(_)
+            | Event::StorageRecovered
             | Event::BatteryLow(_)
             | Event::PowerDown(_) => {}
             Event::Gesture(_) | Event::Command(_) | Event::Input(_) | Event::Peer(_) => {
@@ -446,10 +508,15 @@ impl Machine {
                     Some(Request::Activate(a)) if a.policy.starts() => {
                         self.pending_start = Some(a.trigger)
                     }
-                    Some(Request::Stop(_)) => self.pending_start = None,
+                    // A stop cancels a start asked for meanwhile; without one it does nothing.
+                    Some(Request::Stop(t)) if self.pending_start.take().is_none() => {
+                        refuse_ctl(t, Refusal::NotRecording, out)
+                    }
+                    Some(Request::Stop(_)) => {}
+                    Some(Request::Marker(t)) => refuse_ctl(t, Refusal::NotRecording, out),
                     Some(Request::Sleep(_) | Request::Privacy(_)) => self.sleep(out),
                     Some(Request::Mute(_)) => refuse(Refusal::NotRecording, out),
-                    Some(Request::Marker(_) | Request::Activate(_) | Request::Wake(_)) | None => {}
+                    Some(Request::Activate(_) | Request::Wake(_)) | None => {}
                 }
             }
         }
@@ -463,25 +530,24 @@ impl Machine {
             Event::StorageAvailable => self.storage_full = false,
             Event::Docked => self.enter_docked(true, out),
             Event::Undocked => {}
+            Event::StorageFault => self.enter_storage_fault(out),
             Event::PipelineRunning
             | Event::RetryDue
             | Event::RecordingFinalized
             | Event::StorageLow(_)
+            | Event::StorageRecovered
             | Event::BatteryLow(_)
             | Event::PowerDown(_) => {}
             Event::Gesture(_) | Event::Command(_) | Event::Input(_) | Event::Peer(_) => {
                 match request(event) {
                     Some(Request::Start(t)) => self.open(t, out),
                     Some(Request::Activate(a)) if a.policy.starts() => self.open(a.trigger, out),
+                    Some(Request::Stop(t) | Request::Marker(t)) => {
+                        refuse_ctl(t, Refusal::NotRecording, out)
+                    }
                     Some(Request::Sleep(_) | Request::Privacy(_)) => self.sleep(out),
                     Some(Request::Mute(_)) => refuse(Refusal::NotRecording, out),
-                    Some(
-                        Request::Stop(_)
-                        | Request::Marker(_)
-                        | Request::Activate(_)
-                        | Request::Wake(_),
-                    )
-                    | None => {}
+                    Some(Request::Activate(_) | Request::Wake(_)) | None => {}
                 }
             }
         }
@@ -508,10 +574,16 @@ impl Machine {
             // The recording goes on; its closed segments can already be offloaded.
             Event::Docked => out.push(Action::OpenDock),
             Event::Undocked => out.push(Action::CloseDock),
+            Event::StorageFault => {
+                self.end_mute(out);
+                out.push(Action::FinalizeRecording(Trigger::StorageFault));
+                self.enter_storage_fault(out);
+            }
             Event::PipelineRunning
             | Event::RetryDue
             | Event::RecordingFinalized
             | Event::StorageLow(_)
+            | Event::StorageRecovered
             | Event::BatteryLow(_)
             | Event::PowerDown(_) => {}
             Event::Gesture(_) | Event::Command(_) | Event::Input(_) | Event::Peer(_) => {
@@ -519,9 +591,10 @@ impl Machine {
                     Some(Request::Stop(t)) => self.stop(t, out),
                     Some(Request::Marker(t)) => add_marker(t, out),
                     Some(Request::Activate(a)) if a.policy.marks() => add_marker(a.trigger, out),
+                    Some(Request::Start(t)) => refuse_ctl(t, Refusal::AlreadyRecording, out),
                     Some(Request::Mute(_) | Request::Privacy(_)) => self.toggle_mute(out),
                     Some(Request::Sleep(_)) => refuse(Refusal::Recording, out),
-                    Some(Request::Start(_) | Request::Activate(_) | Request::Wake(_)) | None => {}
+                    Some(Request::Activate(_) | Request::Wake(_)) | None => {}
                 }
             }
         }
@@ -536,9 +609,11 @@ impl Machine {
             Event::StorageFull => self.enter_storage_full(),
             Event::Shutdown => self.shut_down(out),
             Event::StorageAvailable => self.storage_full = false,
+            Event::StorageFault => self.enter_storage_fault(out),
             Event::PipelineRunning
             | Event::RetryDue
             | Event::StorageLow(_)
+            | Event::StorageRecovered
             | Event::BatteryLow(_)
             | Event::PowerDown(_) => {}
             Event::Gesture(_) | Event::Command(_) | Event::Input(_) | Event::Peer(_) => {
@@ -548,16 +623,12 @@ impl Machine {
                     Some(Request::Activate(a)) if a.policy.starts() => {
                         self.pending_start = Some(a.trigger)
                     }
+                    Some(Request::Stop(t) | Request::Marker(t)) => {
+                        refuse_ctl(t, Refusal::NotRecording, out)
+                    }
                     Some(Request::Sleep(_)) => refuse(Refusal::Recording, out),
                     Some(Request::Mute(_)) => refuse(Refusal::NotRecording, out),
-                    Some(
-                        Request::Stop(_)
-                        | Request::Marker(_)
-                        | Request::Activate(_)
-                        | Request::Privacy(_)
-                        | Request::Wake(_),
-                    )
-                    | None => {}
+                    Some(Request::Activate(_) | Request::Privacy(_) | Request::Wake(_)) | None => {}
                 }
             }
         }
@@ -575,10 +646,12 @@ impl Machine {
             Event::PipelineFailed => self.fail(false, out),
             Event::Shutdown => self.shut_down(out),
             Event::StorageFull => self.storage_full = true,
+            Event::StorageFault => self.enter_storage_fault(out),
             Event::PipelineRunning
             | Event::RetryDue
             | Event::RecordingFinalized
             | Event::StorageLow(_)
+            | Event::StorageRecovered
             | Event::BatteryLow(_)
             | Event::PowerDown(_) => {}
             Event::Gesture(_) | Event::Command(_) | Event::Input(_) | Event::Peer(_) => {
@@ -587,15 +660,12 @@ impl Machine {
                     Some(Request::Activate(a)) if a.policy.starts() => {
                         refuse(Refusal::StorageFull, out)
                     }
+                    Some(Request::Stop(t) | Request::Marker(t)) => {
+                        refuse_ctl(t, Refusal::NotRecording, out)
+                    }
                     Some(Request::Sleep(_) | Request::Privacy(_)) => self.sleep(out),
                     Some(Request::Mute(_)) => refuse(Refusal::NotRecording, out),
-                    Some(
-                        Request::Stop(_)
-                        | Request::Marker(_)
-                        | Request::Activate(_)
-                        | Request::Wake(_),
-                    )
-                    | None => {}
+                    Some(Request::Activate(_) | Request::Wake(_)) | None => {}
                 }
             }
         }
@@ -622,30 +692,37 @@ impl Machine {
             }
             Event::StorageFull => self.storage_full = true,
             Event::StorageAvailable => self.storage_full = false,
+            Event::StorageFault => {
+                if resume {
+                    self.end_mute(out);
+                    out.push(Action::EndSuspendedRecording(Trigger::StorageFault));
+                }
+                self.enter_storage_fault(out);
+            }
             Event::RecordingFinalized
             | Event::StorageLow(_)
+            | Event::StorageRecovered
             | Event::BatteryLow(_)
             | Event::PowerDown(_) => {}
             Event::Gesture(_) | Event::Command(_) | Event::Input(_) | Event::Peer(_) => {
                 match request(event) {
-                    // Record as soon as the camera works again.
-                    Some(Request::Start(t)) if !resume => self.pending_start = Some(t),
+                    // The camera does not work now: say so rather than promise a recording.
+                    Some(Request::Start(_)) if !resume => refuse(Refusal::Fault, out),
+                    // The suspended recording resumes by itself.
+                    Some(Request::Start(t)) => refuse_ctl(t, Refusal::AlreadyRecording, out),
+                    // An input or a peer has nobody to tell: it records as soon as the
+                    // camera works again.
                     Some(Request::Activate(a)) if !resume && a.policy.starts() => {
                         self.pending_start = Some(a.trigger)
                     }
                     Some(Request::Stop(t)) => self.stop_in_fault(resume, t, out),
+                    Some(Request::Marker(t)) => refuse_ctl(t, Refusal::NotRecording, out),
                     // The recording resumes muted or not, as it was.
                     Some(Request::Mute(_) | Request::Privacy(_)) if resume => self.toggle_mute(out),
                     Some(Request::Sleep(_)) if resume => refuse(Refusal::Recording, out),
                     Some(Request::Sleep(_) | Request::Privacy(_)) => self.sleep(out),
                     Some(Request::Mute(_)) => refuse(Refusal::NotRecording, out),
-                    Some(
-                        Request::Start(_)
-                        | Request::Marker(_)
-                        | Request::Activate(_)
-                        | Request::Wake(_),
-                    )
-                    | None => {}
+                    Some(Request::Activate(_) | Request::Wake(_)) | None => {}
                 }
             }
         }
@@ -664,28 +741,27 @@ impl Machine {
             }
             Event::StorageFull => self.storage_full = true,
             Event::StorageAvailable => self.storage_full = false,
+            // The dock API stays open: the store can still be read.
+            Event::StorageFault => self.enter_storage_fault(out),
             Event::Docked
             | Event::PipelineRunning
             | Event::PipelineFailed
             | Event::RetryDue
             | Event::RecordingFinalized
             | Event::StorageLow(_)
+            | Event::StorageRecovered
             | Event::BatteryLow(_)
             | Event::PowerDown(_) => {}
             Event::Gesture(_) | Event::Command(_) | Event::Input(_) | Event::Peer(_) => {
                 match request(event) {
                     Some(Request::Start(_)) => refuse(Refusal::Docked, out),
                     Some(Request::Activate(a)) if a.policy.starts() => refuse(Refusal::Docked, out),
+                    Some(Request::Stop(t) | Request::Marker(t)) => {
+                        refuse_ctl(t, Refusal::NotRecording, out)
+                    }
                     Some(Request::Sleep(_)) => refuse(Refusal::Docked, out),
                     Some(Request::Mute(_)) => refuse(Refusal::NotRecording, out),
-                    Some(
-                        Request::Stop(_)
-                        | Request::Marker(_)
-                        | Request::Activate(_)
-                        | Request::Privacy(_)
-                        | Request::Wake(_),
-                    )
-                    | None => {}
+                    Some(Request::Activate(_) | Request::Privacy(_) | Request::Wake(_)) | None => {}
                 }
             }
         }
@@ -695,12 +771,17 @@ impl Machine {
         match event {
             // Docked asleep: the dock serves the store; undocking boots the camera.
             Event::Docked => {
+                self.fault_asleep = false;
                 out.push(Action::SleepChanged(false));
                 self.enter_docked(true, out);
             }
             Event::Shutdown => self.shut_down(out),
             Event::StorageFull => self.storage_full = true,
             Event::StorageAvailable => self.storage_full = false,
+            // Asleep only the audit log is written; when that fails the store latched. The
+            // camera stays asleep (a probe's success would boot the pipeline, capturing
+            // for nobody) and enters `StorageFault` when woken.
+            Event::StorageFault => self.fault_asleep = true,
             // Asleep, nothing runs: a retry or a late pipeline report changes nothing.
             Event::Undocked
             | Event::PipelineRunning
@@ -708,6 +789,7 @@ impl Machine {
             | Event::RetryDue
             | Event::RecordingFinalized
             | Event::StorageLow(_)
+            | Event::StorageRecovered
             | Event::BatteryLow(_)
             | Event::PowerDown(_) => {}
             Event::Gesture(_) | Event::Command(_) | Event::Input(_) | Event::Peer(_) => {
@@ -724,6 +806,44 @@ impl Machine {
                     ) => self.wake(None, out),
                     Some(Request::Mute(_)) => refuse(Refusal::NotRecording, out),
                     Some(Request::Sleep(_)) | None => {}
+                }
+            }
+        }
+    }
+
+    fn on_storage_fault(&mut self, event: Event, out: &mut Vec<Action>) {
+        match event {
+            Event::StorageRecovered => self.storage_recovered(out),
+            // Whatever is on the store may still be read: serve it.
+            Event::Docked => out.push(Action::OpenDock),
+            Event::Undocked => out.push(Action::CloseDock),
+            Event::Shutdown => self.shut_down(out),
+            Event::StorageFull => self.storage_full = true,
+            Event::StorageAvailable => self.storage_full = false,
+            // The pipeline is stopped; a retry scheduled before the fault is void.
+            Event::StorageFault
+            | Event::PipelineRunning
+            | Event::PipelineFailed
+            | Event::RetryDue
+            | Event::RecordingFinalized
+            | Event::StorageLow(_)
+            | Event::BatteryLow(_)
+            | Event::PowerDown(_) => {}
+            Event::Gesture(_) | Event::Command(_) | Event::Input(_) | Event::Peer(_) => {
+                match request(event) {
+                    Some(Request::Start(_)) => refuse(Refusal::StorageFault, out),
+                    Some(Request::Activate(a)) if a.policy.starts() => {
+                        refuse(Refusal::StorageFault, out)
+                    }
+                    Some(Request::Stop(t) | Request::Marker(t)) => {
+                        refuse_ctl(t, Refusal::NotRecording, out)
+                    }
+                    Some(Request::Mute(_)) => refuse(Refusal::NotRecording, out),
+                    // Asleep, the probes would stop: sleep waits until the store is back.
+                    Some(Request::Sleep(t) | Request::Privacy(t)) => {
+                        refuse_ctl(t, Refusal::StorageFault, out)
+                    }
+                    Some(Request::Activate(_) | Request::Wake(_)) | None => {}
                 }
             }
         }
@@ -758,12 +878,15 @@ impl Machine {
         }
     }
 
-    /// A stop during a fault ends the suspended recording, if any, and forgets a start.
+    /// A stop during a fault ends the suspended recording, if any, and forgets a start;
+    /// with neither, there is nothing to stop.
     fn stop_in_fault(&mut self, resume: bool, t: Trigger, out: &mut Vec<Action>) {
         if resume {
             self.end_mute(out);
             out.push(Action::EndSuspendedRecording(t));
             self.state = State::Fault { resume: false };
+        } else if self.pending_start.is_none() {
+            refuse_ctl(t, Refusal::NotRecording, out);
         }
         self.pending_start = None;
     }
@@ -781,6 +904,25 @@ impl Machine {
             self.state = State::Recording;
         } else {
             self.enter_running(out);
+        }
+    }
+
+    /// Enter `StorageFault`: forget a start asked for meanwhile, stop the camera, tell
+    /// the officer. (Whatever was open was finalised by the caller's actions first.)
+    fn enter_storage_fault(&mut self, out: &mut Vec<Action>) {
+        self.pending_start = None;
+        self.state = State::StorageFault;
+        out.push(Action::StopPipeline);
+        out.push(Action::Haptic(HapticCue::StorageFault));
+    }
+
+    /// The store takes writes again: dock if docked meanwhile, else boot the pipeline.
+    fn storage_recovered(&mut self, out: &mut Vec<Action>) {
+        if self.docked {
+            self.enter_docked(true, out);
+        } else {
+            self.state = State::Booting;
+            out.push(Action::StartPipeline);
         }
     }
 
@@ -858,8 +1000,17 @@ impl Machine {
         out.push(Action::Haptic(HapticCue::Sleep));
     }
 
-    /// Boot the pipeline again; `start` records once it runs.
+    /// Boot the pipeline again; `start` records once it runs. If the store latched
+    /// while asleep, enter `StorageFault` instead (a start is refused).
     fn wake(&mut self, start: Option<Trigger>, out: &mut Vec<Action>) {
+        if std::mem::take(&mut self.fault_asleep) {
+            out.push(Action::SleepChanged(false));
+            out.push(Action::Haptic(HapticCue::Wake));
+            if start.is_some() {
+                refuse(Refusal::StorageFault, out);
+            }
+            return self.enter_storage_fault(out);
+        }
         self.state = State::Booting;
         self.pending_start = start;
         out.push(Action::SleepChanged(false));
@@ -880,11 +1031,14 @@ impl Machine {
                 out.push(Action::EndSuspendedRecording(t));
             }
             State::Docked => out.push(Action::CloseDock),
+            // Docked in a storage fault, the dock API is open.
+            State::StorageFault if self.docked => out.push(Action::CloseDock),
             State::Booting
             | State::Ready
             | State::Stopping
             | State::StorageFull
             | State::Fault { resume: false }
+            | State::StorageFault
             | State::Asleep
             | State::ShuttingDown
             | State::PoweringOff => {}
@@ -959,6 +1113,8 @@ fn request(event: Event) -> Option<Request> {
         | Event::StorageLow(_)
         | Event::StorageFull
         | Event::StorageAvailable
+        | Event::StorageFault
+        | Event::StorageRecovered
         | Event::Docked
         | Event::Undocked
         | Event::Shutdown
@@ -973,30 +1129,52 @@ fn add_marker(t: Trigger, out: &mut Vec<Action>) {
     out.push(Action::Haptic(HapticCue::Marker));
 }
 
+/// Refuse a start: the officer feels it, whoever asked.
 fn refuse(why: Refusal, out: &mut Vec<Action>) {
     out.push(Action::Refused(why));
     out.push(Action::Haptic(HapticCue::Fault));
 }
 
-/// `ShuttingDown` and `PoweringOff` are terminal: every event is ignored.
-fn on_terminal(event: Event) {
+/// Refuse a request that would change nothing: answered when `ctl` asked, silent (as
+/// it always was) when a gesture did.
+fn refuse_ctl(t: Trigger, why: Refusal, out: &mut Vec<Action>) {
+    if t == Trigger::Ctl {
+        out.push(Action::Refused(why));
+    }
+}
+
+/// `ShuttingDown` and `PoweringOff` are terminal: every event is ignored; a `ctl`
+/// request is told why.
+fn on_terminal(event: Event, out: &mut Vec<Action>) {
     match event {
         Event::Docked
         | Event::Undocked
         | Event::PipelineRunning
         | Event::PipelineFailed
         | Event::RetryDue
-        | Event::Gesture(_)
-        | Event::Command(_)
         | Event::RecordingFinalized
         | Event::StorageLow(_)
         | Event::StorageFull
         | Event::StorageAvailable
+        | Event::StorageFault
+        | Event::StorageRecovered
         | Event::Shutdown
-        | Event::Input(_)
-        | Event::Peer(_)
         | Event::BatteryLow(_)
         | Event::PowerDown(_) => {}
+        Event::Gesture(_) | Event::Command(_) | Event::Input(_) | Event::Peer(_) => {
+            match request(event) {
+                Some(
+                    Request::Start(t)
+                    | Request::Stop(t)
+                    | Request::Marker(t)
+                    | Request::Privacy(t)
+                    | Request::Mute(t)
+                    | Request::Sleep(t)
+                    | Request::Wake(t),
+                ) => refuse_ctl(t, Refusal::ShuttingDown, out),
+                Some(Request::Activate(_)) | None => {}
+            }
+        }
     }
 }
 

@@ -5,6 +5,8 @@
 
 mod common;
 
+#[cfg(feature = "examiner")]
+mod confidential;
 mod config_cli;
 mod crash_consistency;
 mod daemon_in_process;
@@ -22,6 +24,10 @@ mod officer_power;
 mod officer_privacy;
 mod officer_triggers;
 mod offload;
+mod picture;
 mod power_cut;
 mod recorder;
+mod refusals;
+mod replay;
+mod storage_faults;
 mod systemd_notify;

@@ -52,7 +52,10 @@ fn role(e: &AuditEvent) -> Role {
         | AuditEvent::Mute { .. }
         | AuditEvent::Sleep { .. }
         | AuditEvent::PowerOff { .. }
-        | AuditEvent::PeerRejected { .. } => Role::Notable,
+        | AuditEvent::PeerRejected { .. }
+        | AuditEvent::StorageError { .. }
+        | AuditEvent::StorageRecovered { .. }
+        | AuditEvent::Encryption { .. } => Role::Notable,
         AuditEvent::Shutdown {}
         | AuditEvent::Marker { .. }
         | AuditEvent::Stealth { .. }
@@ -63,7 +66,8 @@ fn role(e: &AuditEvent) -> Role {
         | AuditEvent::BatteryLow { .. }
         | AuditEvent::PeerAnnounced { .. }
         | AuditEvent::PeerLink { .. }
-        | AuditEvent::LocationLink { .. } => Role::Quiet,
+        | AuditEvent::LocationLink { .. }
+        | AuditEvent::RequestRefused { .. } => Role::Quiet,
     }
 }
 
@@ -348,6 +352,9 @@ pub(super) fn cross_check(
             | AuditEvent::StorageFull { .. }
             | AuditEvent::PipelineFault { .. }
             | AuditEvent::PipelineStart { .. }
+            | AuditEvent::RequestRefused { .. }
+            | AuditEvent::StorageError { .. }
+            | AuditEvent::StorageRecovered { .. }
             | AuditEvent::Docked { .. }
             | AuditEvent::Undocked { .. }
             | AuditEvent::Trigger { .. }
@@ -358,7 +365,8 @@ pub(super) fn cross_check(
             | AuditEvent::PeerAnnounced { .. }
             | AuditEvent::PeerRejected { .. }
             | AuditEvent::PeerLink { .. }
-            | AuditEvent::LocationLink { .. } => None,
+            | AuditEvent::LocationLink { .. }
+            | AuditEvent::Encryption { .. } => None,
         };
         out.extend(finding);
     }

@@ -30,7 +30,9 @@ pub mod journal;
 mod records;
 mod render;
 mod report;
+mod sealed;
 mod segment;
+mod silence;
 
 use std::path::{Path, PathBuf};
 
@@ -50,9 +52,9 @@ pub use gpx::write_gpx;
 pub use head::HEAD_FORMAT;
 pub use render::{render, render_json};
 pub use report::{
-    AuditEntry, AuditRef, AuditReport, ChainReport, Check, Finding, HeadReport, InputKind,
-    KeyReport, KeySource, MediaHeadReport, REPORT_FORMAT, Report, SegmentRef, SegmentReport,
-    Status, Tail, TrackPoint,
+    AuditEntry, AuditRef, AuditReport, ChainReport, Check, EncryptionReport, Finding, HeadReport,
+    InputKind, KeyReport, KeySource, MediaHeadReport, REPORT_FORMAT, Report, SegmentRef,
+    SegmentReport, Status, Tail, TrackPoint,
 };
 
 /// A progress bar is drawn (on a terminal) from this many segments on.
@@ -221,27 +223,66 @@ fn verify_segments(
         .filter_map(|p| std::fs::metadata(p).ok())
         .map(|m| m.len())
         .sum();
-    let mut progress = Progress::new(
+    let progress = std::sync::Mutex::new(Progress::new(
         progress && total_segments >= PROGRESS_MIN_SEGMENTS,
         total_segments,
         total_bytes,
-    );
+    ));
+    let work: Vec<(&str, u32, &inputs::SegmentFiles)> = recordings
+        .iter()
+        .flat_map(|rec| {
+            rec.segments
+                .iter()
+                .map(move |(&seq, files)| (rec.id.as_str(), seq, files))
+        })
+        .collect();
+    // Segments are independent until the chain analysis: hash them on every core, in
+    // any order, and put the results back in order.
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(work.len())
+        .max(1);
+    let mut done: Vec<(usize, SegmentReport, Vec<Link<SegmentRef>>)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut out = Vec::new();
+                    let mut quiet = Progress::new(false, 0, 0);
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(&(id, seq, files)) = work.get(i) else {
+                            return out;
+                        };
+                        let mut links = Vec::new();
+                        let report = verify_segment(key, id, seq, files, &mut links, &mut quiet);
+                        if let Ok(mut p) = progress.lock() {
+                            p.add(report.media_bytes.unwrap_or(0));
+                            p.segment_done();
+                        }
+                        out.push((i, report, links));
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| {
+                // A panic in a worker is a panic of the verifier: never a shorter report.
+                h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))
+            })
+            .collect()
+    });
+    done.sort_by_key(|(i, _, _)| *i);
+    if let Ok(mut p) = progress.lock() {
+        p.finish();
+    }
     let mut segments = Vec::with_capacity(total_segments);
     let mut links = Vec::new();
-    for rec in recordings {
-        for (&seq, files) in &rec.segments {
-            segments.push(verify_segment(
-                key,
-                &rec.id,
-                seq,
-                files,
-                &mut links,
-                &mut progress,
-            ));
-            progress.segment_done();
-        }
+    for (_, report, l) in done {
+        segments.push(report);
+        links.extend(l);
     }
-    progress.finish();
     (segments, links)
 }
 

@@ -175,6 +175,25 @@ fn render_segments(segments: &[SegmentReport], out: &mut dyn Write) -> std::io::
             range_text(s.seconds),
             counters
         )?;
+        if let Some(e) = &s.encryption {
+            writeln!(
+                out,
+                "          encrypted ({}, {} chunks) to key id(s) {}",
+                e.aead,
+                e.chunks,
+                e.key_ids.join(", ")
+            )?;
+        }
+        for n in &s.inserted_silence {
+            writeln!(
+                out,
+                "          NOTE audio {} is inserted silence: {} frames of the encoder's silent frame{}, {}",
+                range_text(Some(n.seconds)),
+                n.frames,
+                if n.checked { " (checked)" } else { "" },
+                super::silence::reason_text(n.reason)
+            )?;
+        }
         for f in &s.findings {
             let mut extra = String::new();
             if let Some(sec) = f.seconds {

@@ -142,8 +142,12 @@ pub enum Check {
     Head,
     /// Signed audit entries against the footage they describe.
     AuditClaims,
+    /// An encrypted segment: its keys record and the chunk structure of its media.
+    Sealing,
     /// An audit entry's event and detail against their definition.
     AuditEvent,
+    /// Declared inserted silence (sidecar `audio_silence`) against the audio frames.
+    Silence,
 }
 
 /// One thing found about a segment (or the audit log, or a head).
@@ -256,6 +260,12 @@ pub struct SegmentReport {
     /// Where the microphone was muted, from the sidecar the closing record binds.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub mute_spans: Vec<MuteSpan>,
+    /// Spans of the audio that the sidecar declares as inserted silence.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub inserted_silence: Vec<SilenceNote>,
+    /// Present when the media is encrypted (checked without the key).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<EncryptionReport>,
 }
 
 /// One signed location sample.
@@ -304,6 +314,33 @@ impl TrackPoint {
             },
         }
     }
+}
+
+/// What a verifier without the key can say about an encrypted segment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EncryptionReport {
+    /// `chacha20-poly1305`.
+    pub aead: String,
+    /// Key ids the content key is wrapped to (hex).
+    pub key_ids: Vec<String>,
+    /// Whole chunks in the media.
+    pub chunks: u64,
+    /// Bytes of a torn last chunk, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub torn_chunk_bytes: Option<u64>,
+}
+
+/// A span of declared inserted silence, as the examiner is told of it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SilenceNote {
+    /// Seconds from the recording's start, `[start, end)`.
+    pub seconds: [f64; 2],
+    /// Silent frames declared.
+    pub frames: u64,
+    /// Why the sound there was not recorded.
+    pub reason: crate::evidence::sidecar::SilenceReason,
+    /// Every audio frame in the span is the declared silent frame, as many as declared.
+    pub checked: bool,
 }
 
 /// Where a media record was found.

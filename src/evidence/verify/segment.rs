@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::chain::Link;
-use super::hashing::{Pass, hash_pass, hash_range};
+use super::hashing::{Pass, hash_pass, hash_range, whole_matches};
 use super::inputs::{Key, SegmentFiles};
 use super::records::{Trust, Untrusted, parse_records, trust};
 use super::render::Progress;
@@ -56,13 +56,20 @@ pub(super) fn verify_segment(
             check_recovery(v, utc_ms, &media, &signed, files, &mut r);
         }
         Some((
-            Payload::Checkpoint(_) | Payload::Location(_) | Payload::Audit(_) | Payload::Head(_),
+            Payload::Checkpoint(_)
+            | Payload::Location(_)
+            | Payload::Keys(_)
+            | Payload::Audit(_)
+            | Payload::Head(_),
             _,
         ))
         | None => {
             open_tail(&media, &signed, &mut r);
         }
     }
+    super::sealed::check_sealed(&verified, media.path, &mut r);
+    let encrypted = r.encryption.is_some();
+    super::silence::check_silence(media_path, files.sidecar.as_deref(), encrypted, &mut r);
     finish_segment(r)
 }
 
@@ -84,6 +91,8 @@ fn empty_report(recording_id: &str, seq: u32) -> SegmentReport {
         signed_sha256: None,
         track: Vec::new(),
         mute_spans: Vec::new(),
+        encryption: None,
+        inserted_silence: Vec::new(),
     }
 }
 
@@ -188,6 +197,7 @@ fn named_segment(index: usize, rec: &Record, r: &mut SegmentReport) -> Option<(S
         Payload::Final(f) => Some((f.recording_id.clone(), f.segment)),
         Payload::Recovery(v) => Some((v.recording_id.clone(), v.segment)),
         Payload::Location(l) => Some((l.recording_id.clone(), l.segment)),
+        Payload::Keys(k) => Some((k.recording_id.clone(), k.segment)),
         Payload::Audit(_) | Payload::Head(_) => {
             r.findings.push(Finding::new(
                 Status::Tampered,
@@ -249,6 +259,8 @@ impl<'a> Signed<'a> {
                 (Payload::Checkpoint(c), None) => checkpoints.push((c, rec.header.utc_ms)),
                 (Payload::Final(_) | Payload::Recovery(_), None) => close = Some(rec),
                 (Payload::Location(l), None) => track.push(TrackPoint::of(l)),
+                // Its place (first, before any checkpoint) is checked with the media.
+                (Payload::Keys(_), None) => {}
                 (Payload::Audit(_) | Payload::Head(_), None) => {}
             }
         }
@@ -294,6 +306,7 @@ fn media_file<'f>(
                 Payload::Recovery(v) => Some(hex::encode(v.segment_sha256)),
                 Payload::Checkpoint(_)
                 | Payload::Location(_)
+                | Payload::Keys(_)
                 | Payload::Audit(_)
                 | Payload::Head(_) => None,
             });
@@ -328,6 +341,27 @@ fn hash_media<'a>(
     r: &mut SegmentReport,
 ) -> Option<Media<'a>> {
     let (covered, contiguous) = check_coverage(&signed.checkpoints, r);
+    if let Some(Payload::Final(f)) = signed.close.map(|c| &c.payload)
+        && contiguous
+        && covered == f.total_len
+    {
+        let ranges: Vec<[u8; 32]> = signed
+            .checkpoints
+            .iter()
+            .map(|(c, _)| c.range_sha256)
+            .collect();
+        if let Ok(Some(pass)) =
+            whole_matches(path, f.total_len, &f.segment_sha256, &ranges, progress)
+        {
+            r.media_bytes = Some(pass.len);
+            return Some(Media {
+                path,
+                pass,
+                covered,
+                contiguous,
+            });
+        }
+    }
     let boundaries: Vec<u64> = if contiguous {
         std::iter::once(0)
             .chain(signed.checkpoints.iter().map(|(c, _)| c.byte_end))

@@ -5,8 +5,11 @@ pub mod agent;
 pub mod audit;
 pub mod daemon;
 pub mod evidence;
+#[cfg(feature = "examiner")]
+pub mod footage;
 pub mod gpsfake;
 pub mod media;
+pub mod mounts;
 pub mod net;
 pub mod netns;
 
