@@ -114,8 +114,9 @@ pub struct SegmentMeta {
     pub trailing_bytes: u64,
     /// Capture settings.
     pub capture: CaptureInfo,
-    /// Where the microphone was muted (format v2; absent in v1 sidecars).
-    #[serde(default)]
+    /// Where the microphone was muted (format v2); absent when nothing was muted, so
+    /// such sidecars are as in v1.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mute_spans: Vec<MuteSpan>,
     /// Spans of this segment's audio that are encoded silence standing in for sound
     /// that was not recorded (counted in `audio_frames`); absent when there are none.
