@@ -208,7 +208,7 @@ fn asleep_nothing_is_captured_or_buffered_and_a_trigger_wakes_it() {
     // Sleep is refused while recording; `ctl sleep` / `ctl wake` work while ready.
     d.ctl_ok(&["record", "start"]);
     d.wait_state("recording", Duration::from_secs(5));
-    d.ctl_ok(&["sleep"]);
+    d.ctl_refused(&["sleep"], "recording");
     wait_secs(0.5);
     assert_eq!(d.status().unwrap()["state"], "recording");
     d.ctl_ok(&["record", "stop"]);

@@ -178,6 +178,21 @@ impl Daemon {
         );
     }
 
+    /// `ctl --json` that the daemon must refuse, exit 1 with `reason`.
+    pub fn ctl_refused(&self, args: &[&str], reason: &str) {
+        let mut json_args = vec!["--json"];
+        json_args.extend_from_slice(args);
+        let out = self.ctl(&json_args);
+        let answer: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "ctl {args:?} printed no JSON ({e}): {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        assert_eq!(out.status.code(), Some(1), "ctl {args:?}: {answer}");
+        assert_eq!(answer["refused"], reason, "ctl {args:?}: {answer}");
+    }
+
     pub fn status(&self) -> Option<Value> {
         let out = self.ctl(&["status", "--json"]);
         if !out.status.success() {
