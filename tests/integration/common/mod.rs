@@ -12,6 +12,7 @@ pub mod media;
 pub mod mounts;
 pub mod net;
 pub mod netns;
+pub mod systemd;
 
 pub use audit::*;
 pub use daemon::*;
