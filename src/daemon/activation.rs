@@ -54,6 +54,14 @@ fn announce_name(t: Trigger) -> Option<String> {
     }
 }
 
+/// Whether a start by `t` is announced under `peers.announce` (empty: every start).
+fn announced(announce: &[String], t: Trigger) -> bool {
+    match announce_name(t) {
+        Some(name) => announce.is_empty() || announce.contains(&name),
+        None => false,
+    }
+}
+
 impl Loop {
     /// Dispatch an activation event and audit what it did. The entry is written after
     /// the machine has acted, so that its sync is not between the input and the
@@ -158,10 +166,7 @@ impl Loop {
         let (Some(link), Some(s)) = (&self.officer.peers, &self.settings.officer.peers) else {
             return;
         };
-        let Some(name) = announce_name(t) else {
-            return;
-        };
-        if !s.announce.is_empty() && !s.announce.contains(&name) {
+        if !announced(&s.announce, t) {
             return;
         }
         let out = match t {
@@ -205,6 +210,40 @@ mod tests {
     use super::*;
     use crate::controls::Gesture;
     use crate::recorder::{HapticCue, Refusal};
+
+    #[test]
+    fn peers_announce_filters_starts_by_source_and_trigger_name() {
+        let holster = Trigger::Input(crate::recorder::InputName::new("holster").expect("name"));
+        let lightbar = Trigger::Input(crate::recorder::InputName::new("lightbar").expect("name"));
+        let peer = Trigger::Peer(crate::recorder::PeerId([7; 16]));
+        let gesture = Trigger::Gesture(Gesture::Double);
+        let never = [
+            Trigger::StorageFull,
+            Trigger::Shutdown,
+            Trigger::StorageFault,
+            Trigger::Power(crate::recorder::PowerReason::PowerFail),
+        ];
+        // Empty: every start is announced; what never starts a recording never is.
+        for t in [holster, lightbar, peer, gesture, Trigger::Ctl] {
+            assert!(announced(&[], t), "{t:?}");
+        }
+        for t in never {
+            assert!(!announced(&[], t), "{t:?}");
+        }
+        // A list: only the sources and `[[trigger]]` names it names.
+        let list = ["holster".to_string(), "gesture".to_string()];
+        assert!(announced(&list, holster));
+        assert!(announced(&list, gesture));
+        assert!(!announced(&list, lightbar));
+        assert!(!announced(&list, peer));
+        assert!(!announced(&list, Trigger::Ctl));
+        let relays = ["peer".to_string()];
+        assert!(announced(&relays, peer));
+        assert!(!announced(&relays, holster));
+        for t in never {
+            assert!(!announced(&list, t), "{t:?}");
+        }
+    }
 
     #[test]
     fn outcomes_name_what_the_trigger_did() {
