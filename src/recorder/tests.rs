@@ -1077,3 +1077,104 @@ fn state_names_are_lower_case() {
     assert_eq!(S::PoweringOff.name(), "powering-off");
     assert_eq!(S::StorageFault.name(), "storage-fault");
 }
+
+/// The storage fault (issue 11) meets the officer's states and inputs (issue 13).
+#[test]
+fn storage_fault_with_sleep_mute_triggers_and_power() {
+    let refused = |r: Refusal| vec![A::Refused(r), A::Haptic(HapticCue::Fault)];
+    // In storage-fault: an input or a peer that starts is refused like a start, sleep is
+    // refused (it would stop the probes), a mute has nothing to mute.
+    let table: Vec<(E, Vec<A>)> = vec![
+        (
+            holster(TriggerPolicy::Start),
+            refused(Refusal::StorageFault),
+        ),
+        (
+            peer(TriggerPolicy::StartAndMark),
+            refused(Refusal::StorageFault),
+        ),
+        (holster(TriggerPolicy::Mark), vec![]),
+        (
+            E::Command(Command::Sleep),
+            vec![A::Refused(Refusal::StorageFault)],
+        ),
+        (QUAD, vec![]),
+        (
+            E::Command(Command::ToggleMute),
+            refused(Refusal::NotRecording),
+        ),
+        (E::Command(Command::Wake), vec![]),
+    ];
+    for (event, actions) in table {
+        let mut m = machine_in(S::StorageFault);
+        assert_eq!(m.step(event), actions, "{event:?}");
+        assert_eq!(m.state(), S::StorageFault, "{event:?}");
+    }
+
+    // A muted recording that hits a storage fault ends its mute inside the segment.
+    let mut m = machine_in(S::Recording);
+    m.step(E::Command(Command::ToggleMute));
+    let mut want = vec![
+        A::MuteChanged(false),
+        A::FinalizeRecording(Trigger::StorageFault),
+    ];
+    want.extend(STORAGE_FAULTED);
+    assert_eq!(m.step(E::StorageFault), want);
+    assert!(!m.muted());
+    assert_eq!(m.state(), S::StorageFault);
+
+    // Asleep, a failed audit write latches the store but the camera stays asleep (a
+    // probe's success would boot the pipeline); waking enters storage-fault, and a
+    // start asked with the wake is refused.
+    let mut m = machine_in(S::Asleep);
+    assert!(m.step(E::StorageFault).is_empty());
+    assert_eq!(m.state(), S::Asleep);
+    assert!(m.step(E::StorageRecovered).is_empty());
+    let mut want = vec![A::SleepChanged(false), A::Haptic(HapticCue::Wake)];
+    want.extend(refused(Refusal::StorageFault));
+    want.extend(STORAGE_FAULTED);
+    assert_eq!(m.step(DOUBLE), want);
+    assert_eq!(m.state(), S::StorageFault);
+    // Once back, it boots as after any storage fault.
+    assert_eq!(m.step(E::StorageRecovered), vec![A::StartPipeline]);
+    assert_eq!(m.state(), S::Booting);
+    // Docked while asleep, the latch is forgotten: the dock serves the store.
+    let mut m = machine_in(S::Asleep);
+    m.step(E::StorageFault);
+    m.step(E::Docked);
+    m.step(E::Undocked);
+    m.step(E::PipelineRunning);
+    m.step(E::Command(Command::Sleep));
+    assert_eq!(
+        m.step(E::Command(Command::Wake)),
+        vec![
+            A::SleepChanged(false),
+            A::StartPipeline,
+            A::Haptic(HapticCue::Wake)
+        ]
+    );
+
+    // Power down in storage-fault: nothing to close but an open dock API.
+    let mut m = machine_in(S::StorageFault);
+    m.step(E::Docked);
+    let out = m.step(E::PowerDown(CRITICAL));
+    assert_eq!(out[0], A::CloseDock, "{out:?}");
+    assert!(out.contains(&A::PowerOff(CRITICAL)), "{out:?}");
+    assert_eq!(m.state(), S::PoweringOff);
+    // Powering off is terminal: a ctl request is told so, an input changes nothing.
+    assert_eq!(
+        m.step(E::Command(Command::Start)),
+        vec![A::Refused(Refusal::ShuttingDown)]
+    );
+    assert!(m.step(holster(TriggerPolicy::Start)).is_empty());
+
+    // A fault without a recording: a double press is refused (nobody would know the
+    // start was kept), an input's start waits for the camera.
+    let mut m = machine_in(S::Fault { resume: false });
+    assert_eq!(m.step(DOUBLE), refused(Refusal::Fault));
+    assert!(m.step(holster(TriggerPolicy::Start)).is_empty());
+    assert!(m.start_pending());
+    m.step(E::RetryDue);
+    let out = m.step(E::PipelineRunning);
+    assert_eq!(out[0], A::OpenRecording(Trigger::Input(name("holster"))));
+}
