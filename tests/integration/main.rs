@@ -24,5 +24,6 @@ mod power_cut;
 mod recorder;
 mod refusals;
 mod replay;
+mod spec_decrypter;
 mod storage_faults;
 mod systemd_notify;
