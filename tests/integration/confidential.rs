@@ -297,6 +297,8 @@ fn sigkill_while_recording_keeps_everything_durable_decryptable() {
     d.wait_for("footage", Duration::from_secs(60), |s| {
         s["seconds_recorded"].as_f64() > Some(3.3)
     });
+    wait_secs(0.4);
+    let killed_at = chrono::Utc::now();
     d.signal(libc::SIGKILL);
     d.spawn();
     let s = d.wait_state("ready", Duration::from_secs(30));
@@ -323,6 +325,29 @@ fn sigkill_while_recording_keeps_everything_durable_decryptable() {
     let ts = out.join(recovered["exported"]["file"].as_str().unwrap());
     assert!(decoded_frames(&ts).0 > 0, "the recovered segment plays");
     assert_eq!(decode_errors(&ts), "");
+
+    // At most about a second is lost: the plaintext not yet sealed into a chunk (as
+    // recorder::sigkill_… bounds the plain recorder). The newest decrypted frame's wall
+    // time, from its PTS (the recording's first frame is at PTS 2 s), against the kill.
+    let info: Value =
+        serde_json::from_slice(&std::fs::read(rec.join("recording.json")).unwrap()).unwrap();
+    let frame_90k = 90_000 / info["capture"]["framerate"].as_i64().unwrap();
+    let started = chrono::DateTime::parse_from_rfc3339(info["started_utc"].as_str().unwrap())
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let first_frame = started
+        - chrono::Duration::milliseconds(
+            (info["pre_event_seconds"].as_f64().unwrap() * 1000.0) as i64,
+        );
+    let last_pts = packets(&ts, "v").last().unwrap().0;
+    let newest = first_frame
+        + chrono::Duration::milliseconds((last_pts - 180_000 + frame_90k) * 1000 / 90_000);
+    let lost = (killed_at - newest).num_milliseconds();
+    eprintln!("encrypted SIGKILL: the decrypted footage ends {lost} ms before the kill");
+    assert!(
+        lost < 1300,
+        "the decrypted footage ends {lost} ms before the kill"
+    );
 }
 
 /// The library-built stores hold synthetic H.264 and AAC that ffmpeg cannot remux: the
