@@ -350,6 +350,112 @@ fn sigkill_while_recording_keeps_everything_durable_decryptable() {
     );
 }
 
+/// A power cut that tears the last chunk: recovery signs it, verify reports it, and
+/// `bodycam export` (of the store and of the recording directory alike) says in its
+/// report that it was not exported, and exports every whole chunk before it.
+#[test]
+fn a_torn_last_chunk_is_reported_by_export_of_the_store_and_of_the_recording() {
+    let keys = tempfile::tempdir().unwrap();
+    let (key, public) = footage_key(keys.path(), "agency");
+    let mut d = Daemon::new(&encrypted_config(&[&public], ""));
+    d.spawn();
+    d.wait_state("ready", Duration::from_secs(30));
+    d.ctl_ok(&["record", "start"]);
+    d.wait_for("footage", Duration::from_secs(60), |s| {
+        s["seconds_recorded"].as_f64() > Some(3.3)
+    });
+    d.signal(libc::SIGKILL);
+    // What a power cut in the middle of a chunk's write leaves: the next chunk's header
+    // and part of its sealed bytes.
+    let rec = d.recordings()[0].clone();
+    let open = segments(&rec).last().unwrap().clone();
+    let mut media = std::fs::read(&open).unwrap();
+    let whole = chunks_of(&open);
+    assert!(!whole.is_empty(), "the open segment has whole chunks");
+    let whole_len = media.len();
+    let (last_at, _) = *whole.last().unwrap();
+    let mut header = media[last_at..last_at + 40].to_vec();
+    header[4..8].copy_from_slice(&(whole.len() as u32).to_be_bytes());
+    let torn_bytes = 40 + 300;
+    media.extend_from_slice(&header);
+    media.extend_from_slice(&media[last_at + 40..last_at + 340].to_vec());
+    std::fs::write(&open, &media).unwrap();
+
+    d.spawn();
+    let s = d.wait_state("ready", Duration::from_secs(30));
+    assert_eq!(s["recovered_segments"], 1, "{s}");
+    assert!(d.signal(libc::SIGTERM).success());
+    let (code, v) = verify_json(&d.data, &[]);
+    assert_eq!(code, Some(0), "{v:#}");
+    let last = v["segments"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["status"], "RECOVERED_TAIL", "{last:#}");
+    assert!(last.to_string().contains("torn"), "{last:#}");
+
+    let seq = open
+        .file_stem()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .parse::<u64>()
+        .unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let mut exported = Vec::new();
+    for (what, input) in [("store", d.data.clone()), ("recording", rec.clone())] {
+        let out = work.path().join(what);
+        let o = export(&key, &input, &out, &["--thumbnail-seconds", "0"]);
+        let r = report(&out);
+        // Incomplete (exit 1), and the torn chunk is why.
+        assert_eq!(o.status.code(), Some(1), "{what}: {}", text(&o));
+        assert_eq!(r["complete"], false, "{what}: {r:#}");
+        let incomplete = r["incomplete"].as_array().unwrap();
+        assert_eq!(incomplete.len(), 1, "{what}: {r:#}");
+        assert!(
+            incomplete[0].as_str().unwrap().contains("torn last chunk"),
+            "{what}: {r:#}"
+        );
+        assert_eq!(
+            r["recordings"].as_array().unwrap().len(),
+            1,
+            "{what}: {r:#}"
+        );
+        let segs = r["recordings"][0]["segments"].as_array().unwrap();
+        let s = segs
+            .iter()
+            .find(|s| s["segment"].as_u64() == Some(seq))
+            .unwrap_or_else(|| panic!("{what}: segment {seq} in {r:#}"));
+        let notes = s["notes"].to_string();
+        assert!(
+            notes.contains(&format!(
+                "torn last chunk ({torn_bytes} bytes at byte {whole_len}"
+            )) && notes.contains("not exported"),
+            "{what}: {notes}\n{}",
+            text(&o)
+        );
+        let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+        assert!(html.contains("torn last chunk"), "{what}: report.html");
+        // Every whole chunk before it was exported and plays.
+        let ts = out.join(s["exported"]["file"].as_str().unwrap());
+        let plain = bodycam::confidential::chunk::walk(&open).unwrap();
+        let plain_len: u64 = plain
+            .chunks
+            .iter()
+            .map(|c| u64::from(c.header.plain_len))
+            .sum();
+        assert_eq!(std::fs::metadata(&ts).unwrap().len(), plain_len, "{what}");
+        assert!(
+            decoded_frames(&ts).0 > 0,
+            "{what}: the recovered segment plays"
+        );
+        exported.push(std::fs::read(&ts).unwrap());
+        // The whole recording's segments, whichever the input was.
+        assert_eq!(segs.len(), segments(&rec).len(), "{what}");
+    }
+    assert!(
+        exported[0] == exported[1],
+        "the store's and the recording's export agree"
+    );
+}
+
 /// The library-built stores hold synthetic H.264 and AAC that ffmpeg cannot remux: the
 /// export is then incomplete for that reason only (exit 1), every segment exported.
 fn synthetic_only_lacks_the_mp4(o: &Output, r: &Value) {
