@@ -456,6 +456,156 @@ fn a_torn_last_chunk_is_reported_by_export_of_the_store_and_of_the_recording() {
     );
 }
 
+/// A real encrypted recording: the report holds the identity fingerprint, the audit
+/// events and the markers, and no gaps. With one byte flipped in a middle chunk of a
+/// middle segment, that segment is left out and shown as a gap; with
+/// `--include-unverified` it is exported and marked UNVERIFIED in its TS name, the MP4
+/// name, `mp4.unverified_segments` and report.html.
+#[test]
+fn report_contents_and_an_unverified_segment_marked_in_the_mp4_name_and_report_html() {
+    let keys = tempfile::tempdir().unwrap();
+    let (key, public) = footage_key(keys.path(), "agency");
+    let mut d = Daemon::new(&encrypted_config(&[&public], ""));
+    d.spawn();
+    record_and_stop(&mut d, 5.0);
+    let identity = enrolled_identity(&d);
+    let id_arg = identity.display().to_string();
+    let ident: Value = serde_json::from_slice(&std::fs::read(&identity).unwrap()).unwrap();
+    let public_key = hex::decode(ident["public_key"].as_str().unwrap()).unwrap();
+    let fingerprint = hex::encode(bodycam::evidence::record::sha256(&public_key));
+    let rec = d.recordings()[0].clone();
+    let rec_id = rec.file_name().unwrap().to_str().unwrap().to_string();
+    let segs = segments(&rec);
+    assert!(segs.len() >= 3, "{segs:?}");
+
+    // The clean export.
+    let work = tempfile::tempdir().unwrap();
+    let clean = work.path().join("clean");
+    let o = export(&key, &d.data, &clean, &["--identity", &id_arg]);
+    assert!(o.status.success(), "{}", text(&o));
+    let r = report(&clean);
+    assert_eq!(r["device"]["fingerprint"], fingerprint.as_str(), "{r:#}");
+    assert_eq!(r["device"]["device_id"], ident["device_id"], "{r:#}");
+    let html = std::fs::read_to_string(clean.join("report.html")).unwrap();
+    assert!(
+        html.contains(&fingerprint),
+        "report.html shows the fingerprint"
+    );
+    let rr = &r["recordings"][0];
+    assert_eq!(rr["gaps"], serde_json::json!([]), "{rr:#}");
+    let events: Vec<&str> = rr["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["what"].as_str().unwrap())
+        .collect();
+    for want in ["recording_start", "marker", "recording_stop"] {
+        assert!(events.contains(&want), "{want} in {events:?}");
+        assert!(html.contains(want), "report.html shows {want}");
+    }
+    let start = rr["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["what"] == "recording_start")
+        .unwrap();
+    assert!(
+        start["detail"].as_str().unwrap().contains(&rec_id),
+        "{start:#}"
+    );
+    assert_eq!(rr["markers"].as_array().unwrap().len(), 1, "{rr:#}");
+    let mp4 = rr["mp4"]["file"].as_str().unwrap();
+    assert_eq!(mp4, format!("{rec_id}/{rec_id}.mp4"), "{rr:#}");
+
+    // One byte of a middle chunk of a middle segment flipped.
+    let middle = &segs[segs.len() / 2];
+    let seq = middle
+        .file_stem()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .parse::<u64>()
+        .unwrap();
+    let chunks = chunks_of(middle);
+    assert!(chunks.len() >= 2, "{chunks:?}");
+    let (at, len) = chunks[chunks.len() / 2];
+    let mut media = std::fs::read(middle).unwrap();
+    media[at + 40 + (len - 56) / 2] ^= 0x20;
+    std::fs::write(middle, &media).unwrap();
+    let (code, v) = verify_json(&d.data, &["--identity", &id_arg]);
+    assert_eq!(code, Some(1), "{v:#}");
+
+    // Without --include-unverified: left out, and a gap where it was.
+    let left_out = work.path().join("left-out");
+    let o = export(&key, &d.data, &left_out, &["--identity", &id_arg]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let r = report(&left_out);
+    let rr = &r["recordings"][0];
+    let s = rr["segments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["segment"].as_u64() == Some(seq))
+        .unwrap();
+    assert_eq!(s["status"], "TAMPERED", "{s:#}");
+    assert!(s["exported"].is_null(), "{s:#}");
+    let gaps = rr["gaps"].as_array().unwrap();
+    assert_eq!(gaps.len(), 1, "{rr:#}");
+    assert!(
+        gaps[0]["what"].as_str().unwrap().contains(&format!(
+            "segment {seq:06} (TAMPERED) are not in the export"
+        )),
+        "{gaps:?}"
+    );
+    assert!(gaps[0]["seconds"].as_f64().unwrap() > 0.5, "{gaps:?}");
+    assert_eq!(
+        rr["mp4"]["file"],
+        format!("{rec_id}/{rec_id}.mp4"),
+        "{rr:#}"
+    );
+    assert_eq!(rr["mp4"]["unverified_segments"], serde_json::json!([]));
+
+    // With it: exported up to the chunk that does not open, and marked everywhere.
+    let marked = work.path().join("marked");
+    let o = export(
+        &key,
+        &d.data,
+        &marked,
+        &["--identity", &id_arg, "--include-unverified"],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let r = report(&marked);
+    assert_eq!(r["include_unverified"], true);
+    let rr = &r["recordings"][0];
+    let s = rr["segments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["segment"].as_u64() == Some(seq))
+        .unwrap();
+    assert_eq!(s["verified"], false, "{s:#}");
+    let ts = s["exported"]["file"].as_str().unwrap();
+    assert!(ts.ends_with(&format!("{seq:06}.UNVERIFIED.ts")), "{ts}");
+    assert!(
+        decoded_frames(&marked.join(ts)).0 > 0,
+        "its first chunks play"
+    );
+    let mp4 = rr["mp4"]["file"].as_str().unwrap();
+    assert_eq!(
+        mp4,
+        format!("{rec_id}/{rec_id}.includes-UNVERIFIED.mp4"),
+        "{rr:#}"
+    );
+    assert!(marked.join(mp4).exists());
+    assert_eq!(rr["mp4"]["unverified_segments"], serde_json::json!([seq]));
+    let html = std::fs::read_to_string(marked.join("report.html")).unwrap();
+    assert!(html.contains("--include-unverified"), "the banner");
+    assert!(html.contains(&format!("{rec_id}.includes-UNVERIFIED.mp4")));
+    assert!(html.contains(&format!("includes UNVERIFIED segment(s) [{seq}]")));
+    assert!(html.contains(&format!("{seq:06}.UNVERIFIED.ts")));
+    assert!(html.contains(">UNVERIFIED</span>"), "the segment's badge");
+}
+
 /// The library-built stores hold synthetic H.264 and AAC that ffmpeg cannot remux: the
 /// export is then incomplete for that reason only (exit 1), every segment exported.
 fn synthetic_only_lacks_the_mp4(o: &Output, r: &Value) {
