@@ -886,6 +886,56 @@ fn camera_configs_with_unusable_recipients_exit_78_naming_the_file() {
     }
 }
 
+/// The configuration the Pi image installs (systemd/bodycam.toml) requires encryption
+/// to a recipient file the recipe installs; the daemon enforces it: with that file
+/// missing, `bodycam run` on the shipped config exits 78 naming it, creating nothing.
+#[test]
+fn the_shipped_pi_config_requires_encryption_to_a_recipient_the_recipe_installs() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let shipped = std::fs::read_to_string(root.join("systemd/bodycam.toml")).unwrap();
+    let v: toml::Value = toml::from_str(&shipped).unwrap();
+    assert_eq!(v["evidence"]["encryption"].as_str(), Some("required"));
+    let recipients = v["evidence"]["recipients"].as_array().unwrap();
+    assert!(!recipients.is_empty(), "recipients in systemd/bodycam.toml");
+    let recipe =
+        std::fs::read_to_string(root.join("yocto-layer/recipes-bodycam/bodycam/bodycam_0.1.0.bb"))
+            .unwrap();
+    for r in recipients {
+        let r = r.as_str().unwrap();
+        assert!(
+            r.starts_with("/etc/bodycam/recipients/") && r.ends_with(".pub"),
+            "{r}: where the recipe installs recipient files"
+        );
+    }
+    assert!(recipe.contains("install -d ${D}${sysconfdir}/bodycam/recipients"));
+    assert!(recipe.contains("addtask check_recipients before do_fetch"));
+
+    // The shipped file as it is, but with the store and the recipient in a temporary
+    // directory (the recipient absent): exit 78 naming it.
+    let tmp = tempfile::tempdir().unwrap();
+    let missing = tmp.path().join("recipients/agency.pub");
+    let data = tmp.path().join("data");
+    let first = recipients[0].as_str().unwrap();
+    let edited = shipped
+        .replace(first, &missing.display().to_string())
+        .replace("\"/data/bodycam\"", &format!("\"{}\"", data.display()));
+    assert_ne!(edited, shipped);
+    let config = tmp.path().join("bodycam.toml");
+    std::fs::write(&config, edited).unwrap();
+    let o = Command::new(BIN)
+        .args(["run", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(78), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("evidence.recipients") && err.contains(&missing.display().to_string()),
+        "{err}"
+    );
+    assert!(!data.exists(), "nothing created for a bad config");
+}
+
 #[test]
 fn recipients_rotated_mid_shift_take_effect_at_the_next_segment() {
     let keys = tempfile::tempdir().unwrap();
