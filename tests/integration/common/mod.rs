@@ -10,6 +10,7 @@ pub mod footage;
 pub mod media;
 pub mod mounts;
 pub mod net;
+pub mod systemd;
 
 pub use audit::*;
 pub use daemon::*;
