@@ -378,7 +378,7 @@ fn a_torn_last_chunk_is_reported_by_export_of_the_store_and_of_the_recording() {
     header[4..8].copy_from_slice(&(whole.len() as u32).to_be_bytes());
     let torn_bytes = 40 + 300;
     media.extend_from_slice(&header);
-    media.extend_from_slice(&media[last_at + 40..last_at + 340].to_vec());
+    media.extend_from_within(last_at + 40..last_at + 340);
     std::fs::write(&open, &media).unwrap();
 
     d.spawn();
