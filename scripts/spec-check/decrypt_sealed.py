@@ -71,6 +71,8 @@ failures = []
 
 
 def fail(where, what):
+    if what.startswith(f"{where}"):  # a Failure that already names its place
+        what = what[len(where) :].lstrip(": ")
     failures.append(f"{where}: {what}")
     print(f"FAIL {where}: {what}")
 
@@ -414,6 +416,9 @@ def check_segment(ctx, rec_id, seq, records, media, sidecar_bytes, where):
             raise Failure(f"{where}: chunk {c['index']} at byte {c['offset']} does not open") from None
         if len(p) != struct.unpack(">I", c["header"][8:12])[0]:
             fail(where, f"chunk {c['index']} plaintext length differs from plain_len")
+        # 9.3: a chunk's plaintext is whole 188-byte TS packets.
+        if len(p) % 188 or any(p[i] != 0x47 for i in range(0, len(p), 188)):
+            fail(where, f"chunk {c['index']} plaintext is not whole TS packets")
         if c["index"] == 0:
             computed.update(
                 chunk0_header=c["header"],
@@ -425,6 +430,7 @@ def check_segment(ctx, rec_id, seq, records, media, sidecar_bytes, where):
             )
         plain += p
     computed["chunks"] = len(chunks)
+    computed["checkpoints"] = len(checkpoints)
     # The plaintext is MPEG-TS (9.3): 188-byte packets, each starting with 0x47.
     if len(plain) % 188 or any(plain[i] != 0x47 for i in range(0, len(plain), 188)):
         fail(where, "plaintext is not a sequence of 188-byte TS packets")
@@ -529,7 +535,10 @@ def main():
                 with open(os.path.join(args.out, rec_id, f"{seq:06d}.ts"), "wb") as f:
                     f.write(plain)
             segments_done += 1
-            print(f"ok {where}: {computed['chunks']} chunks, {len(plain)} bytes of TS")
+            print(
+                f"ok {where}: {computed['chunks']} chunks under {computed['checkpoints']} "
+                f"checkpoints, {len(plain)} bytes of TS"
+            )
 
     check_chain(media_records)
     head_path = os.path.join(args.store, "evidence", "media.head")

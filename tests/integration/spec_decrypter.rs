@@ -127,22 +127,24 @@ fn python_decrypter_written_from_the_spec_opens_the_golden_sealed_store_and_its_
 fn python_decrypter_written_from_the_spec_agrees_with_bodycam_export_on_a_real_recording() {
     let keys = tempfile::tempdir().unwrap();
     let (key, public) = footage_key(keys.path(), "agency");
-    // Pre-event footage (one checkpoint over it), several segments, a marker.
+    // Pre-event footage of more than 1 MiB (sealed in several chunks under its one
+    // checkpoint), several segments, a marker.
     let mut d = Daemon::new(&format!(
         "[evidence]\nencryption = \"required\"\nrecipients = [\"{}\"]\n\
-         [recording]\npre_event_seconds = 2\n",
+         [camera]\npattern = \"snow\"\nwidth = 320\nheight = 240\nbitrate_kbps = 6000\n\
+         [recording]\npre_event_seconds = 3\n",
         public.display()
     ));
     d.spawn();
     d.wait_state("ready", Duration::from_secs(30));
-    wait_secs(2.5);
+    wait_secs(3.5);
     d.ctl_ok(&["record", "start"]);
     d.wait_for("footage", Duration::from_secs(60), |s| {
-        s["seconds_recorded"].as_f64() > Some(2.5)
+        s["seconds_recorded"].as_f64() > Some(4.5)
     });
     d.ctl_ok(&["marker"]);
     d.wait_for("footage", Duration::from_secs(60), |s| {
-        s["seconds_recorded"].as_f64() > Some(5.0)
+        s["seconds_recorded"].as_f64() > Some(7.5)
     });
     d.ctl_ok(&["record", "stop"]);
     d.wait_state("ready", Duration::from_secs(20));
@@ -159,6 +161,21 @@ fn python_decrypter_written_from_the_spec_agrees_with_bodycam_export_on_a_real_r
         py_out.as_os_str(),
     ]);
     assert!(o.status.success(), "{}", text(&o));
+    // The first segment has more chunks than checkpoints: the pre-event footage was
+    // cut at 1 MiB, and the decrypter checked the checkpoint over several chunks.
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let first = stdout
+        .lines()
+        .find(|l| l.starts_with("ok ") && l.contains("/000001:"))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    let n: Vec<u64> = first
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    assert!(
+        n[0] > n[1],
+        "more chunks than checkpoints in segment 1: {first}"
+    );
 
     let out = work.path().join("export");
     let e = Command::new(BIN)
