@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing bodycam needs on Debian 12 (bookworm):
 # a C toolchain, GStreamer 1.22 with the plugins the recorder uses, ffmpeg (ffprobe for
-# tests), curl, Node.js and Azurite from npm for the dock-agent tests, and a Rust
+# tests), curl, gpsd and python3-gps (the location tests), iproute2 (the peer tests'
+# network namespaces), Node.js and Azurite from npm for the dock-agent tests, and a Rust
 # toolchain >= 1.94: the machine's rustup one if present, else Debian's rustc-web/cargo-web
 # (1.96, with rustfmt and clippy, from bookworm-security, which is added to apt's sources
 # when missing: a minimal install has only `bookworm main`, where rustc-web is 1.85).
@@ -16,9 +17,15 @@ BODYCAM_APT_PACKAGES=(
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools gstreamer1.0-x
   gstreamer1.0-plugins-base-apps ffmpeg curl
+  # The location tests and benchmark: Debian's gpsd, driven by gpsfake's machinery
+  # (python3-gps); `ip` creates the network namespaces of the peer tests.
+  gpsd python3-gps iproute2
   # libcamerasrc: the Pi camera's description is parsed with its overlay in the tests
   # (no camera needed; the element only has to exist).
   gstreamer1.0-libcamera
+  # The independent Python decrypter of docs/EVIDENCE-FORMAT.md section 9
+  # (scripts/spec-check/) runs in a venv of its own.
+  python3 python3-venv
 )
 
 bodycam_as_root() {
@@ -135,9 +142,26 @@ bodycam_azurite_install() {
   (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 }
 
+# The venv of scripts/spec-check/decrypt_sealed.py: PyPI's `cryptography` (Ed25519,
+# X25519, HKDF-SHA-256, ChaCha20-Poly1305), pinned. The integration test
+# spec_decrypter:: runs its python (or $BODYCAM_SPEC_PYTHON).
+BODYCAM_SPEC_CRYPTOGRAPHY=48.0.0
+BODYCAM_SPEC_VENV="${BODYCAM_SPEC_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/bodycam-spec-check-venv}"
+bodycam_spec_venv_install() {
+  local py="$BODYCAM_SPEC_VENV/bin/python3"
+  if [ -x "$py" ] && [ "$("$py" -c 'import cryptography; print(cryptography.__version__)' 2>/dev/null)" = "$BODYCAM_SPEC_CRYPTOGRAPHY" ]; then
+    return 0
+  fi
+  echo "setup: installing cryptography==$BODYCAM_SPEC_CRYPTOGRAPHY into $BODYCAM_SPEC_VENV" >&2
+  python3 -m venv "$BODYCAM_SPEC_VENV"
+  "$BODYCAM_SPEC_VENV/bin/pip" install -q --disable-pip-version-check \
+    "cryptography==$BODYCAM_SPEC_CRYPTOGRAPHY"
+}
+
 bodycam_setup() {
   bodycam_apt_install "${BODYCAM_APT_PACKAGES[@]}"
   bodycam_azurite_install
+  bodycam_spec_venv_install
   if [ -x "$HOME/.cargo/bin/cargo" ] && bodycam_cargo_ok "$HOME/.cargo/bin/cargo"; then
     CARGO="$HOME/.cargo/bin/cargo"
   elif command -v cargo >/dev/null 2>&1 && bodycam_cargo_ok cargo; then

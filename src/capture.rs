@@ -281,9 +281,18 @@ pub fn audio_description(cfg: &Config, aac: &str) -> String {
 /// encoder settings the recording uses.
 pub fn audio_encoder_description(cfg: &Config, aac: &str) -> String {
     format!(
+        "{} ! appsink name={AUDIO_SINK} sync=false max-buffers=200 drop=false",
+        audio_encoder_chain(cfg, aac)
+    )
+}
+
+/// From raw audio to ADTS AAC frames: conversion, the encoder and its settings, the
+/// parser. The same chain encodes the silence that stands in for muted audio (the
+/// `mute` module), so both carry the same parameters.
+pub fn audio_encoder_chain(cfg: &Config, aac: &str) -> String {
+    format!(
         "audioconvert ! audioresample ! audio/x-raw,rate=48000,channels=1 \
-         ! {aac} bitrate={} ! aacparse ! audio/mpeg,mpegversion=4,stream-format=adts \
-         ! appsink name={AUDIO_SINK} sync=false max-buffers=200 drop=false",
+         ! {aac} bitrate={} ! aacparse ! audio/mpeg,mpegversion=4,stream-format=adts",
         u64::from(cfg.audio.bitrate_kbps) * 1000
     )
 }

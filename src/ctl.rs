@@ -27,6 +27,8 @@ pub enum ButtonAction {
     Double,
     /// Three short presses (toggles stealth).
     Triple,
+    /// Four short presses (mute while recording, sleep while ready, wake while asleep).
+    Quad,
     /// Press and hold past the hold time (stops recording).
     Hold,
     /// One press with contact bounce on both edges.
@@ -72,6 +74,28 @@ pub enum Request {
         /// Caller's nonce, hex.
         nonce: String,
     },
+    /// Fire a configured trigger input (`[[trigger]] name`); answered with the state
+    /// it led to.
+    Trigger {
+        /// The trigger's name.
+        name: String,
+    },
+    /// Toggle audio mute while recording (like four presses).
+    Mute,
+    /// Go to sleep: capture stops, the pre-event buffer is emptied.
+    Sleep,
+    /// Wake up from sleep.
+    Wake,
+    /// Simulated gauge: the battery reads `value` (percent, written like sysfs's `capacity`).
+    Battery {
+        /// The text the gauge reads.
+        value: String,
+        /// On a charger.
+        #[serde(default)]
+        charging: bool,
+    },
+    /// Simulated power-fail input: the supply is going.
+    PowerFail,
 }
 
 /// A response.
@@ -93,6 +117,9 @@ pub struct Response {
     /// Head statement, for `head`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub head: Option<HeadStatement>,
+    /// The recorder state a request led to, for `trigger`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
 }
 
 impl Response {
@@ -104,6 +131,7 @@ impl Response {
             refused: None,
             status: None,
             head: None,
+            state: None,
         }
     }
 
@@ -115,6 +143,7 @@ impl Response {
             refused: None,
             status: None,
             head: None,
+            state: None,
         }
     }
 

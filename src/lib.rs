@@ -10,7 +10,12 @@
 //! - [`interleave`]: merges audio and video into one decode-time order.
 //! - [`prebuffer`]: the pre-event buffer kept in RAM while ready.
 //! - [`recorder`]: the pure recorder state machine (events in, actions out).
-//! - [`controls`]: button gestures, LED patterns, GPIO and simulated backends.
+//! - [`controls`]: button gestures, LED patterns, reminders, trigger inputs, GPIO and
+//!   simulated backends.
+//! - [`mute`]: audio mute: encoded silence in place of the microphone, the mute spans.
+//! - [`power`]: battery gauges (sysfs, simulated), the power-fail input, low/critical levels.
+//! - [`location`]: positions for the evidence: gpsd client, simulated receiver.
+//! - [`peer`]: peer-assisted recording: signed announcements over UDP multicast.
 //! - [`ts`]: MPEG-TS muxing of H.264 + AAC, the TS timeline, and a scanner.
 //! - [`layout`]: every on-flash name, its grammar, and the walks over the store.
 //! - [`flash`]: the filesystem behind a trait (for the crash double).
@@ -51,6 +56,14 @@ pub mod prebuffer;
 pub mod recorder;
 
 pub mod controls;
+
+pub mod mute;
+
+pub mod power;
+
+pub mod location;
+
+pub mod peer;
 
 pub mod ts;
 

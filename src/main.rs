@@ -71,6 +71,9 @@ enum Cmd {
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
+        /// Also write the verified location track as GPX 1.1 to this file.
+        #[arg(long)]
+        gpx: Option<PathBuf>,
     },
     /// Development certificates for trying the dock link (production keys come from the agency).
     Pki {
@@ -184,7 +187,7 @@ enum CtlCmd {
     },
     /// Press the simulated record button.
     Button {
-        /// press (marker), double (start), triple (stealth), hold (stop), bounce (press with contact bounce)
+        /// press (marker), double (start), triple (stealth), quad (mute / sleep / wake), hold (stop), bounce (press with contact bounce)
         action: ButtonAction,
     },
     /// Start or stop recording without the button.
@@ -206,6 +209,27 @@ enum CtlCmd {
         #[arg(long)]
         nonce: String,
     },
+    /// Fire a configured trigger input (`[[trigger]] name`), as its GPIO line would.
+    Trigger {
+        /// The trigger's name.
+        name: String,
+    },
+    /// Toggle audio mute while recording (like four presses).
+    Mute,
+    /// Go to sleep: capture stops and the pre-event buffer is emptied.
+    Sleep,
+    /// Wake up from sleep.
+    Wake,
+    /// Simulated gauge: set what the battery reads (percent, or anything else for garbage).
+    Battery {
+        /// What the gauge's `capacity` reads, e.g. 80.
+        value: String,
+        /// On a charger.
+        #[arg(long)]
+        charging: bool,
+    },
+    /// Simulated power-fail input: the supply is going (finalise, power off).
+    PowerFail,
 }
 
 fn init_logging() {
@@ -445,6 +469,12 @@ fn ctl_main(
         CtlCmd::Dock => (Request::Dock, false),
         CtlCmd::Undock => (Request::Undock, false),
         CtlCmd::Head { nonce } => (Request::Head { nonce }, true),
+        CtlCmd::Trigger { name } => (Request::Trigger { name }, false),
+        CtlCmd::Mute => (Request::Mute, false),
+        CtlCmd::Sleep => (Request::Sleep, false),
+        CtlCmd::Wake => (Request::Wake, false),
+        CtlCmd::Battery { value, charging } => (Request::Battery { value, charging }, false),
+        CtlCmd::PowerFail => (Request::PowerFail, false),
     };
     let resp = ctl::call(&path, &req, Duration::from_secs(15))?;
     // `--json` prints the answer itself, whatever it is; status and head keep their
@@ -460,6 +490,9 @@ fn ctl_main(
     if let Some(head) = resp.head {
         print_json(&head)?;
     }
+    if let Some(state) = resp.state {
+        println!("{state}");
+    }
     if let Some(status) = resp.status {
         if json || answer_json {
             print_json(&status)?;
@@ -470,8 +503,14 @@ fn ctl_main(
     Ok(Outcome::Positive)
 }
 
-fn verify(opts: VerifyOptions, json: bool) -> Result<Outcome, MainError> {
+fn verify(opts: VerifyOptions, json: bool, gpx: Option<PathBuf>) -> Result<Outcome, MainError> {
     let report = bodycam::evidence::verify::verify(&opts)?;
+    if let Some(path) = gpx {
+        let mut file = std::fs::File::create(&path).map_err(MainError::Report)?;
+        verify::write_gpx(&report, &mut file)
+            .and_then(|()| file.sync_all())
+            .map_err(MainError::Report)?;
+    }
     let mut out = std::io::stdout().lock();
     let written = if json {
         verify::render_json(&report, &mut out)
@@ -616,6 +655,7 @@ fn main() -> ExitCode {
             other_identities,
             trust_store_key,
             json,
+            gpx,
         } => verify(
             VerifyOptions {
                 path,
@@ -628,6 +668,7 @@ fn main() -> ExitCode {
                 progress: std::io::stderr().is_terminal(),
             },
             json,
+            gpx,
         ),
         Cmd::Ctl {
             config,

@@ -2,6 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::location::LocationStatus;
+use crate::peer::PeerStatus;
+
 /// Per-LED pattern names (`off`, `on`, `blink_slow`, `blink_fast`, `flash`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct LedStatus {
@@ -106,12 +109,91 @@ pub struct Status {
     pub uptime_seconds: f64,
     /// Firmware version.
     pub version: String,
+    /// Audio muted (only while recording).
+    #[serde(default)]
+    pub muted: bool,
+    /// The battery, when a gauge is configured.
+    #[serde(default)]
+    pub battery: Option<BatteryStatus>,
+    /// Minutes of recording left: the lower of the battery's and the storage's.
+    #[serde(default)]
+    pub minutes_left: Option<f64>,
+    /// Configured trigger inputs (`[[trigger]]` names).
+    #[serde(default)]
+    pub triggers: Vec<String>,
+    /// Peer-assisted recording, when `[peers]` is enabled.
+    #[serde(default)]
+    pub peers: Option<PeerStatus>,
+    /// The location source, when `[location]` has one.
+    #[serde(default)]
+    pub location: Option<LocationStatus>,
     /// Footage encryption in force.
     #[serde(default)]
     pub encryption: EncryptionStatus,
 }
 
+/// The battery as `ctl status` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct BatteryStatus {
+    /// The gauge (`sysfs:BAT0`, `simulated`).
+    pub gauge: String,
+    /// State of charge; none when the gauge is missing or unreadable.
+    pub percent: Option<u8>,
+    /// `discharging`, `charging`, `full`, `not_charging`, `unknown`.
+    pub supply: String,
+    /// `unknown`, `external`, `normal`, `low`, `critical`.
+    pub level: String,
+    /// Minutes of recording the battery holds.
+    pub minutes: Option<f64>,
+}
+
 impl Status {
+    /// The lines about mute, battery, time left, triggers, peers and location.
+    fn render_officer(&self) -> String {
+        let mut s = String::new();
+        if self.muted {
+            s.push_str("audio:        MUTED (encoded silence is stored)\n");
+        }
+        if let Some(b) = &self.battery {
+            let pct = b.percent.map_or("?".to_string(), |p| format!("{p} %"));
+            let min = b.minutes.map_or(String::new(), |m| format!(", {m:.0} min"));
+            s.push_str(&format!(
+                "battery:      {pct}{min}, {} ({}, {})\n",
+                b.level, b.supply, b.gauge
+            ));
+        }
+        if let Some(m) = self.minutes_left {
+            s.push_str(&format!("time left:    {m:.0} min of recording\n"));
+        }
+        if !self.triggers.is_empty() {
+            s.push_str(&format!("triggers:     {}\n", self.triggers.join(", ")));
+        }
+        if let Some(p) = &self.peers {
+            let rejected: u64 = p.rejected.values().sum();
+            s.push_str(&format!(
+                "peers:        link {} ({}), {} enrolled, {} sent, {} accepted, {rejected} rejected\n",
+                if p.link { "up" } else { "down" },
+                p.transport,
+                p.enrolled,
+                p.sent,
+                p.accepted
+            ));
+        }
+        if let Some(l) = &self.location {
+            let at = match (l.lat, l.lon) {
+                (Some(lat), Some(lon)) => format!(" at {lat:.6}, {lon:.6}"),
+                (Some(_), None) | (None, Some(_)) | (None, None) => String::new(),
+            };
+            s.push_str(&format!(
+                "location:     {} {}{at}{}\n",
+                l.source,
+                l.quality,
+                if l.connected { "" } else { " (not connected)" }
+            ));
+        }
+        s
+    }
+
     /// The encryption line of [`Status::render`]: said plainly when footage is not
     /// encrypted.
     pub fn encryption_line(&self) -> String {
@@ -177,6 +259,7 @@ impl Status {
             ));
         }
         s.push_str(&format!("controls:     {}\n", self.controls));
+        s.push_str(&self.render_officer());
         s.push_str(&format!("encryption:   {}\n", self.encryption_line()));
         s.push_str(&format!(
             "pre-event:    {:.1} s buffered ({:.1} MB)\n",

@@ -156,7 +156,11 @@ fn simulated_pipeline_to_signed_segment() {
                 assert_eq!(f.total_len, media.len() as u64);
                 assert_eq!(f.segment_sha256, sha256(&media));
             }
-            Payload::Recovery(_) | Payload::Keys(_) | Payload::Audit(_) | Payload::Head(_) => {
+            Payload::Recovery(_)
+            | Payload::Location(_)
+            | Payload::Keys(_)
+            | Payload::Audit(_)
+            | Payload::Head(_) => {
                 panic!("unexpected record in a journal")
             }
         }

@@ -490,6 +490,7 @@ pub(crate) fn check_head(
         | Payload::Checkpoint(_)
         | Payload::Final(_)
         | Payload::Recovery(_)
+        | Payload::Location(_)
         | Payload::Keys(_)
         | Payload::Audit(_) => Err(OffloadError::BadHead(
             "head statement is not bound to this dock's nonce (replayed?)".into(),

@@ -30,6 +30,28 @@ pub const MAX_PRE_EVENT_SECONDS: u32 = 120;
 pub const DEFAULT_RESERVE_HOURS: f64 = 12.0;
 /// Default data directory for a developer run.
 pub const DEFAULT_STORAGE_PATH: &str = "./bodycam-data";
+/// Minutes between haptic reminders while recording.
+pub const DEFAULT_REMINDER_MINUTES: u32 = 2;
+/// Minutes between haptic reminders while the audio is muted.
+pub const DEFAULT_MUTE_REMINDER_MINUTES: u32 = 5;
+/// Minutes between haptic reminders while asleep.
+pub const DEFAULT_SLEEP_REMINDER_MINUTES: u32 = 15;
+/// Debounce of a trigger input.
+pub const DEFAULT_TRIGGER_DEBOUNCE_MS: u32 = 20;
+/// The peers' multicast group and port.
+pub const DEFAULT_PEER_GROUP: &str = "239.255.66.77:47913";
+/// How old (or how far in the future) a peer's announcement may be.
+pub const DEFAULT_PEER_MAX_AGE_SECONDS: u32 = 30;
+/// Minutes of recording left at which the battery counts as low.
+pub const DEFAULT_LOW_MINUTES: u32 = 20;
+/// Minutes of recording left at which the camera finalises and powers off.
+pub const DEFAULT_CRITICAL_MINUTES: u32 = 5;
+/// Runtime on a full battery, for gauges that give no time to empty.
+pub const DEFAULT_FULL_MINUTES: u32 = 600;
+/// How often the battery gauge is read.
+pub const DEFAULT_POWER_POLL_SECONDS: u32 = 10;
+/// gpsd's address.
+pub const DEFAULT_GPSD: &str = "127.0.0.1:2947";
 /// Largest overlay scale (pixels per font pixel).
 pub const MAX_OVERLAY_SCALE: u32 = 16;
 
@@ -301,6 +323,14 @@ pub struct ControlsConfig {
     pub hold_ms: u32,
     /// Longest press that still counts as a tap.
     pub max_tap_ms: u32,
+    /// Four presses (or `ctl mute`) toggle audio mute while recording.
+    pub mute_enabled: bool,
+    /// Minutes between haptic reminders while recording (none in stealth).
+    pub reminder_minutes: u32,
+    /// Minutes between haptic reminders while the audio is muted.
+    pub mute_reminder_minutes: u32,
+    /// Minutes between haptic reminders while asleep.
+    pub sleep_reminder_minutes: u32,
 }
 
 impl Default for ControlsConfig {
@@ -317,6 +347,10 @@ impl Default for ControlsConfig {
             multi_press_gap_ms: 350,
             hold_ms: 3000,
             max_tap_ms: 800,
+            mute_enabled: true,
+            reminder_minutes: DEFAULT_REMINDER_MINUTES,
+            mute_reminder_minutes: DEFAULT_MUTE_REMINDER_MINUTES,
+            sleep_reminder_minutes: DEFAULT_SLEEP_REMINDER_MINUTES,
         }
     }
 }
@@ -374,6 +408,165 @@ pub struct EvidenceConfig {
     pub recipients: Vec<PathBuf>,
 }
 
+pub use crate::controls::triggers::{Pull, TriggerEdge};
+
+/// One `[[trigger]]`: a named input that starts (and/or marks) a recording: a holster
+/// or weapon sensor, a light bar, a Taser arming line, the radio's emergency button.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TriggerConfig {
+    /// Name (`a-z`, `0-9`, `_`, `-`; at most 32): the trigger is `input:<name>`.
+    pub name: String,
+    /// BCM pin read by the GPIO backend (`ctl trigger NAME` stands in on the simulated one).
+    pub pin: u8,
+    /// Which edge fires it.
+    #[serde(default)]
+    pub edge: TriggerEdge,
+    /// Internal resistor.
+    #[serde(default)]
+    pub pull: Pull,
+    /// Start and/or mark.
+    #[serde(default)]
+    pub policy: crate::recorder::TriggerPolicy,
+    /// The level must hold this long to count.
+    #[serde(default = "default_trigger_debounce")]
+    pub debounce_ms: u32,
+}
+
+fn default_trigger_debounce() -> u32 {
+    DEFAULT_TRIGGER_DEBOUNCE_MS
+}
+
+/// `[peers]`: peer-assisted recording over the local network.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PeersConfig {
+    /// Announce starts and follow the announcements of enrolled peers.
+    pub enabled: bool,
+    /// Network interface the multicast group is joined on (`wlan0` on the Pi).
+    pub interface: String,
+    /// Multicast group and UDP port.
+    pub group: String,
+    /// This camera's agency; announcements of other agencies are ignored.
+    pub agency: String,
+    /// The enrolled peer list (`bodycam-peers/1` JSON, from the agency).
+    pub enrolled: Option<PathBuf>,
+    /// How far an activation travels: 1 = only cameras that hear the first camera; 2 =
+    /// those relay it once more; at most 4.
+    pub hop_limit: u8,
+    /// What a peer's announcement does.
+    pub policy: crate::recorder::TriggerPolicy,
+    /// An announcement older (or newer) than this, by its sender's clock, is stale.
+    pub max_age_seconds: u32,
+    /// Which starts are announced: trigger sources (`gesture`, `ctl`, `peer`) and
+    /// `[[trigger]]` names; empty = every start.
+    pub announce: Vec<String>,
+}
+
+impl Default for PeersConfig {
+    fn default() -> Self {
+        PeersConfig {
+            enabled: false,
+            interface: "lo".into(),
+            group: DEFAULT_PEER_GROUP.into(),
+            agency: String::new(),
+            enrolled: None,
+            hop_limit: 1,
+            policy: crate::recorder::TriggerPolicy::Start,
+            max_age_seconds: DEFAULT_PEER_MAX_AGE_SECONDS,
+            announce: Vec::new(),
+        }
+    }
+}
+
+/// Where the battery level comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GaugeKind {
+    /// No gauge: the battery is unknown, never low, never critical.
+    #[default]
+    None,
+    /// Driven by `ctl battery PERCENT` (and `ctl power-fail`).
+    Simulated,
+    /// Linux's `power_supply` class in sysfs.
+    Sysfs,
+}
+
+/// `[power]`: battery and power supply.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PowerConfig {
+    /// The battery gauge.
+    pub gauge: GaugeKind,
+    /// sysfs gauge: the supply's directory; default the first `/sys/class/power_supply/*`
+    /// of type `Battery`.
+    pub supply: Option<PathBuf>,
+    /// Minutes of recording on a full battery (for gauges without a time to empty).
+    pub full_minutes: u32,
+    /// Low below this many minutes: LED, haptic cue, audit entry.
+    pub low_minutes: u32,
+    /// Below this many minutes: finalise, audit and power off.
+    pub critical_minutes: u32,
+    /// How often the gauge is read.
+    pub poll_seconds: u32,
+    /// BCM pin of a power-fail signal (UPS HAT), GPIO backend only.
+    pub power_fail_pin: Option<u8>,
+    /// The power-fail signal is active low.
+    pub power_fail_active_low: bool,
+    /// Run to power off after a critical battery or a power fail (argv, no shell).
+    pub shutdown_command: Vec<String>,
+}
+
+impl Default for PowerConfig {
+    fn default() -> Self {
+        PowerConfig {
+            gauge: GaugeKind::None,
+            supply: None,
+            full_minutes: DEFAULT_FULL_MINUTES,
+            low_minutes: DEFAULT_LOW_MINUTES,
+            critical_minutes: DEFAULT_CRITICAL_MINUTES,
+            poll_seconds: DEFAULT_POWER_POLL_SECONDS,
+            power_fail_pin: None,
+            power_fail_active_low: true,
+            shutdown_command: vec!["systemctl".into(), "poweroff".into()],
+        }
+    }
+}
+
+/// Where positions come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LocationSourceKind {
+    /// No positions are recorded.
+    #[default]
+    None,
+    /// gpsd's JSON protocol at `location.gpsd`.
+    Gpsd,
+    /// A simulated receiver walking a small circle around `location.simulated_origin`.
+    Simulated,
+}
+
+/// `[location]`: the position recorded once a second into the signed evidence.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LocationConfig {
+    /// Where positions come from.
+    pub source: LocationSourceKind,
+    /// gpsd's address (TCP).
+    pub gpsd: String,
+    /// Simulated source: latitude and longitude of the circle's centre.
+    pub simulated_origin: [f64; 2],
+}
+
+impl Default for LocationConfig {
+    fn default() -> Self {
+        LocationConfig {
+            source: LocationSourceKind::None,
+            gpsd: DEFAULT_GPSD.into(),
+            simulated_origin: [51.5007, -0.1246],
+        }
+    }
+}
 /// `[evidence] encryption`.
 pub use crate::confidential::sealing::Mode as EncryptionMode;
 
@@ -400,6 +593,15 @@ pub struct Config {
     pub evidence: EvidenceConfig,
     /// `[dock]`
     pub dock: DockConfig,
+    /// `[[trigger]]`: the trigger inputs.
+    #[serde(rename = "trigger", skip_serializing_if = "Vec::is_empty")]
+    pub triggers: Vec<TriggerConfig>,
+    /// `[peers]`
+    pub peers: PeersConfig,
+    /// `[power]`
+    pub power: PowerConfig,
+    /// `[location]`
+    pub location: LocationConfig,
 }
 
 impl Config {
@@ -537,6 +739,146 @@ mod tests {
             invalid_key("[storage]\nmax_bytes = 5\n"),
             "storage.max_bytes"
         );
+    }
+
+    #[test]
+    fn officer_keys_are_checked_and_named() {
+        for (text, key) in [
+            (
+                "[controls]\nreminder_minutes = 0\n",
+                "controls.reminder_minutes",
+            ),
+            (
+                "[controls]\nmute_reminder_minutes = 0\n",
+                "controls.mute_reminder_minutes",
+            ),
+            (
+                "[controls]\nsleep_reminder_minutes = 0\n",
+                "controls.sleep_reminder_minutes",
+            ),
+            (
+                "[[trigger]]\nname = \"Holster!\"\npin = 6\n",
+                "trigger.name",
+            ),
+            ("[[trigger]]\nname = \"ctl\"\npin = 6\n", "trigger.name"),
+            (
+                "[[trigger]]\nname = \"a\"\npin = 6\n[[trigger]]\nname = \"a\"\npin = 7\n",
+                "trigger.name",
+            ),
+            (
+                "[[trigger]]\nname = \"a\"\npin = 6\ndebounce_ms = 0\n",
+                "trigger.debounce_ms",
+            ),
+            (
+                "[controls]\nbackend = \"gpio\"\n[[trigger]]\nname = \"holster\"\npin = 17\n",
+                "trigger.pin",
+            ),
+            (
+                "[controls]\nbackend = \"gpio\"\n[[trigger]]\nname = \"a\"\npin = 6\n[[trigger]]\nname = \"b\"\npin = 6\n",
+                "trigger.pin",
+            ),
+            (
+                "[controls]\nbackend = \"gpio\"\n[[trigger]]\nname = \"a\"\npin = 30\n",
+                "trigger.pin",
+            ),
+            (
+                "[controls]\nbackend = \"gpio\"\n[power]\npower_fail_pin = 22\n",
+                "power.power_fail_pin",
+            ),
+            ("[power]\npower_fail_pin = 5\n", "power.power_fail_pin"),
+            ("[peers]\nannounce = [\"holster\"]\n", "peers.announce"),
+            ("[peers]\nhop_limit = 0\n", "peers.hop_limit"),
+            (
+                "[peers]\nenabled = true\nenrolled = \"/x\"\n",
+                "peers.agency",
+            ),
+            (
+                "[peers]\nenabled = true\nagency = \"metro\"\n",
+                "peers.enrolled",
+            ),
+            (
+                "[peers]\nenabled = true\nagency = \"metro\"\nenrolled = \"/no/such/peers.json\"\n",
+                "peers.enrolled",
+            ),
+            (
+                "[peers]\nenabled = true\nagency = \"m\"\ngroup = \"127.0.0.1:5000\"\n",
+                "peers.group",
+            ),
+            (
+                "[power]\nlow_minutes = 5\ncritical_minutes = 5\n",
+                "power.low_minutes",
+            ),
+            ("[power]\ncritical_minutes = 0\n", "power.critical_minutes"),
+            ("[power]\nshutdown_command = []\n", "power.shutdown_command"),
+            (
+                "[location]\nsimulated_origin = [95.0, 0.0]\n",
+                "location.simulated_origin",
+            ),
+        ] {
+            assert_eq!(invalid_key(text), key, "{text}");
+        }
+        // The message says which trigger clashes with which control.
+        let c = Config::parse(
+            "[controls]\nbackend = \"gpio\"\n[[trigger]]\nname = \"holster\"\npin = 17\n",
+        )
+        .unwrap();
+        let e = c.validate().unwrap_err().to_string();
+        assert!(
+            e.contains("holster") && e.contains("controls.button_pin"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn officer_keys_parse() {
+        let text = r#"
+[controls]
+reminder_minutes = 3
+mute_enabled = false
+[[trigger]]
+name = "holster"
+pin = 6
+edge = "falling"
+pull = "up"
+policy = "start_and_mark"
+[[trigger]]
+name = "lightbar"
+pin = 13
+[peers]
+announce = ["gesture", "holster"]
+hop_limit = 2
+[power]
+gauge = "simulated"
+shutdown_command = ["/bin/true"]
+[location]
+source = "gpsd"
+gpsd = "127.0.0.1:2947"
+"#;
+        let c = Config::parse(text).unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.triggers.len(), 2);
+        assert_eq!(c.triggers[0].edge, TriggerEdge::Falling);
+        assert_eq!(c.triggers[0].pull, Pull::Up);
+        assert_eq!(
+            c.triggers[0].policy,
+            crate::recorder::TriggerPolicy::StartAndMark
+        );
+        assert_eq!(c.triggers[1].edge, TriggerEdge::Rising);
+        assert_eq!(c.triggers[1].debounce_ms, DEFAULT_TRIGGER_DEBOUNCE_MS);
+        assert_eq!(c.power.gauge, GaugeKind::Simulated);
+        assert_eq!(c.location.source, LocationSourceKind::Gpsd);
+        assert!(!c.controls.mute_enabled);
+        // Defaults: reminders every 2 min, low 20 min, critical 5 min, poweroff.
+        let d = Config::default();
+        assert_eq!(d.controls.reminder_minutes, 2);
+        assert_eq!(d.controls.sleep_reminder_minutes, 15);
+        assert_eq!((d.power.low_minutes, d.power.critical_minutes), (20, 5));
+        assert_eq!(d.power.shutdown_command, ["systemctl", "poweroff"]);
+        // A trigger with an unknown key or edge is a parse error naming it.
+        let e = Config::parse("[[trigger]]\nname = \"a\"\npin = 1\nedgy = 1\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("edgy"), "{e}");
     }
 
     #[test]

@@ -1,14 +1,19 @@
 //! Range and cross-field validation of a parsed [`Config`], one function per section.
 //! Sections are checked in file order (camera, audio, recording, storage, dock,
-//! controls) and the first error wins.
+//! controls, triggers, peers, power, location) and the first error wins.
 
 use std::path::Path;
 
 use super::{
     AudioConfig, AudioSource, CameraConfig, CameraSource, Config, ConfigError, ControlsBackendKind,
-    ControlsConfig, DockConfig, EncryptionMode, EvidenceConfig, MAX_OVERLAY_SCALE,
-    MAX_PRE_EVENT_SECONDS, MAX_RECIPIENTS, RecordingConfig, StorageConfig,
+    ControlsConfig, DockConfig, EncryptionMode, EvidenceConfig, GaugeKind, LocationConfig,
+    LocationSourceKind, MAX_OVERLAY_SCALE, MAX_PRE_EVENT_SECONDS, MAX_RECIPIENTS, PeersConfig,
+    PowerConfig, RecordingConfig, StorageConfig, TriggerConfig,
 };
+use crate::recorder::InputName;
+
+/// Trigger sources that `peers.announce` may name besides the `[[trigger]]` names.
+pub const ANNOUNCE_SOURCES: [&str; 3] = ["gesture", "ctl", "peer"];
 
 impl Config {
     /// Check ranges and cross-field rules.
@@ -19,7 +24,207 @@ impl Config {
         self.storage.validate()?;
         self.evidence.validate()?;
         self.dock.validate()?;
-        self.controls.validate()
+        self.controls.validate()?;
+        validate_triggers(&self.triggers)?;
+        if self.controls.backend == ControlsBackendKind::Gpio {
+            self.validate_all_pins()?;
+        }
+        self.peers.validate(&self.triggers)?;
+        self.power.validate(self.controls.backend)?;
+        self.location.validate()
+    }
+
+    /// Every GPIO pin (controls, triggers, power-fail) a BCM number 0–27, none used twice.
+    fn validate_all_pins(&self) -> Result<(), ConfigError> {
+        let mut pins: Vec<Pin> = self
+            .controls
+            .pins()
+            .into_iter()
+            .map(|(key, pin)| (key, key.to_string(), pin))
+            .collect();
+        for t in &self.triggers {
+            pins.push(("trigger.pin", format!("trigger `{}`", t.name), t.pin));
+        }
+        if let Some(p) = self.power.power_fail_pin {
+            pins.push(("power.power_fail_pin", "power.power_fail_pin".into(), p));
+        }
+        distinct_pins(&pins)
+    }
+}
+
+/// A GPIO pin: its key, what uses it (for the message), its BCM number.
+type Pin = (&'static str, String, u8);
+
+/// No BCM pin in `pins` twice (the later one is named), each 0–27.
+fn distinct_pins(pins: &[Pin]) -> Result<(), ConfigError> {
+    for (i, (key, what, pin)) in pins.iter().enumerate() {
+        if *pin > 27 {
+            return Err(ConfigError::Invalid {
+                key,
+                reason: format!("{what}: BCM pin {pin} is outside the allowed range 0–27"),
+            });
+        }
+        if let Some((_, other, _)) = pins[..i].iter().find(|(_, _, p)| p == pin) {
+            return Err(ConfigError::Invalid {
+                key,
+                reason: format!("{what}: BCM pin {pin} is already used by {other}"),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// `[[trigger]]`: valid, distinct names; a debounce time in range.
+fn validate_triggers(triggers: &[TriggerConfig]) -> Result<(), ConfigError> {
+    for (i, t) in triggers.iter().enumerate() {
+        if InputName::new(&t.name).is_none() {
+            return Err(ConfigError::Invalid {
+                key: "trigger.name",
+                reason: format!(
+                    "`{}` is not a trigger name (1–32 of a-z, 0-9, `_`, `-`)",
+                    t.name
+                ),
+            });
+        }
+        if ANNOUNCE_SOURCES.contains(&t.name.as_str()) {
+            return Err(ConfigError::Invalid {
+                key: "trigger.name",
+                reason: format!("`{}` is a built-in trigger source", t.name),
+            });
+        }
+        if triggers[..i].iter().any(|o| o.name == t.name) {
+            return Err(ConfigError::Invalid {
+                key: "trigger.name",
+                reason: format!("trigger `{}` is defined twice", t.name),
+            });
+        }
+        range("trigger.debounce_ms", t.debounce_ms, 1, 1000)?;
+    }
+    Ok(())
+}
+
+impl PeersConfig {
+    /// `[peers]`: when enabled, an agency, an interface, a multicast group, an enrolled
+    /// list that exists, a hop limit and a freshness window; `announce` names known
+    /// trigger sources.
+    fn validate(&self, triggers: &[TriggerConfig]) -> Result<(), ConfigError> {
+        for name in &self.announce {
+            let known = ANNOUNCE_SOURCES.contains(&name.as_str())
+                || triggers.iter().any(|t| &t.name == name);
+            if !known {
+                return Err(ConfigError::Invalid {
+                    key: "peers.announce",
+                    reason: format!(
+                        "unknown trigger `{name}` (known: {}{})",
+                        ANNOUNCE_SOURCES.join(", "),
+                        triggers
+                            .iter()
+                            .map(|t| format!(", {}", t.name))
+                            .collect::<String>()
+                    ),
+                });
+            }
+        }
+        range("peers.hop_limit", self.hop_limit, 1, 4)?;
+        range("peers.max_age_seconds", self.max_age_seconds, 1, 3600)?;
+        if !self.enabled {
+            return Ok(());
+        }
+        if self.agency.trim().is_empty() || self.agency.len() > 64 {
+            return Err(ConfigError::Invalid {
+                key: "peers.agency",
+                reason: "peers need the agency's name (1–64 bytes)".into(),
+            });
+        }
+        if self.interface.is_empty() {
+            return Err(ConfigError::Invalid {
+                key: "peers.interface",
+                reason: "peers need a network interface such as wlan0".into(),
+            });
+        }
+        match self.group.parse::<std::net::SocketAddrV4>() {
+            Ok(a) if a.ip().is_multicast() && a.port() != 0 => {}
+            Ok(_) | Err(_) => {
+                return Err(ConfigError::Invalid {
+                    key: "peers.group",
+                    reason: format!("`{}` is not a multicast address:port", self.group),
+                });
+            }
+        }
+        match &self.enrolled {
+            None => Err(ConfigError::Invalid {
+                key: "peers.enrolled",
+                reason: "peers need the enrolled peer list".into(),
+            }),
+            Some(p) if !p.exists() => Err(ConfigError::Invalid {
+                key: "peers.enrolled",
+                reason: format!("{} does not exist", p.display()),
+            }),
+            Some(p) => crate::peer::trust::Enrolled::load(p, &self.agency)
+                .map(|_| ())
+                .map_err(|e| ConfigError::Invalid {
+                    key: "peers.enrolled",
+                    reason: e.to_string(),
+                }),
+        }
+    }
+}
+
+impl PowerConfig {
+    /// `[power]`: thresholds (critical below low), a poll interval, a shutdown command,
+    /// and the power-fail pin only with the GPIO backend (or the simulated gauge).
+    fn validate(&self, backend: ControlsBackendKind) -> Result<(), ConfigError> {
+        range("power.full_minutes", self.full_minutes, 10, 100_000)?;
+        range("power.critical_minutes", self.critical_minutes, 1, 120)?;
+        range("power.low_minutes", self.low_minutes, 2, 600)?;
+        if self.low_minutes <= self.critical_minutes {
+            return Err(ConfigError::Invalid {
+                key: "power.low_minutes",
+                reason: "must be more than power.critical_minutes".into(),
+            });
+        }
+        range("power.poll_seconds", self.poll_seconds, 1, 300)?;
+        if self.shutdown_command.first().is_none_or(|c| c.is_empty()) {
+            return Err(ConfigError::Invalid {
+                key: "power.shutdown_command",
+                reason: "needs a program to run, e.g. [\"systemctl\", \"poweroff\"]".into(),
+            });
+        }
+        if self.power_fail_pin.is_some() && backend != ControlsBackendKind::Gpio {
+            return Err(ConfigError::Invalid {
+                key: "power.power_fail_pin",
+                reason: "a power-fail pin needs controls.backend = \"gpio\"".into(),
+            });
+        }
+        // `power.supply` is not required to exist: a gauge whose driver loads late, or
+        // that vanishes, reads as unknown (never low, never a shutdown).
+        if self.supply.is_some() && self.gauge != GaugeKind::Sysfs {
+            return Err(ConfigError::Invalid {
+                key: "power.supply",
+                reason: "a supply directory needs power.gauge = \"sysfs\"".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+impl LocationConfig {
+    /// `[location]`: a gpsd address, an origin on Earth.
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.source == LocationSourceKind::Gpsd && self.gpsd.trim().is_empty() {
+            return Err(ConfigError::Invalid {
+                key: "location.gpsd",
+                reason: "needs gpsd's host:port, e.g. 127.0.0.1:2947".into(),
+            });
+        }
+        let [lat, lon] = self.simulated_origin;
+        if !(-89.0..=89.0).contains(&lat) || !(-180.0..=180.0).contains(&lon) {
+            return Err(ConfigError::Invalid {
+                key: "location.simulated_origin",
+                reason: "latitude within ±89°, longitude within ±180°".into(),
+            });
+        }
+        Ok(())
     }
 }
 
@@ -253,6 +458,19 @@ impl ControlsConfig {
         )?;
         range("controls.max_tap_ms", k.max_tap_ms, 100, 2000)?;
         range("controls.hold_ms", k.hold_ms, 1000, 10_000)?;
+        range("controls.reminder_minutes", k.reminder_minutes, 1, 60)?;
+        range(
+            "controls.mute_reminder_minutes",
+            k.mute_reminder_minutes,
+            1,
+            60,
+        )?;
+        range(
+            "controls.sleep_reminder_minutes",
+            k.sleep_reminder_minutes,
+            1,
+            120,
+        )?;
         if k.hold_ms <= k.max_tap_ms {
             return Err(ConfigError::Invalid {
                 key: "controls.hold_ms",
@@ -267,6 +485,16 @@ impl ControlsConfig {
 
     /// Every pin a BCM number 0–27, no pin used twice.
     fn validate_pins(&self) -> Result<(), ConfigError> {
+        let pins: Vec<Pin> = self
+            .pins()
+            .into_iter()
+            .map(|(key, pin)| (key, key.to_string(), pin))
+            .collect();
+        distinct_pins(&pins)
+    }
+
+    /// The controls' pins, by key.
+    fn pins(&self) -> Vec<(&'static str, u8)> {
         let mut pins = vec![
             ("controls.button_pin", self.button_pin),
             ("controls.red_pin", self.red_pin),
@@ -279,15 +507,6 @@ impl ControlsConfig {
         if let Some(d) = self.dock_pin {
             pins.push(("controls.dock_pin", d));
         }
-        for (i, (key, pin)) in pins.iter().enumerate() {
-            range(key, *pin, 0, 27)?;
-            if pins[..i].iter().any(|(_, p)| p == pin) {
-                return Err(ConfigError::Invalid {
-                    key,
-                    reason: format!("BCM pin {pin} is already used by another control"),
-                });
-            }
-        }
-        Ok(())
+        pins
     }
 }

@@ -46,7 +46,7 @@ impl Default for GestureTimings {
 /// * `Gap { taps, released }`: released after `taps` taps, waiting for more.
 ///   Timer: `released + multi_press_gap`.
 ///   - press within the gap (inclusive) → `Pressed { taps }`.
-///   - timer → emit `Single`/`Double`/`Triple` for 1/2/≥3 taps → `Idle`.
+///   - timer → emit `Single`/`Double`/`Triple`/`Quad` for 1/2/3/≥4 taps → `Idle`.
 /// * `Held`: `Hold` was emitted, the button is still down. No timer.
 ///   - release → `Idle`, nothing emitted.
 ///
@@ -280,7 +280,8 @@ impl Recogniser {
             0 => return,
             1 => Gesture::Single,
             2 => Gesture::Double,
-            _ => Gesture::Triple,
+            3 => Gesture::Triple,
+            _ => Gesture::Quad,
         };
         self.out.push_back((at, gesture));
     }
@@ -320,7 +321,7 @@ mod tests {
         out
     }
 
-    use Gesture::{Double, Hold, Single, Triple};
+    use Gesture::{Double, Hold, Quad, Single, Triple};
 
     /// (name, raw edges as (pressed, ms), expected gestures as (ms, gesture)).
     type Case<'a> = (&'a str, &'a [(bool, u64)], &'a [(u64, Gesture)]);
@@ -333,9 +334,16 @@ mod tests {
             ("single", &[(d, 0), (u, 100)], &[(450, Single)]),
             ("double", &[(d, 0), (u, 100), (d, 300), (u, 400)], &[(750, Double)]),
             ("triple", &[(d, 0), (u, 100), (d, 300), (u, 400), (d, 600), (u, 700)], &[(1050, Triple)]),
-            ("four taps are a triple",
+            ("four taps are a quad",
                 &[(d, 0), (u, 100), (d, 300), (u, 400), (d, 600), (u, 700), (d, 900), (u, 1000)],
-                &[(1350, Triple)]),
+                &[(1350, Quad)]),
+            ("five taps are a quad",
+                &[(d, 0), (u, 100), (d, 300), (u, 400), (d, 600), (u, 700), (d, 900), (u, 1000),
+                  (d, 1200), (u, 1300)],
+                &[(1650, Quad)]),
+            ("a slow fourth tap makes a triple and a single",
+                &[(d, 0), (u, 100), (d, 300), (u, 400), (d, 600), (u, 700), (d, 1100), (u, 1200)],
+                &[(1050, Triple), (1550, Single)]),
             ("hold at hold time, nothing at release", &[(d, 0), (u, 5000)], &[(3000, Hold)]),
             ("hold discards grouped taps", &[(d, 0), (u, 100), (d, 300), (u, 4000)], &[(3300, Hold)]),
             ("contact bounce gives one single",

@@ -8,6 +8,11 @@ const SLOW_HALF_PERIOD_MS: u128 = 500;
 const FAST_HALF_PERIOD_MS: u128 = 125;
 const FLASH_MS: u128 = 100;
 const FLASH_END_MS: u128 = 3 * FLASH_MS;
+/// Heartbeat: lit this long at the start of every period.
+const HEARTBEAT_ON_MS: u128 = 100;
+const HEARTBEAT_PERIOD_MS: u128 = 3000;
+/// Double blink: lit 0–100 and 200–300 ms of every period.
+const DOUBLE_BLINK_PERIOD_MS: u128 = 2000;
 
 /// How one LED is driven over time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -23,6 +28,10 @@ pub enum LedPattern {
     BlinkFast,
     /// Two 100 ms flashes (lit 0–100 ms and 200–300 ms), then dark.
     Flash,
+    /// Lit 100 ms every 3 s (asleep: alive, but capturing nothing).
+    Heartbeat,
+    /// Two 100 ms flashes every 2 s (battery low).
+    DoubleBlink,
 }
 
 impl LedPattern {
@@ -35,6 +44,11 @@ impl LedPattern {
             LedPattern::BlinkSlow => (ms / SLOW_HALF_PERIOD_MS).is_multiple_of(2),
             LedPattern::BlinkFast => (ms / FAST_HALF_PERIOD_MS).is_multiple_of(2),
             LedPattern::Flash => ms < FLASH_END_MS && (ms / FLASH_MS).is_multiple_of(2),
+            LedPattern::Heartbeat => ms % HEARTBEAT_PERIOD_MS < HEARTBEAT_ON_MS,
+            LedPattern::DoubleBlink => {
+                let t = ms % DOUBLE_BLINK_PERIOD_MS;
+                t < FLASH_END_MS && (t / FLASH_MS).is_multiple_of(2)
+            }
         }
     }
 
@@ -49,6 +63,22 @@ impl LedPattern {
             LedPattern::BlinkFast => step(FAST_HALF_PERIOD_MS),
             LedPattern::Flash if ms < FLASH_END_MS => step(FLASH_MS),
             LedPattern::Flash => return None,
+            LedPattern::Heartbeat => {
+                let base = ms / HEARTBEAT_PERIOD_MS * HEARTBEAT_PERIOD_MS;
+                if ms - base < HEARTBEAT_ON_MS {
+                    base + HEARTBEAT_ON_MS
+                } else {
+                    base + HEARTBEAT_PERIOD_MS
+                }
+            }
+            LedPattern::DoubleBlink => {
+                let base = ms / DOUBLE_BLINK_PERIOD_MS * DOUBLE_BLINK_PERIOD_MS;
+                if ms - base < FLASH_END_MS {
+                    base + ((ms - base) / FLASH_MS + 1) * FLASH_MS
+                } else {
+                    base + DOUBLE_BLINK_PERIOD_MS
+                }
+            }
         };
         u64::try_from(next_ms).ok().map(Duration::from_millis)
     }
@@ -106,6 +136,10 @@ pub enum LedMode {
     Offloading,
     /// In the dock, upload finished.
     OffloadComplete,
+    /// Asleep: capture stopped, nothing buffered.
+    Asleep,
+    /// Battery critical or power failing: shutting down.
+    PoweringOff,
 }
 
 /// Everything that decides the LED patterns.
@@ -119,6 +153,10 @@ pub struct LedInputs {
     pub marker_flash: bool,
     /// Stealth mode: all indicators dark.
     pub stealth: bool,
+    /// The battery holds less than `power.low_minutes`.
+    pub battery_low: bool,
+    /// Recording with the audio muted.
+    pub muted: bool,
 }
 
 /// The documented pattern table.
@@ -135,6 +173,8 @@ pub struct LedInputs {
 /// | `Docked`          | Off       | BlinkSlow | —         |
 /// | `Offloading`      | Off       | BlinkFast | —         |
 /// | `OffloadComplete` | Off       | On        | Off       |
+/// | `Asleep`          | Off       | Heartbeat | —         |
+/// | `PoweringOff`     | BlinkFast | Off       | BlinkFast |
 ///
 /// "—" means the mode leaves amber free (Off unless a modifier sets it).
 ///
@@ -143,10 +183,12 @@ pub struct LedInputs {
 /// | modifier       | effect                                                           |
 /// |----------------|------------------------------------------------------------------|
 /// | `storage_low`  | amber BlinkSlow, only where the mode leaves amber free ("—")     |
+/// | `battery_low`  | amber DoubleBlink where amber is free (over `storage_low`)       |
+/// | `muted`        | red BlinkSlow instead of On, only in `Recording`                 |
 /// | `marker_flash` | red Flash, only in `Recording` (ignored in other modes)          |
 /// | `stealth`      | everything Off (overrides all of the above)                      |
 pub fn patterns_for(i: &LedInputs) -> LedPatterns {
-    use LedPattern::{BlinkFast, BlinkSlow, Flash, Off, On};
+    use LedPattern::{BlinkFast, BlinkSlow, DoubleBlink, Flash, Heartbeat, Off, On};
     // (red, green, amber); amber None = left free by the mode.
     let (red, green, amber) = match i.mode {
         LedMode::Booting => (Off, BlinkFast, None),
@@ -159,14 +201,20 @@ pub fn patterns_for(i: &LedInputs) -> LedPatterns {
         LedMode::Docked => (Off, BlinkSlow, None),
         LedMode::Offloading => (Off, BlinkFast, None),
         LedMode::OffloadComplete => (Off, On, Some(Off)),
+        LedMode::Asleep => (Off, Heartbeat, None),
+        LedMode::PoweringOff => (BlinkFast, Off, Some(BlinkFast)),
     };
     let amber = match amber {
         Some(p) => p,
+        None if i.battery_low => DoubleBlink,
         None if i.storage_low => BlinkSlow,
         None => Off,
     };
-    let red = if i.marker_flash && i.mode == LedMode::Recording {
+    let recording = i.mode == LedMode::Recording;
+    let red = if i.marker_flash && recording {
         Flash
+    } else if i.muted && recording {
+        BlinkSlow
     } else {
         red
     };
@@ -188,6 +236,24 @@ pub enum HapticCue {
     Marker,
     /// Three short pulses.
     Fault,
+    /// Still recording: two very short pulses (every `controls.reminder_minutes`).
+    Reminder,
+    /// Mute on: one long, then one short pulse.
+    MuteOn,
+    /// Mute off: one short, then one long pulse.
+    MuteOff,
+    /// Still muted: three very short pulses (every `controls.mute_reminder_minutes`).
+    MuteReminder,
+    /// Going to sleep: one 1 s pulse.
+    Sleep,
+    /// Woken up: two 200 ms pulses.
+    Wake,
+    /// Still asleep: one 400 ms pulse (every `controls.sleep_reminder_minutes`).
+    SleepReminder,
+    /// Battery low: four short pulses.
+    BatteryLow,
+    /// Powering off: one 1.5 s pulse.
+    PowerOff,
     /// Two long pulses: the store cannot be written.
     StorageFault,
 }
@@ -204,12 +270,36 @@ impl HapticCue {
         const MARKER: [(Duration, Duration); 1] = [(ms(100), ms(0))];
         const FAULT: [(Duration, Duration); 3] =
             [(ms(100), ms(100)), (ms(100), ms(100)), (ms(100), ms(0))];
+        const REMINDER: [(Duration, Duration); 2] = [(ms(80), ms(120)), (ms(80), ms(0))];
+        const MUTE_ON: [(Duration, Duration); 2] = [(ms(400), ms(150)), (ms(100), ms(0))];
+        const MUTE_OFF: [(Duration, Duration); 2] = [(ms(100), ms(150)), (ms(400), ms(0))];
+        const MUTE_REMINDER: [(Duration, Duration); 3] =
+            [(ms(60), ms(120)), (ms(60), ms(120)), (ms(60), ms(0))];
+        const SLEEP: [(Duration, Duration); 1] = [(ms(1000), ms(0))];
+        const WAKE: [(Duration, Duration); 2] = [(ms(200), ms(150)), (ms(200), ms(0))];
+        const SLEEP_REMINDER: [(Duration, Duration); 1] = [(ms(400), ms(0))];
+        const BATTERY_LOW: [(Duration, Duration); 4] = [
+            (ms(100), ms(100)),
+            (ms(100), ms(100)),
+            (ms(100), ms(100)),
+            (ms(100), ms(0)),
+        ];
+        const POWER_OFF: [(Duration, Duration); 1] = [(ms(1500), ms(0))];
         const STORAGE_FAULT: [(Duration, Duration); 2] = [(ms(400), ms(200)), (ms(400), ms(0))];
         match self {
             HapticCue::RecordingStarted => &STARTED,
             HapticCue::RecordingStopped => &STOPPED,
             HapticCue::Marker => &MARKER,
             HapticCue::Fault => &FAULT,
+            HapticCue::Reminder => &REMINDER,
+            HapticCue::MuteOn => &MUTE_ON,
+            HapticCue::MuteOff => &MUTE_OFF,
+            HapticCue::MuteReminder => &MUTE_REMINDER,
+            HapticCue::Sleep => &SLEEP,
+            HapticCue::Wake => &WAKE,
+            HapticCue::SleepReminder => &SLEEP_REMINDER,
+            HapticCue::BatteryLow => &BATTERY_LOW,
+            HapticCue::PowerOff => &POWER_OFF,
             HapticCue::StorageFault => &STORAGE_FAULT,
         }
     }
@@ -217,7 +307,7 @@ impl HapticCue {
 
 #[cfg(test)]
 mod tests {
-    use super::LedPattern::{BlinkFast, BlinkSlow, Flash, Off, On};
+    use super::LedPattern::{BlinkFast, BlinkSlow, DoubleBlink, Flash, Heartbeat, Off, On};
     use super::*;
 
     fn inputs(mode: LedMode) -> LedInputs {
@@ -226,6 +316,8 @@ mod tests {
             storage_low: false,
             marker_flash: false,
             stealth: false,
+            battery_low: false,
+            muted: false,
         }
     }
 
@@ -233,7 +325,7 @@ mod tests {
         LedPatterns { red, green, amber }
     }
 
-    const ALL_MODES: [LedMode; 10] = [
+    const ALL_MODES: [LedMode; 12] = [
         LedMode::Booting,
         LedMode::Ready,
         LedMode::Recording,
@@ -244,6 +336,8 @@ mod tests {
         LedMode::Docked,
         LedMode::Offloading,
         LedMode::OffloadComplete,
+        LedMode::Asleep,
+        LedMode::PoweringOff,
     ];
 
     #[test]
@@ -259,6 +353,8 @@ mod tests {
             (LedMode::Docked, p(Off, BlinkSlow, Off)),
             (LedMode::Offloading, p(Off, BlinkFast, Off)),
             (LedMode::OffloadComplete, p(Off, On, Off)),
+            (LedMode::Asleep, p(Off, Heartbeat, Off)),
+            (LedMode::PoweringOff, p(BlinkFast, Off, BlinkFast)),
         ];
         assert_eq!(table.len(), ALL_MODES.len());
         for (mode, expected) in table {
@@ -280,10 +376,42 @@ mod tests {
                     | LedMode::StorageFault
                     | LedMode::Fault
                     | LedMode::OffloadComplete
+                    | LedMode::PoweringOff
             );
             let amber = if owns_amber { plain.amber } else { BlinkSlow };
             assert_eq!(low, LedPatterns { amber, ..plain }, "{mode:?}");
+            // A low battery wins over low storage where amber is free.
+            let both = patterns_for(&LedInputs {
+                storage_low: true,
+                battery_low: true,
+                ..inputs(mode)
+            });
+            let amber = if owns_amber { plain.amber } else { DoubleBlink };
+            assert_eq!(both, LedPatterns { amber, ..plain }, "{mode:?}");
         }
+    }
+
+    #[test]
+    fn muted_blinks_red_slowly_only_while_recording_and_a_marker_still_flashes() {
+        for mode in ALL_MODES {
+            let plain = patterns_for(&inputs(mode));
+            let muted = patterns_for(&LedInputs {
+                muted: true,
+                ..inputs(mode)
+            });
+            let red = if mode == LedMode::Recording {
+                BlinkSlow
+            } else {
+                plain.red
+            };
+            assert_eq!(muted, LedPatterns { red, ..plain }, "{mode:?}");
+        }
+        let marked = patterns_for(&LedInputs {
+            muted: true,
+            marker_flash: true,
+            ..inputs(LedMode::Recording)
+        });
+        assert_eq!(marked.red, Flash);
     }
 
     #[test]
@@ -311,6 +439,8 @@ mod tests {
                 storage_low: true,
                 marker_flash: true,
                 stealth: true,
+                battery_low: true,
+                muted: true,
             };
             assert_eq!(patterns_for(&all), LedPatterns::OFF, "{mode:?}");
         }
@@ -330,6 +460,11 @@ mod tests {
             (Flash, 0, true), (Flash, 99, true), (Flash, 100, false), (Flash, 199, false),
             (Flash, 200, true), (Flash, 299, true), (Flash, 300, false), (Flash, 1000, false),
             (Flash, 1200, false),
+            (Heartbeat, 0, true), (Heartbeat, 99, true), (Heartbeat, 100, false),
+            (Heartbeat, 2999, false), (Heartbeat, 3000, true), (Heartbeat, 3100, false),
+            (DoubleBlink, 0, true), (DoubleBlink, 150, false), (DoubleBlink, 250, true),
+            (DoubleBlink, 300, false), (DoubleBlink, 1999, false), (DoubleBlink, 2000, true),
+            (DoubleBlink, 2200, true), (DoubleBlink, 2350, false),
         ];
         for (pattern, t, lit) in cases {
             assert_eq!(pattern.level_at(ms(t)), lit, "{pattern:?} at {t} ms");
@@ -339,10 +474,10 @@ mod tests {
     #[test]
     fn next_change_after_matches_level_changes() {
         let ms = Duration::from_millis;
-        for pattern in [Off, On, BlinkSlow, BlinkFast, Flash] {
-            // Walk 0..3 s in 1 ms steps; every level change must be announced.
+        for pattern in [Off, On, BlinkSlow, BlinkFast, Flash, Heartbeat, DoubleBlink] {
+            // Walk 0..7 s in 1 ms steps; every level change must be announced.
             let mut announced = pattern.next_change_after(ms(0));
-            for t in 1..3000 {
+            for t in 1..7000 {
                 let changed = pattern.level_at(ms(t)) != pattern.level_at(ms(t - 1));
                 if changed {
                     assert_eq!(announced, Some(ms(t)), "{pattern:?} at {t} ms");
@@ -368,11 +503,21 @@ mod tests {
         assert_eq!(on_times(HapticCue::Marker), vec![ms(100)]);
         assert_eq!(on_times(HapticCue::Fault), vec![ms(100); 3]);
         assert_eq!(on_times(HapticCue::StorageFault), vec![ms(400); 2]);
+        let mut seen: Vec<(HapticCue, &[(Duration, Duration)])> = Vec::new();
         for cue in [
             HapticCue::RecordingStarted,
             HapticCue::RecordingStopped,
             HapticCue::Marker,
             HapticCue::Fault,
+            HapticCue::Reminder,
+            HapticCue::MuteOn,
+            HapticCue::MuteOff,
+            HapticCue::MuteReminder,
+            HapticCue::Sleep,
+            HapticCue::Wake,
+            HapticCue::SleepReminder,
+            HapticCue::BatteryLow,
+            HapticCue::PowerOff,
             HapticCue::StorageFault,
         ] {
             let pulses = cue.pulses();
@@ -380,6 +525,12 @@ mod tests {
             for (i, &(_, off)) in pulses.iter().enumerate() {
                 assert_eq!(off.is_zero(), i + 1 == pulses.len(), "{cue:?} pulse {i}");
             }
+            // Every cue feels different from every other one.
+            assert!(
+                seen.iter().all(|(other, p)| *p != pulses || *other == cue),
+                "{cue:?} feels like another cue"
+            );
+            seen.push((cue, pulses));
         }
     }
 }

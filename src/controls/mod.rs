@@ -7,14 +7,18 @@
 //!
 //! This file holds what the rest of the crate and the backends share (gestures, LEDs,
 //! raw edges, the [`ControlsBackend`] trait and [`ControlsError`]); `threads.rs` starts
-//! and stops the two threads; `indicator.rs` animates the LEDs and the haptic motor.
+//! and stops the two threads; `indicator.rs` animates the LEDs and the haptic motor;
+//! `reminders.rs` times the haptic reminders (recording, muted, asleep); `triggers.rs`
+//! watches the `[[trigger]]` inputs on GPIO.
 
 pub mod gesture;
 pub mod gpio;
 mod indicator;
 pub mod leds;
+pub mod reminders;
 pub mod sim;
 mod threads;
+pub mod triggers;
 
 use std::sync::mpsc::Sender;
 use std::sync::{Mutex, PoisonError};
@@ -34,8 +38,10 @@ pub enum Gesture {
     Single,
     /// Two short presses in quick succession.
     Double,
-    /// Three (or more) short presses in quick succession.
+    /// Three short presses in quick succession.
     Triple,
+    /// Four (or more) short presses in quick succession.
+    Quad,
     /// A long press; reported while the button is still held.
     Hold,
 }

@@ -29,6 +29,8 @@ pub enum SimAction {
     Double,
     /// Three 120 ms presses 150 ms apart.
     Triple,
+    /// Four 120 ms presses 150 ms apart.
+    Quad,
     /// One press held 300 ms longer than the hold time.
     Hold,
     /// One 120 ms press with contact bounce (several toggles within ~5 ms) at press and release.
@@ -57,6 +59,7 @@ impl SimAction {
             SimAction::Press => taps(1),
             SimAction::Double => taps(2),
             SimAction::Triple => taps(3),
+            SimAction::Quad => taps(4),
             SimAction::Hold => vec![
                 (true, timings.hold.saturating_add(HOLD_MARGIN)),
                 (false, Duration::ZERO),
@@ -232,6 +235,7 @@ mod tests {
             (SimAction::Press, 1),
             (SimAction::Double, 2),
             (SimAction::Triple, 3),
+            (SimAction::Quad, 4),
             (SimAction::Hold, 1),
             (SimAction::Bounce, 5),
         ] {

@@ -219,6 +219,8 @@ mod tests {
             storage_low: false,
             marker_flash: false,
             stealth: false,
+            battery_low: false,
+            muted: false,
         })
     }
 
@@ -305,6 +307,7 @@ mod tests {
         let wait = Duration::from_secs(3);
         for (action, expected) in [
             (SimAction::Triple, Gesture::Triple),
+            (SimAction::Quad, Gesture::Quad),
             (SimAction::Bounce, Gesture::Single),
             (SimAction::Hold, Gesture::Hold),
             (SimAction::Press, Gesture::Single),

@@ -92,6 +92,7 @@ impl Loop {
             ctl.stop();
         }
         self.audit(AuditEvent::Shutdown {});
+        self.run_power_off();
         self.controls.shutdown();
         info!("bodycam daemon stopped");
     }
@@ -106,20 +107,29 @@ impl Loop {
         match input {
             Input::Gesture(g) => {
                 info!(gesture = gesture_name(g), "button gesture");
+                self.officer.cause = Some(format!("gesture:{}", gesture_name(g)));
                 self.gesture = Some(g);
                 self.dispatch(Event::Gesture(g));
                 self.gesture = None;
+                self.officer.cause = None;
             }
             Input::Command(c, reply) => {
                 info!(command = ?c, "control command");
+                self.officer.cause = Some("ctl".into());
                 self.refused = None;
                 self.dispatch(Event::Command(c));
+                self.officer.cause = None;
                 let answer = match self.refused.take() {
                     None => Ok(()),
                     Some(r) => Err((r, self.refusal_text(r))),
                 };
                 let _ = reply.send(answer);
             }
+            Input::Trigger(name, reply) => self.on_trigger(&name, reply),
+            Input::Battery(r) => self.on_battery(r),
+            Input::PowerFail => self.on_power_fail(),
+            Input::Peer(p) => self.on_peer_input(p),
+            Input::LocationLink(up, error) => self.on_location_link(up, error),
             Input::Dock(docked) => self.on_dock_sense(docked),
             Input::DockCall(req, reply) => {
                 let answer = self.dock_call(req);
@@ -198,6 +208,10 @@ impl Loop {
             Refusal::NotRecording => "not recording".into(),
             Refusal::AlreadyRecording => "already recording".into(),
             Refusal::ShuttingDown => "the daemon is shutting down".into(),
+            Refusal::Recording => "recording: stop the recording first".into(),
+            Refusal::MuteDisabled => {
+                "audio mute is disabled (controls.mute_enabled = false)".into()
+            }
         }
     }
 
@@ -219,7 +233,9 @@ impl Loop {
             | State::Recording
             | State::Stopping
             | State::Fault { .. }
-            | State::ShuttingDown => {}
+            | State::ShuttingDown
+            | State::Asleep
+            | State::PoweringOff => {}
         }
     }
 
@@ -256,6 +272,9 @@ impl Loop {
             Action::OpenDock => self.open_dock(),
             Action::CloseDock => self.close_dock(),
             Action::Exit => self.exit = true,
+            Action::MuteChanged(on) => self.mute_changed(on),
+            Action::SleepChanged(on) => self.sleep_changed(on),
+            Action::PowerOff(reason) => self.power_off(reason),
         }
     }
 
@@ -306,9 +325,15 @@ impl Loop {
             self.pipeline_failed(problem.reason());
         }
         let flowing = self.pipeline.capture.is_some() && self.pipeline.watch.flowing(now);
-        // Docked or in a storage fault, the camera is stopped on purpose: the loop
-        // itself is what is watched (a storage fault is handled here, not by a restart).
-        if flowing || matches!(self.machine.state(), State::Docked | State::StorageFault) {
+        // Docked, asleep or in a storage fault, the camera is stopped on purpose: the
+        // loop itself is what is watched (a storage fault is handled here, not by a
+        // restart).
+        if flowing
+            || matches!(
+                self.machine.state(),
+                State::Docked | State::Asleep | State::StorageFault
+            )
+        {
             self.notify.watchdog(now);
         }
         if let Some(rec) = self.recording.as_mut()
@@ -328,6 +353,7 @@ impl Loop {
             self.last_refresh = now;
             self.refresh_storage();
         }
+        self.officer_tick(now);
         self.drain_queue();
     }
 

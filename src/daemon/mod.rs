@@ -14,17 +14,24 @@
 //! - the controls' gesture and indicator threads, and `gestures`, which forwards
 //!   recognised gestures to the loop;
 //! - `ctl` and one `ctl-conn` per request (`requests`);
-//! - `dock-sense` (GPIO only) and the dock API's runtime while docked (`dock_link`).
+//! - `dock-sense` (GPIO only) and the dock API's runtime while docked (`dock_link`);
+//! - on the officer (`officer`): `power` (battery gauge), `power-fail` (GPIO), rppal's
+//!   interrupt thread for trigger inputs (GPIO), `gpsd` (location), `peer-rx` and
+//!   `peer-tx` (peer announcements).
 //!
 //! # Lock order
 //! The only lock the loop shares is the [`Status`] snapshot; it is taken alone, never
 //! while another lock is held.
 
+mod activation;
 mod boot;
 mod dock;
 mod dock_link;
 mod event_loop;
+mod officer;
 mod pipeline;
+mod power;
+mod privacy;
 mod publish;
 mod recording;
 mod requests;
@@ -94,6 +101,9 @@ pub enum DaemonError {
     /// The dock API could not be set up (certificates, key, address).
     #[error(transparent)]
     Dock(#[from] crate::dock::DockError),
+    /// The enrolled peer list could not be read (it was checked with the config).
+    #[error("peers: {0}")]
+    Peers(#[from] crate::peer::trust::PeersFileError),
     /// A thread could not be spawned, or signal handling installed.
     #[error("cannot start the {what}: {source}")]
     Spawn {
@@ -179,6 +189,17 @@ enum Input {
     Dock(bool),
     /// A dock API request that signs or changes state; answer on the channel.
     DockCall(DockRequest, Sender<DockReply>),
+    /// A trigger input fired (GPIO, or `ctl trigger` with a channel for the state it
+    /// led to, or why the name is unknown).
+    Trigger(String, Option<Sender<Result<String, String>>>),
+    /// A battery reading from the `power` thread.
+    Battery(crate::power::Reading),
+    /// The power-fail input fired (GPIO, or `ctl power-fail`).
+    PowerFail,
+    /// What the peer link tells.
+    Peer(crate::peer::PeerInput),
+    /// The location receiver became reachable (true) or not, and why not.
+    LocationLink(bool, Option<String>),
 }
 
 /// The loop's answer to a `ctl` command: carried out (or kept for later, like a start
@@ -213,6 +234,8 @@ struct Settings {
     dock: Option<dock::DockSetup>,
     /// When the daemon started (uptime in the status).
     started: Instant,
+    /// Triggers, peers, power and location settings.
+    officer: officer::OfficerSettings,
     /// What the burned-in overlay says besides the clock (camera id; the officer, once
     /// assigned: HOOK for issue 14, call `set_officer` on it).
     overlay_text: Arc<crate::capture::overlay::OverlayText>,
@@ -310,6 +333,8 @@ struct Loop {
     recovered: usize,
     /// The last fault, for the status.
     last_fault: Option<String>,
+    /// Mute, reminders, battery, location, trigger inputs and the peer link.
+    officer: officer::Officer,
     /// The refusal the last dispatched event led to, if any (answers `ctl`).
     refused: Option<Refusal>,
     /// The gesture being dispatched, if any (its refusals are audited).

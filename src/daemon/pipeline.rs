@@ -133,7 +133,11 @@ impl Loop {
                     self.write(f);
                 }
             }
-            State::Docked | State::StorageFault | State::ShuttingDown => {}
+            State::Docked
+            | State::StorageFault
+            | State::ShuttingDown
+            | State::Asleep
+            | State::PoweringOff => {}
         }
     }
 }

@@ -35,6 +35,8 @@ fn led_mode(s: State, offload: Offload) -> LedMode {
         State::StorageFault => LedMode::StorageFault,
         State::Fault { .. } => LedMode::Fault,
         State::Docked => LedMode::Docked,
+        State::Asleep => LedMode::Asleep,
+        State::PoweringOff => LedMode::PoweringOff,
     }
 }
 
@@ -64,6 +66,8 @@ impl Loop {
             storage_low: self.machine.storage_low(),
             marker_flash: self.marker_flash_until.is_some(),
             stealth: self.machine.stealth(),
+            battery_low: self.machine.battery_low(),
+            muted: self.machine.muted(),
         };
         let p = patterns_for(&inputs);
         if self.leds != Some(p) {
@@ -104,6 +108,22 @@ impl Loop {
             storage_path: self.settings.storage_path.clone(),
             uptime_seconds: self.settings.started.elapsed().as_secs_f64(),
             version: env!("CARGO_PKG_VERSION").to_string(),
+            muted: self.machine.muted(),
+            battery: self.battery_status(),
+            minutes_left: self.minutes_left(cap.hours_left),
+            triggers: self
+                .settings
+                .officer
+                .triggers
+                .iter()
+                .map(|(n, _)| n.to_string())
+                .collect(),
+            peers: self.officer.peers.as_ref().map(|p| p.status()),
+            location: self
+                .officer
+                .locator
+                .as_ref()
+                .map(|l| l.status(Instant::now())),
             encryption: crate::status::EncryptionStatus {
                 mode: self.signer.footage().mode().name().to_string(),
                 key_ids: self.signer.footage().key_ids(),

@@ -23,6 +23,9 @@ pub(super) fn trigger_name(t: Trigger) -> String {
         Trigger::Ctl => "ctl".into(),
         Trigger::StorageFull => "storage_full".into(),
         Trigger::Shutdown => "shutdown".into(),
+        Trigger::Input(name) => format!("input:{name}"),
+        Trigger::Peer(device) => format!("peer:{device}"),
+        Trigger::Power(reason) => reason.name().into(),
         Trigger::StorageFault => "storage_fault".into(),
     }
 }
@@ -33,6 +36,7 @@ pub(super) fn gesture_name(g: Gesture) -> &'static str {
         Gesture::Single => "single",
         Gesture::Double => "double",
         Gesture::Triple => "triple",
+        Gesture::Quad => "quad",
         Gesture::Hold => "hold",
     }
 }
@@ -44,6 +48,8 @@ pub(super) fn gesture_request(g: Gesture) -> &'static str {
         Gesture::Hold => "stop",
         Gesture::Single => "marker",
         Gesture::Triple => "stealth",
+        // Mute while recording, sleep otherwise.
+        Gesture::Quad => "privacy",
     }
 }
 
@@ -51,9 +57,12 @@ pub(super) fn gesture_request(g: Gesture) -> &'static str {
 /// was the filesystem running out of space (`no_space`) counts as full.
 pub(super) fn end_reason(t: Trigger, no_space: bool) -> EndReason {
     match t {
-        Trigger::Gesture(_) | Trigger::Ctl => EndReason::Stopped,
+        // Inputs and peers never stop a recording; named for completeness.
+        Trigger::Gesture(_) | Trigger::Ctl | Trigger::Input(_) | Trigger::Peer(_) => {
+            EndReason::Stopped
+        }
         Trigger::StorageFull => EndReason::StorageFull,
-        Trigger::Shutdown => EndReason::Shutdown,
+        Trigger::Shutdown | Trigger::Power(_) => EndReason::Shutdown,
         Trigger::StorageFault if no_space => EndReason::StorageFull,
         Trigger::StorageFault => EndReason::Fault,
     }
@@ -106,7 +115,9 @@ impl Loop {
             pre_event_seconds: pre_ns as f64 / 1e9,
             pre_event_audio: pre_audio,
         });
+        let recording_id = r.id().to_string();
         self.recording = Some(r);
+        self.announce_start(t, &recording_id);
         for f in pre {
             self.write(f);
         }
@@ -122,6 +133,9 @@ impl Loop {
     }
 
     pub(super) fn write(&mut self, f: Frame) {
+        let Some(f) = self.unless_muted(f) else {
+            return;
+        };
         let Some(rec) = self.recording.as_mut() else {
             return;
         };

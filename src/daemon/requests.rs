@@ -10,11 +10,14 @@ use crossbeam_channel::Sender;
 use super::{DaemonError, Input};
 use crate::controls::sim::{SimAction, SimButton};
 use crate::ctl::{self, ButtonAction, CtlServer, RecordAction, Request, Response};
+use crate::power::sim::SimGauge;
 use crate::recorder::{Command, Refusal};
 use crate::status::Status;
 
 /// How long `ctl head` waits for the loop to sign.
 const HEAD_ANSWER: Duration = Duration::from_secs(5);
+/// How long `ctl trigger` waits for the loop to act on it.
+const TRIGGER_ANSWER: Duration = Duration::from_secs(5);
 /// How long a `ctl` command waits for the loop to say what the machine did.
 const COMMAND_ANSWER: Duration = Duration::from_secs(5);
 /// Answer when the loop has stopped taking inputs.
@@ -26,8 +29,10 @@ pub(super) fn serve(
     status: Arc<Mutex<Status>>,
     input: Sender<Input>,
     sim: Option<SimButton>,
+    gauge: Option<SimGauge>,
 ) -> Result<CtlServer, DaemonError> {
-    let handler: ctl::Handler = Arc::new(move |req| handle(req, &status, &input, sim.as_ref()));
+    let handler: ctl::Handler =
+        Arc::new(move |req| handle(req, &status, &input, sim.as_ref(), gauge.as_ref()));
     Ok(CtlServer::spawn(listener, handler)?)
 }
 
@@ -37,6 +42,7 @@ fn handle(
     status: &Mutex<Status>,
     input: &Sender<Input>,
     sim: Option<&SimButton>,
+    gauge: Option<&SimGauge>,
 ) -> Response {
     match req {
         Request::Status => status_of(status),
@@ -53,6 +59,43 @@ fn handle(
         Request::Dock => dock_sense(input, sim, true),
         Request::Undock => dock_sense(input, sim, false),
         Request::Head { nonce } => head(input, &nonce),
+        Request::Trigger { name } => trigger(input, name),
+        Request::Mute => command(input, Command::ToggleMute),
+        Request::Sleep => command(input, Command::Sleep),
+        Request::Wake => command(input, Command::Wake),
+        Request::Battery { value, charging } => match gauge {
+            Some(g) => {
+                g.set(&value, charging);
+                Response::ok()
+            }
+            None => Response::error(NO_SIM_GAUGE),
+        },
+        Request::PowerFail => match gauge {
+            Some(_) => match input.send(Input::PowerFail) {
+                Ok(()) => Response::ok(),
+                Err(_) => Response::error(SHUTTING_DOWN),
+            },
+            None => Response::error(NO_SIM_GAUGE),
+        },
+    }
+}
+
+/// Answer when a simulated power request reaches a daemon with a real gauge.
+const NO_SIM_GAUGE: &str = "ctl battery and ctl power-fail need power.gauge = \"simulated\"; this daemon reads a real gauge";
+
+/// Fire a trigger and wait for the state it led to.
+fn trigger(input: &Sender<Input>, name: String) -> Response {
+    let (tx, rx) = crossbeam_channel::bounded(1);
+    if input.send(Input::Trigger(name, Some(tx))).is_err() {
+        return Response::error(SHUTTING_DOWN);
+    }
+    match rx.recv_timeout(TRIGGER_ANSWER) {
+        Ok(Ok(state)) => Response {
+            state: Some(state),
+            ..Response::ok()
+        },
+        Ok(Err(why)) => Response::error(why),
+        Err(_) => Response::error("the daemon did not answer"),
     }
 }
 
@@ -93,6 +136,7 @@ fn press(sim: Option<&SimButton>, action: ButtonAction) -> Response {
         ButtonAction::Press => SimAction::Press,
         ButtonAction::Double => SimAction::Double,
         ButtonAction::Triple => SimAction::Triple,
+        ButtonAction::Quad => SimAction::Quad,
         ButtonAction::Hold => SimAction::Hold,
         ButtonAction::Bounce => SimAction::Bounce,
     };

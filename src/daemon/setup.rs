@@ -12,17 +12,23 @@ use crossbeam_channel::{Sender, bounded, unbounded};
 use tracing::{debug, info};
 
 use super::dock::DockSetup;
+use super::officer::{self, OfficerBackends};
 use super::storage_fault::StorageFault;
 use super::timers::{Backoff, ClockWatch, PipelineWatch, clock_offset_ms};
 use super::{DaemonError, Input, Loop, PipelineState, Settings, Shutdown, boot, requests};
 use crate::capture::{self, CaptureShared, CapturedFrame, Encoder};
 use crate::clock::TimeRef;
-use crate::config::{CameraSource, Config, ControlsBackendKind};
+use crate::config::{CameraSource, Config, ControlsBackendKind, GaugeKind};
 use crate::controls::sim::{SimButton, SimulatedControls};
+use crate::controls::triggers::TriggerPin;
 use crate::controls::{self, ControlsBackend, Gesture, GestureTimings};
 use crate::evidence::sidecar::CaptureInfo;
 use crate::flash::{Flash, RealFlash};
 use crate::interleave::Interleaver;
+use crate::peer::Opener;
+use crate::power::Gauge;
+use crate::power::sim::SimGauge;
+use crate::power::sysfs::SysfsGauge;
 use crate::prebuffer::PreEventBuffer;
 use crate::recorder::{Action, Machine};
 use crate::status::{CameraStatus, Status};
@@ -45,6 +51,9 @@ pub struct CaptureSetup {
     pub encoder: &'static str,
     /// The AAC encoder element, if audio is captured.
     pub audio_encoder: Option<&'static str>,
+    /// One ADTS frame of silence from that encoder, which stands in for muted audio
+    /// (none: muted audio frames are left out).
+    pub audio_silence: Option<Vec<u8>>,
     /// The encoder's silent frame, put in place of pre-event audio whose sound is not
     /// kept (`recording.pre_event_audio = false`); `None` without audio, with pre-event
     /// audio, or if the encoder could not make one (then that span has no audio).
@@ -66,6 +75,16 @@ pub struct Backends {
     pub ctl: UnixListener,
     /// The filesystem footage is written to.
     pub flash: Arc<dyn Flash>,
+    /// The battery gauge (`[power] gauge`), if any.
+    pub gauge: Option<Box<dyn Gauge>>,
+    /// The simulated gauge: `ctl battery` and `ctl power-fail` work only with it.
+    pub sim_gauge: Option<SimGauge>,
+    /// The power-fail input on GPIO, as (pin, active low).
+    pub power_fail: Option<(u8, bool)>,
+    /// Trigger inputs watched on GPIO (none with simulated controls: `ctl trigger`).
+    pub trigger_pins: Vec<TriggerPin>,
+    /// Opens the peers' transport, when `[peers]` is enabled.
+    pub peer_transport: Option<Opener>,
 }
 
 impl std::fmt::Debug for Backends {
@@ -74,6 +93,10 @@ impl std::fmt::Debug for Backends {
             .field("capture", &self.capture)
             .field("controls", &self.controls.name())
             .field("dock_pin", &self.dock_pin)
+            .field("gauge", &self.gauge.as_ref().map(|g| g.name()))
+            .field("power_fail", &self.power_fail)
+            .field("trigger_pins", &self.trigger_pins)
+            .field("peers", &self.peer_transport.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -98,15 +121,25 @@ impl Backends {
             Some(_) | None => None,
         };
         let (controls, sim_button) = controls_backend(cfg, gesture_timings(cfg))?;
+        let gpio = cfg.controls.backend == ControlsBackendKind::Gpio;
         let dock_pin = match cfg.controls.backend {
             ControlsBackendKind::Gpio => cfg.controls.dock_pin,
             ControlsBackendKind::Simulated => None,
         };
+        let audio_silence = aac.and_then(|a| match crate::mute::silent_aac_frame(cfg, a) {
+            Ok(f) => Some(f),
+            Err(e) => {
+                tracing::warn!(error = %e, "no encoded silence: muted audio will be left out");
+                None
+            }
+        });
+        let (gauge, sim_gauge) = gauge(cfg);
         Ok(Backends {
             capture: CaptureSetup {
                 description,
                 encoder: if replay { "replay" } else { encoder.element() },
                 audio_encoder: aac,
+                audio_silence,
                 silence,
             },
             controls,
@@ -114,8 +147,58 @@ impl Backends {
             dock_pin,
             ctl: crate::ctl::bind(&cfg.socket_path())?,
             flash: Arc::new(RealFlash),
+            gauge,
+            sim_gauge,
+            power_fail: cfg
+                .power
+                .power_fail_pin
+                .filter(|_| gpio)
+                .map(|p| (p, cfg.power.power_fail_active_low)),
+            trigger_pins: if gpio { trigger_pins(cfg) } else { Vec::new() },
+            peer_transport: cfg.peers.enabled.then(|| peer_transport(cfg)),
         })
     }
+}
+
+/// The gauge `[power] gauge` names (and the simulated one's handle).
+fn gauge(cfg: &Config) -> (Option<Box<dyn Gauge>>, Option<SimGauge>) {
+    match cfg.power.gauge {
+        GaugeKind::None => (None, None),
+        GaugeKind::Simulated => {
+            let g = SimGauge::new();
+            (Some(Box::new(g.clone())), Some(g))
+        }
+        GaugeKind::Sysfs => (
+            Some(Box::new(SysfsGauge::new(cfg.power.supply.clone()))),
+            None,
+        ),
+    }
+}
+
+/// The `[[trigger]]` inputs for the GPIO backend.
+fn trigger_pins(cfg: &Config) -> Vec<TriggerPin> {
+    cfg.triggers
+        .iter()
+        .map(|t| TriggerPin {
+            name: t.name.clone(),
+            pin: t.pin,
+            edge: t.edge,
+            pull: t.pull,
+            debounce: Duration::from_millis(u64::from(t.debounce_ms)),
+        })
+        .collect()
+}
+
+/// UDP multicast on `peers.interface`, opened (again) by the peer link.
+fn peer_transport(cfg: &Config) -> Opener {
+    let interface = cfg.peers.interface.clone();
+    let group = crate::peer::udp::parse_group(&cfg.peers.group);
+    Box::new(move || {
+        let group =
+            group.ok_or_else(|| std::io::Error::other("peers.group is not a multicast address"))?;
+        let t = crate::peer::udp::UdpMulticast::open(&interface, group)?;
+        Ok(Arc::new(t) as Arc<dyn crate::peer::PeerTransport>)
+    })
 }
 
 /// Encode silence once through the live audio branch's encoder settings.
@@ -221,6 +304,7 @@ fn medium_error(e: &DaemonError) -> bool {
         DaemonError::Identity(IdentityError::Io { .. }) => true,
         DaemonError::Identity(_)
         | DaemonError::Recipients(_)
+        | DaemonError::Peers(_)
         | DaemonError::Capture(_)
         | DaemonError::Controls(_)
         | DaemonError::Ctl(_)
@@ -247,6 +331,8 @@ pub(super) struct Parts {
     pub ctl: Option<crate::ctl::CtlServer>,
     /// systemd notifications.
     pub notify: Notifier,
+    /// Mute, reminders, battery, location, trigger inputs and the peer link.
+    pub officer: officer::Officer,
 }
 
 impl Parts {
@@ -277,6 +363,11 @@ pub(super) fn build(
         dock_pin,
         ctl: listener,
         flash,
+        gauge,
+        sim_gauge,
+        power_fail,
+        trigger_pins,
+        peer_transport,
     } = backends;
     debug!(pipeline = %capture_setup.description, "capture pipeline");
 
@@ -292,13 +383,30 @@ pub(super) fn build(
     let controls = controls::start(controls_backend, timings, gesture_tx)?;
 
     let status = Arc::new(Mutex::new(Status::default()));
-    let ctl = requests::serve(listener, status.clone(), input_tx.clone(), sim_button)?;
+    let ctl = requests::serve(
+        listener,
+        status.clone(),
+        input_tx.clone(),
+        sim_button,
+        sim_gauge,
+    )?;
     if let Some(pin) = dock_pin {
         let tx = input_tx.clone();
         controls::gpio::watch_dock(pin, move |docked| {
             let _ = tx.send(Input::Dock(docked));
         })?;
     }
+    let gauge_name = gauge.as_ref().map(|g| g.name());
+    let officer = officer::start(
+        &cfg,
+        OfficerBackends {
+            gauge,
+            power_fail,
+            trigger_pins,
+            peer_transport,
+        },
+        &input_tx,
+    )?;
     let dock = DockSetup::from_config(&cfg, input_tx)?;
 
     // The device id is in the store: unknown until it opens (storage-fault at start).
@@ -306,13 +414,20 @@ pub(super) fn build(
         Ok(medium) => camera_id_of(medium),
         Err(_) => UNKNOWN_CAMERA_ID.to_string(),
     };
-    let settings = settings(
+    let mut settings = settings(
         &cfg,
         &capture_setup,
         controls_name,
         dock,
         started,
         &camera_id,
+    );
+    // The own peer id is the device id: set once the store opens.
+    settings.officer = officer::settings(
+        &cfg,
+        crate::recorder::PeerId([0; 16]),
+        capture_setup.audio_silence.clone(),
+        gauge_name,
     );
     info!(
         camera = %settings.capture_info.source,
@@ -329,14 +444,18 @@ pub(super) fn build(
         status,
         ctl: Some(ctl),
         notify: Notifier::new(),
+        officer,
+    };
+    let options = crate::recorder::Options {
+        mute_enabled: cfg.controls.mute_enabled,
     };
     let (machine, boot_actions, medium, fault) = match first {
         Ok(medium) => {
-            let (machine, actions) = Machine::boot();
+            let (machine, actions) = Machine::boot_with(options);
             (machine, actions, medium, StorageFault::default())
         }
         Err(Opening::Retry(e)) | Err(Opening::Fatal(e)) => {
-            match super::standby::wait(&cfg, &flash, &mut parts, e) {
+            match super::standby::wait(&cfg, &flash, &mut parts, options, e) {
                 Ok(Some((machine, medium, fault))) => (machine, Vec::new(), medium, fault),
                 Ok(None) => {
                     parts.stop();
@@ -352,6 +471,8 @@ pub(super) fn build(
     let camera_id = camera_id_of(&medium);
     parts.settings.overlay_text.set_camera(&camera_id);
     parts.settings.camera_id = camera_id;
+    parts.settings.officer.own =
+        crate::recorder::PeerId(medium.evidence.signer.identity().device_id());
     Ok(Some((
         new_loop(&cfg, parts, medium, machine, fault),
         boot_actions,
@@ -374,6 +495,7 @@ fn new_loop(
         status,
         ctl,
         notify,
+        officer,
     } = parts;
     let Medium { store, evidence } = medium;
     let pre_event_ns = u64::from(cfg.recording.pre_event_seconds) * 1_000_000_000;
@@ -382,6 +504,7 @@ fn new_loop(
         * f64::from(cfg.recording.pre_event_seconds + 1)) as usize;
     let (frames_tx, frames_rx) = bounded::<CapturedFrame>(FRAME_QUEUE);
     let (events_tx, events_rx) = unbounded();
+
     let now = Instant::now();
     Loop {
         machine,
@@ -429,6 +552,7 @@ fn new_loop(
         segments_written: 0,
         recovered: evidence.recovered,
         last_fault: None,
+        officer,
         refused: None,
         gesture: None,
         storage_fault,
@@ -510,5 +634,6 @@ fn settings(
         storage_path: cfg.storage.path.display().to_string(),
         dock,
         started,
+        officer: officer::settings(cfg, crate::recorder::PeerId([0; 16]), None, None),
     }
 }

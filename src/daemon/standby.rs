@@ -19,7 +19,7 @@ use crate::controls::leds::{LedInputs, LedMode, LedPatterns, patterns_for};
 use crate::dock::DockError;
 use crate::evidence::events::AuditEvent;
 use crate::flash::Flash;
-use crate::recorder::{Action, Event, Machine, Refusal};
+use crate::recorder::{Action, Event, InputTrigger, Machine, Options, Refusal};
 use crate::status::{LedStatus, Status};
 
 /// How often the standby loop wakes (watchdog, probes, status).
@@ -48,12 +48,13 @@ pub(super) fn wait(
     cfg: &Config,
     flash: &Arc<dyn Flash>,
     parts: &mut Parts,
+    options: Options,
     first: DaemonError,
 ) -> Result<Option<(Machine, Medium, StorageFault)>, DaemonError> {
     let now = Instant::now();
     error!(error = %first, "the store cannot be opened: waiting in storage-fault");
     let no_space = matches!(&first, DaemonError::Store(e) if e.no_space());
-    let (machine, actions) = Machine::boot_in_storage_fault();
+    let (machine, actions) = Machine::boot_in_storage_fault(options);
     let mut s = Standby {
         parts,
         machine,
@@ -153,6 +154,37 @@ impl Standby<'_> {
                     self.error
                 ))));
             }
+            // A trigger input asks for a start: refused, and felt, like a double press.
+            Input::Trigger(name, reply) => {
+                let found = self
+                    .parts
+                    .settings
+                    .officer
+                    .triggers
+                    .iter()
+                    .find(|(n, _)| n.as_str() == name)
+                    .copied();
+                let answer = match found {
+                    Some((name, policy)) => {
+                        let actions = self
+                            .machine
+                            .step(Event::Input(InputTrigger { name, policy }));
+                        self.execute(actions, None);
+                        Ok(self.machine.state().name().to_string())
+                    }
+                    None => Err(format!("unknown trigger `{name}`")),
+                };
+                if let Some(r) = reply {
+                    let _ = r.send(answer);
+                }
+            }
+            // TODO(issue 13): before the store opens nothing is recorded, so battery
+            // levels, a power fail, peers and the location link change nothing here;
+            // the loop takes them over once the store is back (a power fail meanwhile
+            // is left to systemd's shutdown).
+            Input::Battery(_) | Input::PowerFail | Input::Peer(_) | Input::LocationLink(..) => {
+                warn!("storage fault at start: an officer input is ignored until the store opens");
+            }
         }
         self.publish();
     }
@@ -165,7 +197,9 @@ impl Standby<'_> {
             | Refusal::Docked
             | Refusal::Fault
             | Refusal::AlreadyRecording
-            | Refusal::ShuttingDown => r.name().replace('_', " "),
+            | Refusal::ShuttingDown
+            | Refusal::Recording
+            | Refusal::MuteDisabled => r.name().replace('_', " "),
         }
     }
 
@@ -204,6 +238,9 @@ impl Standby<'_> {
                 | Action::AddMarker(_)
                 | Action::MarkerFlash
                 | Action::CloseDock
+                | Action::MuteChanged(_)
+                | Action::SleepChanged(_)
+                | Action::PowerOff(_)
                 | Action::Exit => {}
             }
         }
@@ -216,6 +253,8 @@ impl Standby<'_> {
             storage_low: false,
             marker_flash: false,
             stealth: self.machine.stealth(),
+            battery_low: false,
+            muted: false,
         });
         if self.leds != Some(p) {
             self.leds = Some(p);

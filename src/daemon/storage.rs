@@ -50,7 +50,9 @@ impl Loop {
             | State::Fault { .. }
             | State::Docked
             | State::StorageFault
-            | State::ShuttingDown => {}
+            | State::ShuttingDown
+            | State::Asleep
+            | State::PoweringOff => {}
         }
     }
 

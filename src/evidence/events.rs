@@ -164,6 +164,85 @@ pub enum AuditEvent {
         /// Recorder state at the time.
         state: String,
     },
+    /// A trigger input or a peer's announcement fired (also when it changed nothing).
+    Trigger {
+        /// `input:<name>` or `peer:<device id>`.
+        trigger: String,
+        /// Recorder state when it fired.
+        state: String,
+        /// `start`, `mark`, `wake`, `pending` (starts once the camera can), `refused`
+        /// or `none` (e.g. already recording).
+        outcome: String,
+    },
+    /// Audio mute changed.
+    Mute {
+        /// Whether the microphone is muted now.
+        on: bool,
+        /// The open recording.
+        recording_id: Option<String>,
+        /// UTC of the change.
+        utc: String,
+    },
+    /// Sleep changed (capture stopped and the pre-event buffer emptied, or woken).
+    Sleep {
+        /// Whether it is asleep now.
+        on: bool,
+        /// What did it (`gesture:quad`, `ctl`, `input:holster`, `peer:<id>`, `dock`).
+        by: String,
+    },
+    /// The battery fell below or rose above `power.low_minutes`.
+    BatteryLow {
+        /// Whether it is low now.
+        low: bool,
+        /// State of charge.
+        percent: Option<u8>,
+        /// Minutes of recording the battery holds.
+        minutes_left: Option<f64>,
+    },
+    /// The camera finalised everything and powers off.
+    PowerOff {
+        /// `battery_critical` or `power_fail`.
+        reason: String,
+        /// State of charge.
+        percent: Option<u8>,
+        /// Minutes of recording the battery held.
+        minutes_left: Option<f64>,
+        /// The command run once the daemon has stopped.
+        command: String,
+    },
+    /// This camera announced a start to its peers.
+    PeerAnnounced {
+        /// The recording.
+        recording_id: String,
+        /// The camera whose start it is (this one, or the peer relayed).
+        origin: String,
+        /// 0 for its own start, more for a relay.
+        hops: u8,
+    },
+    /// Peer announcements were dropped (at most one entry a minute per reason).
+    PeerRejected {
+        /// `malformed`, `oversized`, `foreign_agency`, `unknown_peer`, `bad_signature`,
+        /// `stale`, `replay` or `hop_limit`.
+        reason: String,
+        /// How many since the previous entry for this reason.
+        count: u64,
+        /// The device the newest one claimed to come from.
+        sender: Option<String>,
+    },
+    /// The peer link came up or went down.
+    PeerLink {
+        /// Up.
+        up: bool,
+        /// The transport, or the error.
+        detail: String,
+    },
+    /// The location receiver became reachable or unreachable.
+    LocationLink {
+        /// Reachable.
+        connected: bool,
+        /// Why not.
+        error: Option<String>,
+    },
     /// Footage encryption in force: at every boot, and when the recipients change.
     Encryption {
         /// `off` or `required`.
@@ -260,7 +339,7 @@ pub enum EventError {
 
 impl AuditEvent {
     /// Every event name, in the order of the enum.
-    pub const NAMES: [&'static str; 24] = [
+    pub const NAMES: [&'static str; 33] = [
         "boot",
         "unclean_shutdown",
         "shutdown",
@@ -281,6 +360,15 @@ impl AuditEvent {
         "segment_freed",
         "docked",
         "undocked",
+        "trigger",
+        "mute",
+        "sleep",
+        "battery_low",
+        "power_off",
+        "peer_announced",
+        "peer_rejected",
+        "peer_link",
+        "location_link",
         "encryption",
         "request_refused",
         "storage_error",
@@ -310,6 +398,15 @@ impl AuditEvent {
             AuditEvent::SegmentFreed { .. } => "segment_freed",
             AuditEvent::Docked { .. } => "docked",
             AuditEvent::Undocked { .. } => "undocked",
+            AuditEvent::Trigger { .. } => "trigger",
+            AuditEvent::Mute { .. } => "mute",
+            AuditEvent::Sleep { .. } => "sleep",
+            AuditEvent::BatteryLow { .. } => "battery_low",
+            AuditEvent::PowerOff { .. } => "power_off",
+            AuditEvent::PeerAnnounced { .. } => "peer_announced",
+            AuditEvent::PeerRejected { .. } => "peer_rejected",
+            AuditEvent::PeerLink { .. } => "peer_link",
+            AuditEvent::LocationLink { .. } => "location_link",
             AuditEvent::Encryption { .. } => "encryption",
             AuditEvent::RequestRefused { .. } => "request_refused",
             AuditEvent::StorageError { .. } => "storage_error",
@@ -429,6 +526,49 @@ mod tests {
             },
             AuditEvent::Docked { state: s("ready") },
             AuditEvent::Undocked { state: s("docked") },
+            AuditEvent::Trigger {
+                trigger: s("input:holster"),
+                state: s("ready"),
+                outcome: s("start"),
+            },
+            AuditEvent::Mute {
+                on: true,
+                recording_id: Some(s("r")),
+                utc: s("2026-01-01T00:00:00.000Z"),
+            },
+            AuditEvent::Sleep {
+                on: true,
+                by: s("gesture:quad"),
+            },
+            AuditEvent::BatteryLow {
+                low: true,
+                percent: Some(15),
+                minutes_left: Some(19.5),
+            },
+            AuditEvent::PowerOff {
+                reason: s("battery_critical"),
+                percent: Some(1),
+                minutes_left: Some(4.0),
+                command: s("systemctl poweroff"),
+            },
+            AuditEvent::PeerAnnounced {
+                recording_id: s("r"),
+                origin: s("00"),
+                hops: 0,
+            },
+            AuditEvent::PeerRejected {
+                reason: s("replay"),
+                count: 3,
+                sender: None,
+            },
+            AuditEvent::PeerLink {
+                up: true,
+                detail: s("udp"),
+            },
+            AuditEvent::LocationLink {
+                connected: false,
+                error: Some(s("refused")),
+            },
             AuditEvent::Encryption {
                 mode: s("required"),
                 key_ids: vec![s("00")],

@@ -94,6 +94,83 @@ pub struct Recovery {
     pub sidecar_sha256: [u8; 32],
 }
 
+/// How good a location sample is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FixQuality {
+    /// No position: the receiver has no fix, or no receiver answers.
+    NoFix,
+    /// A 2D fix (latitude and longitude only).
+    Fix2d,
+    /// A 3D fix (with altitude).
+    Fix3d,
+}
+
+/// Wire value of a fix quality.
+pub fn fix_quality_code(q: FixQuality) -> u8 {
+    match q {
+        FixQuality::NoFix => 0,
+        FixQuality::Fix2d => 2,
+        FixQuality::Fix3d => 3,
+    }
+}
+
+fn fix_quality_from(c: u8) -> Result<FixQuality, DecodeError> {
+    Ok(match c {
+        0 => FixQuality::NoFix,
+        2 => FixQuality::Fix2d,
+        3 => FixQuality::Fix3d,
+        value => {
+            return Err(DecodeError::Value {
+                field: "fix_quality",
+                value,
+            });
+        }
+    })
+}
+
+/// [`Location::source`] of gpsd.
+pub const LOCATION_SOURCE_GPSD: u8 = 1;
+/// [`Location::source`] of the simulated receiver.
+pub const LOCATION_SOURCE_SIMULATED: u8 = 2;
+
+/// Location (format v2): where the camera was during one second of a segment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Location {
+    /// Recording id.
+    pub recording_id: String,
+    /// Segment sequence number.
+    pub segment: u32,
+    /// 90 kHz position on the recording's TS timeline the sample belongs to.
+    pub pts_90k: u64,
+    /// The sample.
+    pub fix: Fix,
+}
+
+/// One location sample as a location record signs it (`crate::location` builds them).
+///
+/// Fixed-point fields: degrees × 10⁷ (about 1 cm), metres × 100. Every field but
+/// `quality` and `source` is zero when there is no fix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Fix {
+    /// Fix quality.
+    pub quality: FixQuality,
+    /// UTC ms of the fix by the receiver's clock (GNSS time).
+    pub fix_utc_ms: i64,
+    /// Latitude, degrees × 10⁷.
+    pub lat_e7: i32,
+    /// Longitude, degrees × 10⁷.
+    pub lon_e7: i32,
+    /// Altitude above mean sea level, cm (3D fixes).
+    pub alt_cm: i32,
+    /// Horizontal accuracy (the receiver's estimate, ~95 %), cm.
+    pub h_acc_cm: u32,
+    /// Vertical accuracy, cm (3D fixes).
+    pub v_acc_cm: u32,
+    /// Where it came from: 1 gpsd, 2 the simulated receiver.
+    pub source: u8,
+}
+
 /// Keys (format v2): the first record of an encrypted segment, before its first
 /// checkpoint. Its content key wrapped to each recipient (docs/EVIDENCE-FORMAT.md §9).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -143,6 +220,8 @@ pub enum Payload {
     Final(Final),
     /// See [`Recovery`].
     Recovery(Recovery),
+    /// See [`Location`].
+    Location(Location),
     /// See [`SegmentKeys`].
     Keys(SegmentKeys),
     /// See [`Audit`].
@@ -195,6 +274,7 @@ impl Payload {
             Payload::Checkpoint(_) => Kind::Checkpoint,
             Payload::Final(_) => Kind::Final,
             Payload::Recovery(_) => Kind::Recovery,
+            Payload::Location(_) => Kind::Location,
             Payload::Keys(_) => Kind::Keys,
             Payload::Audit(_) => Kind::Audit,
             Payload::Head(_) => Kind::Head,
@@ -242,6 +322,20 @@ impl Payload {
                 w.bytes(&r.segment_sha256);
                 w.u64(r.journal_torn_bytes);
                 w.bytes(&r.sidecar_sha256);
+            }
+            Payload::Location(l) => {
+                w.str(&l.recording_id);
+                w.u32(l.segment);
+                w.u64(l.pts_90k);
+                let f = &l.fix;
+                w.u8(fix_quality_code(f.quality));
+                w.i64(f.fix_utc_ms);
+                w.u32(f.lat_e7.cast_unsigned());
+                w.u32(f.lon_e7.cast_unsigned());
+                w.u32(f.alt_cm.cast_unsigned());
+                w.u32(f.h_acc_cm);
+                w.u32(f.v_acc_cm);
+                w.u8(f.source);
             }
             Payload::Keys(k) => {
                 w.str(&k.recording_id);
@@ -323,6 +417,21 @@ impl Payload {
                 segment_sha256: r.array()?,
                 journal_torn_bytes: r.u64()?,
                 sidecar_sha256: r.array()?,
+            }),
+            Kind::Location => Payload::Location(Location {
+                recording_id: r.str()?,
+                segment: r.u32()?,
+                pts_90k: r.u64()?,
+                fix: Fix {
+                    quality: fix_quality_from(r.u8()?)?,
+                    fix_utc_ms: r.i64()?,
+                    lat_e7: r.u32()?.cast_signed(),
+                    lon_e7: r.u32()?.cast_signed(),
+                    alt_cm: r.u32()?.cast_signed(),
+                    h_acc_cm: r.u32()?,
+                    v_acc_cm: r.u32()?,
+                    source: r.u8()?,
+                },
             }),
             Kind::Keys => Payload::Keys(decode_keys(r)?),
             Kind::Audit => Payload::Audit(Audit {
@@ -480,6 +589,21 @@ mod tests {
                 segment_sha256: [5; 32],
                 journal_torn_bytes: 17,
                 sidecar_sha256: [6; 32],
+            }),
+            Payload::Location(Location {
+                recording_id: "r".into(),
+                segment: 4,
+                pts_90k: 270_000,
+                fix: Fix {
+                    quality: FixQuality::Fix3d,
+                    fix_utc_ms: 1_764_000_000_123,
+                    lat_e7: -338_688_197,
+                    lon_e7: 1_512_092_955,
+                    alt_cm: -1234,
+                    h_acc_cm: 350,
+                    v_acc_cm: 900,
+                    source: 1,
+                },
             }),
             Payload::Keys(SegmentKeys {
                 recording_id: "r".into(),

@@ -42,6 +42,9 @@ pub enum Kind {
     /// A segment's content key wrapped to its recipients: the first record of an
     /// encrypted segment (media chain; format v2).
     Keys,
+    /// One location sample (a fix or "no fix") of a segment's second (media chain;
+    /// format v2).
+    Location,
     /// An audit-log entry (audit chain).
     Audit,
     /// A statement of both chain heads bound to a caller's nonce (no chain).
@@ -56,6 +59,7 @@ impl Kind {
             Kind::Final => 2,
             Kind::Recovery => 3,
             Kind::Keys => 4,
+            Kind::Location => 5,
             Kind::Audit => 16,
             Kind::Head => 32,
         }
@@ -68,6 +72,7 @@ impl Kind {
             2 => Some(Kind::Final),
             3 => Some(Kind::Recovery),
             4 => Some(Kind::Keys),
+            5 => Some(Kind::Location),
             16 => Some(Kind::Audit),
             32 => Some(Kind::Head),
             _ => None,

@@ -36,6 +36,22 @@ pub struct Marker {
     pub trigger: String,
 }
 
+/// A span of the segment during which the microphone was muted: its audio frames are
+/// encoded silence, not what the microphone heard.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MuteSpan {
+    /// Seconds from the start of the segment where the silence begins.
+    pub start_offset_seconds: f64,
+    /// Seconds from the start of the segment where the microphone is back (the
+    /// segment's end when the mute went on past it).
+    pub end_offset_seconds: f64,
+    /// UTC of the start.
+    pub utc_start: String,
+    /// UTC of the end.
+    pub utc_end: String,
+}
+
 /// What was used to capture.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -98,6 +114,10 @@ pub struct SegmentMeta {
     pub trailing_bytes: u64,
     /// Capture settings.
     pub capture: CaptureInfo,
+    /// Where the microphone was muted (format v2); absent when nothing was muted, so
+    /// such sidecars are as in v1.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mute_spans: Vec<MuteSpan>,
     /// Spans of this segment's audio that are encoded silence standing in for sound
     /// that was not recorded (counted in `audio_frames`); absent when there are none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

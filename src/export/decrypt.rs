@@ -41,6 +41,7 @@ impl Sealing {
                 Payload::Checkpoint(_)
                 | Payload::Final(_)
                 | Payload::Recovery(_)
+                | Payload::Location(_)
                 | Payload::Audit(_)
                 | Payload::Head(_) => None,
             })

@@ -325,6 +325,7 @@ fn audit_events(path: &Path, r: &Report) -> Vec<(DateTime<Utc>, AuditEvent)> {
             | Payload::Final(_)
             | Payload::Recovery(_)
             | Payload::Keys(_)
+            | Payload::Location(_)
             | Payload::Head(_) => None,
         })
         .collect()
@@ -348,7 +349,9 @@ fn names_recording(e: &AuditEvent) -> Option<&str> {
         | AuditEvent::Marker { recording_id, .. }
         | AuditEvent::Recovery { recording_id, .. }
         | AuditEvent::OffloadAck { recording_id, .. }
-        | AuditEvent::SegmentFreed { recording_id, .. } => Some(recording_id),
+        | AuditEvent::SegmentFreed { recording_id, .. }
+        | AuditEvent::PeerAnnounced { recording_id, .. } => Some(recording_id),
+        AuditEvent::Mute { recording_id, .. } => recording_id.as_deref(),
         AuditEvent::Boot { .. }
         | AuditEvent::UncleanShutdown { .. }
         | AuditEvent::Shutdown {}
@@ -366,7 +369,14 @@ fn names_recording(e: &AuditEvent) -> Option<&str> {
         | AuditEvent::RequestRefused { .. }
         | AuditEvent::StorageError { .. }
         | AuditEvent::StorageRecovered { .. }
-        | AuditEvent::Encryption { .. } => None,
+        | AuditEvent::Encryption { .. }
+        | AuditEvent::Trigger { .. }
+        | AuditEvent::Sleep { .. }
+        | AuditEvent::BatteryLow { .. }
+        | AuditEvent::PowerOff { .. }
+        | AuditEvent::PeerRejected { .. }
+        | AuditEvent::PeerLink { .. }
+        | AuditEvent::LocationLink { .. } => None,
     }
 }
 

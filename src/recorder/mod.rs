@@ -4,15 +4,21 @@
 //! button and the control socket, and carries out the actions it returns. Everything
 //! the officer can see (LEDs) is derived from [`Machine::state`] and its flags.
 //!
-//! One file of about 600 lines on purpose: the events, the actions, the states and the
+//! One file of about 900 lines on purpose: the events, the actions, the states and the
 //! per-state methods that map one to the other are read together, as one table. The
-//! transition tests live in `recorder/tests.rs`.
+//! transition tests live in `recorder/tests.rs`; the activation types (trigger names,
+//! policies, peers, power reasons) in `recorder/trigger.rs`.
 
 use std::ops::ControlFlow;
 
 use serde::Serialize;
 
 use crate::controls::Gesture;
+
+mod trigger;
+pub use trigger::{
+    INPUT_NAME_MAX, InputName, InputTrigger, PeerId, PeerTrigger, PowerReason, TriggerPolicy,
+};
 
 /// What started or stopped a recording, as written to the logs (and, later, the audit log).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -26,6 +32,12 @@ pub enum Trigger {
     StorageFull,
     /// The daemon is shutting down (SIGTERM).
     Shutdown,
+    /// A configured trigger input (`[[trigger]]`: holster, light bar, …; `ctl trigger`).
+    Input(InputName),
+    /// An accepted announcement from a peer camera of the same agency (`peer:<device id>`).
+    Peer(PeerId),
+    /// The battery became critical or the power-fail input fired.
+    Power(PowerReason),
     /// A write or fsync on the store failed (the store is latched).
     StorageFault,
 }
@@ -41,6 +53,12 @@ pub enum Command {
     Marker,
     /// Toggle stealth mode (like a triple press).
     ToggleStealth,
+    /// Toggle audio mute while recording (like four presses).
+    ToggleMute,
+    /// Go to sleep (like four presses while ready).
+    Sleep,
+    /// Wake up from sleep.
+    Wake,
 }
 
 /// Everything the state machine reacts to.
@@ -70,6 +88,14 @@ pub enum Event {
     Undocked,
     /// SIGTERM / SIGINT.
     Shutdown,
+    /// A configured trigger input fired.
+    Input(InputTrigger),
+    /// A peer camera's announcement was accepted.
+    Peer(PeerTrigger),
+    /// The battery holds less (true) or again more (false) than `power.low_minutes`.
+    BatteryLow(bool),
+    /// Battery critical or power failing: finalise everything and power off.
+    PowerDown(PowerReason),
     /// The store cannot be written: a write or fsync failed (the store latched), or it
     /// could not be opened at start.
     StorageFault,
@@ -95,12 +121,16 @@ pub enum Refusal {
     Fault,
     /// The store cannot be written (see [`State::StorageFault`]).
     StorageFault,
-    /// A stop or a marker while no recording is open.
+    /// A stop or a marker while no recording is open; a mute needs an open recording.
     NotRecording,
     /// A start while a recording is open (or suspended by a fault).
     AlreadyRecording,
     /// The daemon is shutting down.
     ShuttingDown,
+    /// Sleep is refused while a recording is open (stop it first).
+    Recording,
+    /// Audio mute is disabled by `controls.mute_enabled = false`.
+    MuteDisabled,
 }
 
 impl Refusal {
@@ -114,6 +144,8 @@ impl Refusal {
             Refusal::NotRecording => "not_recording",
             Refusal::AlreadyRecording => "already_recording",
             Refusal::ShuttingDown => "shutting_down",
+            Refusal::Recording => "recording",
+            Refusal::MuteDisabled => "mute_disabled",
         }
     }
 }
@@ -153,6 +185,14 @@ pub enum Action {
     CloseDock,
     /// Leave the daemon loop (exit 0).
     Exit,
+    /// Audio mute changed: from now on (true) no microphone audio is stored, only
+    /// encoded silence; or (false) the microphone is stored again.
+    MuteChanged(bool),
+    /// Sleep changed: (true) capture stopped and the pre-event buffer emptied, or
+    /// (false) woken up.
+    SleepChanged(bool),
+    /// Run the configured shutdown command after the loop has ended.
+    PowerOff(PowerReason),
 }
 
 /// Recorder states.
@@ -185,6 +225,21 @@ pub enum Action {
 ///   the pipeline again (or dock, if docked meanwhile). Docked, the dock API stays
 ///   open: what is on the store can still be read and offloaded.
 /// - `ShuttingDown`: SIGTERM was received; the open segment was finalised. Terminal.
+/// - `Asleep`: the officer put the camera to sleep (four presses while ready, or
+///   `ctl sleep`) for privacy: the pipeline is stopped and the pre-event buffer emptied,
+///   so nothing is captured, not even into RAM. Any gesture but the stealth toggle, a
+///   trigger input, a peer's announcement, `ctl wake` or `ctl record start` wakes it:
+///   the pipeline boots again (`Booting`); a double press, a start command and a
+///   trigger or peer whose policy starts also start a recording once it runs. Refused
+///   while recording. Docking while asleep docks.
+/// - `PoweringOff`: the battery became critical (less than `power.critical_minutes`
+///   left) or the power-fail input fired: the open segment was finalised, the pipeline
+///   stopped, and the shutdown command runs once the loop has ended. Terminal.
+///
+/// Flags kept across states: stealth, storage low, battery low, docked, and audio mute,
+/// which exists only in `Recording` (and a `Fault` that will resume it): four presses
+/// (or `ctl mute`) toggle it, unless `controls.mute_enabled` is off; it ends with the
+/// recording.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum State {
@@ -209,6 +264,10 @@ pub enum State {
     StorageFault,
     /// See the enum documentation.
     ShuttingDown,
+    /// See the enum documentation.
+    Asleep,
+    /// See the enum documentation.
+    PoweringOff,
 }
 
 impl State {
@@ -224,7 +283,22 @@ impl State {
             State::Docked => "docked",
             State::StorageFault => "storage-fault",
             State::ShuttingDown => "shutting-down",
+            State::Asleep => "asleep",
+            State::PoweringOff => "powering-off",
         }
+    }
+}
+
+/// What the configuration decides about the machine's behaviour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Options {
+    /// Audio mute may be toggled (`controls.mute_enabled`).
+    pub mute_enabled: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { mute_enabled: true }
     }
 }
 
@@ -242,11 +316,24 @@ pub struct Machine {
     pending_start: Option<Trigger>,
     /// The camera sits in its dock.
     docked: bool,
+    /// No microphone audio is stored (only while a recording is open).
+    muted: bool,
+    /// The battery holds less than `power.low_minutes`.
+    battery_low: bool,
+    /// The store latched while asleep: waking enters `StorageFault`.
+    fault_asleep: bool,
+    /// From the configuration.
+    options: Options,
 }
 
 impl Machine {
-    /// A machine in `Booting`, and the actions that boot it.
+    /// A machine in `Booting` with the default [`Options`], and the actions that boot it.
     pub fn boot() -> (Machine, Vec<Action>) {
+        Machine::boot_with(Options::default())
+    }
+
+    /// A machine in `Booting` with `options`, and the actions that boot it.
+    pub fn boot_with(options: Options) -> (Machine, Vec<Action>) {
         (
             Machine {
                 state: State::Booting,
@@ -255,6 +342,10 @@ impl Machine {
                 storage_full: false,
                 pending_start: None,
                 docked: false,
+                muted: false,
+                battery_low: false,
+                fault_asleep: false,
+                options,
             },
             vec![Action::StartPipeline],
         )
@@ -263,8 +354,8 @@ impl Machine {
     /// A machine that starts in `StorageFault` (the store could not be opened), and the
     /// actions that tell the officer. The pipeline is not started until the store is
     /// back ([`Event::StorageRecovered`]).
-    pub fn boot_in_storage_fault() -> (Machine, Vec<Action>) {
-        let (mut m, _) = Machine::boot();
+    pub fn boot_in_storage_fault(options: Options) -> (Machine, Vec<Action>) {
+        let (mut m, _) = Machine::boot_with(options);
         m.state = State::StorageFault;
         (m, vec![Action::Haptic(HapticCue::StorageFault)])
     }
@@ -289,10 +380,26 @@ impl Machine {
         self.docked
     }
 
+    /// Audio muted (only ever while a recording is open).
+    pub fn muted(&self) -> bool {
+        self.muted
+    }
+
+    /// Battery below `power.low_minutes`.
+    pub fn battery_low(&self) -> bool {
+        self.battery_low
+    }
+
+    /// A start waits for the pipeline or the end of a stop.
+    pub fn start_pending(&self) -> bool {
+        self.pending_start.is_some()
+    }
+
     /// Feed one event; returns the actions to carry out, in order.
     ///
-    /// The flags every state keeps the same way (stealth, storage low, docked) are
-    /// updated first; the event then goes to the method of the current state. Each of
+    /// The flags every state keeps the same way (stealth, storage low, battery low,
+    /// docked) are updated first, and a power-down is handled the same way in every
+    /// live state; the event then goes to the method of the current state. Each of
     /// those names every event, and every request a gesture or command makes, with no
     /// `_ =>`, so that a new event or request forces a decision in every state.
     pub fn step(&mut self, event: Event) -> Vec<Action> {
@@ -309,21 +416,39 @@ impl Machine {
             State::Fault { resume } => self.on_fault(resume, event, &mut out),
             State::Docked => self.on_docked(event, &mut out),
             State::StorageFault => self.on_storage_fault(event, &mut out),
-            State::ShuttingDown => on_shutting_down(event, &mut out),
+            State::Asleep => self.on_asleep(event, &mut out),
+            State::ShuttingDown | State::PoweringOff => on_terminal(event, &mut out),
         }
         out
     }
 
-    /// Stealth, storage-low and docked, which every state tracks the same way.
-    /// `Break` when the event is fully handled here.
+    fn terminal(&self) -> bool {
+        matches!(self.state, State::ShuttingDown | State::PoweringOff)
+    }
+
+    /// Stealth, storage-low, battery-low, docked and power-down, which every state
+    /// handles the same way. `Break` when the event is fully handled here.
     fn track_flags(&mut self, event: Event, out: &mut Vec<Action>) -> ControlFlow<()> {
         match event {
             Event::StorageLow(low) => {
                 self.storage_low = low;
                 ControlFlow::Break(())
             }
+            Event::BatteryLow(low) => {
+                if low && !self.battery_low && !self.terminal() {
+                    out.push(Action::Haptic(HapticCue::BatteryLow));
+                }
+                self.battery_low = low;
+                ControlFlow::Break(())
+            }
+            Event::PowerDown(reason) => {
+                if !self.terminal() {
+                    self.power_down(reason, out);
+                }
+                ControlFlow::Break(())
+            }
             Event::Gesture(Gesture::Triple) | Event::Command(Command::ToggleStealth) => {
-                if self.state != State::ShuttingDown {
+                if !self.terminal() {
                     self.stealth = !self.stealth;
                     out.push(Action::StealthChanged(self.stealth));
                 }
@@ -331,7 +456,7 @@ impl Machine {
             }
             Event::Docked | Event::Undocked => {
                 let docked = event == Event::Docked;
-                if self.docked == docked || self.state == State::ShuttingDown {
+                if self.docked == docked || self.terminal() {
                     return ControlFlow::Break(());
                 }
                 self.docked = docked;
@@ -340,14 +465,23 @@ impl Machine {
             Event::PipelineRunning
             | Event::PipelineFailed
             | Event::RetryDue
-            | Event::Gesture(Gesture::Single | Gesture::Double | Gesture::Hold)
-            | Event::Command(Command::Start | Command::Stop | Command::Marker)
+            | Event::Gesture(Gesture::Single | Gesture::Double | Gesture::Hold | Gesture::Quad)
+            | Event::Command(
+                Command::Start
+                | Command::Stop
+                | Command::Marker
+                | Command::ToggleMute
+                | Command::Sleep
+                | Command::Wake,
+            )
             | Event::RecordingFinalized
             | Event::StorageFull
             | Event::StorageAvailable
             | Event::StorageFault
             | Event::StorageRecovered
-            | Event::Shutdown => ControlFlow::Continue(()),
+            | Event::Shutdown
+            | Event::Input(_)
+            | Event::Peer(_) => ControlFlow::Continue(()),
         }
     }
 
@@ -364,18 +498,27 @@ impl Machine {
             Event::RetryDue
             | Event::RecordingFinalized
             | Event::StorageLow(_)
-            | Event::StorageRecovered => {}
-            Event::Gesture(_) | Event::Command(_) => match request(event) {
-                // Kept until the pipeline runs.
-                Some(Request::Start(t)) => self.pending_start = Some(t),
-                // A stop cancels a start asked for meanwhile; without one it does nothing.
-                Some(Request::Stop(t)) if self.pending_start.take().is_none() => {
-                    refuse_ctl(t, Refusal::NotRecording, out)
+            | Event::StorageRecovered
+            | Event::BatteryLow(_)
+            | Event::PowerDown(_) => {}
+            Event::Gesture(_) | Event::Command(_) | Event::Input(_) | Event::Peer(_) => {
+                match request(event) {
+                    // Kept until the pipeline runs.
+                    Some(Request::Start(t)) => self.pending_start = Some(t),
+                    Some(Request::Activate(a)) if a.policy.starts() => {
+                        self.pending_start = Some(a.trigger)
+                    }
+                    // A stop cancels a start asked for meanwhile; without one it does nothing.
+                    Some(Request::Stop(t)) if self.pending_start.take().is_none() => {
+                        refuse_ctl(t, Refusal::NotRecording, out)
+                    }
+                    Some(Request::Stop(_)) => {}
+                    Some(Request::Marker(t)) => refuse_ctl(t, Refusal::NotRecording, out),
+                    Some(Request::Sleep(_) | Request::Privacy(_)) => self.sleep(out),
+                    Some(Request::Mute(_)) => refuse(Refusal::NotRecording, out),
+                    Some(Request::Activate(_) | Request::Wake(_)) | None => {}
                 }
-                Some(Request::Stop(_)) => {}
-                Some(Request::Marker(t)) => refuse_ctl(t, Refusal::NotRecording, out),
-                None => {}
-            },
+            }
         }
     }
 
@@ -392,14 +535,21 @@ impl Machine {
             | Event::RetryDue
             | Event::RecordingFinalized
             | Event::StorageLow(_)
-            | Event::StorageRecovered => {}
-            Event::Gesture(_) | Event::Command(_) => match request(event) {
-                Some(Request::Start(t)) => self.open(t, out),
-                Some(Request::Stop(t) | Request::Marker(t)) => {
-                    refuse_ctl(t, Refusal::NotRecording, out)
+            | Event::StorageRecovered
+            | Event::BatteryLow(_)
+            | Event::PowerDown(_) => {}
+            Event::Gesture(_) | Event::Command(_) | Event::Input(_) | Event::Peer(_) => {
+                match request(event) {
+                    Some(Request::Start(t)) => self.open(t, out),
+                    Some(Request::Activate(a)) if a.policy.starts() => self.open(a.trigger, out),
+                    Some(Request::Stop(t) | Request::Marker(t)) => {
+                        refuse_ctl(t, Refusal::NotRecording, out)
+                    }
+                    Some(Request::Sleep(_) | Request::Privacy(_)) => self.sleep(out),
+                    Some(Request::Mute(_)) => refuse(Refusal::NotRecording, out),
+                    Some(Request::Activate(_) | Request::Wake(_)) | None => {}
                 }
-                None => {}
-            },
+            }
         }
     }
 
@@ -410,11 +560,13 @@ impl Machine {
                 self.fail(true, out);
             }
             Event::StorageFull => {
+                self.end_mute(out);
                 out.push(Action::FinalizeRecording(Trigger::StorageFull));
                 out.push(Action::Haptic(HapticCue::Fault));
                 self.enter_storage_full();
             }
             Event::Shutdown => {
+                self.end_mute(out);
                 out.push(Action::FinalizeRecording(Trigger::Shutdown));
                 self.shut_down(out);
             }
@@ -423,6 +575,7 @@ impl Machine {
             Event::Docked => out.push(Action::OpenDock),
             Event::Undocked => out.push(Action::CloseDock),
             Event::StorageFault => {
+                self.end_mute(out);
                 out.push(Action::FinalizeRecording(Trigger::StorageFault));
                 self.enter_storage_fault(out);
             }
@@ -430,13 +583,20 @@ impl Machine {
             | Event::RetryDue
             | Event::RecordingFinalized
             | Event::StorageLow(_)
-            | Event::StorageRecovered => {}
-            Event::Gesture(_) | Event::Command(_) => match request(event) {
-                Some(Request::Stop(t)) => self.stop(t, out),
-                Some(Request::Marker(t)) => add_marker(t, out),
-                Some(Request::Start(t)) => refuse_ctl(t, Refusal::AlreadyRecording, out),
-                None => {}
-            },
+            | Event::StorageRecovered
+            | Event::BatteryLow(_)
+            | Event::PowerDown(_) => {}
+            Event::Gesture(_) | Event::Command(_) | Event::Input(_) | Event::Peer(_) => {
+                match request(event) {
+                    Some(Request::Stop(t)) => self.stop(t, out),
+                    Some(Request::Marker(t)) => add_marker(t, out),
+                    Some(Request::Activate(a)) if a.policy.marks() => add_marker(a.trigger, out),
+                    Some(Request::Start(t)) => refuse_ctl(t, Refusal::AlreadyRecording, out),
+                    Some(Request::Mute(_) | Request::Privacy(_)) => self.toggle_mute(out),
+                    Some(Request::Sleep(_)) => refuse(Refusal::Recording, out),
+                    Some(Request::Activate(_) | Request::Wake(_)) | None => {}
+                }
+            }
         }
     }
 
@@ -453,15 +613,24 @@ impl Machine {
             Event::PipelineRunning
             | Event::RetryDue
             | Event::StorageLow(_)
-            | Event::StorageRecovered => {}
-            Event::Gesture(_) | Event::Command(_) => match request(event) {
-                // Kept until the segment is final.
-                Some(Request::Start(t)) => self.pending_start = Some(t),
-                Some(Request::Stop(t) | Request::Marker(t)) => {
-                    refuse_ctl(t, Refusal::NotRecording, out)
+            | Event::StorageRecovered
+            | Event::BatteryLow(_)
+            | Event::PowerDown(_) => {}
+            Event::Gesture(_) | Event::Command(_) | Event::Input(_) | Event::Peer(_) => {
+                match request(event) {
+                    // Kept until the segment is final.
+                    Some(Request::Start(t)) => self.pending_start = Some(t),
+                    Some(Request::Activate(a)) if a.policy.starts() => {
+                        self.pending_start = Some(a.trigger)
+                    }
+                    Some(Request::Stop(t) | Request::Marker(t)) => {
+                        refuse_ctl(t, Refusal::NotRecording, out)
+                    }
+                    Some(Request::Sleep(_)) => refuse(Refusal::Recording, out),
+                    Some(Request::Mute(_)) => refuse(Refusal::NotRecording, out),
+                    Some(Request::Activate(_) | Request::Privacy(_) | Request::Wake(_)) | None => {}
                 }
-                None => {}
-            },
+            }
         }
     }
 
@@ -482,14 +651,23 @@ impl Machine {
             | Event::RetryDue
             | Event::RecordingFinalized
             | Event::StorageLow(_)
-            | Event::StorageRecovered => {}
-            Event::Gesture(_) | Event::Command(_) => match request(event) {
-                Some(Request::Start(_)) => refuse(Refusal::StorageFull, out),
-                Some(Request::Stop(t) | Request::Marker(t)) => {
-                    refuse_ctl(t, Refusal::NotRecording, out)
+            | Event::StorageRecovered
+            | Event::BatteryLow(_)
+            | Event::PowerDown(_) => {}
+            Event::Gesture(_) | Event::Command(_) | Event::Input(_) | Event::Peer(_) => {
+                match request(event) {
+                    Some(Request::Start(_)) => refuse(Refusal::StorageFull, out),
+                    Some(Request::Activate(a)) if a.policy.starts() => {
+                        refuse(Refusal::StorageFull, out)
+                    }
+                    Some(Request::Stop(t) | Request::Marker(t)) => {
+                        refuse_ctl(t, Refusal::NotRecording, out)
+                    }
+                    Some(Request::Sleep(_) | Request::Privacy(_)) => self.sleep(out),
+                    Some(Request::Mute(_)) => refuse(Refusal::NotRecording, out),
+                    Some(Request::Activate(_) | Request::Wake(_)) | None => {}
                 }
-                None => {}
-            },
+            }
         }
     }
 
@@ -507,6 +685,7 @@ impl Machine {
             }
             Event::Shutdown => {
                 if resume {
+                    self.end_mute(out);
                     out.push(Action::EndSuspendedRecording(Trigger::Shutdown));
                 }
                 self.shut_down(out);
@@ -515,20 +694,37 @@ impl Machine {
             Event::StorageAvailable => self.storage_full = false,
             Event::StorageFault => {
                 if resume {
+                    self.end_mute(out);
                     out.push(Action::EndSuspendedRecording(Trigger::StorageFault));
                 }
                 self.enter_storage_fault(out);
             }
-            Event::RecordingFinalized | Event::StorageLow(_) | Event::StorageRecovered => {}
-            Event::Gesture(_) | Event::Command(_) => match request(event) {
-                // The camera does not work now: say so rather than promise a recording.
-                Some(Request::Start(_)) if !resume => refuse(Refusal::Fault, out),
-                // The suspended recording resumes by itself.
-                Some(Request::Start(t)) => refuse_ctl(t, Refusal::AlreadyRecording, out),
-                Some(Request::Stop(t)) => self.stop_in_fault(resume, t, out),
-                Some(Request::Marker(t)) => refuse_ctl(t, Refusal::NotRecording, out),
-                None => {}
-            },
+            Event::RecordingFinalized
+            | Event::StorageLow(_)
+            | Event::StorageRecovered
+            | Event::BatteryLow(_)
+            | Event::PowerDown(_) => {}
+            Event::Gesture(_) | Event::Command(_) | Event::Input(_) | Event::Peer(_) => {
+                match request(event) {
+                    // The camera does not work now: say so rather than promise a recording.
+                    Some(Request::Start(_)) if !resume => refuse(Refusal::Fault, out),
+                    // The suspended recording resumes by itself.
+                    Some(Request::Start(t)) => refuse_ctl(t, Refusal::AlreadyRecording, out),
+                    // An input or a peer has nobody to tell: it records as soon as the
+                    // camera works again.
+                    Some(Request::Activate(a)) if !resume && a.policy.starts() => {
+                        self.pending_start = Some(a.trigger)
+                    }
+                    Some(Request::Stop(t)) => self.stop_in_fault(resume, t, out),
+                    Some(Request::Marker(t)) => refuse_ctl(t, Refusal::NotRecording, out),
+                    // The recording resumes muted or not, as it was.
+                    Some(Request::Mute(_) | Request::Privacy(_)) if resume => self.toggle_mute(out),
+                    Some(Request::Sleep(_)) if resume => refuse(Refusal::Recording, out),
+                    Some(Request::Sleep(_) | Request::Privacy(_)) => self.sleep(out),
+                    Some(Request::Mute(_)) => refuse(Refusal::NotRecording, out),
+                    Some(Request::Activate(_) | Request::Wake(_)) | None => {}
+                }
+            }
         }
     }
 
@@ -553,14 +749,65 @@ impl Machine {
             | Event::RetryDue
             | Event::RecordingFinalized
             | Event::StorageLow(_)
-            | Event::StorageRecovered => {}
-            Event::Gesture(_) | Event::Command(_) => match request(event) {
-                Some(Request::Start(_)) => refuse(Refusal::Docked, out),
-                Some(Request::Stop(t) | Request::Marker(t)) => {
-                    refuse_ctl(t, Refusal::NotRecording, out)
+            | Event::StorageRecovered
+            | Event::BatteryLow(_)
+            | Event::PowerDown(_) => {}
+            Event::Gesture(_) | Event::Command(_) | Event::Input(_) | Event::Peer(_) => {
+                match request(event) {
+                    Some(Request::Start(_)) => refuse(Refusal::Docked, out),
+                    Some(Request::Activate(a)) if a.policy.starts() => refuse(Refusal::Docked, out),
+                    Some(Request::Stop(t) | Request::Marker(t)) => {
+                        refuse_ctl(t, Refusal::NotRecording, out)
+                    }
+                    Some(Request::Sleep(_)) => refuse(Refusal::Docked, out),
+                    Some(Request::Mute(_)) => refuse(Refusal::NotRecording, out),
+                    Some(Request::Activate(_) | Request::Privacy(_) | Request::Wake(_)) | None => {}
                 }
-                None => {}
-            },
+            }
+        }
+    }
+
+    fn on_asleep(&mut self, event: Event, out: &mut Vec<Action>) {
+        match event {
+            // Docked asleep: the dock serves the store; undocking boots the camera.
+            Event::Docked => {
+                self.fault_asleep = false;
+                out.push(Action::SleepChanged(false));
+                self.enter_docked(true, out);
+            }
+            Event::Shutdown => self.shut_down(out),
+            Event::StorageFull => self.storage_full = true,
+            Event::StorageAvailable => self.storage_full = false,
+            // Asleep only the audit log is written; when that fails the store latched. The
+            // camera stays asleep (a probe's success would boot the pipeline, capturing
+            // for nobody) and enters `StorageFault` when woken.
+            Event::StorageFault => self.fault_asleep = true,
+            // Asleep, nothing runs: a retry or a late pipeline report changes nothing.
+            Event::Undocked
+            | Event::PipelineRunning
+            | Event::PipelineFailed
+            | Event::RetryDue
+            | Event::RecordingFinalized
+            | Event::StorageLow(_)
+            | Event::StorageRecovered
+            | Event::BatteryLow(_)
+            | Event::PowerDown(_) => {}
+            Event::Gesture(_) | Event::Command(_) | Event::Input(_) | Event::Peer(_) => {
+                match request(event) {
+                    Some(Request::Start(t)) => self.wake(Some(t), out),
+                    Some(Request::Activate(a)) => {
+                        self.wake(a.policy.starts().then_some(a.trigger), out)
+                    }
+                    Some(
+                        Request::Stop(_)
+                        | Request::Marker(_)
+                        | Request::Privacy(_)
+                        | Request::Wake(_),
+                    ) => self.wake(None, out),
+                    Some(Request::Mute(_)) => refuse(Refusal::NotRecording, out),
+                    Some(Request::Sleep(_)) | None => {}
+                }
+            }
         }
     }
 
@@ -579,14 +826,26 @@ impl Machine {
             | Event::PipelineFailed
             | Event::RetryDue
             | Event::RecordingFinalized
-            | Event::StorageLow(_) => {}
-            Event::Gesture(_) | Event::Command(_) => match request(event) {
-                Some(Request::Start(_)) => refuse(Refusal::StorageFault, out),
-                Some(Request::Stop(t) | Request::Marker(t)) => {
-                    refuse_ctl(t, Refusal::NotRecording, out)
+            | Event::StorageLow(_)
+            | Event::BatteryLow(_)
+            | Event::PowerDown(_) => {}
+            Event::Gesture(_) | Event::Command(_) | Event::Input(_) | Event::Peer(_) => {
+                match request(event) {
+                    Some(Request::Start(_)) => refuse(Refusal::StorageFault, out),
+                    Some(Request::Activate(a)) if a.policy.starts() => {
+                        refuse(Refusal::StorageFault, out)
+                    }
+                    Some(Request::Stop(t) | Request::Marker(t)) => {
+                        refuse_ctl(t, Refusal::NotRecording, out)
+                    }
+                    Some(Request::Mute(_)) => refuse(Refusal::NotRecording, out),
+                    // Asleep, the probes would stop: sleep waits until the store is back.
+                    Some(Request::Sleep(t) | Request::Privacy(t)) => {
+                        refuse_ctl(t, Refusal::StorageFault, out)
+                    }
+                    Some(Request::Activate(_) | Request::Wake(_)) | None => {}
                 }
-                None => {}
-            },
+            }
         }
     }
 
@@ -599,6 +858,7 @@ impl Machine {
 
     /// Accept a stop: finalise the open segment and wait for [`Event::RecordingFinalized`].
     fn stop(&mut self, t: Trigger, out: &mut Vec<Action>) {
+        self.end_mute(out);
         out.push(Action::FinalizeRecording(t));
         out.push(Action::Haptic(HapticCue::RecordingStopped));
         self.state = State::Stopping;
@@ -622,6 +882,7 @@ impl Machine {
     /// with neither, there is nothing to stop.
     fn stop_in_fault(&mut self, resume: bool, t: Trigger, out: &mut Vec<Action>) {
         if resume {
+            self.end_mute(out);
             out.push(Action::EndSuspendedRecording(t));
             self.state = State::Fault { resume: false };
         } else if self.pending_start.is_none() {
@@ -634,6 +895,7 @@ impl Machine {
     fn pipeline_back(&mut self, resume: bool, out: &mut Vec<Action>) {
         if self.storage_full {
             if resume {
+                self.end_mute(out);
                 out.push(Action::EndSuspendedRecording(Trigger::StorageFull));
             }
             self.state = State::StorageFull;
@@ -706,9 +968,100 @@ impl Machine {
         out.push(Action::StopPipeline);
         out.push(Action::Exit);
     }
+
+    /// Toggle mute while a recording is open (or suspended by a fault).
+    fn toggle_mute(&mut self, out: &mut Vec<Action>) {
+        if !self.options.mute_enabled {
+            return refuse(Refusal::MuteDisabled, out);
+        }
+        self.muted = !self.muted;
+        out.push(Action::MuteChanged(self.muted));
+        out.push(Action::Haptic(if self.muted {
+            HapticCue::MuteOn
+        } else {
+            HapticCue::MuteOff
+        }));
+    }
+
+    /// A recording ends: its mute, if any, ends first (inside the last segment).
+    fn end_mute(&mut self, out: &mut Vec<Action>) {
+        if self.muted {
+            self.muted = false;
+            out.push(Action::MuteChanged(false));
+        }
+    }
+
+    /// Stop capturing, drop the pre-event buffer (the pipeline's stop empties it).
+    fn sleep(&mut self, out: &mut Vec<Action>) {
+        self.state = State::Asleep;
+        self.pending_start = None;
+        out.push(Action::StopPipeline);
+        out.push(Action::SleepChanged(true));
+        out.push(Action::Haptic(HapticCue::Sleep));
+    }
+
+    /// Boot the pipeline again; `start` records once it runs. If the store latched
+    /// while asleep, enter `StorageFault` instead (a start is refused).
+    fn wake(&mut self, start: Option<Trigger>, out: &mut Vec<Action>) {
+        if std::mem::take(&mut self.fault_asleep) {
+            out.push(Action::SleepChanged(false));
+            out.push(Action::Haptic(HapticCue::Wake));
+            if start.is_some() {
+                refuse(Refusal::StorageFault, out);
+            }
+            return self.enter_storage_fault(out);
+        }
+        self.state = State::Booting;
+        self.pending_start = start;
+        out.push(Action::SleepChanged(false));
+        out.push(Action::StartPipeline);
+        out.push(Action::Haptic(HapticCue::Wake));
+    }
+
+    /// Battery critical or power failing: close what is open, stop, power off.
+    fn power_down(&mut self, reason: PowerReason, out: &mut Vec<Action>) {
+        let t = Trigger::Power(reason);
+        match self.state {
+            State::Recording => {
+                self.end_mute(out);
+                out.push(Action::FinalizeRecording(t));
+            }
+            State::Fault { resume: true } => {
+                self.end_mute(out);
+                out.push(Action::EndSuspendedRecording(t));
+            }
+            State::Docked => out.push(Action::CloseDock),
+            // Docked in a storage fault, the dock API is open.
+            State::StorageFault if self.docked => out.push(Action::CloseDock),
+            State::Booting
+            | State::Ready
+            | State::Stopping
+            | State::StorageFull
+            | State::Fault { resume: false }
+            | State::StorageFault
+            | State::Asleep
+            | State::ShuttingDown
+            | State::PoweringOff => {}
+        }
+        self.state = State::PoweringOff;
+        out.push(Action::Haptic(HapticCue::PowerOff));
+        out.push(Action::StopPipeline);
+        out.push(Action::PowerOff(reason));
+        out.push(Action::Exit);
+    }
 }
 
-/// What a button gesture or a control-socket command asks of the recording.
+/// A trigger input or a peer, with what its policy lets it do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Activation {
+    /// What the recording or marker will say started it.
+    trigger: Trigger,
+    /// Start and/or mark.
+    policy: TriggerPolicy,
+}
+
+/// What a button gesture, a control-socket command, a trigger input or a peer asks of
+/// the recorder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Request {
     /// Start recording (double press, `ctl record start`).
@@ -717,6 +1070,16 @@ enum Request {
     Stop(Trigger),
     /// Add a marker (single press, `ctl record marker`).
     Marker(Trigger),
+    /// A trigger input or a peer: start and/or mark as its policy says; never stop.
+    Activate(Activation),
+    /// Four presses: mute while recording, sleep while ready, wake while asleep.
+    Privacy(Trigger),
+    /// `ctl mute`.
+    Mute(Trigger),
+    /// `ctl sleep`.
+    Sleep(Trigger),
+    /// `ctl wake`.
+    Wake(Trigger),
 }
 
 /// The request an event makes, if any. Stealth toggles are flags, handled by
@@ -726,9 +1089,21 @@ fn request(event: Event) -> Option<Request> {
         Event::Gesture(g @ Gesture::Double) => Some(Request::Start(Trigger::Gesture(g))),
         Event::Gesture(g @ Gesture::Hold) => Some(Request::Stop(Trigger::Gesture(g))),
         Event::Gesture(g @ Gesture::Single) => Some(Request::Marker(Trigger::Gesture(g))),
+        Event::Gesture(g @ Gesture::Quad) => Some(Request::Privacy(Trigger::Gesture(g))),
         Event::Command(Command::Start) => Some(Request::Start(Trigger::Ctl)),
         Event::Command(Command::Stop) => Some(Request::Stop(Trigger::Ctl)),
         Event::Command(Command::Marker) => Some(Request::Marker(Trigger::Ctl)),
+        Event::Command(Command::ToggleMute) => Some(Request::Mute(Trigger::Ctl)),
+        Event::Command(Command::Sleep) => Some(Request::Sleep(Trigger::Ctl)),
+        Event::Command(Command::Wake) => Some(Request::Wake(Trigger::Ctl)),
+        Event::Input(i) => Some(Request::Activate(Activation {
+            trigger: Trigger::Input(i.name),
+            policy: i.policy,
+        })),
+        Event::Peer(p) => Some(Request::Activate(Activation {
+            trigger: Trigger::Peer(p.device),
+            policy: p.policy,
+        })),
         Event::Gesture(Gesture::Triple)
         | Event::Command(Command::ToggleStealth)
         | Event::PipelineRunning
@@ -742,7 +1117,9 @@ fn request(event: Event) -> Option<Request> {
         | Event::StorageRecovered
         | Event::Docked
         | Event::Undocked
-        | Event::Shutdown => None,
+        | Event::Shutdown
+        | Event::BatteryLow(_)
+        | Event::PowerDown(_) => None,
     }
 }
 
@@ -766,8 +1143,9 @@ fn refuse_ctl(t: Trigger, why: Refusal, out: &mut Vec<Action>) {
     }
 }
 
-/// `ShuttingDown` is terminal: every event is ignored; a `ctl` request is told why.
-fn on_shutting_down(event: Event, out: &mut Vec<Action>) {
+/// `ShuttingDown` and `PoweringOff` are terminal: every event is ignored; a `ctl`
+/// request is told why.
+fn on_terminal(event: Event, out: &mut Vec<Action>) {
     match event {
         Event::Docked
         | Event::Undocked
@@ -780,13 +1158,23 @@ fn on_shutting_down(event: Event, out: &mut Vec<Action>) {
         | Event::StorageAvailable
         | Event::StorageFault
         | Event::StorageRecovered
-        | Event::Shutdown => {}
-        Event::Gesture(_) | Event::Command(_) => match request(event) {
-            Some(Request::Start(t) | Request::Stop(t) | Request::Marker(t)) => {
-                refuse_ctl(t, Refusal::ShuttingDown, out)
+        | Event::Shutdown
+        | Event::BatteryLow(_)
+        | Event::PowerDown(_) => {}
+        Event::Gesture(_) | Event::Command(_) | Event::Input(_) | Event::Peer(_) => {
+            match request(event) {
+                Some(
+                    Request::Start(t)
+                    | Request::Stop(t)
+                    | Request::Marker(t)
+                    | Request::Privacy(t)
+                    | Request::Mute(t)
+                    | Request::Sleep(t)
+                    | Request::Wake(t),
+                ) => refuse_ctl(t, Refusal::ShuttingDown, out),
+                Some(Request::Activate(_)) | None => {}
             }
-            None => {}
-        },
+        }
     }
 }
 

@@ -7,12 +7,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::{TimeRef, rfc3339};
 use crate::evidence::Signer;
-use crate::evidence::sidecar::{AudioSilence, CaptureInfo, EndReason, SegmentMeta};
+use crate::evidence::sidecar::{AudioSilence, CaptureInfo, EndReason, MuteSpan, SegmentMeta};
 use crate::flash::Flash;
 use crate::layout;
-use crate::media::Frame;
+use crate::location::Sample;
+use crate::media::{Frame, ns_to_90k};
 use crate::store::StoreError;
 use crate::store::segment::{self, SegmentWriter, Written};
+use crate::ts::TIME_OFFSET_90K;
 
 /// Format tag of [`RecordingInfo`].
 pub const RECORDING_FORMAT: &str = "bodycam-recording/1";
@@ -90,6 +92,10 @@ pub struct RecordingWriter {
     last_closed: Option<SegmentMeta>,
     started_mono: u64,
     head_path: PathBuf,
+    /// Mute spans of the recording by monotonic time (`None`: still muted).
+    mute: Vec<(u64, Option<u64>)>,
+    /// Location samples taken before the first segment opened.
+    pending_locations: Vec<(u64, Sample)>,
 }
 
 impl RecordingWriter {
@@ -146,7 +152,45 @@ impl RecordingWriter {
             last_closed: None,
             started_mono: time.mono_ns,
             head_path,
+            mute: Vec::new(),
+            pending_locations: Vec::new(),
         })
+    }
+
+    /// The microphone was muted (`on`) or unmuted at monotonic time `mono_ns`.
+    pub fn mute_changed(&mut self, on: bool, mono_ns: u64) {
+        match (on, self.mute.last_mut()) {
+            (true, Some((_, None))) => {}
+            (true, Some((_, Some(_))) | None) => self.mute.push((mono_ns, None)),
+            (false, Some((start, end @ None))) => *end = Some(mono_ns.max(*start)),
+            (false, Some((_, Some(_))) | None) => {}
+        }
+    }
+
+    /// A location sample taken at monotonic time `mono_ns`, signed with the open
+    /// segment's next checkpoint.
+    pub fn add_location(&mut self, mono_ns: u64, sample: Sample) {
+        let pts = ns_to_90k(mono_ns.saturating_sub(self.base_ns)) + TIME_OFFSET_90K;
+        match self.segment.as_mut() {
+            Some(seg) => seg.queue_location(pts, sample),
+            None => self.pending_locations.push((mono_ns, sample)),
+        }
+    }
+
+    /// The mute spans that fall in `[first, end)`, as the sidecar lists them.
+    fn mute_spans_within(&self, first: u64, end: u64, time: &TimeRef) -> Vec<MuteSpan> {
+        self.mute
+            .iter()
+            .filter_map(|&(s, e)| {
+                let (s, e) = (s.max(first), e.unwrap_or(end).min(end));
+                (s < e).then(|| MuteSpan {
+                    start_offset_seconds: (s - first) as f64 / 1e9,
+                    end_offset_seconds: (e - first) as f64 / 1e9,
+                    utc_start: rfc3339(time.utc_of(s)),
+                    utc_end: rfc3339(time.utc_of(e)),
+                })
+            })
+            .collect()
     }
 
     /// Recording id.
@@ -240,6 +284,10 @@ impl RecordingWriter {
         for (mono, trigger) in std::mem::take(&mut self.pending_markers) {
             seg.add_marker(mono, trigger, time);
         }
+        for (mono, sample) in std::mem::take(&mut self.pending_locations) {
+            let pts = ns_to_90k(mono.saturating_sub(self.base_ns)) + TIME_OFFSET_90K;
+            seg.queue_location(pts, sample);
+        }
         Ok(match written {
             Written::Bytes(n) => Offer::Written(n),
             Written::NoRoom => Offer::NoRoom,
@@ -279,9 +327,12 @@ impl RecordingWriter {
         time: &TimeRef,
         signer: &mut Signer,
     ) -> Result<Option<(&SegmentMeta, Vec<u8>)>, StoreError> {
-        let Some(seg) = self.segment.take() else {
+        let Some(mut seg) = self.segment.take() else {
             return Ok(None);
         };
+        if let Some((first, end)) = seg.time_range() {
+            seg.set_mute_spans(self.mute_spans_within(first, end, time));
+        }
         let (meta, final_record) = seg
             .finish(flash, reason, time, &self.capture, signer)
             .map_err(|e| StoreError::io("finalise segment in", &self.dir, e))?;

@@ -146,6 +146,7 @@ impl OpenJournal {
                 Payload::Checkpoint(c) => Some(c.byte_end),
                 Payload::Final(_)
                 | Payload::Recovery(_)
+                | Payload::Location(_)
                 | Payload::Keys(_)
                 | Payload::Audit(_)
                 | Payload::Head(_) => None,
@@ -163,6 +164,7 @@ impl OpenJournal {
             Payload::Checkpoint(_)
             | Payload::Final(_)
             | Payload::Recovery(_)
+            | Payload::Location(_)
             | Payload::Audit(_)
             | Payload::Head(_) => None,
         });
@@ -341,6 +343,9 @@ fn sidecar(
         end_reason: EndReason::Recovered,
         trailing_bytes: summary.trailing_bytes,
         capture,
+        // Recovery cannot know of a mute the crash interrupted; the audit log's mute
+        // entries tell, and the stored frames are silent either way.
+        mute_spans: Vec::new(),
         encryption: None,
         // Declared in recording.json before the first frame was written. A segment cut
         // inside the span by the power loss holds fewer of the declared frames.

@@ -14,13 +14,15 @@ use ring::digest::{Context, SHA256};
 use crate::clock::{TimeRef, rfc3339};
 use crate::confidential::sealing::SegmentSealer;
 use crate::evidence::Signer;
-use crate::evidence::payload::{Checkpoint, Final, Payload, SegmentKeys, SignedMarker};
+use crate::evidence::payload::{Checkpoint, Final, Location, Payload, SegmentKeys, SignedMarker};
 use crate::evidence::record::sha256;
 use crate::evidence::sidecar::{
-    AudioSilence, CaptureInfo, EndReason, Marker, SIDECAR_FORMAT, SegmentMeta, SidecarEncryption,
+    AudioSilence, CaptureInfo, EndReason, Marker, MuteSpan, SIDECAR_FORMAT, SegmentMeta,
+    SidecarEncryption,
 };
 use crate::flash::{Flash, FlashFile};
 use crate::layout::SegmentFile;
+use crate::location::Sample;
 use crate::media::{Frame, StreamKind, ns_to_90k};
 use crate::ts::{TIME_OFFSET_90K, TS_PACKET, TsMuxer};
 
@@ -98,6 +100,10 @@ pub struct SegmentWriter {
     markers: Vec<(Marker, i64)>,
     pre_event_ns: u64,
     pre_event_audio: bool,
+    /// Location samples (90 kHz timeline position, sample) signed at the next checkpoint.
+    locations: Vec<(u64, Sample)>,
+    /// Mute spans for the sidecar, set by the recording before [`SegmentWriter::finish`].
+    mute_spans: Vec<MuteSpan>,
     audio_silence: Vec<AudioSilence>,
     /// Encrypted segments: seals the media into chunks (plaintext waits in RAM until
     /// the next checkpoint), and the key ids it is wrapped to.
@@ -188,11 +194,28 @@ impl SegmentWriter {
             markers: Vec::new(),
             pre_event_ns: 0,
             pre_event_audio: false,
+            locations: Vec::new(),
+            mute_spans: Vec::new(),
             audio_silence: Vec::new(),
             sealer,
             partial_write: false,
             broken: false,
         })
+    }
+
+    /// Monotonic time of the first frame and of the end of the last one, once written.
+    pub fn time_range(&self) -> Option<(u64, u64)> {
+        self.first_pts_ns.map(|f| (f, self.end_ns.max(f)))
+    }
+
+    /// Sign `sample` (at `pts_90k` on the recording's timeline) with the next checkpoint.
+    pub fn queue_location(&mut self, pts_90k: u64, sample: Sample) {
+        self.locations.push((pts_90k, sample));
+    }
+
+    /// The mute spans the sidecar lists.
+    pub fn set_mute_spans(&mut self, spans: Vec<MuteSpan>) {
+        self.mute_spans = spans;
     }
 
     /// Sequence number.
@@ -404,6 +427,24 @@ impl SegmentWriter {
             return Ok(false);
         }
         self.file.sync_data()?;
+        // Location samples go into the journal just before the checkpoint, made durable
+        // by the same sync.
+        for (pts_90k, s) in std::mem::take(&mut self.locations) {
+            // ENCRYPTION HOOK (TODO): with `self.sealer` set these fields must be sealed
+            // under the segment's content key before signing (EVIDENCE-FORMAT 9.8);
+            // not yet done, so they are plaintext (EVIDENCE-FORMAT 10.1).
+            let rec = signer.sign_media(&Payload::Location(Location {
+                recording_id: self.recording_id.clone(),
+                segment: self.sequence,
+                pts_90k,
+                fix: s,
+            }));
+            if let Err(e) = self.journal.write_all(&rec) {
+                // A torn location record: the journal's end is no longer known.
+                self.broken = true;
+                return Err(e);
+            }
+        }
         let range = std::mem::replace(&mut self.range, Context::new(&SHA256));
         let stats = std::mem::take(&mut self.range_stats);
         let rec = signer.sign_media(&Payload::Checkpoint(Checkpoint {
@@ -497,6 +538,7 @@ impl SegmentWriter {
                 self.bytes % TS_PACKET as u64
             },
             capture: capture.clone(),
+            mute_spans: std::mem::take(&mut self.mute_spans),
             audio_silence: std::mem::take(&mut self.audio_silence),
             encryption: self.sealer.as_ref().map(|(s, key_ids)| SidecarEncryption {
                 aead: crate::confidential::AEAD_NAME.into(),

@@ -56,6 +56,51 @@ fn bad_configs_exit_78_naming_the_key() {
 }
 
 #[test]
+fn officer_configs_exit_78_naming_the_key() {
+    let cases = [
+        // A trigger pin that clashes with another pin.
+        (
+            "[controls]\nbackend = \"gpio\"\n[[trigger]]\nname = \"holster\"\npin = 22",
+            "trigger.pin",
+        ),
+        // An unknown trigger name.
+        (
+            "[peers]\nannounce = [\"gesture\", \"holster\"]",
+            "peers.announce",
+        ),
+        (
+            "[[trigger]]\nname = \"Holster Left\"\npin = 6",
+            "trigger.name",
+        ),
+        // A reminder of 0.
+        (
+            "[controls]\nreminder_minutes = 0",
+            "controls.reminder_minutes",
+        ),
+        (
+            "[[trigger]]\nname = \"holster\"\npin = 6\nedge = \"sideways\"",
+            "sideways",
+        ),
+        (
+            "[power]\nlow_minutes = 3\ncritical_minutes = 5",
+            "power.low_minutes",
+        ),
+        (
+            "[peers]\nenabled = true\nagency = \"metro\"\nenrolled = \"/no/such/peers.json\"",
+            "peers.enrolled",
+        ),
+    ];
+    for (config, key) in cases {
+        let (code, stderr) = run_with(config);
+        assert_eq!(code, Some(78), "{config:?}: {stderr}");
+        assert!(
+            stderr.contains(key),
+            "{config:?}: message does not name {key}: {stderr}"
+        );
+    }
+}
+
+#[test]
 fn missing_config_file_is_a_config_error() {
     let out = Command::new(BIN)
         .args(["run", "--config", "/nonexistent/bodycam.toml"])

@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use bodycam::evidence::events::AuditEvent;
+
 use crate::common::*;
 
 #[test]
@@ -58,6 +60,29 @@ fn dock_stops_capture_keeps_a_running_recording_and_undock_restores() {
     assert_eq!(
         events.iter().filter(|e| *e == "undocked").count(),
         1,
+        "{events:?}"
+    );
+    // The officer's refused start in the dock is in the audit log, with why.
+    let refused: Vec<_> = audit_events(&d.audit_log())
+        .into_iter()
+        .filter_map(|e| match e {
+            AuditEvent::RequestRefused {
+                request,
+                reason,
+                trigger,
+                state,
+            } => Some((request, reason, trigger, state)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        refused,
+        [(
+            "start".to_string(),
+            "docked".to_string(),
+            "gesture:double".to_string(),
+            "docked".to_string()
+        )],
         "{events:?}"
     );
 }

@@ -18,11 +18,18 @@ mod dock_state;
 mod evidence_daemon;
 mod evidence_verify;
 mod fuzz_corpus;
+mod officer_location;
+mod officer_peers;
+mod officer_power;
+mod officer_privacy;
+mod officer_triggers;
 mod offload;
 mod picture;
 mod power_cut;
 mod recorder;
 mod refusals;
 mod replay;
+#[cfg(feature = "examiner")]
+mod spec_decrypter;
 mod storage_faults;
 mod systemd_notify;

@@ -11,6 +11,7 @@ use bodycam::store::StoreError;
 
 use crate::common::evidence::{Builder, seg};
 use crate::common::mounts::Tmpfs;
+use crate::common::systemd::FakeSystemd;
 use crate::common::*;
 
 /// A directory the daemon cannot write: a read-only tmpfs as root, else mode 0555.
@@ -123,6 +124,51 @@ fn a_store_that_cannot_be_written_at_start_is_a_storage_fault_that_recovers_by_i
     }
     let (status, report) = d.verify();
     assert!(status.success(), "{report}");
+}
+
+/// What keeps a camera with a bad card out of a restart loop: in `storage-fault` the
+/// daemon tells systemd it is up (READY) and keeps feeding the watchdog, so neither the
+/// start timeout nor `WatchdogSec=` restarts it.
+#[test]
+fn in_storage_fault_systemd_sees_ready_and_a_fed_watchdog() {
+    let scratch = tempfile::tempdir().unwrap();
+    let _ro = ReadOnly::new(&scratch.path().join("medium"));
+    let data = scratch.path().join("medium/bodycam");
+    let mut d = Daemon::on(&data, "");
+    let fake = FakeSystemd::new(d.dir.path());
+    d.spawn_with_env(&[("NOTIFY_SOCKET", fake.path.as_os_str())]);
+    d.wait_state("storage-fault", Duration::from_secs(20));
+    let ready = fake.wait("READY=1", Duration::from_secs(10));
+    fake.wait("WATCHDOG=1", Duration::from_secs(10));
+    // Twelve seconds later (longer than WatchdogSec=10s), still in storage-fault and
+    // never more than the ping interval plus slack without a ping.
+    wait_secs(12.0);
+    assert_eq!(d.status().unwrap()["state"], "storage-fault");
+    let mut pings: Vec<_> = fake
+        .watchdog_times()
+        .into_iter()
+        .filter(|t| *t >= ready)
+        .collect();
+    pings.push(std::time::Instant::now());
+    assert!(pings.len() >= 4, "{} pings in 12 s", pings.len() - 1);
+    let longest = pings
+        .windows(2)
+        .map(|w| w[1].duration_since(w[0]))
+        .max()
+        .unwrap();
+    assert!(
+        longest < Duration::from_secs(9),
+        "the watchdog went {longest:?} without a ping (WatchdogSec=10s)"
+    );
+    assert!(
+        fake.all()
+            .iter()
+            .any(|(_, m)| m.contains("STATUS=storage-fault")),
+        "{:?}",
+        fake.all()
+    );
+    assert_eq!(d.signal(libc::SIGTERM).code(), Some(0));
+    fake.wait("STOPPING=1", Duration::from_secs(5));
 }
 
 #[test]

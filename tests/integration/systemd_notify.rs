@@ -1,67 +1,10 @@
 //! The daemon under a fake systemd: a datagram socket at NOTIFY_SOCKET records what the
 //! daemon announces, and when.
 
-use std::os::unix::net::UnixDatagram;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use crate::common::systemd::FakeSystemd;
 use crate::common::*;
-
-struct FakeSystemd {
-    messages: Arc<Mutex<Vec<(Instant, String)>>>,
-    path: std::path::PathBuf,
-}
-
-impl FakeSystemd {
-    fn new(dir: &std::path::Path) -> FakeSystemd {
-        let path = dir.join("notify.sock");
-        let sock = UnixDatagram::bind(&path).unwrap();
-        let messages = Arc::new(Mutex::new(Vec::new()));
-        let m = messages.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = sock.recv(&mut buf) {
-                let text = String::from_utf8_lossy(&buf[..n]).into_owned();
-                m.lock().unwrap().push((Instant::now(), text));
-            }
-        });
-        FakeSystemd { messages, path }
-    }
-
-    fn all(&self) -> Vec<(Instant, String)> {
-        self.messages.lock().unwrap().clone()
-    }
-
-    fn first(&self, needle: &str) -> Option<Instant> {
-        self.all()
-            .into_iter()
-            .find(|(_, m)| m.lines().any(|l| l == needle))
-            .map(|(t, _)| t)
-    }
-
-    fn wait(&self, needle: &str, timeout: Duration) -> Instant {
-        let start = Instant::now();
-        loop {
-            if let Some(t) = self.first(needle) {
-                return t;
-            }
-            assert!(
-                start.elapsed() < timeout,
-                "no {needle} from the daemon; got {:?}",
-                self.all()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn watchdog_times(&self) -> Vec<Instant> {
-        self.all()
-            .into_iter()
-            .filter(|(_, m)| m.lines().any(|l| l == "WATCHDOG=1"))
-            .map(|(t, _)| t)
-            .collect()
-    }
-}
 
 #[test]
 fn ready_after_pipeline_runs_watchdog_only_while_frames_flow_stopping_on_sigterm() {

@@ -47,9 +47,14 @@ fn role(e: &AuditEvent) -> Role {
         | AuditEvent::Clock(_)
         | AuditEvent::PipelineFault { .. }
         | AuditEvent::StorageFull { .. }
+        | AuditEvent::KeyCreated { .. }
+        | AuditEvent::Trigger { .. }
+        | AuditEvent::Mute { .. }
+        | AuditEvent::Sleep { .. }
+        | AuditEvent::PowerOff { .. }
+        | AuditEvent::PeerRejected { .. }
         | AuditEvent::StorageError { .. }
         | AuditEvent::StorageRecovered { .. }
-        | AuditEvent::KeyCreated { .. }
         | AuditEvent::Encryption { .. } => Role::Notable,
         AuditEvent::Shutdown {}
         | AuditEvent::Marker { .. }
@@ -58,6 +63,10 @@ fn role(e: &AuditEvent) -> Role {
         | AuditEvent::PipelineStart { .. }
         | AuditEvent::Docked { .. }
         | AuditEvent::Undocked { .. }
+        | AuditEvent::BatteryLow { .. }
+        | AuditEvent::PeerAnnounced { .. }
+        | AuditEvent::PeerLink { .. }
+        | AuditEvent::LocationLink { .. }
         | AuditEvent::RequestRefused { .. } => Role::Quiet,
     }
 }
@@ -348,6 +357,15 @@ pub(super) fn cross_check(
             | AuditEvent::StorageRecovered { .. }
             | AuditEvent::Docked { .. }
             | AuditEvent::Undocked { .. }
+            | AuditEvent::Trigger { .. }
+            | AuditEvent::Mute { .. }
+            | AuditEvent::Sleep { .. }
+            | AuditEvent::BatteryLow { .. }
+            | AuditEvent::PowerOff { .. }
+            | AuditEvent::PeerAnnounced { .. }
+            | AuditEvent::PeerRejected { .. }
+            | AuditEvent::PeerLink { .. }
+            | AuditEvent::LocationLink { .. }
             | AuditEvent::Encryption { .. } => None,
         };
         out.extend(finding);

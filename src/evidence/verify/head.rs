@@ -73,7 +73,7 @@ pub(super) fn verify_media_head(key: &Key, path: &Path, media: &ChainIndex) -> M
         }
     }
     match rec.header.kind {
-        Kind::Checkpoint | Kind::Final | Kind::Recovery | Kind::Keys => {}
+        Kind::Checkpoint | Kind::Final | Kind::Recovery | Kind::Keys | Kind::Location => {}
         Kind::Audit | Kind::Head => {
             r.status = Status::Tampered;
             r.message = format!("holds a {:?} record, not a media record", rec.header.kind);
@@ -115,9 +115,15 @@ pub(super) fn load_head(path: &Path) -> Result<HeadFile, VerifyError> {
     let record = single_record(&bytes).map_err(|e| bad(format!("record: {e}")))?;
     match record.header.kind {
         Kind::Head => Ok(HeadFile { record, statement }),
-        Kind::Checkpoint | Kind::Final | Kind::Recovery | Kind::Keys | Kind::Audit => Err(bad(
-            format!("holds a {:?} record, not a head record", record.header.kind),
-        )),
+        Kind::Checkpoint
+        | Kind::Final
+        | Kind::Recovery
+        | Kind::Keys
+        | Kind::Location
+        | Kind::Audit => Err(bad(format!(
+            "holds a {:?} record, not a head record",
+            record.header.kind
+        ))),
     }
 }
 
@@ -133,6 +139,7 @@ pub(super) fn check_head(
         Payload::Checkpoint(_)
         | Payload::Final(_)
         | Payload::Recovery(_)
+        | Payload::Location(_)
         | Payload::Keys(_)
         | Payload::Audit(_) => (String::new(), 0, [0u8; 32]),
     };

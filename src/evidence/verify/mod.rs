@@ -22,6 +22,7 @@
 
 mod audit;
 pub mod chain;
+mod gpx;
 mod hashing;
 mod head;
 mod inputs;
@@ -47,12 +48,13 @@ use render::Progress;
 use segment::verify_segment;
 
 pub use chain::ChainProblem;
+pub use gpx::write_gpx;
 pub use head::HEAD_FORMAT;
 pub use render::{render, render_json};
 pub use report::{
     AuditEntry, AuditRef, AuditReport, ChainReport, Check, EncryptionReport, Finding, HeadReport,
     InputKind, KeyReport, KeySource, MediaHeadReport, REPORT_FORMAT, Report, SegmentRef,
-    SegmentReport, Status, Tail,
+    SegmentReport, Status, Tail, TrackPoint,
 };
 
 /// A progress bar is drawn (on a terminal) from this many segments on.

@@ -204,8 +204,47 @@ fn render_segments(segments: &[SegmentReport], out: &mut dyn Write) -> std::io::
             }
             writeln!(out, "          {} {}{extra}", f.status.label(), f.message)?;
         }
+        if !s.track.is_empty() {
+            writeln!(out, "          track {}", track_text(&s.track))?;
+        }
+        for m in &s.mute_spans {
+            writeln!(
+                out,
+                "          muted {:.2}–{:.2} s of the segment ({} – {}): audio is encoded silence",
+                m.start_offset_seconds, m.end_offset_seconds, m.utc_start, m.utc_end
+            )?;
+        }
     }
     Ok(())
+}
+
+/// One line about a segment's signed location track.
+fn track_text(track: &[super::report::TrackPoint]) -> String {
+    let fixes: Vec<_> = track.iter().filter(|p| p.lat.is_some()).collect();
+    let place = |p: &super::report::TrackPoint| {
+        format!(
+            "({:.6}, {:.6})",
+            p.lat.unwrap_or_default(),
+            p.lon.unwrap_or_default()
+        )
+    };
+    let mut s = format!(
+        "{} sample(s): {} fix(es), {} without a fix",
+        track.len(),
+        fixes.len(),
+        track.len() - fixes.len()
+    );
+    if let (Some(a), Some(b)) = (fixes.first(), fixes.last()) {
+        s.push_str(&format!(", {} to {}", place(a), place(b)));
+        if let Some(best) = fixes
+            .iter()
+            .filter_map(|p| p.h_acc_m)
+            .min_by(|x, y| x.total_cmp(y))
+        {
+            s.push_str(&format!(", best ±{best:.1} m"));
+        }
+    }
+    s
 }
 
 fn render_chain(chain: &ChainReport, out: &mut dyn Write) -> std::io::Result<()> {

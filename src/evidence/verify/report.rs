@@ -3,8 +3,8 @@
 use serde::Serialize;
 
 use super::chain::{ChainProblem, describe_problem};
-use crate::evidence::payload::Checkpoint;
-use crate::evidence::sidecar::EndReason;
+use crate::evidence::payload::{Checkpoint, FixQuality, Location};
+use crate::evidence::sidecar::{EndReason, MuteSpan};
 use crate::ts::TIME_OFFSET_90K;
 
 /// Format tag of the JSON report.
@@ -254,12 +254,66 @@ pub struct SegmentReport {
     /// acknowledged with this hash in the audit log makes the absence OFFLOADED.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signed_sha256: Option<String>,
+    /// The location track signed in the journal (format v2), in journal order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub track: Vec<TrackPoint>,
+    /// Where the microphone was muted, from the sidecar the closing record binds.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mute_spans: Vec<MuteSpan>,
     /// Spans of the audio that the sidecar declares as inserted silence.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub inserted_silence: Vec<SilenceNote>,
     /// Present when the media is encrypted (checked without the key).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub encryption: Option<EncryptionReport>,
+}
+
+/// One signed location sample.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TrackPoint {
+    /// Seconds from the recording's start (as `seconds`).
+    pub seconds: f64,
+    /// Fix quality.
+    pub quality: FixQuality,
+    /// UTC of the fix by the receiver, when there is one.
+    pub fix_utc: Option<String>,
+    /// Latitude, degrees.
+    pub lat: Option<f64>,
+    /// Longitude, degrees.
+    pub lon: Option<f64>,
+    /// Altitude above mean sea level, metres (3D fixes).
+    pub alt_m: Option<f64>,
+    /// Horizontal accuracy, metres.
+    pub h_acc_m: Option<f64>,
+    /// `gpsd` | `simulated` | `unknown`.
+    pub source: &'static str,
+}
+
+impl TrackPoint {
+    /// The point a verified location record signs.
+    pub fn of(loc: &Location) -> TrackPoint {
+        let l = &loc.fix;
+        let fix = l.quality != FixQuality::NoFix;
+        let m = |cm: i64| cm as f64 / 100.0;
+        TrackPoint {
+            seconds: pts_seconds(loc.pts_90k),
+            quality: l.quality,
+            fix_utc: if fix && l.fix_utc_ms != 0 {
+                utc_text(l.fix_utc_ms)
+            } else {
+                None
+            },
+            lat: fix.then(|| f64::from(l.lat_e7) / 1e7),
+            lon: fix.then(|| f64::from(l.lon_e7) / 1e7),
+            alt_m: (l.quality == FixQuality::Fix3d).then(|| m(i64::from(l.alt_cm))),
+            h_acc_m: (fix && l.h_acc_cm > 0).then(|| m(i64::from(l.h_acc_cm))),
+            source: match l.source {
+                crate::evidence::payload::LOCATION_SOURCE_GPSD => "gpsd",
+                crate::evidence::payload::LOCATION_SOURCE_SIMULATED => "simulated",
+                _ => "unknown",
+            },
+        }
+    }
 }
 
 /// What a verifier without the key can say about an encrypted segment.

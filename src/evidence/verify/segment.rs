@@ -14,11 +14,11 @@ use super::inputs::{Key, SegmentFiles};
 use super::records::{Trust, Untrusted, parse_records, trust};
 use super::render::Progress;
 use super::report::{
-    Check, Finding, SegmentRef, SegmentReport, Status, Tail, pts_seconds, utc_text,
+    Check, Finding, SegmentRef, SegmentReport, Status, Tail, TrackPoint, pts_seconds, utc_text,
 };
 use crate::evidence::payload::{Checkpoint, Final, Payload, Record, Recovery};
 use crate::evidence::record;
-use crate::evidence::sidecar::EndReason;
+use crate::evidence::sidecar::{EndReason, SegmentMeta};
 
 /// Check one segment: its journal's records, the media against what they signed, and
 /// how the segment was closed. Verified media records are added to `links` for the
@@ -42,6 +42,7 @@ pub(super) fn verify_segment(
     };
     let verified = check_records(key, &journal, links, &mut r);
     let signed = Signed::of(&verified, &mut r);
+    r.track = signed.track.clone();
     let Some(media_path) = media_file(files, media_len, signed.close, &mut r) else {
         return finish_segment(r);
     };
@@ -55,7 +56,11 @@ pub(super) fn verify_segment(
             check_recovery(v, utc_ms, &media, &signed, files, &mut r);
         }
         Some((
-            Payload::Checkpoint(_) | Payload::Keys(_) | Payload::Audit(_) | Payload::Head(_),
+            Payload::Checkpoint(_)
+            | Payload::Location(_)
+            | Payload::Keys(_)
+            | Payload::Audit(_)
+            | Payload::Head(_),
             _,
         ))
         | None => {
@@ -84,6 +89,8 @@ fn empty_report(recording_id: &str, seq: u32) -> SegmentReport {
         recovered_tail: None,
         unsigned_tail: None,
         signed_sha256: None,
+        track: Vec::new(),
+        mute_spans: Vec::new(),
         encryption: None,
         inserted_silence: Vec::new(),
     }
@@ -189,6 +196,7 @@ fn named_segment(index: usize, rec: &Record, r: &mut SegmentReport) -> Option<(S
         Payload::Checkpoint(c) => Some((c.recording_id.clone(), c.segment)),
         Payload::Final(f) => Some((f.recording_id.clone(), f.segment)),
         Payload::Recovery(v) => Some((v.recording_id.clone(), v.segment)),
+        Payload::Location(l) => Some((l.recording_id.clone(), l.segment)),
         Payload::Keys(k) => Some((k.recording_id.clone(), k.segment)),
         Payload::Audit(_) | Payload::Head(_) => {
             r.findings.push(Finding::new(
@@ -231,6 +239,8 @@ struct Signed<'a> {
     close: Option<&'a Record>,
     /// PTS of the last video frame a checkpoint signed.
     last_video_pts: Option<u64>,
+    /// The location samples, in journal order.
+    track: Vec<TrackPoint>,
 }
 
 impl<'a> Signed<'a> {
@@ -238,6 +248,7 @@ impl<'a> Signed<'a> {
     fn of(verified: &'a [(usize, Record)], r: &mut SegmentReport) -> Signed<'a> {
         let mut checkpoints: Vec<(&Checkpoint, i64)> = Vec::new();
         let mut close: Option<&Record> = None;
+        let mut track = Vec::new();
         for (index, rec) in verified {
             match (&rec.payload, close) {
                 (_, Some(_)) => r.findings.push(Finding::new(
@@ -247,6 +258,7 @@ impl<'a> Signed<'a> {
                 )),
                 (Payload::Checkpoint(c), None) => checkpoints.push((c, rec.header.utc_ms)),
                 (Payload::Final(_) | Payload::Recovery(_), None) => close = Some(rec),
+                (Payload::Location(l), None) => track.push(TrackPoint::of(l)),
                 // Its place (first, before any checkpoint) is checked with the media.
                 (Payload::Keys(_), None) => {}
                 (Payload::Audit(_) | Payload::Head(_), None) => {}
@@ -264,6 +276,7 @@ impl<'a> Signed<'a> {
             checkpoints,
             close,
             last_video_pts: video.last().map(|c| c.pts_last),
+            track,
         }
     }
 }
@@ -292,6 +305,7 @@ fn media_file<'f>(
                 Payload::Final(f) => Some(hex::encode(f.segment_sha256)),
                 Payload::Recovery(v) => Some(hex::encode(v.segment_sha256)),
                 Payload::Checkpoint(_)
+                | Payload::Location(_)
                 | Payload::Keys(_)
                 | Payload::Audit(_)
                 | Payload::Head(_) => None,
@@ -614,7 +628,12 @@ fn check_sidecar(r: &mut SegmentReport, sidecar: Option<&Path>, signed: &[u8; 32
         return;
     };
     match std::fs::read(path) {
-        Ok(bytes) if record::sha256(&bytes) == *signed => {}
+        Ok(bytes) if record::sha256(&bytes) == *signed => {
+            // Bound by the signature: what it says about mutes can be shown.
+            if let Ok(meta) = serde_json::from_slice::<SegmentMeta>(&bytes) {
+                r.mute_spans = meta.mute_spans;
+            }
+        }
         Ok(_) => r.findings.push(Finding::new(
             Status::Tampered,
             Check::SidecarHash,

@@ -28,6 +28,23 @@ pub fn audit_events(path: &Path) -> Vec<AuditEvent> {
         .collect()
 }
 
+/// The audit log as typed events with the UTC (ms) each was signed at.
+pub fn audit_timed(path: &Path) -> Vec<(i64, AuditEvent)> {
+    let data = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let (records, torn) = decode_file(&data);
+    assert!(torn.is_none(), "{} ends in a torn record", path.display());
+    records
+        .into_iter()
+        .filter_map(|r| match r.payload {
+            Payload::Audit(a) => Some((
+                r.header.utc_ms,
+                AuditEvent::parse(&a.event, &a.detail).unwrap_or_else(|e| panic!("{e}")),
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
 /// The event names of the audit log, in order.
 pub fn audit_names(path: &Path) -> Vec<String> {
     entries(path).into_iter().map(|(e, _)| e).collect()

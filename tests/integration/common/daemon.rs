@@ -46,6 +46,8 @@ pub struct Daemon {
     pub config: PathBuf,
     pub data: PathBuf,
     pub log: PathBuf,
+    /// Run inside this network namespace (`ip netns exec`), see [`super::netns`].
+    pub netns: Option<String>,
 }
 
 impl Daemon {
@@ -82,6 +84,7 @@ impl Daemon {
             config,
             data,
             log,
+            netns: None,
         }
     }
 
@@ -105,7 +108,15 @@ impl Daemon {
             .append(true)
             .open(&self.log)
             .expect("log file");
-        let child = Command::new(BIN)
+        let mut command = match &self.netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns, BIN]);
+                c
+            }
+            None => Command::new(BIN),
+        };
+        let child = command
             .args(["run", "--config"])
             .arg(&self.config)
             .env("BODYCAM_LOG", "info")
@@ -115,6 +126,27 @@ impl Daemon {
             .spawn()
             .expect("spawn bodycam run");
         self.child = Some(child);
+    }
+
+    /// The daemon's process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// Wait for the daemon to exit by itself; panics with the log after `timeout`.
+    pub fn wait_exit(&mut self, timeout: Duration) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("daemon running");
+        let start = Instant::now();
+        loop {
+            if let Some(st) = child.try_wait().expect("wait") {
+                return st;
+            }
+            if start.elapsed() > timeout {
+                let _ = child.kill();
+                panic!("daemon did not exit by itself\n{}", self.log_text());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// The daemon's audit log.
@@ -144,6 +176,21 @@ impl Daemon {
             String::from_utf8_lossy(&out.stderr),
             self.log_text()
         );
+    }
+
+    /// `ctl --json` that the daemon must refuse, exit 1 with `reason`.
+    pub fn ctl_refused(&self, args: &[&str], reason: &str) {
+        let mut json_args = vec!["--json"];
+        json_args.extend_from_slice(args);
+        let out = self.ctl(&json_args);
+        let answer: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "ctl {args:?} printed no JSON ({e}): {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        assert_eq!(out.status.code(), Some(1), "ctl {args:?}: {answer}");
+        assert_eq!(answer["refused"], reason, "ctl {args:?}: {answer}");
     }
 
     pub fn status(&self) -> Option<Value> {

@@ -95,6 +95,46 @@ pub fn decode_errors(path: &Path) -> String {
     s
 }
 
+/// The audio of `path` decoded by ffmpeg: 48 kHz mono samples in [-1, 1], from the
+/// first audio frame.
+pub fn audio_samples(path: &Path) -> Vec<f32> {
+    let out = tool("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(path)
+        .args([
+            "-map", "0:a", "-ac", "1", "-ar", "48000", "-f", "f32le", "-",
+        ])
+        .output()
+        .expect("ffmpeg");
+    assert!(
+        out.status.success(),
+        "ffmpeg cannot decode the audio of {}: {}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
+}
+
+/// `ffmpeg -c copy` of every stream of `path` into `out` (the container by its
+/// extension); returns ffmpeg's error output (empty = clean).
+pub fn copy_streams(path: &Path, out: &Path) -> String {
+    let o = tool("ffmpeg")
+        .args(["-v", "error", "-y", "-i"])
+        .arg(path)
+        .args(["-map", "0", "-c", "copy"])
+        .arg(out)
+        .output()
+        .expect("ffmpeg");
+    let mut s = String::from_utf8_lossy(&o.stderr).into_owned();
+    if !o.status.success() {
+        s.push_str(&format!("\nffmpeg exit {:?}", o.status.code()));
+    }
+    s
+}
+
 pub fn wait_secs(s: f64) {
     std::thread::sleep(Duration::from_secs_f64(s));
 }

@@ -7,9 +7,12 @@ pub mod daemon;
 pub mod evidence;
 #[cfg(feature = "examiner")]
 pub mod footage;
+pub mod gpsfake;
 pub mod media;
 pub mod mounts;
 pub mod net;
+pub mod netns;
+pub mod systemd;
 
 pub use audit::*;
 pub use daemon::*;

@@ -22,13 +22,6 @@ LICENSE_FLAGS = "commercial"
 DEPENDS = "gstreamer1.0 gstreamer1.0-plugins-base"
 
 SRC_URI = "git://example.invalid/bodycam.git;protocol=https;branch=main"
-# PLACEHOLDER until the first release: SRCREV must name a commit that holds
-# the systemd/ files installed below and whose Cargo.lock is the one
-# bodycam-crates.inc was generated from. At each release set it to the tagged
-# commit and run scripts/gen-crates-inc.py on that commit (CI checks the .inc
-# against the Cargo.lock of the tree it tests).
-SRCREV = "4b93da5e599c59d708bb1a5a4137c25b25f0ce7e"
-
 # The agency's footage recipient files (the .pub half of `bodycam pki footage-key`),
 # which the agency's own bbappend puts in files/recipients/ and names here, e.g.
 # BODYCAM_RECIPIENTS = "agency.pub". systemd/bodycam.toml requires encryption to
@@ -37,6 +30,13 @@ SRCREV = "4b93da5e599c59d708bb1a5a4137c25b25f0ce7e"
 # default so that the layer parses (a missing file:// entry is fatal at parse time).
 BODYCAM_RECIPIENTS ??= ""
 SRC_URI += "${@' '.join('file://recipients/' + f for f in (d.getVar('BODYCAM_RECIPIENTS') or '').split())}"
+
+# PLACEHOLDER until the first release: SRCREV must name a commit that holds
+# the systemd/ files installed below and whose Cargo.lock is the one
+# bodycam-crates.inc was generated from. At each release set it to the tagged
+# commit and run scripts/gen-crates-inc.py on that commit (CI checks the .inc
+# against the Cargo.lock of the tree it tests).
+SRCREV = "4b93da5e599c59d708bb1a5a4137c25b25f0ce7e"
 
 python do_check_recipients() {
     if not (d.getVar('BODYCAM_RECIPIENTS') or '').split():

@@ -1,0 +1,139 @@
+//! The battery in the loop: readings from the `power` thread become low (LED, haptic
+//! cue, audit entry) and critical (finalise, audit, power off); the power-fail input
+//! powers off at once; the shutdown command runs after the loop has ended.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use tracing::{error, info, warn};
+
+use super::Loop;
+use crate::evidence::events::AuditEvent;
+use crate::power::{Change, Level, Reading, SupplyStatus};
+use crate::recorder::{Event, PowerReason};
+use crate::status::BatteryStatus;
+
+/// How long the shutdown command may take before the daemon exits without it.
+const SHUTDOWN_COMMAND_WAIT: Duration = Duration::from_secs(30);
+
+fn supply_name(s: SupplyStatus) -> &'static str {
+    match s {
+        SupplyStatus::Discharging => "discharging",
+        SupplyStatus::Charging => "charging",
+        SupplyStatus::Full => "full",
+        SupplyStatus::NotCharging => "not_charging",
+        SupplyStatus::Unknown => "unknown",
+    }
+}
+
+fn level_name(l: Level) -> &'static str {
+    match l {
+        Level::Unknown => "unknown",
+        Level::External => "external",
+        Level::Normal => "normal",
+        Level::Low => "low",
+        Level::Critical => "critical",
+    }
+}
+
+impl Loop {
+    /// A reading from the gauge.
+    pub(super) fn on_battery(&mut self, r: Reading) {
+        for change in self.officer.power.update(r) {
+            let minutes_left = self.officer.power.minutes();
+            match change {
+                Change::Low(low) => {
+                    warn!(low, percent = ?r.percent, minutes = ?minutes_left, "battery low");
+                    self.audit(AuditEvent::BatteryLow {
+                        low,
+                        percent: r.percent,
+                        minutes_left,
+                    });
+                    self.queue.push_back(Event::BatteryLow(low));
+                }
+                Change::Critical => {
+                    error!(percent = ?r.percent, minutes = ?minutes_left, "battery critical: finalising and powering off");
+                    self.queue
+                        .push_back(Event::PowerDown(PowerReason::BatteryCritical));
+                }
+            }
+        }
+        self.drain_queue();
+    }
+
+    /// The power-fail input fired.
+    pub(super) fn on_power_fail(&mut self) {
+        error!("power failing: finalising and powering off");
+        self.dispatch(Event::PowerDown(PowerReason::PowerFail));
+    }
+
+    /// The machine decided to power off: remember it for after the loop, audit it.
+    pub(super) fn power_off(&mut self, reason: PowerReason) {
+        self.officer.power_off = Some(reason);
+        let r = self.officer.power.reading();
+        self.audit(AuditEvent::PowerOff {
+            reason: reason.name().to_string(),
+            percent: r.percent,
+            minutes_left: self.officer.power.minutes(),
+            command: self.settings.officer.shutdown_command.join(" "),
+        });
+    }
+
+    /// The battery for the status, when a gauge is configured.
+    pub(super) fn battery_status(&self) -> Option<BatteryStatus> {
+        let gauge = self.settings.officer.gauge.clone()?;
+        let r = self.officer.power.reading();
+        Some(BatteryStatus {
+            gauge,
+            percent: r.percent,
+            supply: supply_name(r.status).into(),
+            level: level_name(self.officer.power.level()).into(),
+            minutes: self.officer.power.minutes(),
+        })
+    }
+
+    /// Minutes of recording left: the lower of the battery's and the storage's.
+    pub(super) fn minutes_left(&self, storage_hours: f64) -> Option<f64> {
+        let storage = storage_hours.is_finite().then_some(storage_hours * 60.0);
+        let battery = match self.officer.power.level() {
+            Level::External | Level::Unknown => None,
+            Level::Normal | Level::Low | Level::Critical => self.officer.power.minutes(),
+        };
+        match (storage, battery) {
+            (Some(s), Some(b)) => Some(s.min(b)),
+            (s, b) => s.or(b),
+        }
+    }
+
+    /// After the loop: run the shutdown command if the camera decided to power off.
+    pub(super) fn run_power_off(&self) {
+        let Some(reason) = self.officer.power_off else {
+            return;
+        };
+        let argv = &self.settings.officer.shutdown_command;
+        let Some((program, args)) = argv.split_first() else {
+            return;
+        };
+        info!(reason = reason.name(), command = %argv.join(" "), "powering off");
+        let mut child = match Command::new(program).args(args).spawn() {
+            Ok(c) => c,
+            Err(e) => {
+                return error!(error = %e, command = %argv.join(" "), "cannot run the shutdown command");
+            }
+        };
+        let until = Instant::now() + SHUTDOWN_COMMAND_WAIT;
+        loop {
+            match child.try_wait() {
+                Ok(Some(status)) => {
+                    if !status.success() {
+                        error!(%status, "the shutdown command failed");
+                    }
+                    return;
+                }
+                Ok(None) if Instant::now() < until => std::thread::sleep(Duration::from_millis(20)),
+                Ok(None) => return warn!("the shutdown command is still running; exiting"),
+                Err(e) => return error!(error = %e, "cannot wait for the shutdown command"),
+            }
+        }
+    }
+}

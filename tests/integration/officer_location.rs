@@ -1,0 +1,155 @@
+//! Location from Debian's real gpsd, fed by gpsfake with an NMEA log the test writes:
+//! the track is in the signed evidence and verifies; when gpsd vanishes the recording
+//! goes on with "no fix", and the client reconnects by itself.
+
+use std::process::Command;
+use std::time::Duration;
+
+use bodycam::evidence::events::AuditEvent;
+use serde_json::Value;
+
+use crate::common::gpsfake::{GpsFake, ORIGIN};
+use crate::common::*;
+
+#[test]
+fn the_gpsd_track_is_signed_no_fix_is_recorded_and_the_client_reconnects() {
+    let work = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut gps = GpsFake::start(work.path(), port);
+    let d = Daemon::start(&format!(
+        "[location]\nsource = \"gpsd\"\ngpsd = \"127.0.0.1:{port}\"\n"
+    ));
+    d.wait_state("ready", Duration::from_secs(20));
+    let s = d.wait_for("a 3D fix", Duration::from_secs(20), |s| {
+        s["location"]["quality"] == "fix3d"
+    });
+    assert_eq!(s["location"]["source"], "gpsd");
+    d.ctl_ok(&["record", "start"]);
+    d.wait_for("4 s recorded", Duration::from_secs(20), |s| {
+        s["seconds_recorded"].as_f64() > Some(4.0)
+    });
+    // gpsd goes away: the recording goes on, with "no fix".
+    gps.stop();
+    d.wait_for("gpsd gone", Duration::from_secs(20), |s| {
+        s["location"]["connected"] == false
+    });
+    wait_secs(3.0);
+    assert_eq!(d.status().unwrap()["state"], "recording");
+    // It comes back; the client reconnects with its back-off (1, 2, 4 … s).
+    gps.restart();
+    d.wait_for("gpsd back", Duration::from_secs(30), |s| {
+        s["location"]["connected"] == true && s["location"]["quality"] == "fix3d"
+    });
+    wait_secs(3.0);
+    d.ctl_ok(&["record", "stop"]);
+    let s = d.wait_state("ready", Duration::from_secs(10));
+    let seconds = d.recordings().len();
+    assert_eq!(seconds, 1);
+
+    let events = audit_events(&d.audit_log());
+    let links: Vec<bool> = events
+        .iter()
+        .filter_map(|e| match e {
+            AuditEvent::LocationLink { connected, .. } => Some(*connected),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(links, vec![true, false, true], "{}", d.log_text());
+
+    let out = Command::new(BIN)
+        .args(["verify", "--json", "--trust-store-key"])
+        .arg(&d.data)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let track: Vec<Value> = report["segments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|seg| seg["track"].as_array().cloned().unwrap_or_default())
+        .collect();
+    // About one sample per second of recording.
+    let recorded = s["segments_written"].as_u64().unwrap();
+    assert!(recorded >= 5, "{recorded} segments");
+    let total: f64 = report["segments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|seg| seg["duration_seconds"].as_f64())
+        .sum();
+    let n = track.len() as f64;
+    assert!((n - total).abs() <= 3.0, "{n} samples in {total:.1} s");
+    // In order; fixes from gpsd near the log's track, with accuracy and GNSS time.
+    let times: Vec<f64> = track
+        .iter()
+        .map(|p| p["seconds"].as_f64().unwrap())
+        .collect();
+    assert!(times.windows(2).all(|w| w[0] < w[1]), "{times:?}");
+    let fixes: Vec<&Value> = track.iter().filter(|p| p["quality"] == "fix3d").collect();
+    let none: Vec<&Value> = track.iter().filter(|p| p["quality"] == "no_fix").collect();
+    assert!(fixes.len() >= 6, "{track:?}");
+    assert!(
+        none.len() >= 2,
+        "the outage is recorded as no fix: {track:?}"
+    );
+    for p in &fixes {
+        assert_eq!(p["source"], "gpsd");
+        let (lat, lon) = (p["lat"].as_f64().unwrap(), p["lon"].as_f64().unwrap());
+        assert!(
+            (lat - ORIGIN.0).abs() < 0.02 && (lon - ORIGIN.1).abs() < 1e-5,
+            "{p}"
+        );
+        assert!(p["h_acc_m"].as_f64().unwrap() > 0.0, "{p}");
+        assert!(
+            p["fix_utc"].as_str().unwrap().starts_with("2026-11-25T17:"),
+            "{p}"
+        );
+    }
+    for p in &none {
+        assert!(p["lat"].is_null() && p["source"] == "gpsd", "{p}");
+    }
+    // The first no fix comes after a fix, and a fix after the last no fix.
+    let first_none = track.iter().position(|p| p["quality"] == "no_fix").unwrap();
+    let last_none = track
+        .iter()
+        .rposition(|p| p["quality"] == "no_fix")
+        .unwrap();
+    assert!(first_none > 0 && last_none + 1 < track.len());
+    let text = Command::new(BIN)
+        .args(["verify", "--trust-store-key"])
+        .arg(&d.data)
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&text.stdout).contains("without a fix"));
+
+    // The examiner's export: GPX of the verified fixes, the outage splitting the track.
+    let gpx = d.dir.path().join("track.gpx");
+    let out = Command::new(BIN)
+        .args(["verify", "--trust-store-key"])
+        .arg(&d.data)
+        .arg("--gpx")
+        .arg(&gpx)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let g = std::fs::read_to_string(&gpx).unwrap();
+    assert!(
+        g.starts_with("<?xml") && g.trim_end().ends_with("</gpx>"),
+        "{g}"
+    );
+    assert_eq!(g.matches("<trkpt ").count(), fixes.len(), "{g}");
+    assert!(
+        g.matches("<trkseg>").count() >= 2,
+        "the outage splits the track: {g}"
+    );
+    assert!(
+        g.contains("<time>2026-11-25T17:") && g.contains("<fix>3d</fix>"),
+        "{g}"
+    );
+}
