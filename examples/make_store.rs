@@ -78,6 +78,7 @@ fn main() {
                     framerate: 30,
                     audio: true,
                 },
+                officer: None,
             },
         )
         .expect("recording");

@@ -109,6 +109,7 @@ fn simulated_pipeline_to_signed_segment() {
                     framerate: 10,
                     audio: true,
                 },
+                officer: None,
             },
         )
         .unwrap();

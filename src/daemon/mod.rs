@@ -20,6 +20,7 @@
 //! The only lock the loop shares is the [`Status`] snapshot; it is taken alone, never
 //! while another lock is held.
 
+mod assignment;
 mod boot;
 mod dock;
 mod dock_link;
@@ -286,4 +287,6 @@ struct Loop {
     recovered: usize,
     /// The last fault, for the status.
     last_fault: Option<String>,
+    /// The officer a dock assigned (`assignment.json`); given to each new recording.
+    assignment: Option<crate::evidence::officer::Assignment>,
 }

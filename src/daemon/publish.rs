@@ -101,6 +101,13 @@ impl Loop {
             storage_path: self.settings.storage_path.clone(),
             uptime_seconds: self.settings.started.elapsed().as_secs_f64(),
             version: env!("CARGO_PKG_VERSION").to_string(),
+            officer: self.assigned_officer(),
+            recording_officer: self
+                .recording
+                .as_ref()
+                .map(|r| r.officer().map(str::to_string))
+                .filter(|o| *o != self.assigned_officer())
+                .map(|o| crate::evidence::officer::officer_label(o.as_deref()).to_string()),
         };
         let line = match &s.recording_id {
             Some(id) => format!("{} {id}, {:.0} h left", s.state, s.hours_left),

@@ -199,6 +199,7 @@ pub(super) fn build(
     let (events_tx, events_rx) = unbounded();
     let (machine, boot_actions) = Machine::boot();
     let now = Instant::now();
+    let assignment = super::assignment::load(store.root());
     let d = Loop {
         machine,
         queue: Default::default(),
@@ -244,6 +245,7 @@ pub(super) fn build(
         segments_written: 0,
         recovered: evidence.recovered,
         last_fault: None,
+        assignment,
         settings,
     };
     Ok((d, boot_actions))

@@ -68,6 +68,9 @@ pub enum AuditEvent {
         pre_event_seconds: f64,
         /// Whether the pre-event footage holds audio.
         pre_event_audio: bool,
+        /// The officer the camera was assigned to (absent: unassigned, or a v1 entry).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        officer: Option<String>,
     },
     /// A recording stopped.
     RecordingStop {
@@ -164,6 +167,19 @@ pub enum AuditEvent {
         /// Recorder state at the time.
         state: String,
     },
+    /// A dock assigned the camera to an officer (or cleared the assignment): recordings
+    /// started from now on are made for `officer`.
+    OfficerAssigned {
+        /// The officer now assigned (null: unassigned).
+        officer: Option<String>,
+        /// The officer assigned before.
+        previous: Option<String>,
+        /// The dock that sent it, as it named itself.
+        dock: Option<String>,
+        /// The open recording, which keeps the officer it started with.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        recording_open: Option<String>,
+    },
 }
 
 /// How the wall clock changed (`detail.change`).
@@ -211,7 +227,7 @@ pub enum EventError {
 
 impl AuditEvent {
     /// Every event name, in the order of the enum.
-    pub const NAMES: [&'static str; 20] = [
+    pub const NAMES: [&'static str; 21] = [
         "boot",
         "unclean_shutdown",
         "shutdown",
@@ -232,6 +248,7 @@ impl AuditEvent {
         "segment_freed",
         "docked",
         "undocked",
+        "officer_assigned",
     ];
 
     /// The `event` field.
@@ -257,6 +274,7 @@ impl AuditEvent {
             AuditEvent::SegmentFreed { .. } => "segment_freed",
             AuditEvent::Docked { .. } => "docked",
             AuditEvent::Undocked { .. } => "undocked",
+            AuditEvent::OfficerAssigned { .. } => "officer_assigned",
         }
     }
 
@@ -322,6 +340,7 @@ mod tests {
                 trigger: s("ctl"),
                 pre_event_seconds: 0.0,
                 pre_event_audio: false,
+                officer: Some(s("PC-4711")),
             },
             AuditEvent::RecordingStop {
                 recording_id: s("r"),
@@ -372,6 +391,12 @@ mod tests {
             },
             AuditEvent::Docked { state: s("ready") },
             AuditEvent::Undocked { state: s("docked") },
+            AuditEvent::OfficerAssigned {
+                officer: Some(s("PC-4711")),
+                previous: None,
+                dock: Some(s("dock-1")),
+                recording_open: None,
+            },
         ]
     }
 

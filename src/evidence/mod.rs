@@ -10,6 +10,7 @@ pub mod audit;
 pub mod events;
 pub mod head;
 pub mod identity;
+pub mod officer;
 pub mod payload;
 pub mod record;
 pub mod scan;

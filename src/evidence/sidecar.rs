@@ -98,4 +98,8 @@ pub struct SegmentMeta {
     pub trailing_bytes: u64,
     /// Capture settings.
     pub capture: CaptureInfo,
+    /// The officer the camera was assigned to when the recording started (null:
+    /// unassigned). Absent in v1 sidecars, read as null.
+    #[serde(default)]
+    pub officer: Option<String>,
 }

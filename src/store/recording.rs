@@ -35,6 +35,10 @@ pub struct RecordingInfo {
     pub pre_event_audio: bool,
     /// Capture settings.
     pub capture: CaptureInfo,
+    /// The officer the camera was assigned to at the start (null: unassigned). Absent
+    /// in v1 descriptors, read as null.
+    #[serde(default)]
+    pub officer: Option<String>,
 }
 
 /// What a new recording is made of.
@@ -48,6 +52,9 @@ pub struct NewRecording {
     pub segment_ns: u64,
     /// Capture settings.
     pub capture: CaptureInfo,
+    /// The officer assigned when it starts (kept for the whole recording, whatever a
+    /// dock assigns meanwhile).
+    pub officer: Option<String>,
 }
 
 /// What happened to a frame offered to a recording.
@@ -77,6 +84,7 @@ pub struct RecordingWriter {
     closed: Vec<SegmentMeta>,
     started_mono: u64,
     head_path: PathBuf,
+    officer: Option<String>,
 }
 
 impl RecordingWriter {
@@ -93,6 +101,7 @@ impl RecordingWriter {
             pre_event,
             segment_ns,
             capture,
+            officer,
         } = plan;
         let stamp = time.utc.format("%Y%m%dT%H%M%SZ").to_string();
         // Unique even for two starts in one second; never reuses a directory.
@@ -109,6 +118,7 @@ impl RecordingWriter {
             pre_event_seconds: pre_event.0 as f64 / 1e9,
             pre_event_audio: pre_event.1,
             capture: capture.clone(),
+            officer: officer.clone(),
         };
         let path = dir.join(layout::RECORDING_INFO);
         let json = serde_json::to_vec_pretty(&info).map_err(std::io::Error::other);
@@ -128,12 +138,18 @@ impl RecordingWriter {
             closed: Vec::new(),
             started_mono: time.mono_ns,
             head_path,
+            officer,
         })
     }
 
     /// Recording id.
     pub fn id(&self) -> &str {
         &self.id
+    }
+
+    /// The officer the recording is made for.
+    pub fn officer(&self) -> Option<&str> {
+        self.officer.as_deref()
     }
 
     /// Directory of the recording.
@@ -195,6 +211,7 @@ impl RecordingWriter {
             if let Some((ns, audio)) = self.pending_pre_event.take() {
                 seg.set_pre_event(ns, audio);
             }
+            seg.set_officer(self.officer.clone());
             self.segment = Some(seg);
         }
         let Some(seg) = self.segment.as_mut() else {

@@ -284,6 +284,7 @@ fn sidecar(
         end_reason: EndReason::Recovered,
         trailing_bytes: summary.trailing_bytes,
         capture,
+        officer: info.and_then(|i| i.officer.clone()),
     }
 }
 

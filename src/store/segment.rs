@@ -64,6 +64,7 @@ pub struct SegmentWriter {
     markers: Vec<(Marker, i64)>,
     pre_event_ns: u64,
     pre_event_audio: bool,
+    officer: Option<String>,
 }
 
 impl std::fmt::Debug for SegmentWriter {
@@ -111,6 +112,7 @@ impl SegmentWriter {
             markers: Vec::new(),
             pre_event_ns: 0,
             pre_event_audio: false,
+            officer: None,
         })
     }
 
@@ -140,6 +142,11 @@ impl SegmentWriter {
     pub fn set_pre_event(&mut self, ns: u64, with_audio: bool) {
         self.pre_event_ns = ns;
         self.pre_event_audio = with_audio;
+    }
+
+    /// Record the officer the recording is made for (written into the sidecar).
+    pub fn set_officer(&mut self, officer: Option<String>) {
+        self.officer = officer;
     }
 
     /// Mux `frame` (timeline origin `base_ns`) and append it if it fits in `budget` bytes.
@@ -278,6 +285,7 @@ impl SegmentWriter {
             end_reason: reason,
             trailing_bytes: 0,
             capture: capture.clone(),
+            officer: self.officer.clone(),
         };
         let json = serde_json::to_vec_pretty(&meta).map_err(std::io::Error::other)?;
         flash.write_atomic(&SegmentFile::Meta.path(&self.dir, self.sequence), &json)?;

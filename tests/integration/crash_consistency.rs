@@ -222,6 +222,7 @@ fn workload(root: &Path, flash: Arc<dyn Flash>, key_dir: &Path) {
                     framerate: 10,
                     audio: true,
                 },
+                officer: None,
             },
         )
         .unwrap();
@@ -230,6 +231,7 @@ fn workload(root: &Path, flash: Arc<dyn Flash>, key_dir: &Path) {
         trigger: "ctl".into(),
         pre_event_seconds: 0.0,
         pre_event_audio: false,
+        officer: None,
     };
     audit.append(&mut signer, &start).unwrap();
     for f in frames(time.mono_ns) {

@@ -46,7 +46,8 @@ fn role(e: &AuditEvent) -> Role {
         | AuditEvent::Clock(_)
         | AuditEvent::PipelineFault { .. }
         | AuditEvent::StorageFull { .. }
-        | AuditEvent::KeyCreated { .. } => Role::Notable,
+        | AuditEvent::KeyCreated { .. }
+        | AuditEvent::OfficerAssigned { .. } => Role::Notable,
         AuditEvent::Shutdown {}
         | AuditEvent::Marker { .. }
         | AuditEvent::Stealth { .. }
@@ -256,7 +257,8 @@ pub(super) fn cross_check(
             | AuditEvent::PipelineFault { .. }
             | AuditEvent::PipelineStart { .. }
             | AuditEvent::Docked { .. }
-            | AuditEvent::Undocked { .. } => None,
+            | AuditEvent::Undocked { .. }
+            | AuditEvent::OfficerAssigned { .. } => None,
         };
         out.extend(finding);
     }

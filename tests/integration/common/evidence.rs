@@ -198,6 +198,7 @@ impl Builder {
                     pre_event: (0, false),
                     segment_ns: SEGMENT_SECONDS * 1_000_000_000,
                     capture: capture(self.fps),
+                    officer: None,
                 },
             )
             .unwrap();
@@ -207,6 +208,7 @@ impl Builder {
             trigger: "ctl".into(),
             pre_event_seconds: 0.0,
             pre_event_audio: false,
+            officer: None,
         });
         self.recordings.push(id);
         w
