@@ -5,8 +5,9 @@
 //! For every configured bay at once (bounded by `concurrency`) it offloads the docked
 //! camera ([`offload::sync_camera`]); `--once` makes one pass and exits 0 only if every
 //! docked camera is completely offloaded, otherwise it passes again every
-//! `poll_seconds` until SIGTERM. `classify --evidence DEVICE/RECORDING` marks a
-//! recording's blobs as evidence ([`classify`]).
+//! `poll_seconds` until SIGTERM. Other commands: `assign` ([`assign`]), `classify`
+//! ([`classify`]), `retention` ([`retention`]), `lifecycle-policy` ([`lifecycle`]),
+//! `custody` ([`custody`]), `fetch` ([`fetch`]).
 //!
 //! Modules:
 //! - [`config`]: the agent's TOML configuration.
@@ -23,9 +24,11 @@
 //! - [`failpoint`]: crash injection for the interruption tests.
 //! - [`fetch`]: rebuild a device's store from the container for `bodycam verify`.
 
+pub mod assign;
 pub mod azure;
 pub mod camera;
 pub mod chain;
+pub mod classify;
 pub mod config;
 pub mod failpoint;
 pub mod fetch;
@@ -36,6 +39,7 @@ pub mod progress;
 pub mod records;
 pub mod segment;
 pub mod summary;
+pub mod tags;
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -48,7 +52,7 @@ use futures::StreamExt;
 use crate::layout::RecordingId;
 use azure::BlobStore;
 use config::{AgentConfig, AgentConfigError};
-use offload::{Outcome, RETENTION_EVIDENCE, RETENTION_TAG, Shared, Summary};
+use offload::{Outcome, Shared, Summary};
 use progress::Bars;
 
 /// Why a dock-agent command could not do its work. The binary maps each to its exit
@@ -100,6 +104,9 @@ pub enum AgentError {
     /// `fetch` could not rebuild the store.
     #[error(transparent)]
     Fetch(#[from] fetch::FetchError),
+    /// `assign` could not assign the camera.
+    #[error(transparent)]
+    Assign(#[from] assign::AssignError),
 }
 
 impl AgentError {
@@ -114,7 +121,8 @@ impl AgentError {
             | AgentError::Usage(_)
             | AgentError::NothingToClassify { .. }
             | AgentError::Vanished(_)
-            | AgentError::Fetch(_) => false,
+            | AgentError::Fetch(_)
+            | AgentError::Assign(_) => false,
         }
     }
 }
@@ -248,16 +256,66 @@ async fn pass(shared: &Arc<Shared>, bars: &Bars, last: &BTreeMap<String, Outcome
     out
 }
 
-/// `bodycam dock-agent --config FILE classify --evidence DEVICE/RECORDING`.
-pub fn classify_main(config: &Path, target: &str) -> Result<Finished, AgentError> {
-    let Some((device, recording)) = parse_target(target) else {
-        return Err(AgentError::Usage(format!(
-            "classify: {target:?} is not DEVICE/RECORDING (32 hex digits / YYYYMMDDTHHMMSSZ)"
-        )));
+/// `bodycam dock-agent --config FILE classify [--category C] [--case ID] [--hold |
+/// --release-hold] TARGET...` (`--evidence TARGET` is `--category evidence TARGET`).
+pub fn classify_main(
+    config: &Path,
+    targets: &[String],
+    change: classify::Change,
+) -> Result<Finished, AgentError> {
+    if targets.is_empty() {
+        return Err(AgentError::Usage(
+            "classify: name at least one DEVICE/RECORDING".into(),
+        ));
+    }
+    let mut parsed = Vec::new();
+    for t in targets {
+        let Some((device, recording)) = parse_target(t) else {
+            return Err(AgentError::Usage(format!(
+                "classify: {t:?} is not DEVICE/RECORDING (32 hex digits / YYYYMMDDTHHMMSSZ)"
+            )));
+        };
+        parsed.push((device, recording));
+    }
+    let (shared, rt) = setup(config)?;
+    let table = shared.cfg.categories()?;
+    change.check(&table)?;
+    rt.block_on(async {
+        for (device, recording) in &parsed {
+            let n = classify::classify(&shared, &table, device, recording, &change).await?;
+            println!("classified {n} blob(s) of {device}/{recording}");
+        }
+        Ok::<(), AgentError>(())
+    })?;
+    Ok(Finished::Complete)
+}
+
+/// `bodycam dock-agent --config FILE assign BAY (OFFICER_ID | --clear)`.
+pub fn assign_main(
+    config: &Path,
+    bay: &str,
+    officer: Option<&str>,
+) -> Result<Finished, AgentError> {
+    let officer = match officer {
+        Some(o) => Some(
+            crate::evidence::officer::OfficerId::parse(o)
+                .map_err(|e| AgentError::Usage(format!("assign: {e}")))?,
+        ),
+        None => None,
     };
     let (shared, rt) = setup(config)?;
-    let n = rt.block_on(classify(&shared, &device, &recording))?;
-    println!("classified {n} blob(s) of {device}/{recording} as evidence");
+    let r = rt.block_on(assign::assign_bay(&shared, bay, officer.as_ref()))?;
+    let now = r.officer.as_deref().unwrap_or("nobody (unassigned)");
+    let before = r.previous.as_deref().unwrap_or("unassigned");
+    println!(
+        "{bay}: assigned to {now} (was {before}) at {}",
+        r.assigned_utc
+    );
+    if let Some(open) = &r.recording_open {
+        println!(
+            "{bay}: recording {open} is in progress and keeps its officer; the assignment applies from the next recording"
+        );
+    }
     Ok(Finished::Complete)
 }
 
@@ -287,57 +345,11 @@ pub fn fetch_main(config: &Path, device: &str, out: &Path) -> Result<Finished, A
     Ok(Finished::Complete)
 }
 
-fn parse_target(t: &str) -> Option<(String, String)> {
+fn parse_target(t: &str) -> Option<(String, RecordingId)> {
     let (dev, rec) = t.trim_end_matches('/').split_once('/')?;
     let dev_ok = dev.len() == 32 && dev.bytes().all(|b| b.is_ascii_hexdigit());
     let rec = RecordingId::parse(rec)?;
-    dev_ok.then(|| (dev.to_ascii_lowercase(), rec.as_str().to_string()))
-}
-
-/// Mark every blob of the recording as evidence: a legal hold first (when configured:
-/// the protection that matters), then the `retention` index tag, then the metadata's
-/// `retention_class`. Azure refuses metadata changes on immutable blobs, so a refused
-/// metadata update is reported and tolerated: the tag and the hold are the
-/// classification (docs/DEPLOYMENT.md). Idempotent. Returns the number of blobs.
-pub async fn classify(shared: &Shared, device: &str, recording: &str) -> Result<usize, AgentError> {
-    let prefix = format!("{device}/{recording}/");
-    let blobs = shared.blobs.list(&prefix).await?;
-    if blobs.is_empty() {
-        return Err(AgentError::NothingToClassify {
-            prefix,
-            container: shared.cfg.azure.container.clone(),
-        });
-    }
-    let when = crate::clock::rfc3339(chrono::Utc::now());
-    for b in &blobs {
-        if shared.cfg.azure.legal_hold {
-            shared.blobs.set_legal_hold(b).await?;
-        }
-        shared
-            .blobs
-            .set_tags(b, &[(RETENTION_TAG, RETENTION_EVIDENCE)])
-            .await?;
-        let mut meta = shared
-            .blobs
-            .metadata(b)
-            .await?
-            .ok_or_else(|| AgentError::Vanished(b.clone()))?;
-        meta.insert("retention_class".into(), RETENTION_EVIDENCE.into());
-        meta.insert("retain_until".into(), "indefinite".into());
-        meta.insert("classified_utc".into(), when.clone());
-        match shared.blobs.set_metadata(b, &meta).await {
-            Ok(()) => println!("{b}: evidence"),
-            Err(e) => println!(
-                "{b}: evidence (tag{}; metadata unchanged: {e})",
-                if shared.cfg.azure.legal_hold {
-                    " and legal hold"
-                } else {
-                    ""
-                }
-            ),
-        }
-    }
-    Ok(blobs.len())
+    dev_ok.then(|| (dev.to_ascii_lowercase(), rec))
 }
 
 #[cfg(test)]
@@ -349,7 +361,10 @@ mod tests {
         let dev = "0123456789abcdef0123456789ABCDEF";
         assert_eq!(
             parse_target(&format!("{dev}/20261125T175328Z")),
-            Some((dev.to_ascii_lowercase(), "20261125T175328Z".into()))
+            Some((
+                dev.to_ascii_lowercase(),
+                RecordingId::parse("20261125T175328Z").unwrap()
+            ))
         );
         for bad in [
             "x/20261125T175328Z".to_string(),

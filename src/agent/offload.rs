@@ -32,13 +32,6 @@ use crate::evidence::record::Kind;
 use crate::evidence::verify::journal::JournalError;
 use crate::layout::{self, RecordingId};
 
-/// Index tag naming the retention class.
-pub const RETENTION_TAG: &str = "retention";
-/// Retention class of footage until an examiner classifies it.
-pub const RETENTION_STANDARD: &str = "standard";
-/// Retention class of evidence (kept indefinitely).
-pub const RETENTION_EVIDENCE: &str = "evidence";
-
 /// Everything a camera's offload needs, shared by all bays.
 #[derive(Debug)]
 pub struct Shared {
@@ -172,8 +165,9 @@ async fn run(
     summary.device = Some(device.id.clone());
     tracing::info!(camera = %cam.name, device = %device.id, "camera docked and enrolled");
 
+    apply_assignment_file(shared, cam, &client, &info, summary).await;
     if skip_if_unchanged && unchanged(&client).await? {
-        summary.quiet = true;
+        summary.quiet = summary.assigned.is_none();
         return Ok(());
     }
     if shared.cfg.set_camera_clock {
@@ -191,6 +185,38 @@ async fn run(
     bar.message("audit log");
     records::upload_audit(shared, &client, &device, &pass.mirror, summary).await?;
     records::upload_head(shared, &device, &head, &nonce).await
+}
+
+/// The bay's `assignment_file`, if it names an officer the camera is not assigned to
+/// yet: assign it (a problem is the summary's error; the offload goes on).
+async fn apply_assignment_file(
+    shared: &Shared,
+    cam: &CameraEntry,
+    client: &CameraClient,
+    info: &DeviceInfo,
+    summary: &mut Summary,
+) {
+    let Some(path) = &cam.assignment_file else {
+        return;
+    };
+    let wanted = match super::assign::read_assignment_file(path) {
+        Ok(Some(o)) => o,
+        Ok(None) => return,
+        Err(e) => {
+            summary.errors.push(e.to_string());
+            return;
+        }
+    };
+    if info.officer.as_deref() == Some(wanted.as_str()) {
+        return;
+    }
+    match super::assign::assign_camera(shared, cam, client, info, Some(&wanted)).await {
+        Ok(r) => {
+            tracing::info!(camera = %cam.name, officer = ?r.officer, previous = ?r.previous, "officer assigned from the bay's assignment file");
+            summary.assigned = r.officer;
+        }
+        Err(e) => summary.errors.push(format!("assignment: {e}")),
+    }
 }
 
 /// Whether every segment on the camera is closed and acknowledged already.
@@ -378,9 +404,14 @@ impl<'a> Pass<'a> {
                 segment: name.clone(),
                 reason,
             })? {
-            Done::Acknowledged { span, bytes } => {
+            Done::Acknowledged {
+                span,
+                bytes,
+                unassigned,
+            } => {
                 summary.offloaded += 1;
                 summary.bytes += bytes;
+                summary.unassigned += u32::from(unassigned);
                 self.tip = Some(span.tip());
                 if self.contiguous {
                     self.advance(rec, seq, &span, true);
@@ -441,7 +472,7 @@ impl<'a> Pass<'a> {
 }
 
 /// Check the camera's id and key against the enrolment list.
-fn enrolled(shared: &Shared, info: &DeviceInfo) -> Result<Device, OffloadError> {
+pub(super) fn enrolled(shared: &Shared, info: &DeviceInfo) -> Result<Device, OffloadError> {
     let id = info.device_id.to_ascii_lowercase();
     let key_hex = info.public_key.to_ascii_lowercase();
     let Some(e) = shared.enrolled.iter().find(|e| e.device_id == id) else {

@@ -7,6 +7,7 @@
 //! of the previous record of its chain.
 
 pub mod audit;
+pub mod deletion;
 pub mod events;
 pub mod head;
 pub mod identity;
