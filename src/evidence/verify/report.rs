@@ -22,6 +22,10 @@ pub enum Status {
     Offloaded,
     /// Closed by recovery after a crash: the tail was signed only after the restart.
     RecoveredTail,
+    /// Deleted from the cloud under retention: a deletion record (fetched copies only)
+    /// names it, and its recorded chain span links to the signed records around it
+    /// (docs/EVIDENCE-FORMAT.md §7.1).
+    Deleted,
     /// Neither final nor recovery record: still being written or not yet recovered.
     Open,
     /// Media without a journal.
@@ -44,7 +48,7 @@ impl Status {
     /// Whether this status lets the verdict be OK.
     pub fn passes(self) -> bool {
         match self {
-            Status::Ok | Status::Offloaded | Status::RecoveredTail => true,
+            Status::Ok | Status::Offloaded | Status::RecoveredTail | Status::Deleted => true,
             Status::Open
             | Status::Unsigned
             | Status::Missing
@@ -62,6 +66,7 @@ impl Status {
             Status::Ok => 0,
             Status::Offloaded => 1,
             Status::RecoveredTail => 1,
+            Status::Deleted => 1,
             Status::Open => 2,
             Status::Unsigned => 3,
             Status::Missing => 4,
@@ -79,6 +84,7 @@ impl Status {
             Status::Ok => "OK",
             Status::Offloaded => "OFFLOADED",
             Status::RecoveredTail => "RECOVERED_TAIL",
+            Status::Deleted => "DELETED",
             Status::Open => "OPEN",
             Status::Unsigned => "UNSIGNED",
             Status::Missing => "MISSING",
@@ -505,6 +511,16 @@ impl Report {
             let mut v = format!("OK: {segments} segment(s) verified");
             if recovered > 0 {
                 v.push_str(&format!(", {recovered} with a tail signed after a restart"));
+            }
+            let deleted = self
+                .segments
+                .iter()
+                .filter(|s| s.status == Status::Deleted)
+                .count();
+            if deleted > 0 {
+                v.push_str(&format!(
+                    ", {deleted} deleted under retention (per the container's deletion record; the chain links across them)"
+                ));
             }
             if !self.key.independently_supplied {
                 v.push_str(", but against the store's own key (not independently supplied)");
