@@ -128,6 +128,22 @@ enum AgentCmd {
         /// DEVICE/RECORDING, one or several, e.g. 0123…cdef/20261125T175328Z.
         targets: Vec<String>,
     },
+    /// Delete footage past its category's retention period (a dry run without --apply).
+    Retention {
+        /// Write the deletion records and delete; without it, only print what and how many bytes.
+        #[arg(long)]
+        apply: bool,
+    },
+    /// Print an Azure lifecycle-management policy matching the category table.
+    LifecyclePolicy,
+    /// The chain-of-custody report of one recording in the cloud (JSON and HTML).
+    Custody {
+        /// DEVICE/RECORDING.
+        target: String,
+        /// Directory to write custody.json and custody.html into (default: JSON on stdout).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Rebuild a device's store from the container (read-only) for `bodycam verify`.
     Fetch {
         /// Device id (32 hex digits).
@@ -273,7 +289,9 @@ fn agent_exit_code(e: &bodycam::agent::AgentError) -> i32 {
         | AgentError::NothingToClassify { .. }
         | AgentError::Vanished(_)
         | AgentError::Fetch(_)
-        | AgentError::Assign(_) => exit::FAILURE,
+        | AgentError::Assign(_)
+        | AgentError::Incomplete(_)
+        | AgentError::Write { .. } => exit::FAILURE,
     }
 }
 
@@ -477,6 +495,11 @@ fn dock_agent(
             agent::classify_main(config, &targets, change)?
         }
         Some(AgentCmd::Fetch { device, out }) => agent::fetch_main(config, &device, &out)?,
+        Some(AgentCmd::Retention { apply }) => agent::retention_main(config, apply)?,
+        Some(AgentCmd::LifecyclePolicy) => agent::lifecycle_main(config)?,
+        Some(AgentCmd::Custody { target, out }) => {
+            agent::custody_main(config, &target, out.as_deref())?
+        }
     };
     Ok(match finished {
         Finished::Complete => Outcome::Positive,

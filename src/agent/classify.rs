@@ -182,7 +182,7 @@ pub async fn classify(
                 t.insert(tags::LEGAL_HOLD.into(), tags::HOLD_YES.into());
             }
             Some(false) => {
-                t.remove(tags::LEGAL_HOLD);
+                t.insert(tags::LEGAL_HOLD.into(), tags::HOLD_NO.into());
             }
             None => {}
         }
@@ -207,7 +207,7 @@ pub async fn classify(
         blobs: blobs.len(),
         azure_hold,
     };
-    let mut line = serde_json::to_vec(&entry).map_err(|e| AgentError::Usage(e.to_string()))?;
+    let mut line = serde_json::to_vec(&entry).map_err(|e| AgentError::Incomplete(e.to_string()))?;
     line.push(b'\n');
     shared
         .blobs

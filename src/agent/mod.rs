@@ -23,6 +23,13 @@
 //! - [`progress`]: progress bars and summary lines.
 //! - [`failpoint`]: crash injection for the interruption tests.
 //! - [`fetch`]: rebuild a device's store from the container for `bodycam verify`.
+//! - [`assign`]: officer assignment (`assign`, and the bays' assignment files).
+//! - [`tags`]: the blob index tags (category, retention, officer, case, legal hold).
+//! - [`classify`]: categories, case ids and holds, with the classification log.
+//! - [`retention`]: the retention job (Find Blobs by Tags, deletion records).
+//! - [`lifecycle`]: the equivalent Azure lifecycle-management policy.
+//! - [`custody`]: the chain-of-custody report of one recording (JSON and HTML).
+//! - [`priority`]: the upload order (markers, triggers and peer starts first).
 
 pub mod assign;
 pub mod azure;
@@ -30,13 +37,17 @@ pub mod camera;
 pub mod chain;
 pub mod classify;
 pub mod config;
+pub mod custody;
 pub mod failpoint;
 pub mod fetch;
 pub mod ledger;
+pub mod lifecycle;
 pub mod names;
 pub mod offload;
+pub mod priority;
 pub mod progress;
 pub mod records;
+pub mod retention;
 pub mod segment;
 pub mod summary;
 pub mod tags;
@@ -107,6 +118,17 @@ pub enum AgentError {
     /// `assign` could not assign the camera.
     #[error(transparent)]
     Assign(#[from] assign::AssignError),
+    /// `retention` or `custody` could not do all of its work.
+    #[error("{0}")]
+    Incomplete(String),
+    /// A report could not be written.
+    #[error("cannot write {path}: {source}")]
+    Write {
+        /// Path.
+        path: std::path::PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
 }
 
 impl AgentError {
@@ -122,7 +144,9 @@ impl AgentError {
             | AgentError::NothingToClassify { .. }
             | AgentError::Vanished(_)
             | AgentError::Fetch(_)
-            | AgentError::Assign(_) => false,
+            | AgentError::Assign(_)
+            | AgentError::Incomplete(_)
+            | AgentError::Write { .. } => false,
         }
     }
 }
@@ -315,6 +339,69 @@ pub fn assign_main(
         println!(
             "{bay}: recording {open} is in progress and keeps its officer; the assignment applies from the next recording"
         );
+    }
+    Ok(Finished::Complete)
+}
+
+/// `bodycam dock-agent --config FILE retention [--apply]`: exit 0 when every due
+/// recording was dealt with (deleted, or kept for a reason), 1 when some could not be.
+pub fn retention_main(config: &Path, apply: bool) -> Result<Finished, AgentError> {
+    let (shared, rt) = setup(config)?;
+    let table = shared.cfg.categories()?;
+    let started = std::time::Instant::now();
+    let o = rt.block_on(retention::run(&shared, &table, apply))?;
+    retention::print_outcome(&o, apply);
+    println!("retention: {:.2} s", started.elapsed().as_secs_f64());
+    Ok(if o.errors.is_empty() {
+        Finished::Complete
+    } else {
+        Finished::Incomplete
+    })
+}
+
+/// `bodycam dock-agent --config FILE lifecycle-policy`: print the policy (JSON).
+pub fn lifecycle_main(config: &Path) -> Result<Finished, AgentError> {
+    let cfg = AgentConfig::load(config)?;
+    let p = lifecycle::policy(&cfg)?;
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&p).map_err(|e| AgentError::Incomplete(e.to_string()))?
+    );
+    Ok(Finished::Complete)
+}
+
+/// `bodycam dock-agent --config FILE custody DEVICE/RECORDING [--out DIR]`: the
+/// chain-of-custody report, into DIR (`custody.json`, `custody.html`) or as JSON on
+/// stdout.
+pub fn custody_main(
+    config: &Path,
+    target: &str,
+    out: Option<&Path>,
+) -> Result<Finished, AgentError> {
+    let Some((device, recording)) = parse_target(target) else {
+        return Err(AgentError::Usage(format!(
+            "custody: {target:?} is not DEVICE/RECORDING (32 hex digits / YYYYMMDDTHHMMSSZ)"
+        )));
+    };
+    let (shared, rt) = setup(config)?;
+    let report = rt.block_on(custody::report(&shared, &device, &recording))?;
+    match out {
+        Some(dir) => {
+            custody::write(&report, dir).map_err(|source| AgentError::Write {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+            println!(
+                "custody report for {device}/{recording}: {} and {}",
+                dir.join("custody.json").display(),
+                dir.join("custody.html").display()
+            );
+        }
+        None => println!(
+            "{}",
+            serde_json::to_string_pretty(&report)
+                .map_err(|e| AgentError::Incomplete(e.to_string()))?
+        ),
     }
     Ok(Finished::Complete)
 }

@@ -10,6 +10,7 @@
 //! after a crash at any point therefore finds either a pending segment (and redoes what
 //! is missing, reusing blobs whose content matches) or an acknowledged one (and skips it).
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -174,12 +175,14 @@ async fn run(
         set_clock(&client, cam).await;
     }
     let (head, nonce) = fresh_head(&client, &device).await?;
-    let segments = listed_segments(&client).await?;
+    let (segments, priority) = listed_segments(&client).await?;
     let mut pass = Pass::start(shared, &device, &segments)?;
     bar.start(pending_bytes(&segments));
-    for (rec, seg) in &segments {
-        pass.segment(&client, bar, rec, seg, summary).await?;
-    }
+    pass.chain(&client, bar, &segments, summary).await?;
+    // The bridged run from the anchor needs no upload: move over it now.
+    pass.advance();
+    pass.offload(&client, bar, &priority, summary).await?;
+    pass.advance();
     pass.ledger.save(&shared.cfg.state_dir)?;
 
     bar.message("audit log");
@@ -254,12 +257,15 @@ async fn fresh_head(
     Ok((head, nonce))
 }
 
-/// Every listed segment with its validated recording id, in chain order.
+/// Every listed segment with its validated recording id, in chain order, and the
+/// recordings that go first ([`super::priority`]).
 async fn listed_segments(
     client: &CameraClient,
-) -> Result<Vec<(RecordingId, ListedSegment)>, OffloadError> {
+) -> Result<(Vec<(RecordingId, ListedSegment)>, BTreeSet<String>), OffloadError> {
+    let listing = client.recordings().await?;
+    let priority = super::priority::priority_recordings(&listing);
     let mut segments = Vec::new();
-    for r in client.recordings().await? {
+    for r in listing {
         let Some(id) = RecordingId::parse(&r.id) else {
             return Err(OffloadError::MalformedListing(r.id));
         };
@@ -268,7 +274,7 @@ async fn listed_segments(
         }
     }
     segments.sort_by(|a, b| (&a.0, a.1.sequence).cmp(&(&b.0, b.1.sequence)));
-    Ok(segments)
+    Ok((segments, priority))
 }
 
 /// Media bytes of the closed segments still to offload (the progress bar's length).
@@ -280,8 +286,39 @@ fn pending_bytes(segments: &[(RecordingId, ListedSegment)]) -> u64 {
         .sum()
 }
 
-/// One pass over a camera's segments: where the chain stands and what the ledger may
-/// record.
+/// Where a listed segment stands in a pass, in chain order.
+enum Step {
+    /// Acknowledged before the ledger's anchor: offloaded in an earlier pass.
+    Before,
+    /// Still being recorded: the anchor cannot move past it.
+    Open,
+    /// Acknowledged after the anchor (another dock, or this one before a crash): only
+    /// its journal bridges the chain.
+    Bridged(Option<Span>),
+    /// To offload; `tip` is where the chain stands before it.
+    Pending {
+        /// Its journal's records.
+        span: Result<Span, JournalError>,
+        /// The last record before it.
+        tip: Option<Tip>,
+        /// How its offload ended (`None`: not done, or failed).
+        done: Option<Ended>,
+    },
+}
+
+/// How a pending segment's offload ended.
+#[derive(Clone, Copy)]
+enum Ended {
+    /// Acknowledged.
+    Acknowledged(Span),
+    /// Quarantined.
+    Quarantined,
+}
+
+/// One pass over a camera's segments: the chain checked in chain order from the
+/// ledger's anchor (journals first), then the pending segments offloaded in upload
+/// order ([`super::priority`]); the anchor moves over the unbroken run of acknowledged
+/// segments from the start, in chain order.
 struct Pass<'a> {
     shared: &'a Shared,
     device: &'a Device,
@@ -291,11 +328,8 @@ struct Pass<'a> {
     start: Option<(String, u32)>,
     /// Local copies of segments in flight.
     mirror: PathBuf,
-    /// The last media record the chain has reached.
-    tip: Option<Tip>,
-    /// Whether every segment so far was acknowledged: the ledger's anchor only moves
-    /// over an unbroken run, so a quarantined segment is looked at again next time.
-    contiguous: bool,
+    /// The listed segments in chain order, with what the pass knows of each.
+    steps: Vec<(RecordingId, u32, Step)>,
 }
 
 impl<'a> Pass<'a> {
@@ -313,13 +347,6 @@ impl<'a> Pass<'a> {
                 SegmentFiles::new(&mirror, rec, s.sequence).remove();
             }
         }
-        let tip = ledger.anchor.as_ref().and_then(|a| {
-            let hash: [u8; 32] = hex::decode(&a.hash).ok()?.try_into().ok()?;
-            Some(Tip {
-                counter: a.counter,
-                hash,
-            })
-        });
         let start = ledger
             .anchor
             .as_ref()
@@ -330,8 +357,18 @@ impl<'a> Pass<'a> {
             ledger,
             start,
             mirror,
-            tip,
-            contiguous: true,
+            steps: Vec::new(),
+        })
+    }
+
+    /// The ledger's anchor as a chain position.
+    fn anchor_tip(&self) -> Option<Tip> {
+        self.ledger.anchor.as_ref().and_then(|a| {
+            let hash: [u8; 32] = hex::decode(&a.hash).ok()?.try_into().ok()?;
+            Some(Tip {
+                counter: a.counter,
+                hash,
+            })
         })
     }
 
@@ -343,61 +380,141 @@ impl<'a> Pass<'a> {
         }
     }
 
-    /// Deal with one listed segment.
-    async fn segment(
+    /// First, in chain order: every segment's journal, its link to the one before, and
+    /// for pending ones the tip their check starts from.
+    async fn chain(
         &mut self,
         client: &CameraClient,
         bar: &Bar,
-        rec: &RecordingId,
-        seg: &ListedSegment,
+        segments: &[(RecordingId, ListedSegment)],
         summary: &mut Summary,
     ) -> Result<(), OffloadError> {
-        let seq = seg.sequence;
-        let acknowledged = seg.offload == OffloadState::Acknowledged;
-        if !seg.closed {
-            summary.open += 1;
-            self.contiguous = false;
-            return Ok(());
+        let mut tip = self.anchor_tip();
+        for (rec, seg) in segments {
+            let seq = seg.sequence;
+            let acknowledged = seg.offload == OffloadState::Acknowledged;
+            let step = if !seg.closed {
+                summary.open += 1;
+                Step::Open
+            } else if acknowledged && !self.after_anchor(rec, seq) {
+                summary.already += 1;
+                Step::Before
+            } else {
+                if acknowledged {
+                    summary.already += 1;
+                }
+                let name = format!("{rec}/{seq:06}");
+                let files = SegmentFiles::new(&self.mirror, rec, seq);
+                let span = self.journal(client, bar, rec, seq, &files, &name).await?;
+                if acknowledged {
+                    let sp = bridge(&name, tip, span, summary);
+                    files.remove();
+                    if let Some(sp) = sp {
+                        tip = Some(sp.tip());
+                    }
+                    Step::Bridged(sp)
+                } else {
+                    let before = tip;
+                    if let Ok(sp) = &span {
+                        tip = Some(sp.tip());
+                    }
+                    Step::Pending {
+                        span,
+                        tip: before,
+                        done: None,
+                    }
+                }
+            };
+            self.steps.push((rec.clone(), seq, step));
         }
-        if acknowledged {
-            summary.already += 1;
-            if !self.after_anchor(rec, seq) {
-                return Ok(());
+        Ok(())
+    }
+
+    /// Download a segment's journal and read it (once more from scratch if it does not
+    /// read: a local copy can be damaged).
+    async fn journal(
+        &self,
+        client: &CameraClient,
+        bar: &Bar,
+        rec: &RecordingId,
+        seq: u32,
+        files: &SegmentFiles,
+        name: &str,
+    ) -> Result<Result<Span, JournalError>, OffloadError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            bar.message(&format!("{name}: download"));
+            segment::download(
+                client,
+                rec,
+                seq,
+                layout::SegmentFile::Journal,
+                &files.journal,
+                &|_| {},
+            )
+            .await
+            .map_err(|source| OffloadError::Camera {
+                context: format!("{name}: journal: "),
+                source,
+            })?;
+            let span = files.span(&self.device.key);
+            if span.is_ok() || attempt == 2 {
+                return Ok(span);
             }
+            remove_with_parts(&files.journal);
         }
-        let name = format!("{rec}/{seq:06}");
-        let files = SegmentFiles::new(&self.mirror, rec, seq);
-        bar.message(&format!("{name}: download"));
-        segment::download(
-            client,
-            rec,
-            seq,
-            layout::SegmentFile::Journal,
-            &files.journal,
-            &|_| {},
-        )
-        .await
-        .map_err(|source| OffloadError::Camera {
-            context: format!("{name}: journal: "),
-            source,
-        })?;
-        let span = files.span(&self.device.key);
-        if acknowledged {
-            self.bridge(&name, rec, seq, span, summary);
-            files.remove();
+    }
+
+    /// Then the pending segments, in upload order.
+    async fn offload(
+        &mut self,
+        client: &CameraClient,
+        bar: &Bar,
+        priority: &BTreeSet<String>,
+        summary: &mut Summary,
+    ) -> Result<(), OffloadError> {
+        let pending: Vec<(usize, (String, u32))> = self
+            .steps
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, _, st))| matches!(st, Step::Pending { .. }))
+            .map(|(i, (r, s, _))| (i, (r.as_str().to_string(), *s)))
+            .collect();
+        let keys: Vec<(String, u32)> = pending.iter().map(|(_, k)| k.clone()).collect();
+        for k in super::priority::upload_order(&keys, priority) {
+            let i = pending[k].0;
+            self.one(client, bar, i, summary).await?;
+        }
+        Ok(())
+    }
+
+    /// Offload the pending segment at `steps[i]`.
+    async fn one(
+        &mut self,
+        client: &CameraClient,
+        bar: &Bar,
+        i: usize,
+        summary: &mut Summary,
+    ) -> Result<(), OffloadError> {
+        let (rec, seq) = (self.steps[i].0.clone(), self.steps[i].1);
+        let Step::Pending { span, tip, .. } = &self.steps[i].2 else {
             return Ok(());
-        }
+        };
+        let (span, tip) = (span.clone(), *tip);
+        let name = format!("{rec}/{seq:06}");
+        let files = SegmentFiles::new(&self.mirror, &rec, seq);
         let job = segment::Job {
             shared: self.shared,
             client,
             device: self.device,
             bar,
-            rec,
+            rec: &rec,
             seq,
             files: &files,
-            tip: self.tip,
+            tip,
         };
-        match job
+        let ended = match job
             .offload(span)
             .await
             .map_err(|reason| OffloadError::Segment {
@@ -412,61 +529,85 @@ impl<'a> Pass<'a> {
                 summary.offloaded += 1;
                 summary.bytes += bytes;
                 summary.unassigned += u32::from(unassigned);
-                self.tip = Some(span.tip());
-                if self.contiguous {
-                    self.advance(rec, seq, &span, true);
-                    self.ledger.save(&self.shared.cfg.state_dir)?;
-                }
+                Ended::Acknowledged(span)
             }
-            Done::Quarantined { span, reason } => {
+            Done::Quarantined { reason, .. } => {
                 tracing::error!(segment = %name, reason = %reason, "QUARANTINED: segment failed verification; not acknowledged");
                 summary.quarantined.push(format!("{name}: {reason}"));
-                self.contiguous = false;
-                if let Some(sp) = span {
-                    self.tip = Some(sp.tip());
-                }
+                Ended::Quarantined
             }
+        };
+        if let Step::Pending { done, .. } = &mut self.steps[i].2 {
+            *done = Some(ended);
+        }
+        if matches!(ended, Ended::Acknowledged(_)) && self.advance() {
+            self.ledger.save(&self.shared.cfg.state_dir)?;
         }
         Ok(())
     }
 
-    /// A segment offloaded earlier (by this dock before a crash, or by another dock):
-    /// only its journal bridges the chain.
-    fn bridge(
-        &mut self,
-        name: &str,
-        rec: &RecordingId,
-        seq: u32,
-        span: Result<Span, JournalError>,
-        summary: &mut Summary,
-    ) {
-        match span {
-            Ok(sp) => {
-                if let Err(e) = continues(self.tip, &sp) {
-                    summary
-                        .errors
-                        .push(format!("{name} (acknowledged earlier): chain: {e}"));
-                }
-                self.tip = Some(sp.tip());
-                if self.contiguous {
-                    self.advance(rec, seq, &sp, false);
-                }
+    /// Move the anchor over the unbroken run, in chain order, of segments acknowledged
+    /// (before, or in this pass); whether it moved.
+    fn advance(&mut self) -> bool {
+        let mut moved = false;
+        let mut past_anchor = self.ledger.anchor.clone();
+        for (rec, seq, step) in &self.steps {
+            let (span, by_us) = match step {
+                Step::Before => continue,
+                Step::Bridged(Some(sp)) => (*sp, false),
+                Step::Bridged(None) => continue,
+                Step::Pending {
+                    done: Some(Ended::Acknowledged(sp)),
+                    ..
+                } => (*sp, true),
+                Step::Open | Step::Pending { .. } => break,
+            };
+            let at = (rec.as_str().to_string(), *seq);
+            let already = past_anchor
+                .as_ref()
+                .is_some_and(|a| (a.recording.as_str(), a.segment) >= (at.0.as_str(), at.1));
+            if already {
+                continue;
             }
-            Err(e) => summary
-                .errors
-                .push(format!("{name} (acknowledged earlier): journal: {e}")),
+            let anchor = Anchor {
+                recording: at.0,
+                segment: at.1,
+                counter: span.last_counter,
+                hash: hex::encode(span.last_hash),
+            };
+            past_anchor = Some(anchor.clone());
+            self.ledger.anchor = Some(anchor);
+            if by_us {
+                self.ledger.acknowledged += 1;
+            }
+            moved = true;
         }
+        moved
     }
+}
 
-    fn advance(&mut self, rec: &RecordingId, seq: u32, span: &Span, by_us: bool) {
-        self.ledger.anchor = Some(Anchor {
-            recording: rec.as_str().to_string(),
-            segment: seq,
-            counter: span.last_counter,
-            hash: hex::encode(span.last_hash),
-        });
-        if by_us {
-            self.ledger.acknowledged += 1;
+/// A segment offloaded earlier (by this dock before a crash, or by another dock): only
+/// its journal bridges the chain. Its span, if it reads.
+fn bridge(
+    name: &str,
+    tip: Option<Tip>,
+    span: Result<Span, JournalError>,
+    summary: &mut Summary,
+) -> Option<Span> {
+    match span {
+        Ok(sp) => {
+            if let Err(e) = continues(tip, &sp) {
+                summary
+                    .errors
+                    .push(format!("{name} (acknowledged earlier): chain: {e}"));
+            }
+            Some(sp)
+        }
+        Err(e) => {
+            summary
+                .errors
+                .push(format!("{name} (acknowledged earlier): journal: {e}"));
+            None
         }
     }
 }

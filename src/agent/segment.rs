@@ -94,8 +94,6 @@ pub(super) enum Done {
     },
     /// Failed verification: stored under quarantine, never acknowledged.
     Quarantined {
-        /// Its journal's records, if they read.
-        span: Option<Span>,
         /// Why.
         reason: String,
     },
@@ -389,10 +387,7 @@ impl Job<'_> {
         for p in self.files.all() {
             let _ = std::fs::remove_file(p);
         }
-        Ok(Done::Quarantined {
-            span: checked.span.ok(),
-            reason,
-        })
+        Ok(Done::Quarantined { reason })
     }
 
     /// The files in upload order: journal and sidecar first, media last.

@@ -8,7 +8,7 @@
 //! | `retention` | when the blob's period ends, `YYYY-MM-DDTHH:MM:SSZ` (upload or creation time + the category's days), or `indefinite` |
 //! | `officer` | the officer the recording was made for, or `unassigned` |
 //! | `case` | the case id, once classified with `--case` |
-//! | `legal_hold` | `yes` while `classify --hold` holds it |
+//! | `legal_hold` | `no` at upload, `yes` while `classify --hold` holds it (a lifecycle rule can only match equality, so "not held" is a value) |
 //!
 //! Quarantined blobs carry no tags, so neither the retention job nor a lifecycle rule
 //! can ever select them. Timestamps in `retention` sort as text in time order, so Find
@@ -30,8 +30,10 @@ pub const CASE: &str = "case";
 pub const LEGAL_HOLD: &str = "legal_hold";
 /// The `retention` value of footage kept indefinitely.
 pub const INDEFINITE: &str = "indefinite";
-/// The `legal_hold` value.
+/// The `legal_hold` value of held footage.
 pub const HOLD_YES: &str = "yes";
+/// The `legal_hold` value of footage not held.
+pub const HOLD_NO: &str = "no";
 
 /// Longest case id.
 pub const MAX_CASE_LEN: usize = 64;
@@ -85,6 +87,7 @@ pub fn upload_tags(
             OFFICER,
             crate::evidence::officer::officer_label(officer).to_string(),
         ),
+        (LEGAL_HOLD, HOLD_NO.to_string()),
     ])
 }
 
