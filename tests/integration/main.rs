@@ -18,4 +18,6 @@ mod evidence_verify;
 mod offload;
 mod power_cut;
 mod recorder;
+#[cfg(feature = "dock-agent")]
+mod station;
 mod systemd_notify;
