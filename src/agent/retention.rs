@@ -171,6 +171,8 @@ pub fn decide(
 struct Now {
     /// The moment used.
     at: DateTime<Utc>,
+    /// The same without the test seam's age: when records are written.
+    real: DateTime<Utc>,
     /// `service` or `host`.
     source: &'static str,
     /// The test seam, if set.
@@ -216,11 +218,13 @@ pub async fn run(
     let now = match service_date.map(|d| d + age(age_days)) {
         Some(s) if s < local => Now {
             at: s,
+            real: s - age(age_days),
             source: "service",
             age_days,
         },
         Some(_) | None => Now {
             at: local,
+            real: local - age(age_days),
             source: "host",
             age_days,
         },
@@ -483,6 +487,10 @@ async fn record_for(
             sidecar_sha256: facts.sidecar_sha256,
             span: Some(facts.span),
             journal_verified: facts.verified,
+            utc: seg_blobs.iter().find_map(|b| {
+                let m = |k: &str| b.metadata.get(k).filter(|v| !v.is_empty()).cloned();
+                Some([m("utc_start")?, m("utc_end")?])
+            }),
             blobs: seg_blobs
                 .iter()
                 .map(|b| DeletedBlob {
@@ -508,7 +516,7 @@ async fn record_for(
         format: DELETION_FORMAT.into(),
         device_id: device.to_string(),
         recording_id: rec.as_str().to_string(),
-        utc: crate::clock::rfc3339(now.at),
+        utc: crate::clock::rfc3339(now.real),
         rule,
         operator: super::classify::default_operator(),
         host: shared.dock.clone(),

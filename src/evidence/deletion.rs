@@ -24,7 +24,8 @@ pub struct DeletionRecord {
     pub device_id: String,
     /// Recording id.
     pub recording_id: String,
-    /// When the record was written (the job's trusted time, see [`DeletionRule::clock`]).
+    /// When the record was written: the earlier of the job's host clock and the
+    /// service's (see [`DeletionRule::clock`]); the test seam does not move it.
     pub utc: String,
     /// Why it was deleted.
     pub rule: DeletionRule,
@@ -78,6 +79,9 @@ pub struct DeletedSegment {
     pub span: Option<ChainSpan>,
     /// Whether every journal record verified under the enrolled key when read.
     pub journal_verified: bool,
+    /// The segment's UTC start and end, as its blob metadata (from the sidecar) said.
+    #[serde(default)]
+    pub utc: Option<[String; 2]>,
     /// The blobs deleted.
     pub blobs: Vec<DeletedBlob>,
 }
@@ -180,6 +184,7 @@ mod tests {
                     last_hash: [7; 32],
                 }),
                 journal_verified: true,
+                utc: None,
                 blobs: vec![],
             }],
             bytes: 10,

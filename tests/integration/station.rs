@@ -77,6 +77,21 @@ fn custody(agent: &Agent, target: &str) -> (Value, String) {
     ok(&agent.run(&["custody", target, "--out", out.to_str().unwrap()], &[]));
     let json = serde_json::from_slice(&std::fs::read(out.join("custody.json")).unwrap()).unwrap();
     let html = std::fs::read_to_string(out.join("custody.html")).unwrap();
+    // To look at a report: BODYCAM_TEST_KEEP_REPORTS=DIR keeps a copy of each.
+    if let Some(keep) = std::env::var_os("BODYCAM_TEST_KEEP_REPORTS") {
+        let name = target.replace('/', "_");
+        std::fs::create_dir_all(&keep).unwrap();
+        std::fs::copy(
+            out.join("custody.html"),
+            Path::new(&keep).join(format!("{name}.html")),
+        )
+        .unwrap();
+        std::fs::copy(
+            out.join("custody.json"),
+            Path::new(&keep).join(format!("{name}.json")),
+        )
+        .unwrap();
+    }
     (json, html)
 }
 

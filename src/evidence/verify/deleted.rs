@@ -247,3 +247,67 @@ fn report(d: &Deleted) -> SegmentReport {
         signed_sha256: d.media_sha256.clone(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn span(first: u64, prev: u8, last: u64, hash: u8) -> Deleted {
+        Deleted {
+            recording_id: "r".into(),
+            segment: first as u32,
+            span: ChainSpan {
+                first_counter: first,
+                first_prev_hash: [prev; 32],
+                last_counter: last,
+                last_hash: [hash; 32],
+            },
+            media_sha256: None,
+            why: String::new(),
+        }
+    }
+
+    fn link(counter: u64, prev: u8, hash: u8) -> Link<SegmentRef> {
+        Link {
+            counter,
+            prev: [prev; 32],
+            hash: [hash; 32],
+            at: SegmentRef {
+                recording_id: "r".into(),
+                segment: 9,
+                record: 0,
+            },
+        }
+    }
+
+    #[test]
+    fn spans_fill_a_gap_only_when_they_tile_it_and_link_on_both_sides() {
+        // Records 0..=1 deleted in two spans, record 2 in the store links to the last.
+        let spans = vec![span(0, 0, 0, 10), span(1, 10, 1, 11)];
+        let l2 = link(2, 11, 12);
+        let store = BTreeMap::from([(2, &l2)]);
+        let mut used = vec![false; 2];
+        assert!(fills(&spans, &mut used, 0, 1, &store));
+        assert_eq!(used, [true, true]);
+        // The record after the gap names another hash: not accounted for.
+        let l2x = link(2, 99, 12);
+        let store = BTreeMap::from([(2, &l2x)]);
+        let mut used = vec![false; 2];
+        assert!(!fills(&spans, &mut used, 0, 1, &store));
+        assert_eq!(used, [false, false]);
+        // A span missing in the middle: not accounted for.
+        let holes = vec![span(0, 0, 0, 10), span(2, 11, 2, 12)];
+        let l3 = link(3, 12, 13);
+        let store = BTreeMap::from([(3, &l3)]);
+        assert!(!fills(&holes, &mut [false; 2], 0, 2, &store));
+        // A first span that does not start from the zero hash at counter 0.
+        let bad_origin = vec![span(0, 5, 1, 11)];
+        let store = BTreeMap::from([(2, &l2)]);
+        assert!(!fills(&bad_origin, &mut [false], 0, 1, &store));
+        // Spans past the newest record in the store link to it.
+        let l0 = link(0, 0, 10);
+        let store = BTreeMap::from([(0, &l0)]);
+        let tail = vec![span(1, 10, 4, 14)];
+        assert!(fills(&tail, &mut [false], 1, 4, &store));
+    }
+}
