@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs what building and testing bodycam needs on Debian 12 (bookworm):
-# GStreamer 1.22 with the plugins the recorder uses, ffmpeg (ffprobe for tests),
-# and a Rust toolchain >= 1.94 (the machine's rustup one if present, else Debian's
-# rustc-web/cargo-web 1.96 from bookworm-security), and Azurite from npm for the
-# dock-agent tests.
+# a C toolchain, GStreamer 1.22 with the plugins the recorder uses, ffmpeg (ffprobe for
+# tests), curl, Node.js and Azurite from npm for the dock-agent tests, and a Rust
+# toolchain >= 1.94: the machine's rustup one if present, else Debian's rustc-web/cargo-web
+# (1.96, with rustfmt and clippy, from bookworm-security, which is added to apt's sources
+# when missing: a minimal install has only `bookworm main`, where rustc-web is 1.85).
 # Source it (`. scripts/setup.sh`) and call `bodycam_setup`; idempotent and quiet when
-# everything is already there. Sets CARGO to the cargo to use.
-
+# everything is already there. Sets CARGO to the cargo to use; fails with a message when
+# no Rust >= 1.94 can be had.
 BODYCAM_APT_PACKAGES=(
   # A C toolchain: build scripts (proc-macro2, ring, ...) need a linker and libc headers,
   # and a minimal Debian has neither.
@@ -41,16 +42,83 @@ bodycam_apt_install() {
     -o DPkg::Lock::Timeout=600 --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-# Succeeds when "$1 --version" reports at least Rust 1.94.
+BODYCAM_RUST_MIN=1.94
+
+# The version "$1 --version" reports ("cargo 1.96.0 (...)" -> 1.96.0), or nothing.
+bodycam_tool_version() {
+  "$1" --version 2>/dev/null | awk 'NR == 1 {print $2}'
+}
+
+# Succeeds when "$1 --version" reports at least Rust $BODYCAM_RUST_MIN.
 bodycam_cargo_ok() {
   local v
-  v=$("$1" --version 2>/dev/null | awk '{print $2}') || return 1
-  [ -n "$v" ] || return 1
-  local major minor
-  major=${v%%.*}
-  minor=${v#*.}
-  minor=${minor%%.*}
-  [ "$major" -gt 1 ] || { [ "$major" -eq 1 ] && [ "$minor" -ge 94 ]; }
+  v=$(bodycam_tool_version "$1")
+  [ -n "$v" ] && dpkg --compare-versions "$v" ge "$BODYCAM_RUST_MIN"
+}
+
+# apt's candidate version of package $1, or nothing.
+bodycam_apt_candidate() {
+  apt-cache policy "$1" 2>/dev/null | awk '$1 == "Candidate:" && $2 != "(none)" {print $2}'
+}
+
+# Makes bookworm-security one of apt's sources. A minimal Debian 12 (debootstrap) lists
+# only `bookworm main`. The security suite is added beside the mirror that serves
+# bookworm, under its debian-security path, as Debian's own installer writes it.
+bodycam_apt_add_security() {
+  local targets site list
+  # $(SITE) and $(RELEASE) are apt's own placeholders, not shell expansions.
+  # shellcheck disable=SC2016
+  targets=$(apt-get indextargets --format '$(SITE) $(RELEASE)' 2>/dev/null | sort -u)
+  if grep -q ' bookworm-security$' <<<"$targets"; then
+    return 0
+  fi
+  site=$(awk '$2 == "bookworm" {print $1; exit}' <<<"$targets")
+  case "$site" in
+    */debian) ;;
+    *)
+      echo "setup: cannot derive a bookworm-security source from '${site:-no bookworm source}';" \
+        "add bookworm-security to apt's sources and rerun" >&2
+      return 1
+      ;;
+  esac
+  list=/etc/apt/sources.list.d/bodycam-bookworm-security.list
+  echo "setup: adding bookworm-security to apt's sources ($list)" >&2
+  echo "deb ${site%/debian}/debian-security bookworm-security main" |
+    bodycam_as_root tee "$list" >/dev/null
+  bodycam_as_root apt-get update -qq
+}
+
+# Debian's Rust: rustc-web/cargo-web with matching rustfmt and clippy, at least
+# $BODYCAM_RUST_MIN (bookworm's own is 1.85; bookworm-security carries 1.96).
+BODYCAM_DEBIAN_RUST=(rustc-web cargo-web rustfmt-web rust-web-clippy)
+bodycam_debian_rust() {
+  if bodycam_cargo_ok /usr/bin/cargo && bodycam_cargo_ok /usr/bin/rustc; then
+    bodycam_apt_install "${BODYCAM_DEBIAN_RUST[@]}"
+    return
+  fi
+  if [ -z "$(bodycam_apt_candidate rustc-web)" ]; then
+    bodycam_as_root apt-get update -qq
+  fi
+  local cand
+  cand=$(bodycam_apt_candidate rustc-web)
+  if [ -z "$cand" ] || dpkg --compare-versions "$cand" lt "$BODYCAM_RUST_MIN"; then
+    bodycam_apt_add_security || return 1
+    cand=$(bodycam_apt_candidate rustc-web)
+  fi
+  if [ -z "$cand" ] || dpkg --compare-versions "$cand" lt "$BODYCAM_RUST_MIN"; then
+    echo "setup: apt offers rustc-web ${cand:-(none)}, but bodycam needs Rust >= $BODYCAM_RUST_MIN;" \
+      "install Rust >= $BODYCAM_RUST_MIN with rustup and rerun" >&2
+    return 1
+  fi
+  echo "setup: installing Debian's Rust $cand (${BODYCAM_DEBIAN_RUST[*]})" >&2
+  # `install` also upgrades an older rustc-web that is already there.
+  bodycam_as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+    -o DPkg::Lock::Timeout=600 --no-install-recommends "${BODYCAM_DEBIAN_RUST[@]}" >/dev/null
+  if ! bodycam_cargo_ok /usr/bin/cargo || ! bodycam_cargo_ok /usr/bin/rustc; then
+    echo "setup: Debian's Rust is $(bodycam_tool_version /usr/bin/rustc) after install," \
+      "bodycam needs >= $BODYCAM_RUST_MIN" >&2
+    return 1
+  fi
 }
 
 # Azurite (Azure Blob Storage emulator) for the dock-agent tests, pinned by
@@ -72,7 +140,7 @@ bodycam_setup() {
   elif command -v cargo >/dev/null 2>&1 && bodycam_cargo_ok cargo; then
     CARGO=$(command -v cargo)
   else
-    bodycam_apt_install rustc-web cargo-web
+    bodycam_debian_rust || return 1
     CARGO=/usr/bin/cargo
     export RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc
   fi
