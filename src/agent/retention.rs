@@ -215,20 +215,7 @@ pub async fn run(
     let cutoff = local - chrono::Duration::hours(i64::from(margin));
     let expression = format!("\"{}\" < '{}'", tags::RETENTION, tags::stamp(cutoff));
     let (found, service_date) = shared.blobs.find_by_tags(&expression).await?;
-    let now = match service_date.map(|d| d + age(age_days)) {
-        Some(s) if s < local => Now {
-            at: s,
-            real: s - age(age_days),
-            source: "service",
-            age_days,
-        },
-        Some(_) | None => Now {
-            at: local,
-            real: local - age(age_days),
-            source: "host",
-            age_days,
-        },
-    };
+    let now = trusted_now(local, service_date, age_days);
     let mut out = Outcome {
         found: found.len(),
         ..Outcome::default()
@@ -253,6 +240,26 @@ pub async fn run(
     }
     out.requests = shared.blobs.requests() - start_requests;
     Ok(out)
+}
+
+/// The job's "now" from this host's clock (`local`, already aged by the seam) and the
+/// service's `Date` (`service`): the earlier of the two, so that a host clock running
+/// ahead cannot delete early.
+fn trusted_now(local: DateTime<Utc>, service: Option<DateTime<Utc>>, age_days: Option<u32>) -> Now {
+    match service.map(|d| d + age(age_days)) {
+        Some(s) if s < local => Now {
+            at: s,
+            real: s - age(age_days),
+            source: "service",
+            age_days,
+        },
+        Some(_) | None => Now {
+            at: local,
+            real: local - age(age_days),
+            source: "host",
+            age_days,
+        },
+    }
 }
 
 /// The test seam's value.
@@ -702,6 +709,28 @@ mod tests {
             ),
             Decision::Delete { .. }
         ));
+    }
+
+    #[test]
+    fn a_host_clock_running_ahead_does_not_move_now() {
+        let service = t("2026-03-01T00:00:00Z");
+        let ahead = t("2026-06-01T00:00:00Z");
+        let n = trusted_now(ahead, Some(service), None);
+        assert_eq!((n.at, n.source), (service, "service"));
+        // A recording due on Apr 1 by the host's clock stays.
+        let b = blob("2026-02-20T00:00:00Z", &[("category", "standard")]);
+        assert!(matches!(
+            decide(std::slice::from_ref(&b), &table(), 24, n.at),
+            Decision::Keep(Keep::InPeriod(_))
+        ));
+        // A host clock behind the service's is used as it is (late, never early).
+        let behind = t("2026-02-01T00:00:00Z");
+        assert_eq!(trusted_now(behind, Some(service), None).source, "host");
+        assert_eq!(trusted_now(behind, None, None).at, behind);
+        // The seam ages both; records keep the real time.
+        let n = trusted_now(ahead + chrono::Duration::days(40), Some(service), Some(40));
+        assert_eq!(n.at, service + chrono::Duration::days(40));
+        assert_eq!(n.real, service);
     }
 
     #[test]
