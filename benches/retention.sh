@@ -6,7 +6,10 @@
 #
 #   Each stage seeds blobs with examples/seed_retention (1-segment recordings, 3 blobs
 #   each, 4 KiB media; "kept" ones carry a retention tag in 2100, "due" ones one in
-#   2020), then runs one timed `retention --apply` with BODYCAM_RETENTION_AGE_DAYS=40
+#   2020; due ones belong to devices whose ids sort before the kept ones', because
+#   Azurite 3.35's Find Blobs by Tags examines only the first 5,000 blob names of a
+#   request and then drops its continuation marker when fewer of them match: see
+#   docs/PERFORMANCE.md), then runs one timed `retention --apply` with BODYCAM_RETENTION_AGE_DAYS=40
 #   (the documented test seam: blobs created a moment ago count as 40 days old, so the
 #   31-day standard period plus the 24 h margin has passed for the due ones).
 #     1  container ~10,000 blobs, K due recordings deleted   (K = --due, default 1000)
@@ -91,7 +94,9 @@ EOF
 
 next=0 # recording index: every seeded recording is new
 seed_recs() { # N due|kept
-    "$seed" "$work/agent.toml" seed --recordings "$1" "--$2" --first "$next" >&2
+    local base=b0d70000
+    [[ $2 == due ]] && base=0
+    "$seed" "$work/agent.toml" seed --recordings "$1" "--$2" --first "$next" --device-base "$base" >&2
     next=$((next + $1))
 }
 blobs=0

@@ -5,6 +5,7 @@
 //!
 //! usage:
 //!   seed_retention CONFIG seed --recordings N --due|--kept [--segments S] [--devices D] [--first I]
+//!                              [--device-base HEX]
 //!   seed_retention CONFIG list
 //!
 //! Each journal is one final record signed by a fresh key (the blobs' device is not
@@ -70,6 +71,13 @@ async fn seed(store: &BlobStore, args: &[String]) {
     let recordings = arg(args, "--recordings").expect("--recordings");
     let segments = arg(args, "--segments").unwrap_or(1) as u32;
     let devices = arg(args, "--devices").unwrap_or(20);
+    let device_base = args
+        .iter()
+        .position(|a| a == "--device-base")
+        .and_then(|i| args.get(i + 1))
+        .map_or(0xb0d7_0000, |h| {
+            u64::from_str_radix(h, 16).expect("--device-base HEX")
+        });
     let first = arg(args, "--first").unwrap_or(0);
     let due = args.iter().any(|a| a == "--due");
     let retention = if due {
@@ -106,7 +114,7 @@ async fn seed(store: &BlobStore, args: &[String]) {
         .with_timezone(&chrono::Utc);
     let mut jobs = Vec::new();
     for i in first..first + recordings {
-        let device = format!("{:032x}", 0xb0d7_0000_u64 + i % devices);
+        let device = format!("{:032x}", device_base + i % devices);
         let rec = (base + chrono::Duration::seconds(i as i64))
             .format("%Y%m%dT%H%M%SZ")
             .to_string();

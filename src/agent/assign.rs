@@ -109,8 +109,12 @@ pub async fn assign_bay(
         bay: cam.name.clone(),
         source,
     };
-    let client = CameraClient::new(shared.tls.clone(), &cam.url, cam.interface.as_deref())
-        .map_err(camera_err)?;
+    let client = CameraClient::new(
+        shared.camera_tls().map_err(camera_err)?,
+        &cam.url,
+        cam.interface.as_deref(),
+    )
+    .map_err(camera_err)?;
     let info = client.device().await.map_err(camera_err)?;
     Ok(assign_camera(shared, cam, &client, &info, officer).await?)
 }

@@ -513,9 +513,26 @@ impl BlobStore {
         }
     }
 
-    /// Append `line` to the append blob `blob`, creating it first if it does not exist
-    /// (Put Blob with `If-None-Match: *`, so an existing log is never replaced).
-    pub async fn append(&self, blob: &str, line: &[u8]) -> Result<(), BlobError> {
+    /// Append `line` to the append blob `blob`. `exists`: the caller saw the blob, so
+    /// try the append first (one request); otherwise, or when the append finds no blob,
+    /// create it first (Put Blob with `If-None-Match: *`, so an existing log is never
+    /// replaced).
+    pub async fn append(&self, blob: &str, line: &[u8], exists: bool) -> Result<(), BlobError> {
+        if exists {
+            match self.append_block(blob, line).await? {
+                StatusCode::NOT_FOUND => {}
+                _ => return Ok(()),
+            }
+        }
+        self.create_append_blob(blob).await?;
+        match self.append_block(blob, line).await? {
+            StatusCode::NOT_FOUND => Err(req_err("append", blob, "HTTP 404 after creating it")),
+            _ => Ok(()),
+        }
+    }
+
+    /// Put Blob, append type, create only.
+    async fn create_append_blob(&self, blob: &str) -> Result<(), BlobError> {
         let url = self.blob_url(blob);
         let headers = [
             ("x-ms-blob-type".to_string(), "AppendBlob".to_string()),
@@ -533,16 +550,18 @@ impl BlobStore {
             .await
             .map_err(|e| req_err("create append blob", blob, e))?;
         match resp.status() {
-            StatusCode::CREATED | StatusCode::CONFLICT | StatusCode::PRECONDITION_FAILED => {}
-            s => {
-                return Err(req_err(
-                    "create append blob",
-                    blob,
-                    format!("HTTP {s}: {}", resp.text().await.unwrap_or_default()),
-                ));
-            }
+            StatusCode::CREATED | StatusCode::CONFLICT | StatusCode::PRECONDITION_FAILED => Ok(()),
+            s => Err(req_err(
+                "create append blob",
+                blob,
+                format!("HTTP {s}: {}", resp.text().await.unwrap_or_default()),
+            )),
         }
-        let url = format!("{url}?comp=appendblock");
+    }
+
+    /// Append Block: success, or `NOT_FOUND` when there is no such blob.
+    async fn append_block(&self, blob: &str, line: &[u8]) -> Result<StatusCode, BlobError> {
+        let url = format!("{}?comp=appendblock", self.blob_url(blob));
         let std = Std {
             if_none_match: "",
             content_type: Some("application/octet-stream"),
@@ -551,15 +570,13 @@ impl BlobStore {
             .rest_with(Method::PUT, &url, &[], line.to_vec(), std)
             .await
             .map_err(|e| req_err("append", blob, e))?;
-        if resp.status().is_success() {
-            Ok(())
-        } else {
-            let s = resp.status();
-            Err(req_err(
+        match resp.status() {
+            s if s.is_success() || s == StatusCode::NOT_FOUND => Ok(s),
+            s => Err(req_err(
                 "append",
                 blob,
                 format!("HTTP {s}: {}", resp.text().await.unwrap_or_default()),
-            ))
+            )),
         }
     }
 

@@ -211,7 +211,7 @@ pub async fn classify(
     line.push(b'\n');
     shared
         .blobs
-        .append(&names::classification_log(device), &line)
+        .append(&names::classification_log(device), &line, true)
         .await?;
     Ok(blobs.len())
 }

@@ -160,10 +160,16 @@ pub enum Finished {
     Incomplete,
 }
 
-/// Set up everything shared.
-fn shared(cfg: AgentConfig) -> Result<Arc<Shared>, AgentError> {
+/// Set up everything shared; the TLS files towards the cameras only when `cameras`
+/// (offload, `assign`): a records workstation running `classify`, `retention`,
+/// `custody` or `fetch` needs no dock certificate.
+fn shared(cfg: AgentConfig, cameras: bool) -> Result<Arc<Shared>, AgentError> {
     let enrolled = cfg.enrolled_devices()?;
-    let tls = camera::client_tls(&cfg.tls)?;
+    let tls = if cameras {
+        Some(camera::client_tls(&cfg.tls)?)
+    } else {
+        None
+    };
     let blobs = BlobStore::new(&cfg)?;
     std::fs::create_dir_all(&cfg.state_dir).map_err(|source| AgentError::StateDir {
         path: cfg.state_dir.clone(),
@@ -185,10 +191,14 @@ pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-/// Configuration, shared state and the runtime every subcommand needs.
-fn setup(config: &Path) -> Result<(Arc<Shared>, tokio::runtime::Runtime), AgentError> {
+/// Configuration, shared state and the runtime every subcommand needs (`cameras`: see
+/// [`shared`]).
+fn setup(
+    config: &Path,
+    cameras: bool,
+) -> Result<(Arc<Shared>, tokio::runtime::Runtime), AgentError> {
     install_crypto_provider();
-    let shared = shared(AgentConfig::load(config)?)?;
+    let shared = shared(AgentConfig::load(config)?, cameras)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -203,7 +213,7 @@ fn setup(config: &Path) -> Result<(Arc<Shared>, tokio::runtime::Runtime), AgentE
 /// `bodycam dock-agent --config FILE [--once]`: offload the bays once, or every
 /// `poll_seconds` until SIGTERM.
 pub fn main(config: &Path, once: bool) -> Result<Finished, AgentError> {
-    let (shared, rt) = setup(config)?;
+    let (shared, rt) = setup(config, true)?;
     rt.block_on(async move {
         if shared.cfg.azure.create_container {
             shared
@@ -301,7 +311,7 @@ pub fn classify_main(
         };
         parsed.push((device, recording));
     }
-    let (shared, rt) = setup(config)?;
+    let (shared, rt) = setup(config, false)?;
     let table = shared.cfg.categories()?;
     change.check(&table)?;
     rt.block_on(async {
@@ -327,7 +337,7 @@ pub fn assign_main(
         ),
         None => None,
     };
-    let (shared, rt) = setup(config)?;
+    let (shared, rt) = setup(config, true)?;
     let r = rt.block_on(assign::assign_bay(&shared, bay, officer.as_ref()))?;
     let now = r.officer.as_deref().unwrap_or("nobody (unassigned)");
     let before = r.previous.as_deref().unwrap_or("unassigned");
@@ -346,7 +356,7 @@ pub fn assign_main(
 /// `bodycam dock-agent --config FILE retention [--apply]`: exit 0 when every due
 /// recording was dealt with (deleted, or kept for a reason), 1 when some could not be.
 pub fn retention_main(config: &Path, apply: bool) -> Result<Finished, AgentError> {
-    let (shared, rt) = setup(config)?;
+    let (shared, rt) = setup(config, false)?;
     let table = shared.cfg.categories()?;
     let started = std::time::Instant::now();
     let o = rt.block_on(retention::run(&shared, &table, apply))?;
@@ -383,7 +393,7 @@ pub fn custody_main(
             "custody: {target:?} is not DEVICE/RECORDING (32 hex digits / YYYYMMDDTHHMMSSZ)"
         )));
     };
-    let (shared, rt) = setup(config)?;
+    let (shared, rt) = setup(config, false)?;
     let report = rt.block_on(custody::report(&shared, &device, &recording))?;
     match out {
         Some(dir) => {
@@ -414,7 +424,7 @@ pub fn fetch_main(config: &Path, device: &str, out: &Path) -> Result<Finished, A
             "fetch: {device:?} is not a device id (32 hex digits)"
         )));
     }
-    let (shared, rt) = setup(config)?;
+    let (shared, rt) = setup(config, false)?;
     let f = rt.block_on(fetch::fetch(&shared, &device, out))?;
     println!(
         "fetched {} segment file(s), audit log {}, {} head statement(s) into {}",

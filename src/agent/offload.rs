@@ -1,7 +1,8 @@
-//! Offloading one docked camera: enrolment, clock, signed head, then every closed
-//! segment in chain order ([`super::segment`]), then the audit log and the head
-//! statement. A segment that fails verification goes to the quarantine prefix and is
-//! never acknowledged.
+//! Offloading one docked camera: enrolment, the bay's assignment file, clock, signed
+//! head, then every closed segment: first every journal and its link to the one before
+//! it, in chain order; then the segments themselves ([`super::segment`]) in upload order
+//! ([`super::priority`]); then the audit log and the head statement. A segment that
+//! fails verification goes to the quarantine prefix and is never acknowledged.
 //!
 //! Crash safety rests on four facts: downloads land under their final name only when
 //! complete; blobs are created with `If-None-Match: *` and never replaced; the camera
@@ -42,10 +43,19 @@ pub struct Shared {
     pub enrolled: Vec<EnrolledDevice>,
     /// The cloud container.
     pub blobs: BlobStore,
-    /// TLS towards the cameras.
-    pub tls: rustls::ClientConfig,
+    /// TLS towards the cameras (none for commands that do not talk to cameras).
+    pub tls: Option<rustls::ClientConfig>,
     /// This dock's name.
     pub dock: String,
+}
+
+impl Shared {
+    /// The TLS configuration towards the cameras.
+    pub fn camera_tls(&self) -> Result<rustls::ClientConfig, CameraError> {
+        self.tls
+            .clone()
+            .ok_or_else(|| CameraError::Setup("set up without the cameras' TLS files".into()))
+    }
 }
 
 /// Why a camera's offload stopped (the rest of it is skipped; the reason is its
@@ -152,7 +162,7 @@ async fn run(
     summary: &mut Summary,
     skip_if_unchanged: bool,
 ) -> Result<(), OffloadError> {
-    let client = CameraClient::new(shared.tls.clone(), &cam.url, cam.interface.as_deref())?;
+    let client = CameraClient::new(shared.camera_tls()?, &cam.url, cam.interface.as_deref())?;
     bar.message("connecting");
     let info = match client.device().await {
         Ok(v) => v,

@@ -289,12 +289,16 @@ fn age(days: Option<u32>) -> chrono::Duration {
 struct DeviceLog {
     /// Recording id → the records about it.
     by_recording: BTreeMap<String, Vec<DeletionRecord>>,
+    /// Whether the log blob exists (then an append is one request).
+    exists: bool,
 }
 
 impl DeviceLog {
     async fn load(shared: &Shared, device: &str) -> Result<DeviceLog, AgentError> {
         let mut by_recording: BTreeMap<String, Vec<DeletionRecord>> = BTreeMap::new();
-        if let Some(bytes) = shared.blobs.get(&names::deletion_log(device)).await? {
+        let log = shared.blobs.get(&names::deletion_log(device)).await?;
+        let exists = log.is_some();
+        if let Some(bytes) = log {
             for r in parse_log(&String::from_utf8_lossy(&bytes)) {
                 match r {
                     Ok(r) => by_recording
@@ -307,7 +311,10 @@ impl DeviceLog {
                 }
             }
         }
-        Ok(DeviceLog { by_recording })
+        Ok(DeviceLog {
+            by_recording,
+            exists,
+        })
     }
 
     /// Blob names already recorded as deleted for `rec`.
@@ -389,8 +396,9 @@ async fn one(
         line.push(b'\n');
         shared
             .blobs
-            .append(&names::deletion_log(device), &line)
+            .append(&names::deletion_log(device), &line, log.exists)
             .await?;
+        log.exists = true;
         out.records += 1;
         log.by_recording
             .entry(rec.as_str().to_string())

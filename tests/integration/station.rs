@@ -128,6 +128,22 @@ fn officer_assignment_reaches_audit_log_sidecars_tags_and_the_custody_report() {
             text(&o)
         );
     }
+    // The camera refuses them too, whoever sends them (the agent's own check bypassed).
+    let tls = bodycam::agent::camera::client_tls(&bodycam::agent::config::TlsConfig {
+        ca: bay.pki.join("ca.pem"),
+        cert: bay.pki.join("dock.pem"),
+        key: bay.pki.join("dock.key"),
+    })
+    .unwrap();
+    let client = bodycam::agent::camera::CameraClient::new(tls, &bay.url(), None).unwrap();
+    let refused = rt()
+        .block_on(client.assign(Some("a/b"), "test-dock"))
+        .unwrap_err();
+    assert!(
+        matches!(&refused, bodycam::agent::camera::CameraError::Http { status: 400, message, .. } if message.contains("not allowed")),
+        "{refused}"
+    );
+    assert_eq!(bay.daemon.status().unwrap()["officer"], Value::Null);
     let o = agent.run(&["assign", "bay9", "PC-4711"], &[]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     let out = ok(&agent.run(&["assign", "bay1", "PC-4711"], &[]));
