@@ -18,11 +18,11 @@
 #                             libcamerasrc, ended by `identity eos-after=FRAMES`, for a run on
 #                             the device (not exercised here: this machine has no camera)
 #     CANDIDATES="..."        subset, default: all that can run (see below)
-#     OVLBENCH=path           optional scratch harness (not part of this repository; see
-#                             docs/PERFORMANCE.md, "Overlay candidates"): a C program that
-#                             runs a pipeline description like gst-launch-1.0 and attaches
-#                             the probe or signal the candidates hnone map settext compo
-#                             glyph line opaque need. Without it only the stock candidates run.
+#     HARNESS=path            the harness that runs a description with the daemon's own
+#                             overlay probe (examples/overlay_harness.rs; default
+#                             <repo>/target/release/examples/overlay_harness, built with
+#                             `cargo build --release --example overlay_harness`). Without
+#                             it only the stock candidates run.
 #     SNAPSHOTS=0             skip the one-frame PNG of each candidate (default 1)
 #   Needs: gst-launch-1.0 (plugins base/good/ugly, gstreamer1.0-x for the text overlays,
 #   gdkpixbufoverlay from plugins-good), ffmpeg for the snapshots.
@@ -38,16 +38,15 @@
 #            OSD does today (the daemon sets a new text per frame); a reference, not a candidate
 #   pixbuf   gdkpixbufoverlay with the line pre-rendered into an RGBA PNG (box + text):
 #            no text rendering at all, GStreamer's generic overlay blend on every frame
-#   With OVLBENCH:
+#   With the harness (HARNESS):
 #   hnone    the harness with no probe (checks that it costs what gst-launch costs)
-#   map      identity + a buffer probe that maps the frame writable and does nothing
-#   settext  textoverlay whose text a probe sets only when the second changes (the real
-#            "textoverlay fed once a second")
-#   compo    overlaycomposition whose draw signal returns a composition rebuilt once a second
-#   glyph    probe: per frame, darken the box and blend 46 glyphs from a FreeType atlas
-#   line     probe: once a second, pre-compose the line into per-pixel scale/add tables;
-#            per frame one multiply-add per box pixel (luma), chroma darkened
-#   opaque   probe: once a second, pre-compose an opaque box; per frame memcpy of its rows
+#   rust     the daemon's overlay (src/capture/overlay.rs) on an identity: box composed
+#            once a second from the hand-drawn 5x7 font, copied into every frame (I420 and
+#            NV12 in place), at the daemon's scale (2 at 720p, 3 at 1080p); its text is the
+#            daemon's: date, time, CAM and OFC (and CLOCK NOT SYNCHRONISED when it is not)
+#   The candidates map/settext/compo/glyph/line/opaque of the first measurement
+#   (docs/PERFORMANCE.md, "Overlay candidates") came from an out-of-tree C prototype
+#   harness and are no longer run.
 # Timings are never asserted: the script only measures and writes results.tsv and summary.md.
 set -euo pipefail
 
@@ -63,7 +62,7 @@ formats=${FORMATS:-"I420 NV12"}
 sinks=${SINKS:-"enc raw"}
 pattern=${PATTERN:-ball}
 source_kind=${SOURCE:-test}
-ovlbench=${OVLBENCH:-}
+harness=${HARNESS:-"$repo/target/release/examples/overlay_harness"}
 snapshots=${SNAPSHOTS:-1}
 
 die() {
@@ -82,9 +81,8 @@ done
 if [[ $source_kind == libcamera ]]; then
     gst-inspect-1.0 libcamerasrc >/dev/null 2>&1 || die "SOURCE=libcamera needs libcamerasrc (gstreamer1.0-libcamera)"
 fi
-if [[ -n $ovlbench ]]; then
-    [[ -x $ovlbench ]] || die "OVLBENCH=$ovlbench is not executable"
-    default_cands="none clock text time pixbuf hnone map settext compo glyph line opaque"
+if [[ -x $harness ]]; then
+    default_cands="none clock text time pixbuf hnone rust"
 else
     default_cands="none clock text time pixbuf"
 fi
@@ -156,7 +154,7 @@ describe() {
     pixbuf) ovl="gdkpixbufoverlay location=$out/line-$res.png offset-x=$pad offset-y=$pad" ;;
     settext) ovl="textoverlay name=ovl $txt" ;;
     compo) ovl="overlaycomposition name=ovl" ;;
-    map | glyph | line | opaque) ovl="identity name=ovl" ;;
+    rust) ovl="identity name=ovl" ;;
     *) die "unknown candidate $cand" ;;
     esac
     local enc="x264enc tune=zerolatency speed-preset=ultrafast key-int-max=30 bitrate=$br ! video/x-h264,profile=constrained-baseline ! h264parse config-interval=-1 ! video/x-h264,stream-format=byte-stream,alignment=au"
@@ -171,7 +169,7 @@ describe() {
 harness_mode() {
     case $1 in
     hnone) echo none ;;
-    map | settext | compo | glyph | line | opaque) echo "$1" ;;
+    rust) echo "$1" ;;
     *) echo "" ;;
     esac
 }
@@ -180,15 +178,14 @@ harness_mode() {
 # bash's `time` (getrusage of the waited child: millisecond resolution, where GNU time's
 # is 10 ms).
 run_desc() { # cand res desc logfile expected_frames
-    local cand=$1 res=$2 desc=$3 logf=$4 want=$5 tfile mode px
+    local cand=$1 desc=$3 logf=$4 want=$5 tfile mode
     local -a args
     tfile=$logf.time
     mode=$(harness_mode "$cand")
-    read -r _ _ _ px _ < <(geometry "$res")
     if [[ -n $mode ]]; then
         (
             TIMEFORMAT='%3R %3U %3S'
-            time "$ovlbench" "$mode" "$px" "$desc" >"$logf" 2>&1
+            time "$harness" "$mode" "$desc" >"$logf" 2>&1
         ) 2>"$tfile" &
     else
         # gst-launch escapes each argv word itself: split the description the way a shell
@@ -239,7 +236,7 @@ one_run() { # round res fmt sink cand
     if git -C "$repo" rev-parse --short HEAD >/dev/null 2>&1; then
         echo "commit: $(git -C "$repo" rev-parse --short HEAD)"
     fi
-    echo "harness: ${ovlbench:-none}"
+    echo "harness: $([[ -x $harness ]] && echo "$harness" || echo none)"
     echo "loadavg_before: $(cat /proc/loadavg)"
     echo "source: $source_kind"
     echo "frames: $frames  rounds: $rounds  pattern: $pattern  resolutions: $resolutions  formats: $formats  sinks: $sinks"

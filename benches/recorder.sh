@@ -1,18 +1,22 @@
 #!/usr/bin/env bash
-# Recorder benchmark (issue 2): CPU time and peak RSS of `bodycam run` recording
-# 1280x720@30 from the simulated camera, against gst-launch-1.0 running the same
-# capture pipeline into mpegtsmux ! filesink, run interleaved, reported as ratios;
-# plus the daemon's start-to-ready and gesture-to-recording latencies from its log.
+# Recorder benchmark (issues 2 and 10): CPU time and peak RSS of `bodycam run` recording
+# 1280x720@30 (or 1920x1080@30) from the simulated camera, against gst-launch-1.0 running
+# the same capture pipeline into mpegtsmux ! filesink, with and without a comparable
+# once-a-second overlay (clockoverlay), run interleaved, reported as ratios; plus the
+# daemon's start-to-ready and gesture-to-recording latencies and its RSS with the
+# pre-event buffer full.
 #
 # Usage:
 #   benches/recorder.sh [DURATION_S [REPETITIONS [OUT_DIR]]]
 #     DURATION_S   seconds recorded per run                      (default 60)
-#     REPETITIONS  interleaved rounds of bare, bare+osd, daemon  (default 3)
+#     REPETITIONS  interleaved rounds of bare, clock, daemon     (default 3)
 #     OUT_DIR      where configs, logs, media and results go     (default ./bench-out/recorder-<UTC time>)
 #   Environment:
 #     BODYCAM=path        bodycam binary (default <repo>/target/release/bodycam; build it first with
 #                         `cargo build --release`)
 #     PATTERN=ball|snow   simulated camera picture (default ball, the daemon's default)
+#     RES=720|1080        1280x720 at 3000 kbit/s (default, the developer config) or
+#                         1920x1080 at 6000 kbit/s (the Pi config)
 #     LAT_TRIALS=N        daemon start/gesture latency trials (default 5; 0 skips them)
 #     LAT_FILL_S=S        seconds in `ready` before the gesture, to fill the 30 s pre-event
 #                         buffer (default 32)
@@ -22,17 +26,20 @@
 #
 # Each round runs, one after the other on the same machine:
 #   bare    `bodycam pipeline` with its two appsinks replaced by `mpegtsmux ! filesink`, under
-#           `gst-launch-1.0 -e`, SIGINT (EOS) after DURATION_S. Its OSD textoverlay has no text.
-#   osd     as bare, but the OSD element is a timeoverlay with a prefix, so that a text of about
-#           the daemon's length is re-rendered on every frame, as the daemon's OSD probe does.
+#           `gst-launch-1.0 -e`, SIGINT (EOS) after DURATION_S. No overlay (the daemon draws
+#           its own from a probe, which gst-launch cannot run).
+#   clock   as bare, with a clockoverlay drawing "YYYY-MM-DD HH:MM:SS UTC  CAM XXXXXXXX" in
+#           front of the encoder's queue: the stock once-a-second overlay, the baseline the
+#           issue names for the daemon's CPU (target daemon/clock <= 1.05).
 #   daemon  `bodycam run`, `ctl record start` as soon as the log says ready, SIGTERM after
 #           DURATION_S of recording. pre_event_seconds = 30, so the RAM pre-event buffer is
 #           part of the daemon's RSS; here it holds only the moment before `record start`.
-#   The latency trials fill it (LAT_FILL_S in ready), press the simulated button twice
-#   (`ctl button double`), and read the times from the daemon's log; their peak RSS is the
-#   daemon's with a full buffer.
+#   The latency trials fill it (LAT_FILL_S in ready), read the buffer's bytes from
+#   `ctl status --json`, press the simulated button twice (`ctl button double`), and read
+#   the times from the daemon's log; their peak RSS is the daemon's with a full buffer,
+#   against the target bare RSS + the buffer's bytes + 8 MB (issue 10).
 # All under `/usr/bin/time -v` (user+sys CPU seconds of the process and its children, max RSS).
-# Ratios are taken per round (daemon/bare, daemon/osd) and reported as median [min..max].
+# Ratios are taken per round (daemon/clock, daemon/bare) and reported as median [min..max].
 # Timings are never asserted: this script only measures and writes results.tsv,
 # latency.tsv and summary.md into OUT_DIR.
 set -euo pipefail
@@ -44,6 +51,15 @@ reps=${2:-3}
 out=${3:-"./bench-out/recorder-$(date -u +%Y%m%dT%H%M%SZ)"}
 bodycam=${BODYCAM:-"$repo/target/release/bodycam"}
 pattern=${PATTERN:-ball}
+res=${RES:-720}
+case $res in
+720) width=1280 height=720 bitrate=3000 clock_font=15 ;;
+1080) width=1920 height=1080 bitrate=6000 clock_font=22 ;;
+*)
+    echo "recorder.sh: RES must be 720 or 1080" >&2
+    exit 1
+    ;;
+esac
 lat_trials=${LAT_TRIALS:-5}
 lat_fill=${LAT_FILL_S:-32}
 keep_media=${KEEP_MEDIA:-0}
@@ -186,10 +202,10 @@ write_config() { # file storage_dir socket
 # Written by benches/recorder.sh
 [camera]
 source = "simulated"
-width = 1280
-height = 720
+width = $width
+height = $height
 framerate = 30
-bitrate_kbps = 3000
+bitrate_kbps = $bitrate
 encoder = "x264"
 pattern = "$pattern"
 
@@ -221,11 +237,13 @@ grep -q 'appsink name=asink' <<<"$desc" || die "pipeline has no appsink asink: $
 bare=$(sed -E \
     -e 's/appsink name=vsink( +[A-Za-z0-9_-]+=[^ !]+)*/mpegtsmux name=mux ! filesink sync=false location=@OUT@/' \
     -e 's/appsink name=asink( +[A-Za-z0-9_-]+=[^ !]+)*/mux./' <<<"$desc")
-# Same, with the empty textoverlay turned into a timeoverlay whose text changes every frame.
-osd=$(sed -E 's/textoverlay name=osd/timeoverlay name=osd text="2026-01-01 00:00:00 UTC frame"/' <<<"$bare")
-grep -q 'timeoverlay' <<<"$osd" || die "no textoverlay named osd in the pipeline"
+# Same, with a clockoverlay (once-a-second text: the daemon's first line) in front of the
+# encoder's queue, where the daemon's probe draws.
+grep -q 'queue name=vq ' <<<"$bare" || die "no queue named vq in the pipeline: $bare"
+clock_txt="font-desc=\"Monospace $clock_font\" halignment=left valignment=top shaded-background=true"
+clock=${bare/queue name=vq /clockoverlay time-format=\"%Y-%m-%d %H:%M:%S UTC  CAM 6857D7CB\" $clock_txt ! queue name=vq }
 printf '%s\n' "$bare" >"$out/pipeline-bare.txt"
-printf '%s\n' "$osd" >"$out/pipeline-osd.txt"
+printf '%s\n' "$clock" >"$out/pipeline-clock.txt"
 
 # ---------- one measured run ----------
 
@@ -257,7 +275,7 @@ run_pipeline() { # kind round
     local -a args
     file=$out/$run.ts
     tfile=$out/$run.time
-    if [[ $kind == bare ]]; then text=$bare; else text=$osd; fi
+    if [[ $kind == bare ]]; then text=$bare; else text=$clock; fi
     text=${text//@OUT@/$file}
     # gst-launch escapes each argv word itself: split the description into words the way
     # a shell would (xargs keeps font-desc="Monospace 30" as one word).
@@ -318,10 +336,10 @@ run_daemon() { # round
 
 # ---------- latency trials ----------
 
-printf 'trial\tspawn_to_ready_ms\trelease_to_recognised_ms\trecognised_to_gesture_ms\tgesture_to_state_ms\tgesture_to_started_ms\trelease_to_started_ms\tpre_event_s\tmaxrss_kb\n' >"$latency"
+printf 'trial\tspawn_to_ready_ms\trelease_to_recognised_ms\trecognised_to_gesture_ms\tgesture_to_state_ms\tgesture_to_started_ms\trelease_to_started_ms\tpre_event_s\tmaxrss_kb\tpre_event_bytes\n' >"$latency"
 
 latency_trial() { # n
-    local n=$1 run="latency-$1" cfg data dlog tfile tpid dpid spawn t_ready t_act t_rel t_recog t_gest t_state t_start pre rss
+    local n=$1 run="latency-$1" cfg data dlog tfile tpid dpid spawn t_ready t_act t_rel t_recog t_gest t_state t_start pre rss pre_bytes
     cfg=$out/$run.toml
     data=$out/$run-data
     dlog=$out/$run.log
@@ -341,6 +359,8 @@ latency_trial() { # n
     cur_child=$dpid
     wait_log "$dlog" 'state change .*to="ready"' 30 || die "$run: daemon not ready in 30 s, see $dlog"
     sleep "$lat_fill"
+    pre_bytes=$("$bodycam" ctl --config "$cfg" status --json |
+        sed -nE 's/.*"pre_event_buffered_bytes": *([0-9]+).*/\1/p')
     "$bodycam" ctl --config "$cfg" button double >/dev/null
     wait_log "$dlog" 'recording started' 10 || die "$run: no recording after the gesture, see $dlog"
     sleep 3
@@ -358,9 +378,9 @@ latency_trial() { # n
     t_start=$(epoch "$(log_ts "$dlog" 'recording started')")
     pre=$(sed 's/\x1b\[[0-9;]*m//g' "$dlog" | grep -m1 'recording started' | sed -E 's/.*pre_event_seconds=([0-9.]+).*/\1/')
     rss=$(timev_field "$tfile" "Maximum resident set size (kbytes)")
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$n" "$(ms "$spawn" "$t_ready")" \
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$n" "$(ms "$spawn" "$t_ready")" \
         "$(ms "$t_rel" "$t_recog")" "$(ms "$t_recog" "$t_gest")" "$(ms "$t_gest" "$t_state")" \
-        "$(ms "$t_gest" "$t_start")" "$(ms "$t_rel" "$t_start")" "$pre" "$rss" >>"$latency"
+        "$(ms "$t_gest" "$t_start")" "$(ms "$t_rel" "$t_start")" "$pre" "$rss" "${pre_bytes:--}" >>"$latency"
     [[ $keep_media == 1 ]] || find "$data/recordings" -name '*.ts' -delete
     log "$run: $(tail -n1 "$latency" | cut -f2-)"
 }
@@ -381,13 +401,13 @@ latency_trial() { # n
     fi
     echo "rustc: $(rustc --version 2>/dev/null || echo unknown)"
     echo "loadavg_before: $(cat /proc/loadavg)"
-    echo "duration_s: $duration  repetitions: $reps  pattern: $pattern  latency_trials: $lat_trials"
+    echo "duration_s: $duration  repetitions: $reps  pattern: $pattern  resolution: ${width}x${height}@30 ${bitrate} kbit/s  latency_trials: $lat_trials"
 } >"$out/machine.txt"
 log "results in $out"
 
 for r in $(seq 1 "$reps"); do
     run_pipeline bare "$r"
-    run_pipeline osd "$r"
+    run_pipeline clock "$r"
     run_daemon "$r"
 done
 for n in $(seq 1 "$lat_trials"); do
@@ -397,10 +417,10 @@ echo "loadavg_after: $(cat /proc/loadavg)" >>"$out/machine.txt"
 
 # ---------- summary ----------
 
-# Per round: daemon/bare and daemon/osd CPU ratios, daemon - bare RSS in MB.
+# Per round: daemon/bare and daemon/clock CPU ratios, daemon - bare RSS in MB.
 pairs=$(awk -F'\t' 'NR > 1 { cpu[$2, $3] = $6; rss[$2, $3] = $7; if ($3 > n) n = $3 }
     END { for (r = 1; r <= n; r++)
-        printf "%.4f %.4f %.2f\n", cpu["daemon", r] / cpu["bare", r], cpu["daemon", r] / cpu["osd", r],
+        printf "%.4f %.4f %.2f\n", cpu["daemon", r] / cpu["bare", r], cpu["daemon", r] / cpu["clock", r],
             (rss["daemon", r] - rss["bare", r]) / 1024 }' "$results")
 bare_rss_med=$(col bare maxrss_kb | stats | cut -d' ' -f1)
 
@@ -418,9 +438,13 @@ verdict() { # "median min max" limit -> met / MISSED (by the median; worst case 
 }
 
 cpu_ratio=$(awk '{ print $1 }' <<<"$pairs" | stats)
-cpu_ratio_osd=$(awk '{ print $2 }' <<<"$pairs" | stats)
+cpu_ratio_clock=$(awk '{ print $2 }' <<<"$pairs" | stats)
 rss_diff=$(awk '{ print $3 }' <<<"$pairs" | stats)
 rss_full=$(awk -F'\t' -v b="$bare_rss_med" 'NR > 1 { printf "%.2f\n", ($9 - b) / 1024 }' "$latency" | stats)
+# Issue 10's target: daemon RSS <= bare + the buffered footage + 8 MB, i.e. this <= 8.
+rss_over_buffer=$(awk -F'\t' -v b="$bare_rss_med" 'NR > 1 && $10 ~ /^[0-9]+$/ {
+    printf "%.2f\n", ($9 - b) / 1024 - $10 / 1048576 }' "$latency" | stats)
+pre_mb=$(awk -F'\t' 'NR > 1 && $10 ~ /^[0-9]+$/ { printf "%.2f\n", $10 / 1048576 }' "$latency" | stats)
 lat() { awk -F'\t' -v c="$1" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == c) n = i; next } { print $n }' "$latency" | stats; }
 ready=$(lat spawn_to_ready_ms)
 g_state=$(lat gesture_to_state_ms)
@@ -433,10 +457,12 @@ g_start=$(lat gesture_to_started_ms)
     echo
     echo "| metric | median | range (min – max) | target | verdict |"
     echo "| --- | --- | --- | --- | --- |"
-    row "CPU daemon / bare pipeline" "$cpu_ratio" "≤ 1.05" "$(verdict "$cpu_ratio" 1.05)"
-    row "CPU daemon / pipeline + per-frame OSD text" "$cpu_ratio_osd" "(diagnostic)" "-"
+    row "CPU daemon / pipeline + clockoverlay" "$cpu_ratio_clock" "≤ 1.05" "$(verdict "$cpu_ratio_clock" 1.05)"
+    row "CPU daemon / bare pipeline (no overlay)" "$cpu_ratio" "(diagnostic)" "-"
     row "RSS daemon − bare, MB (record at once)" "$rss_diff" "≤ 15" "$(verdict "$rss_diff" 15)"
-    row "RSS daemon with full 30 s pre-event buffer − bare median, MB" "$rss_full" "≤ 15" "$(verdict "$rss_full" 15)"
+    row "RSS daemon with full 30 s pre-event buffer − bare median, MB" "$rss_full" "-" "-"
+    row "pre-event buffer bytes when full, MB" "$pre_mb" "-" "-"
+    row "RSS daemon (buffer full) − bare median − buffer bytes, MB" "$rss_over_buffer" "≤ 8" "$(verdict "$rss_over_buffer" 8)"
     row "daemon spawn → ready, ms" "$ready" "≤ 1500" "$(verdict "$ready" 1500)"
     row "gesture → state recording, ms" "$g_state" "≤ 50" "$(verdict "$g_state" 50)"
     row "gesture → recording started, ms" "$g_start" "≤ 50" "$(verdict "$g_start" 50)"
@@ -444,7 +470,7 @@ g_start=$(lat gesture_to_started_ms)
     row "gesture recognised → daemon loop, ms" "$(lat recognised_to_gesture_ms)" "-" "-"
     row "last release → recording started, ms (incl. 350 ms window)" "$(lat release_to_started_ms)" "-" "-"
     row "ctl record start → recording started, ms" "$(col daemon ctl_start_ms | stats)" "-" "-"
-    for k in bare osd daemon; do
+    for k in bare clock daemon; do
         row "$k: CPU s (user+sys)" "$(col "$k" cpu_s | stats)" "-" "-"
         row "$k: max RSS, MB" "$(col "$k" maxrss_kb | awk '{ print $1 / 1024 }' | stats)" "-" "-"
         row "$k: bytes written per media second" "$(col "$k" bytes_per_s | stats)" "-" "-"

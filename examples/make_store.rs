@@ -3,6 +3,9 @@
 //!
 //! usage: cargo run --release --example make_store -- DIR MINUTES [KBIT_PER_S]
 //!
+//! With `MAKE_STORE_RECIPIENT=FILE` (a recipient file from `bodycam pki footage-key`) the
+//! segments are encrypted to it, as a camera with `encryption = "required"` writes them.
+//!
 //! Prints the signing cost (CPU seconds spent in the store+evidence path per second of
 //! footage) and the journal overhead in bytes.
 
@@ -52,6 +55,10 @@ fn main() {
         ChainHead::default(),
         ChainHead::default(),
     );
+    if let Some(r) = std::env::var_os("MAKE_STORE_RECIPIENT") {
+        *signer.footage_mut() =
+            bodycam::confidential::sealing::Footage::required(vec![r.into()]).expect("recipient");
+    }
     let mut audit = bodycam::evidence::audit::AuditLog::open(store.flash(), &store.audit_path())
         .expect("audit log");
     let boot = bodycam::evidence::events::AuditEvent::Boot {
@@ -79,6 +86,7 @@ fn main() {
                     audio: true,
                 },
                 officer: None,
+                pre_event_silence: None,
             },
         )
         .expect("recording");
@@ -161,7 +169,8 @@ fn main() {
     }
     let sign_cpu = cpu_seconds() - sign_cpu0;
     println!(
-        "footage_seconds={} media_bytes={media} journal_bytes={journal} journal_overhead_pct={:.4} store_cpu_seconds={cpu:.3} hash_sign_cpu_seconds={sign_cpu:.4} wall_seconds={:.3} public_key={}",
+        "encrypted={} footage_seconds={} media_bytes={media} journal_bytes={journal} journal_overhead_pct={:.4} store_cpu_seconds={cpu:.3} hash_sign_cpu_seconds={sign_cpu:.4} wall_seconds={:.3} public_key={}",
+        signer.footage().mode().name(),
         minutes * 60,
         journal as f64 * 100.0 / media as f64,
         wall.elapsed().as_secs_f64(),

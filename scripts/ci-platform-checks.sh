@@ -14,12 +14,14 @@
 #   security    systemd-analyze security --offline=true --threshold=20
 #               (exposure <= 2.0) on systemd/*.service
 #   sysusers    sysusers.d + tmpfiles.d applied to a scratch root; the data
-#               and keys dirs get the right owner and modes
-#               (FILES for tests: SYSUSERS TMPFILES)
+#               and keys dirs get the right owner and modes; the Yocto
+#               recipe's useradd settings agree with sysusers.d
+#               (FILES for tests: SYSUSERS TMPFILES [RECIPE])
 #   lint-sh     ShellCheck on scripts/*.sh, systemd/*.sh and .ci/run
 #   setup       only install the tools
 #   kas         every kas project loads through kas's own config loader
-#               (schema, includes; no clone) and pins each layer by commit
+#               (schema, includes; no clone) and pins each layer by a full,
+#               non-zero commit
 #
 # Exit status: 0 if every check passed, 1 otherwise.
 #
@@ -168,9 +170,10 @@ check_security() {
 
 # --- sysusers + tmpfiles ----------------------------------------------------
 check_sysusers() {
-	local sysusers tmpfiles
+	local sysusers tmpfiles recipe
 	sysusers="$(realpath "${1:-$ROOT/systemd/sysusers.d/bodycam.conf}")"
 	tmpfiles="$(realpath "${2:-$ROOT/systemd/tmpfiles.d/bodycam.conf}")"
+	recipe="$(realpath "${3:-$LAYER/recipes-bodycam/bodycam/bodycam_0.1.0.bb}")"
 	local root err uid gid problems=()
 	root="$(mktemp -d)"
 	mkdir -p "$root/etc"
@@ -205,11 +208,86 @@ check_sysusers() {
 		fi
 	done
 	rm -rf "$root"
+	local mismatch
+	mismatch="$(recipe_vs_sysusers "$recipe" "$sysusers" 2>&1)" || problems+=("$mismatch")
 	if ((${#problems[@]} == 0)); then
-		pass "sysusers/tmpfiles: user bodycam (video gpio audio), /data/bodycam 0750, keys 0700"
+		pass "sysusers/tmpfiles: user bodycam (video gpio audio), /data/bodycam 0750, keys 0700; recipe useradd agrees"
 	else
-		fail "sysusers/tmpfiles: ${problems[*]}"
+		fail "sysusers/tmpfiles: $(printf '%s; ' "${problems[@]}" | sed 's/; $//')"
 	fi
+}
+
+# The recipe creates the users at build time (useradd class) and installs
+# sysusers.d/bodycam.conf; oe-core's systemd_sysusers_check warns at do_rootfs
+# when the two disagree on home or shell. Compare user, home, shell, groups.
+# ${base_sbindir} is /usr/sbin: the recipe requires usrmerge.
+recipe_vs_sysusers() { # RECIPE SYSUSERS
+	python3 - "$1" "$2" <<'PY'
+import re
+import shlex
+import sys
+
+recipe_path, sysusers_path = sys.argv[1:]
+text = open(recipe_path).read().replace("\\\n", " ")
+dirs = {"base_sbindir": "/usr/sbin", "sbindir": "/usr/sbin", "base_bindir": "/usr/bin", "bindir": "/usr/bin"}
+
+
+def value(var):
+    m = re.search(r"^" + re.escape(var) + r'\s*=\s*"([^"]*)"', text, re.M)
+    if not m:
+        sys.exit(f"{recipe_path}: no {var}")
+    expanded = re.sub(r"\$\{(\w+)\}", lambda v: dirs.get(v.group(1), v.group(0)), m.group(1))
+    if "${" in expanded:
+        sys.exit(f"{recipe_path}: cannot expand {var}: {expanded}")
+    return shlex.split(expanded)
+
+
+def opts(args):
+    found, rest, i = {}, [], 0
+    while i < len(args):
+        if args[i] in ("--home-dir", "--shell", "--groups", "--uid", "--gid"):
+            found[args[i]] = args[i + 1]
+            i += 2
+        else:
+            if not args[i].startswith("-"):
+                rest.append(args[i])
+            i += 1
+    return found, rest
+
+
+useradd, users = opts(value("USERADD_PARAM:${PN}"))
+_, groupadd = opts(value("GROUPADD_PARAM:${PN}"))
+sys_users, sys_groups, sys_members = {}, set(), {}
+for line in open(sysusers_path):
+    fields = shlex.split(line, comments=True)
+    if fields and fields[0] == "u":
+        sys_users[fields[1]] = fields
+    elif fields and fields[0] == "g":
+        sys_groups.add(fields[1])
+    elif fields and fields[0] == "m":
+        sys_members.setdefault(fields[1], set()).add(fields[2])
+problems = []
+for user in users:
+    u = sys_users.get(user)
+    if not u:
+        problems.append(f"user {user} of the recipe is not in sysusers.d")
+        continue
+    home = u[4] if len(u) > 4 else "-"
+    shell = u[5] if len(u) > 5 else "-"
+    if home != useradd.get("--home-dir", "-"):
+        problems.append(f"{user}: home {home} in sysusers.d, {useradd.get('--home-dir')} in the recipe")
+    if shell != useradd.get("--shell", "-"):
+        problems.append(f"{user}: shell {shell} in sysusers.d, {useradd.get('--shell')} in the recipe")
+    want = set(filter(None, useradd.get("--groups", "").split(",")))
+    if sys_members.get(user, set()) != want:
+        problems.append(f"{user}: groups {sorted(sys_members.get(user, set()))} in sysusers.d, {sorted(want)} in the recipe")
+for user in set(sys_users) - set(users):
+    problems.append(f"user {user} of sysusers.d is not created by the recipe")
+if set(groupadd) != sys_groups:
+    problems.append(f"groups {sorted(sys_groups)} in sysusers.d, {sorted(groupadd)} added by the recipe")
+if problems:
+    sys.exit("recipe vs sysusers.d: " + "; ".join(problems))
+PY
 }
 
 # --- shellcheck -------------------------------------------------------------
@@ -238,9 +316,11 @@ check_kas() {
 	local out
 	if out="$(cd "$ROOT" && KAS_WORK_DIR="$(mktemp -d)" "$VENV/bin/python" - "${files[@]}" <<'PY' 2>&1
 """Load kas projects with kas's own loader: schema, header version, includes.
-No repository is cloned. Also require machine/distro/target and a commit pin
-for every remote layer; an all-zero commit is reported as a placeholder."""
+No repository is cloned. Also require machine/distro/target and, for every
+remote layer, a commit pin of 40 hex digits that is not all zeros (kas would
+refuse to check out a placeholder, so nothing could build)."""
 import argparse
+import re
 import sys
 
 from kas.context import create_global_context
@@ -258,7 +338,6 @@ for path in sys.argv[1:]:
         continue
     problems = [f"unresolved include repos {missing}"] if missing else []
     problems += [f"no {key}" for key in ("machine", "distro", "target") if not config.get(key)]
-    placeholders = []
     for name, repo in (config.get("repos") or {}).items():
         repo = repo or {}
         if "url" not in repo:
@@ -266,14 +345,15 @@ for path in sys.argv[1:]:
         commit = str(repo.get("commit") or "")
         if not commit:
             problems.append(f"repo {name} is not pinned by commit")
+        elif not re.fullmatch(r"[0-9a-f]{40}", commit):
+            problems.append(f"repo {name}: commit {commit!r} is not 40 hex digits")
         elif set(commit) == {"0"}:
-            placeholders.append(name)
+            problems.append(f"repo {name}: all-zero placeholder commit")
     if problems:
         print(f"{path}: {'; '.join(problems)}")
         bad = True
     else:
-        note = f" (placeholder commit: {', '.join(placeholders)})" if placeholders else ""
-        print(f"{path}: machine {config['machine']}, {len(config.get('repos', {}))} repos{note}")
+        print(f"{path}: machine {config['machine']}, {len(config.get('repos', {}))} repos pinned")
 sys.exit(1 if bad else 0)
 PY
 	)"; then

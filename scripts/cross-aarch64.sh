@@ -199,7 +199,7 @@ smoke() {
 	# The footage signed on aarch64 must verify (with the host's verifier, when built).
 	local host_bin="$ROOT/target/debug/bodycam"
 	if [[ -x "$host_bin" ]]; then
-		if ! "$host_bin" verify "$dir/data" >"$dir/verify.txt" 2>&1; then
+		if ! "$host_bin" verify --trust-store-key "$dir/data" >"$dir/verify.txt" 2>&1; then
 			cat "$dir/verify.txt" >&2
 			die "smoke: the store recorded on aarch64 does not verify"
 		fi

@@ -16,6 +16,9 @@ BODYCAM_APT_PACKAGES=(
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools gstreamer1.0-x
   gstreamer1.0-plugins-base-apps ffmpeg curl
+  # libcamerasrc: the Pi camera's description is parsed with its overlay in the tests
+  # (no camera needed; the element only has to exist).
+  gstreamer1.0-libcamera
 )
 
 bodycam_as_root() {

@@ -57,7 +57,21 @@ run_check "crates rejects a stale crates .inc" fail crates "$FIX/tiny-Cargo.lock
 run_check "crates rejects a missing crates .inc" fail crates "$FIX/tiny-Cargo.lock" "$scratch/absent.inc"
 run_check "kas rejects a malformed project" fail kas "$FIX/malformed-kas.yml"
 run_check "kas rejects an unpinned layer" fail kas "$FIX/unpinned-kas.yml"
+# The same project pinned by a placeholder or an abbreviated commit.
+sed 's/^    branch: wrynose$/&\n    commit: "0000000000000000000000000000000000000000"/' \
+	"$FIX/unpinned-kas.yml" >"$scratch/zero-kas.yml"
+sed 's/^    branch: wrynose$/&\n    commit: 5d1aa5c806c0/' "$FIX/unpinned-kas.yml" >"$scratch/short-kas.yml"
+run_check "kas rejects an all-zero commit" fail kas "$scratch/zero-kas.yml"
+run_check "kas rejects an abbreviated commit" fail kas "$scratch/short-kas.yml"
+sed 's/^    branch: wrynose$/&\n    commit: 5d1aa5c806c061a2994f4decb59016610f093213/' \
+	"$FIX/unpinned-kas.yml" >"$scratch/full-kas.yml"
+run_check "kas accepts the same project pinned by a full commit" pass kas "$scratch/full-kas.yml"
 run_check "sysusers rejects a world-readable keys dir" fail sysusers "$ROOT/systemd/sysusers.d/bodycam.conf" "$FIX/bad-tmpfiles.conf"
+# sysusers.d and the recipe's useradd must agree (systemd_sysusers_check).
+sed 's#/usr/sbin/nologin#/sbin/nologin#' "$ROOT/systemd/sysusers.d/bodycam.conf" >"$scratch/shell-sysusers.conf"
+run_check "sysusers rejects a shell other than the recipe's" fail sysusers "$scratch/shell-sysusers.conf" "$ROOT/systemd/tmpfiles.d/bodycam.conf"
+sed 's#^\(m  *bodycam  *\)audio#\1render#' "$ROOT/systemd/sysusers.d/bodycam.conf" >"$scratch/groups-sysusers.conf"
+run_check "sysusers rejects groups other than the recipe's" fail sysusers "$scratch/groups-sysusers.conf" "$ROOT/systemd/tmpfiles.d/bodycam.conf"
 
 # --- crate list generator round trip on the fixture lock ---
 if python3 "$ROOT/scripts/gen-crates-inc.py" --lock "$FIX/tiny-Cargo.lock" --output "$scratch/tiny.inc" >/dev/null &&

@@ -1,9 +1,17 @@
 //! GStreamer capture: builds the camera → H.264 and microphone → AAC pipeline for the
 //! configured source and encoder, and hands encoded frames to the daemon through
 //! appsinks. The pipeline never touches flash.
+//!
+//! Beside this file, `capture/`: `overlay.rs` (the burned-in date/time/camera box, drawn
+//! by a probe on the raw video of every source), `font.rs` (its hand-drawn 5×7 font),
+//! `silence.rs` (the encoder's own silent AAC frame, for audio that must not be kept).
+
+mod font;
+pub mod overlay;
+pub mod silence;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crossbeam_channel::{SendTimeoutError, Sender};
@@ -131,16 +139,23 @@ pub fn check_elements(cfg: &Config) -> Result<(), CaptureError> {
         ("h264parse", "H.264 parser", "gstreamer1.0-plugins-bad"),
         ("appsink", "frame hand-over", "gstreamer1.0-plugins-base"),
     ];
+    if cfg.camera.source == CameraSource::Replay {
+        need.push((
+            "appsrc",
+            "replayed access units",
+            "gstreamer1.0-plugins-base",
+        ));
+        if cfg.audio.enabled {
+            need.push(("aacparse", "AAC parser", "gstreamer1.0-plugins-good"));
+        }
+        return check(need);
+    }
     match cfg.camera.source {
+        CameraSource::Replay => {}
         CameraSource::Simulated => {
             need.push((
                 "videotestsrc",
                 "simulated camera",
-                "gstreamer1.0-plugins-base",
-            ));
-            need.push((
-                "textoverlay",
-                "burned-in clock",
                 "gstreamer1.0-plugins-base",
             ));
         }
@@ -171,6 +186,11 @@ pub fn check_elements(cfg: &Config) -> Result<(), CaptureError> {
         }
         need.push(("aacparse", "AAC parser", "gstreamer1.0-plugins-good"));
     }
+    check(need)
+}
+
+/// `Err` naming the first element of `need` that is not installed.
+fn check(need: Vec<(&'static str, &'static str, &'static str)>) -> Result<(), CaptureError> {
     for (element, why, package) in need {
         if !have(element) {
             return Err(CaptureError::MissingElement {
@@ -187,16 +207,20 @@ fn quote(s: &str) -> String {
     format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
+/// The queue in front of the video encoder: the overlay is drawn on its sink pad, on the
+/// raw frames of every source.
+pub const RAW_VIDEO_QUEUE: &str = "vq";
+
 /// The video branch, ending in `appsink name=vsink`.
 pub fn video_description(cfg: &Config, encoder: Encoder) -> String {
     let c = &cfg.camera;
     let (w, h, fps) = (c.width, c.height, c.framerate);
     let source = match c.source {
+        // No camera and no encoder: the pre-encoded units go straight to h264parse.
+        CameraSource::Replay => return crate::replay::pipeline_description(w, h, fps, false),
         CameraSource::Simulated => format!(
-            "videotestsrc is-live=true pattern={} ! video/x-raw,format=I420,width={w},height={h},framerate={fps}/1 \
-             ! textoverlay name=osd font-desc=\"Monospace {}\" halignment=left valignment=top shaded-background=true",
+            "videotestsrc is-live=true pattern={} ! video/x-raw,format=I420,width={w},height={h},framerate={fps}/1",
             c.pattern.gst_name(),
-            (h / 24).clamp(6, 40)
         ),
         CameraSource::Libcamera => {
             let name = if c.device.is_empty() {
@@ -232,7 +256,7 @@ pub fn video_description(cfg: &Config, encoder: Encoder) -> String {
         }
     };
     format!(
-        "{source} ! queue max-size-buffers=4 leaky=no ! {encode} ! h264parse config-interval=-1 \
+        "{source} ! queue name={RAW_VIDEO_QUEUE} max-size-buffers=4 leaky=no ! {encode} ! h264parse config-interval=-1 \
          ! video/x-h264,stream-format=byte-stream,alignment=au \
          ! appsink name=vsink sync=false max-buffers=120 drop=false"
     )
@@ -248,16 +272,36 @@ pub fn audio_description(cfg: &Config, aac: &str) -> String {
         }
         AudioSource::Alsa => format!("alsasrc device={}", quote(&a.device)),
     };
+    format!("{source} ! {}", audio_encoder_description(cfg, aac))
+}
+
+/// The audio branch after its source: conversion, the AAC encoder and its settings, the
+/// parser, ending in `appsink name=asink`. Shared by the live branch and by
+/// [`silence::SilentFrame::from_encoder`], so the silent frame comes from the very
+/// encoder settings the recording uses.
+pub fn audio_encoder_description(cfg: &Config, aac: &str) -> String {
     format!(
-        "{source} ! audioconvert ! audioresample ! audio/x-raw,rate=48000,channels=1 \
+        "audioconvert ! audioresample ! audio/x-raw,rate=48000,channels=1 \
          ! {aac} bitrate={} ! aacparse ! audio/mpeg,mpegversion=4,stream-format=adts \
-         ! appsink name=asink sync=false max-buffers=200 drop=false",
-        u64::from(a.bitrate_kbps) * 1000
+         ! appsink name={AUDIO_SINK} sync=false max-buffers=200 drop=false",
+        u64::from(cfg.audio.bitrate_kbps) * 1000
     )
 }
 
+/// The audio branch's appsink.
+pub const AUDIO_SINK: &str = "asink";
+
 /// The whole pipeline description (also what the benchmark runs with gst-launch-1.0).
 pub fn pipeline_description(cfg: &Config, encoder: Encoder, aac: Option<&str>) -> String {
+    let c = &cfg.camera;
+    if c.source == CameraSource::Replay {
+        return crate::replay::pipeline_description(
+            c.width,
+            c.height,
+            c.framerate,
+            cfg.audio.enabled,
+        );
+    }
     let video = video_description(cfg, encoder);
     match aac {
         Some(aac) if cfg.audio.enabled => format!("{video}  {}", audio_description(cfg, aac)),
@@ -274,6 +318,10 @@ pub struct CaptureShared {
     pub stall_after: Option<Duration>,
     /// Whether the simulated failure or stall has happened already.
     pub failed_once: AtomicBool,
+    /// The burned-in overlay (`camera.overlay`), drawn by every generation.
+    pub overlay: Option<overlay::Overlay>,
+    /// Test only: the replayed camera (`camera.source = "replay"`).
+    pub replay: Option<crate::replay::ReplaySource>,
 }
 
 /// A running capture pipeline.
@@ -283,6 +331,8 @@ pub struct Capture {
     generation: u64,
     stopping: Arc<AtomicBool>,
     bus_thread: Option<std::thread::JoinHandle<()>>,
+    /// The replay feeder, for the replayed camera.
+    replay_thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Capture {
@@ -299,8 +349,12 @@ impl Capture {
             .downcast::<gst::Pipeline>()
             .map_err(|_| CaptureError::Start("description is not a pipeline".into()))?;
         let stopping = Arc::new(AtomicBool::new(false));
-        if let Some(osd) = pipeline.by_name("osd") {
-            install_osd(&osd);
+        if let Some(ov) = shared.overlay.clone() {
+            let pad = pipeline
+                .by_name(RAW_VIDEO_QUEUE)
+                .and_then(|q| q.static_pad("sink"))
+                .ok_or_else(|| CaptureError::Start("no raw video queue for the overlay".into()))?;
+            overlay::install(&pad, ov);
         }
         let vsink = appsink(&pipeline, "vsink")?;
         attach(
@@ -319,7 +373,7 @@ impl Capture {
                 &asink,
                 StreamKind::Audio,
                 generation,
-                shared,
+                shared.clone(),
                 frames,
                 stopping.clone(),
             );
@@ -327,6 +381,12 @@ impl Capture {
         let bus = pipeline
             .bus()
             .ok_or_else(|| CaptureError::Start("pipeline has no bus".into()))?;
+        let replay_thread = match &shared.replay {
+            Some(r) if pipeline.by_name(crate::replay::VIDEO_SRC).is_some() => {
+                Some(r.start(&pipeline, stopping.clone())?)
+            }
+            Some(_) | None => None,
+        };
         let stop_bus = stopping.clone();
         let bus_thread = std::thread::Builder::new()
             .name(format!("gst-bus-{generation}"))
@@ -337,6 +397,7 @@ impl Capture {
             generation,
             stopping,
             bus_thread: Some(bus_thread),
+            replay_thread,
         };
         capture
             .pipeline
@@ -361,6 +422,9 @@ impl Capture {
         if let Some(t) = self.bus_thread.take() {
             let _ = t.join();
         }
+        if let Some(t) = self.replay_thread.take() {
+            let _ = t.join();
+        }
     }
 }
 
@@ -378,23 +442,6 @@ fn appsink(pipeline: &gst::Pipeline, name: &str) -> Result<gst_app::AppSink, Cap
         .ok_or_else(|| CaptureError::Start(format!("no element named {name}")))?
         .dynamic_cast::<gst_app::AppSink>()
         .map_err(|_| CaptureError::Start(format!("{name} is not an appsink")))
-}
-
-/// Burn the UTC clock and a frame counter into every simulated frame.
-fn install_osd(osd: &gst::Element) {
-    let Some(pad) = osd.static_pad("video_sink") else {
-        return;
-    };
-    let osd_weak = osd.downgrade();
-    let count = AtomicU64::new(0);
-    pad.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
-        let count = count.fetch_add(1, Ordering::Relaxed) + 1;
-        if let Some(osd) = osd_weak.upgrade() {
-            let now = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S%.3f UTC");
-            osd.set_property("text", format!("{now}  frame {count:07}"));
-        }
-        gst::PadProbeReturn::Ok
-    });
 }
 
 fn attach(
@@ -555,6 +602,48 @@ mod tests {
             !d.contains("video_bitrate_mode"),
             "CBR breaks STREAMON: {d}"
         );
+    }
+
+    #[test]
+    fn every_source_draws_the_overlay_and_parses_where_its_element_exists() {
+        init().unwrap();
+        for source in [
+            CameraSource::Simulated,
+            CameraSource::Libcamera,
+            CameraSource::V4l2,
+        ] {
+            let mut cfg = Config::default();
+            cfg.camera.source = source;
+            cfg.camera.device = "/dev/video0".into();
+            for enc in [Encoder::X264, Encoder::V4l2] {
+                let d = video_description(&cfg, enc);
+                assert!(
+                    d.contains(&format!("! queue name={RAW_VIDEO_QUEUE} ")),
+                    "{d}"
+                );
+            }
+            let d = video_description(&cfg, Encoder::X264);
+            let element = d.split_whitespace().next().unwrap();
+            if !have(element) {
+                eprintln!("{element} is not installed here: {source:?} description not parsed");
+                continue;
+            }
+            let p = gst::parse::launch(&d)
+                .unwrap()
+                .downcast::<gst::Pipeline>()
+                .unwrap();
+            let pad = p
+                .by_name(RAW_VIDEO_QUEUE)
+                .and_then(|q| q.static_pad("sink"))
+                .expect("the overlay's pad");
+            let spec =
+                overlay::OverlaySpec::from_config(&cfg.camera).expect("overlay on by default");
+            assert_eq!(spec.frame_counter, source == CameraSource::Simulated);
+            overlay::install(
+                &pad,
+                overlay::Overlay::new(spec, overlay::OverlayText::new("X")),
+            );
+        }
     }
 
     #[test]

@@ -83,6 +83,10 @@ pub struct Response {
     /// What went wrong.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// When the daemon refused the request: why, as a name (`docked`, `storage_full`,
+    /// `fault`, `storage_fault`, `not_recording`, `already_recording`, `shutting_down`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
     /// Status, for `status`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<Status>,
@@ -97,6 +101,7 @@ impl Response {
         Response {
             ok: true,
             error: None,
+            refused: None,
             status: None,
             head: None,
         }
@@ -107,8 +112,17 @@ impl Response {
         Response {
             ok: false,
             error: Some(msg.into()),
+            refused: None,
             status: None,
             head: None,
+        }
+    }
+
+    /// The daemon refused: `reason` names why, `msg` says it in words.
+    pub fn refused(reason: &str, msg: impl Into<String>) -> Response {
+        Response {
+            refused: Some(reason.to_string()),
+            ..Response::error(msg)
         }
     }
 }

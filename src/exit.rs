@@ -7,6 +7,9 @@ pub const OK: i32 = 0;
 pub const FAILURE: i32 = 1;
 /// Bad command-line usage.
 pub const USAGE: i32 = 2;
+/// `verify`: the evidence verifies, but only against the key found in the store itself
+/// (no `--key`/`--identity`, no `--trust-store-key`), so nothing confirms it.
+pub const UNCONFIRMED: i32 = 3;
 /// The daemon failed at run time (camera, flash, socket); systemd restarts it.
 pub const RUNTIME: i32 = 70;
 /// The configuration is invalid (sysexits `EX_CONFIG`); restarting will not help.

@@ -15,6 +15,7 @@
 //!   evidence/media.head              copy of the newest media-chain record
 //!   evidence/deletions.jsonl         a fetched copy only: the container's deletion records
 //!   assignment.json                  the officer assigned by the dock (next recording on)
+//!   .probe                           written and removed to test the medium after a fault
 //!   keys/device.pk8, identity.json   default key directory
 //! ```
 //!
@@ -54,6 +55,9 @@ pub const IDENTITY_FILE: &str = "identity.json";
 pub const CTL_SOCKET: &str = "ctl.sock";
 /// Suffix of the temporary file an atomic replacement writes first (`.NAME.tmp`).
 const TMP_SUFFIX: &str = ".tmp";
+/// The file [`crate::flash::Flash::probe`] writes, fsyncs and removes below
+/// `storage.path` to tell whether the medium takes writes again (hidden: never evidence).
+pub const PROBE_FILE: &str = ".probe";
 
 /// Highest segment sequence number (six decimal digits).
 pub const MAX_SEQUENCE: u32 = 999_999;

@@ -57,6 +57,17 @@ enum Cmd {
         /// Head statement from `bodycam ctl head` to check freshness against.
         #[arg(long)]
         head: Option<PathBuf>,
+        /// Another device's public key (64 hex digits; repeatable): a record that fails
+        /// under the key but verifies under this one is FOREIGN rather than TAMPERED.
+        #[arg(long = "other-key", value_name = "HEX")]
+        other_keys: Vec<String>,
+        /// Another device's identity file (repeatable), as --other-key.
+        #[arg(long = "other-identity", value_name = "FILE")]
+        other_identities: Vec<PathBuf>,
+        /// Accept the store's own keys/identity.json as the key. Without it (and without
+        /// --key/--identity) a store that verifies only against its own key exits 3.
+        #[arg(long, conflicts_with_all = ["key", "identity"])]
+        trust_store_key: bool,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
@@ -74,8 +85,39 @@ enum Cmd {
         /// Control socket path (overrides the config).
         #[arg(long)]
         socket: Option<PathBuf>,
+        /// Print the daemon's answer as JSON (`ok`, and `refused`/`error` when it said no).
+        #[arg(long)]
+        json: bool,
         #[command(subcommand)]
         command: CtlCmd,
+    },
+    /// Examiner: verify, then decrypt with the agency's footage key to one MPEG-TS per
+    /// segment and one MP4 per recording, with report.json and report.html.
+    #[cfg(feature = "examiner")]
+    Export {
+        /// A store or a recording directory.
+        path: PathBuf,
+        /// The agency's private footage key file (bodycam pki footage-key).
+        #[arg(long)]
+        key: PathBuf,
+        /// New (or empty) directory to write into.
+        #[arg(long)]
+        out: PathBuf,
+        /// Export segments that do not verify too, marked UNVERIFIED in every output.
+        #[arg(long)]
+        include_unverified: bool,
+        /// Device public key, 64 hex digits (as verify --key).
+        #[arg(long = "device-key", conflicts_with = "identity")]
+        device_key: Option<String>,
+        /// Device identity file (as verify --identity).
+        #[arg(long)]
+        identity: Option<PathBuf>,
+        /// Accept the device key found in the store itself (as verify --trust-store-key).
+        #[arg(long, conflicts_with_all = ["identity", "device_key"])]
+        trust_store_key: bool,
+        /// Seconds between thumbnails (0: none; default: about 60 per recording).
+        #[arg(long)]
+        thumbnail_seconds: Option<f64>,
     },
     /// Dock side: offload every docked camera to Azure Blob Storage (runs on the dock).
     #[cfg(feature = "dock-agent")]
@@ -163,6 +205,16 @@ enum PkiCmd {
         /// Camera DNS names / IP addresses for its certificate (default: localhost, 127.0.0.1, 10.55.0.1).
         #[arg(long = "name")]
         names: Vec<String>,
+    },
+    /// Write an agency footage key pair: NAME.key (private, 0600, for examiners) and
+    /// NAME.pub (the recipient file a camera lists in [evidence] recipients).
+    #[cfg(feature = "examiner")]
+    FootageKey {
+        /// Directory to write into (created 0700; existing files are never overwritten).
+        dir: PathBuf,
+        /// File name stem.
+        #[arg(long, default_value = "agency")]
+        name: String,
     },
 }
 
@@ -252,13 +304,19 @@ enum MainError {
     /// The verification report could not be written.
     #[error("cannot write the report: {0}")]
     Report(std::io::Error),
+    /// An export could not be done.
+    #[cfg(feature = "examiner")]
+    #[error(transparent)]
+    Export(#[from] bodycam::export::ExportError),
 }
 
 impl MainError {
     /// The process exit code for this error.
     fn exit_code(&self) -> u8 {
         let code = match self {
-            MainError::Config(_) => exit::CONFIG,
+            MainError::Config(_) | MainError::Daemon(daemon::DaemonError::Recipients(_)) => {
+                exit::CONFIG
+            }
             MainError::Capture(_) | MainError::Daemon(_) | MainError::Ctl(_) => exit::RUNTIME,
             MainError::Identity(_) => exit::RUNTIME,
             MainError::Pki(_)
@@ -266,6 +324,10 @@ impl MainError {
             | MainError::Output(_)
             | MainError::Report(_) => exit::FAILURE,
             MainError::Verify(_) => exit::USAGE,
+            #[cfg(feature = "examiner")]
+            MainError::Export(e) if e.is_usage() => exit::USAGE,
+            #[cfg(feature = "examiner")]
+            MainError::Export(_) => exit::RUNTIME,
             #[cfg(feature = "dock-agent")]
             MainError::Agent(e) => agent_exit_code(e),
         };
@@ -295,12 +357,14 @@ fn agent_exit_code(e: &bodycam::agent::AgentError) -> i32 {
     }
 }
 
-/// How a command that ran ended: positively (exit 0) or negatively (exit 1: something
-/// did not verify, or was left on a camera).
+/// How a command that ran ended: positively (exit 0), negatively (exit 1: something
+/// did not verify, or was left on a camera), or, for `verify`, with evidence that
+/// verifies only against the key found in it (exit 3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Outcome {
     Positive,
     Negative,
+    Unconfirmed,
 }
 
 /// Pretty-print `value` as JSON on stdout.
@@ -374,12 +438,26 @@ fn pki_dev(dir: &std::path::Path, names: Vec<String>) -> Result<Outcome, MainErr
         p.camera_cert.display(),
         p.camera_key.display()
     );
+    if let Some(f) = &p.footage {
+        println!(
+            "  footage: {} (recipient, key id {}) {} (private, for export)",
+            f.public.display(),
+            f.key_id,
+            f.private.display()
+        );
+    }
     println!(
         "camera config:\n[dock]\nca = \"{}\"\ncert = \"{}\"\nkey = \"{}\"",
         p.ca_cert.display(),
         p.camera_cert.display(),
         p.camera_key.display()
     );
+    if let Some(f) = &p.footage {
+        println!(
+            "[evidence]\nencryption = \"required\"\nrecipients = [\"{}\"]",
+            f.public.display()
+        );
+    }
     Ok(Outcome::Positive)
 }
 
@@ -398,6 +476,7 @@ fn identity(config: Option<PathBuf>, json: bool) -> Result<Outcome, MainError> {
 fn ctl_main(
     config: Option<PathBuf>,
     socket: Option<PathBuf>,
+    answer_json: bool,
     command: CtlCmd,
 ) -> Result<Outcome, MainError> {
     let path = match socket {
@@ -415,6 +494,11 @@ fn ctl_main(
         CtlCmd::Head { nonce } => (Request::Head { nonce }, true),
     };
     let resp = ctl::call(&path, &req, Duration::from_secs(15))?;
+    // `--json` prints the answer itself, whatever it is; status and head keep their
+    // own JSON below.
+    if answer_json && resp.status.is_none() && resp.head.is_none() {
+        print_json(&resp)?;
+    }
     if !resp.ok {
         return Err(MainError::Refused(
             resp.error.unwrap_or_else(|| "no reason given".into()),
@@ -424,7 +508,7 @@ fn ctl_main(
         print_json(&head)?;
     }
     if let Some(status) = resp.status {
-        if json {
+        if json || answer_json {
             print_json(&status)?;
         } else {
             print!("{}", status.render());
@@ -446,9 +530,60 @@ fn verify(opts: VerifyOptions, json: bool) -> Result<Outcome, MainError> {
         .map_err(MainError::Report)?;
     Ok(if report.ok {
         Outcome::Positive
+    } else if report.verifies {
+        Outcome::Unconfirmed
     } else {
         Outcome::Negative
     })
+}
+
+#[cfg(feature = "examiner")]
+fn export(opts: bodycam::export::ExportOptions) -> Result<Outcome, MainError> {
+    let out = opts.out.clone();
+    let report = bodycam::export::export(&opts)?;
+    for r in &report.recordings {
+        let mp4 = r
+            .mp4
+            .as_ref()
+            .map_or("no MP4".to_string(), |m| m.file.clone());
+        let exported = r.segments.iter().filter(|s| s.exported.is_some()).count();
+        println!(
+            "{}: {exported}/{} segment(s) exported, {mp4}",
+            r.recording_id,
+            r.segments.len()
+        );
+    }
+    println!("encryption: {}", report.encryption);
+    println!("verification: {}", report.verification.verdict);
+    for i in &report.incomplete {
+        println!("  ! {i}");
+    }
+    println!(
+        "report: {} and {}",
+        out.join("report.json").display(),
+        out.join("report.html").display()
+    );
+    Ok(if report.complete {
+        Outcome::Positive
+    } else {
+        Outcome::Negative
+    })
+}
+
+#[cfg(feature = "examiner")]
+fn pki_footage_key(dir: &std::path::Path, name: &str) -> Result<Outcome, MainError> {
+    let k = bodycam::pki::footage_key(dir, name)?;
+    println!("footage key pair written (key id {})", k.key_id);
+    println!(
+        "  private: {}  (0600: for the agency's examiners; never put it on a camera)",
+        k.private.display()
+    );
+    println!("  public:  {}  (for cameras)", k.public.display());
+    println!(
+        "camera config:\n[evidence]\nencryption = \"required\"\nrecipients = [\"{}\"]",
+        k.public.display()
+    );
+    Ok(Outcome::Positive)
 }
 
 #[cfg(feature = "dock-agent")]
@@ -519,6 +654,8 @@ fn main() -> ExitCode {
         #[cfg(feature = "dock-agent")]
         Cmd::DockAgent { .. } => "bodycam dock-agent",
         Cmd::Verify { .. } => "bodycam verify",
+        #[cfg(feature = "examiner")]
+        Cmd::Export { .. } => "bodycam export",
         _ => "bodycam",
     };
     let result = match cli.command {
@@ -528,11 +665,40 @@ fn main() -> ExitCode {
         Cmd::Pki {
             command: PkiCmd::Dev { dir, names },
         } => pki_dev(&dir, names),
+        #[cfg(feature = "examiner")]
+        Cmd::Pki {
+            command: PkiCmd::FootageKey { dir, name },
+        } => pki_footage_key(&dir, &name),
+        #[cfg(feature = "examiner")]
+        Cmd::Export {
+            path,
+            key,
+            out,
+            include_unverified,
+            device_key,
+            identity,
+            trust_store_key,
+            thumbnail_seconds,
+        } => export(bodycam::export::ExportOptions {
+            path,
+            key,
+            out,
+            include_unverified,
+            device_key,
+            identity,
+            trust_store_key,
+            thumbnail_seconds,
+            progress: std::io::stderr().is_terminal(),
+            tools: bodycam::export::remux::Tools::default(),
+        }),
         Cmd::Verify {
             path,
             key,
             identity,
             head,
+            other_keys,
+            other_identities,
+            trust_store_key,
             json,
         } => verify(
             VerifyOptions {
@@ -540,6 +706,9 @@ fn main() -> ExitCode {
                 key_hex: key,
                 identity,
                 head,
+                other_keys,
+                other_identities,
+                trust_store_key,
                 progress: std::io::stderr().is_terminal(),
             },
             json,
@@ -547,8 +716,9 @@ fn main() -> ExitCode {
         Cmd::Ctl {
             config,
             socket,
+            json,
             command,
-        } => ctl_main(config, socket, command),
+        } => ctl_main(config, socket, json, command),
         #[cfg(feature = "dock-agent")]
         Cmd::DockAgent {
             config,
@@ -559,6 +729,7 @@ fn main() -> ExitCode {
     match result {
         Ok(Outcome::Positive) => ExitCode::SUCCESS,
         Ok(Outcome::Negative) => ExitCode::from(exit::FAILURE as u8),
+        Ok(Outcome::Unconfirmed) => ExitCode::from(exit::UNCONFIRMED as u8),
         Err(e) => {
             eprintln!("{prefix}: {e}");
             ExitCode::from(e.exit_code())

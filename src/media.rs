@@ -37,6 +37,14 @@ impl Frame {
     pub fn is_video_keyframe(&self) -> bool {
         self.kind == StreamKind::Video && self.keyframe
     }
+
+    /// An audio frame whose timestamps were kept but whose sound was not (empty
+    /// `data`): the pre-event buffer keeps these when `recording.pre_event_audio` is
+    /// off, and a recording writes encoded silence in their place
+    /// ([`crate::capture::silence`]). Never written as it is.
+    pub fn sound_dropped(&self) -> bool {
+        self.kind == StreamKind::Audio && self.data.is_empty()
+    }
 }
 
 /// Nanoseconds to 90 kHz ticks (rounded down).

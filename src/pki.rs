@@ -34,6 +34,8 @@ pub const CAMERA_CERT_FILE: &str = "camera.pem";
 pub const CAMERA_KEY_FILE: &str = "camera.key";
 /// What these files are, for whoever finds the directory.
 pub const README_FILE: &str = "README.txt";
+/// Stem of the development footage key pair `bodycam pki dev` writes (`.key`, `.pub`).
+pub const DEV_FOOTAGE_KEY_NAME: &str = "footage-dev";
 
 /// Names the camera answers to by default: loopback for a dock on the same machine, and
 /// the camera's address on the USB dock link.
@@ -101,6 +103,57 @@ pub struct DevPki {
     /// SHA-256 of the CA certificate (DER), hex: lets a person compare what the dock and
     /// the camera trust.
     pub ca_sha256: String,
+    /// A development footage key pair (feature `examiner`), for trying encrypted footage.
+    pub footage: Option<FootageKeyFiles>,
+}
+
+/// Where [`footage_key`] put an agency footage key pair.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FootageKeyFiles {
+    /// The private key file (0600): for the agency's examiners, never for a camera.
+    pub private: PathBuf,
+    /// The recipient file (0644): for `[evidence] recipients` on cameras.
+    pub public: PathBuf,
+    /// The key id (hex).
+    pub key_id: String,
+}
+
+/// The footage key outputs for `name` in `dir`: NAME.key (private) and NAME.pub.
+#[cfg(feature = "examiner")]
+fn footage_outputs(dir: &Path, name: &str) -> Result<(FootageKeyFiles, [Output; 2]), PkiError> {
+    if name.is_empty() || name.starts_with('.') || name.contains('/') || name.contains('\0') {
+        return Err(PkiError::BadName {
+            name: name.into(),
+            reason: "a footage key name is a plain file name stem".into(),
+        });
+    }
+    let (key, recipient) =
+        crate::confidential::keys::FootageKey::generate().map_err(|e| PkiError::Generate {
+            what: "footage key",
+            reason: e.to_string(),
+        })?;
+    let json = |k: &crate::confidential::keys::KeyFile| {
+        serde_json::to_string_pretty(k).unwrap_or_default() + "\n"
+    };
+    let files = FootageKeyFiles {
+        private: dir.join(format!("{name}.key")),
+        public: dir.join(format!("{name}.pub")),
+        key_id: recipient.key_id.clone(),
+    };
+    let outputs = [
+        Output::private(&files.private, json(&key)),
+        Output::public(&files.public, json(&recipient)),
+    ];
+    Ok((files, outputs))
+}
+
+/// `bodycam pki footage-key DIR`: a new X25519 footage key pair, NAME.key (private,
+/// 0600) and NAME.pub (the recipient file). Nothing is overwritten.
+#[cfg(feature = "examiner")]
+pub fn footage_key(dir: &Path, name: &str) -> Result<FootageKeyFiles, PkiError> {
+    let (files, outputs) = footage_outputs(dir, name)?;
+    write_all_new(dir, &outputs)?;
+    Ok(files)
 }
 
 /// One file to write.
@@ -167,8 +220,10 @@ pub fn dev_pki(dir: &Path, camera_names: &[String]) -> Result<DevPki, PkiError> 
         "camera certificate",
         year,
     )?;
-    let out = DevPki::in_dir(dir, ca.sha256);
-    let files = [
+    #[cfg_attr(not(feature = "examiner"), allow(unused_mut))]
+    let mut out = DevPki::in_dir(dir, ca.sha256);
+    #[cfg_attr(not(feature = "examiner"), allow(unused_mut))]
+    let mut files = vec![
         Output::public(&out.ca_cert, ca.pem.cert),
         Output::private(&out.ca_key, ca.pem.key),
         Output::public(&out.dock_cert, dock.cert),
@@ -177,6 +232,12 @@ pub fn dev_pki(dir: &Path, camera_names: &[String]) -> Result<DevPki, PkiError> 
         Output::private(&out.camera_key, camera.key),
         Output::public(&out.readme, readme(camera_names, &out.ca_sha256)),
     ];
+    #[cfg(feature = "examiner")]
+    {
+        let (footage, outputs) = footage_outputs(dir, DEV_FOOTAGE_KEY_NAME)?;
+        files.extend(outputs);
+        out.footage = Some(footage);
+    }
     write_all_new(dir, &files)?;
     Ok(out)
 }
@@ -286,6 +347,7 @@ impl DevPki {
             camera_key: dir.join(CAMERA_KEY_FILE),
             readme: dir.join(README_FILE),
             ca_sha256,
+            footage: None,
         }
     }
 }
@@ -387,7 +449,11 @@ fn readme(camera_names: &[String], ca_sha256: &str) -> String {
          client certificates from {CA_CERT_FILE}.\n\
          Dock: present {DOCK_CERT_FILE} + {DOCK_KEY_FILE} and trust {CA_CERT_FILE} for the\n\
          camera, e.g.\n\
-         curl --cacert {CA_CERT_FILE} --cert {DOCK_CERT_FILE} --key {DOCK_KEY_FILE} https://127.0.0.1:PORT/v1/device\n",
+         curl --cacert {CA_CERT_FILE} --cert {DOCK_CERT_FILE} --key {DOCK_KEY_FILE} https://127.0.0.1:PORT/v1/device\n\
+         \n\
+         {DEV_FOOTAGE_KEY_NAME}.pub  development footage recipient: camera [evidence] recipients\n\
+         {DEV_FOOTAGE_KEY_NAME}.key  its private key (0600), for `bodycam export --key`; a real\n\
+         agency keeps its footage key off every camera and off this machine.\n",
         names = camera_names.join(", "),
     )
 }

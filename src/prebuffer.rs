@@ -16,6 +16,8 @@ use crate::media::{Frame, StreamKind};
 pub struct PreEventBuffer {
     window_ns: u64,
     keep_audio: bool,
+    /// Without `keep_audio`: keep each audio frame's timestamps, not its sound.
+    audio_timestamps: bool,
     max_bytes: usize,
     frames: VecDeque<Frame>,
     bytes: usize,
@@ -28,18 +30,34 @@ impl PreEventBuffer {
         PreEventBuffer {
             window_ns,
             keep_audio,
+            audio_timestamps: false,
             max_bytes,
             frames: VecDeque::new(),
             bytes: 0,
         }
     }
 
+    /// When audio is not kept, keep each audio frame's timestamps and duration with an
+    /// empty payload ([`Frame::sound_dropped`]), in decode order where the frame was,
+    /// so that a recording can put encoded silence on the encoder's own timeline. The
+    /// sound itself is dropped on arrival, as without this.
+    pub fn with_audio_timestamps(mut self, on: bool) -> Self {
+        self.audio_timestamps = on;
+        self
+    }
+
     /// Add a frame in decode order.
-    pub fn push(&mut self, frame: Frame) {
+    pub fn push(&mut self, mut frame: Frame) {
         match frame.kind {
             StreamKind::Audio => {
-                if !self.keep_audio || self.frames.is_empty() {
+                if self.frames.is_empty() {
                     return;
+                }
+                if !self.keep_audio {
+                    if !self.audio_timestamps {
+                        return;
+                    }
+                    frame.data = Vec::new();
                 }
             }
             StreamKind::Video => {
@@ -191,6 +209,34 @@ mod tests {
         let frames = b.take();
         assert!(frames.iter().any(|f| f.kind == StreamKind::Audio));
         assert!(frames[0].is_video_keyframe());
+    }
+
+    #[test]
+    fn audio_timestamps_without_sound() {
+        let mut b =
+            PreEventBuffer::new(1_000_000_000, false, usize::MAX).with_audio_timestamps(true);
+        feed(&mut b, 30, true);
+        let bytes = b.bytes();
+        let frames = b.take();
+        let audio: Vec<_> = frames
+            .iter()
+            .filter(|f| f.kind == StreamKind::Audio)
+            .collect();
+        assert!(!audio.is_empty());
+        assert!(
+            audio
+                .iter()
+                .all(|f| f.sound_dropped() && f.duration_ns == FRAME_NS)
+        );
+        // Decode order kept: each audio frame right after its video frame.
+        assert!(frames.windows(2).all(|w| w[0].dts_ns <= w[1].dts_ns));
+        assert_eq!(
+            bytes,
+            1000 * frames
+                .iter()
+                .filter(|f| f.kind == StreamKind::Video)
+                .count()
+        );
     }
 
     #[test]

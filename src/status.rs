@@ -28,6 +28,35 @@ pub struct CameraStatus {
     pub framerate: u32,
     /// AAC encoder element, or none when audio is off.
     pub audio_encoder: Option<String>,
+    /// The burned-in overlay, when `camera.overlay` is on.
+    #[serde(default)]
+    pub overlay: Option<OverlayStatus>,
+}
+
+/// What the burned-in overlay shows and has done since the daemon started.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct OverlayStatus {
+    /// The camera id it shows.
+    pub camera_id: String,
+    /// The officer id it shows, once one is assigned.
+    pub officer: Option<String>,
+    /// Frames it was drawn into.
+    pub frames: u64,
+    /// Times its box was composed (about once a second).
+    pub composed: u64,
+    /// Frames that had to be copied before drawing (shared buffers).
+    pub copied: u64,
+    /// Frames left without it (unsupported format, unmappable buffer).
+    pub skipped: u64,
+}
+
+/// Footage encryption in force.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct EncryptionStatus {
+    /// `off` or `required`.
+    pub mode: String,
+    /// Key ids of the recipients new segments are encrypted to.
+    pub key_ids: Vec<String>,
 }
 
 /// The status snapshot.
@@ -59,10 +88,16 @@ pub struct Status {
     pub controls: String,
     /// Seconds of footage held in the pre-event buffer.
     pub pre_event_buffered_seconds: f64,
+    /// Bytes of encoded footage held in the pre-event buffer (RAM).
+    #[serde(default)]
+    pub pre_event_buffered_bytes: u64,
     /// Pipeline restarts since the daemon started.
     pub pipeline_restarts: u32,
     /// Last fault, if any.
     pub last_fault: Option<String>,
+    /// What is wrong with the store while in `storage-fault` (it takes no writes).
+    #[serde(default)]
+    pub storage_fault: Option<String>,
     /// Segments closed by recovery at start-up.
     pub recovered_segments: usize,
     /// Data directory.
@@ -79,9 +114,29 @@ pub struct Status {
     /// (re-assigned while recording: the change applies from the next recording).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recording_officer: Option<String>,
+    /// Footage encryption in force.
+    #[serde(default)]
+    pub encryption: EncryptionStatus,
 }
 
 impl Status {
+    /// The encryption line of [`Status::render`]: said plainly when footage is not
+    /// encrypted.
+    pub fn encryption_line(&self) -> String {
+        match self.encryption.mode.as_str() {
+            "required" => format!(
+                "required: segments encrypted to {} recipient(s) ({}); this camera cannot decrypt them",
+                self.encryption.key_ids.len(),
+                self.encryption.key_ids.join(", ")
+            ),
+            "off" => {
+                "OFF: footage is stored as plain MPEG-TS, playable by anyone who holds the storage"
+                    .into()
+            }
+            other => format!("unknown ({other:?})"),
+        }
+    }
+
     /// Multi-line text for a terminal.
     pub fn render(&self) -> String {
         let rec = match &self.recording_id {
@@ -124,15 +179,34 @@ impl Status {
             self.camera.encoder,
             self.camera.audio_encoder.as_deref().unwrap_or("off")
         ));
+        if let Some(o) = &self.camera.overlay {
+            s.push_str(&format!(
+                "overlay:      CAM {}{}, {} frames drawn, {} skipped\n",
+                o.camera_id,
+                o.officer
+                    .as_deref()
+                    .map(|id| format!(" OFC {id}"))
+                    .unwrap_or_default(),
+                o.frames,
+                o.skipped
+            ));
+        }
         s.push_str(&format!("controls:     {}\n", self.controls));
+        s.push_str(&format!("encryption:   {}\n", self.encryption_line()));
         s.push_str(&format!(
-            "pre-event:    {:.1} s buffered\n",
-            self.pre_event_buffered_seconds
+            "pre-event:    {:.1} s buffered ({:.1} MB)\n",
+            self.pre_event_buffered_seconds,
+            self.pre_event_buffered_bytes as f64 / 1e6
         ));
         if let Some(f) = &self.last_fault {
             s.push_str(&format!(
                 "last fault:   {f} ({} restarts)\n",
                 self.pipeline_restarts
+            ));
+        }
+        if let Some(f) = &self.storage_fault {
+            s.push_str(&format!(
+                "storage:      FAULT: {f} (no recording until it takes writes)\n"
             ));
         }
         s.push_str(&format!("data:         {}\n", self.storage_path));

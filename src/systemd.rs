@@ -1,6 +1,7 @@
 //! systemd service notifications: READY once the store is recovered and the pipeline
-//! runs, STATUS lines with the state, WATCHDOG only while video buffers flow, STOPPING
-//! on shutdown. Silent no-ops when not started by systemd (no `NOTIFY_SOCKET`).
+//! runs (or the daemon settled in `storage-fault`), STATUS lines with the state,
+//! WATCHDOG while video buffers flow or the camera is stopped on purpose (docked,
+//! storage-fault), STOPPING on shutdown. Silent no-ops when not started by systemd (no `NOTIFY_SOCKET`).
 
 use std::time::{Duration, Instant};
 
@@ -56,7 +57,8 @@ impl Notifier {
         }
     }
 
-    /// Keep the watchdog fed; call only while buffers flow.
+    /// Keep the watchdog fed; call only while buffers flow (or the loop waits on
+    /// purpose with the camera stopped).
     pub fn watchdog(&mut self, now: Instant) {
         if !self.ready_sent {
             return;

@@ -34,6 +34,8 @@ fn simulated_pipeline_to_signed_segment() {
         fail_after: None,
         stall_after: None,
         failed_once: AtomicBool::new(false),
+        overlay: None,
+        replay: None,
     });
     let (ftx, frx) = crossbeam_channel::bounded(1024);
     let (etx, erx) = crossbeam_channel::unbounded();
@@ -110,6 +112,7 @@ fn simulated_pipeline_to_signed_segment() {
                     audio: true,
                 },
                 officer: None,
+                pre_event_silence: None,
             },
         )
         .unwrap();
@@ -154,7 +157,7 @@ fn simulated_pipeline_to_signed_segment() {
                 assert_eq!(f.total_len, media.len() as u64);
                 assert_eq!(f.segment_sha256, sha256(&media));
             }
-            Payload::Recovery(_) | Payload::Audit(_) | Payload::Head(_) => {
+            Payload::Recovery(_) | Payload::Keys(_) | Payload::Audit(_) | Payload::Head(_) => {
                 panic!("unexpected record in a journal")
             }
         }

@@ -27,7 +27,7 @@ use super::progress::Bar;
 use super::records;
 use super::segment::{self, Done, SegmentFiles};
 pub use super::summary::{Outcome, Summary};
-use crate::dock::wire::{DeviceInfo, ListedSegment, OffloadState};
+use crate::dock::wire::{DeviceInfo, ListedRecording, ListedSegment, OffloadState};
 use crate::evidence::head::HeadStatement;
 use crate::evidence::payload::{Payload, decode_hex};
 use crate::evidence::record::Kind;
@@ -148,11 +148,11 @@ pub async fn sync_camera(
 }
 
 /// What the camera said about itself, checked against the enrolment list.
-pub(super) struct Device {
+pub(crate) struct Device {
     /// Device id (hex).
-    pub(super) id: String,
+    pub(crate) id: String,
     /// The enrolled Ed25519 public key.
-    pub(super) key: [u8; 32],
+    pub(crate) key: [u8; 32],
 }
 
 async fn run(
@@ -274,8 +274,16 @@ async fn listed_segments(
 ) -> Result<(Vec<(RecordingId, ListedSegment)>, BTreeSet<String>), OffloadError> {
     let listing = client.recordings().await?;
     let priority = super::priority::priority_recordings(&listing);
+    Ok((ordered_segments(listing)?, priority))
+}
+
+/// The listed segments with their validated recording ids, in chain order (recording
+/// id, then sequence number).
+pub(crate) fn ordered_segments(
+    recordings: Vec<ListedRecording>,
+) -> Result<Vec<(RecordingId, ListedSegment)>, OffloadError> {
     let mut segments = Vec::new();
-    for r in listing {
+    for r in recordings {
         let Some(id) = RecordingId::parse(&r.id) else {
             return Err(OffloadError::MalformedListing(r.id));
         };
@@ -284,16 +292,18 @@ async fn listed_segments(
         }
     }
     segments.sort_by(|a, b| (&a.0, a.1.sequence).cmp(&(&b.0, b.1.sequence)));
-    Ok((segments, priority))
+    Ok(segments)
 }
 
-/// Media bytes of the closed segments still to offload (the progress bar's length).
-fn pending_bytes(segments: &[(RecordingId, ListedSegment)]) -> u64 {
+/// Media bytes of the closed segments still to offload (the progress bar's length). The
+/// sizes are the camera's word: saturating, since a listing may claim any (a `sum`
+/// overflowed on two huge sizes, found through the agent_answers fuzz target).
+pub(crate) fn pending_bytes(segments: &[(RecordingId, ListedSegment)]) -> u64 {
     segments
         .iter()
         .filter(|(_, s)| s.closed && s.offload == OffloadState::Pending)
         .filter_map(|(_, s)| s.bytes)
-        .sum()
+        .fold(0, u64::saturating_add)
 }
 
 /// Where a listed segment stands in a pass, in chain order.
@@ -643,7 +653,11 @@ pub(super) fn enrolled(shared: &Shared, info: &DeviceInfo) -> Result<Device, Off
 
 /// The head statement must be a head record signed by the enrolled key for our nonce:
 /// proof that the camera holds the enrolled private key now.
-fn check_head(head: &HeadStatement, nonce: &[u8], device: &Device) -> Result<(), OffloadError> {
+pub(crate) fn check_head(
+    head: &HeadStatement,
+    nonce: &[u8],
+    device: &Device,
+) -> Result<(), OffloadError> {
     let rec = decode_hex(&head.record)
         .map_err(|e| OffloadError::BadHead(format!("head statement: {e}")))?;
     if rec.header.kind != Kind::Head || !rec.raw.verify(&device.key) {
@@ -658,6 +672,7 @@ fn check_head(head: &HeadStatement, nonce: &[u8], device: &Device) -> Result<(),
         | Payload::Checkpoint(_)
         | Payload::Final(_)
         | Payload::Recovery(_)
+        | Payload::Keys(_)
         | Payload::Audit(_) => Err(OffloadError::BadHead(
             "head statement is not bound to this dock's nonce (replayed?)".into(),
         )),

@@ -600,7 +600,7 @@ fn journal_facts(data: &[u8], key: Option<&[u8; 32]>) -> Result<JournalFacts, St
                 media = Some(hex::encode(rc.segment_sha256));
                 sidecar = Some(hex::encode(rc.sidecar_sha256));
             }
-            Payload::Checkpoint(_) | Payload::Audit(_) | Payload::Head(_) => {}
+            Payload::Keys(_) | Payload::Checkpoint(_) | Payload::Audit(_) | Payload::Head(_) => {}
         }
     }
     Ok(JournalFacts {

@@ -300,6 +300,7 @@ impl Job<'_> {
             identity: None,
             head: None,
             progress: false,
+            ..VerifyOptions::default()
         };
         let media = self.files.media.clone();
         tokio::task::spawn_blocking(move || verify(&opts))

@@ -30,6 +30,8 @@ pub const MAX_PRE_EVENT_SECONDS: u32 = 120;
 pub const DEFAULT_RESERVE_HOURS: f64 = 12.0;
 /// Default data directory for a developer run.
 pub const DEFAULT_STORAGE_PATH: &str = "./bodycam-data";
+/// Largest overlay scale (pixels per font pixel).
+pub const MAX_OVERLAY_SCALE: u32 = 16;
 
 /// A configuration error; the message always names the key or file at fault.
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +72,10 @@ pub enum CameraSource {
     Libcamera,
     /// A V4L2 webcam (USB) at `camera.device`.
     V4l2,
+    /// Test only (soak runs): replays the pre-encoded access units in the directory
+    /// `camera.device` (`video.h264`, and `audio.aac` when audio is on: it replaces the
+    /// audio source too) at full speed; see [`crate::replay`].
+    Replay,
 }
 
 /// Picture of the simulated camera.
@@ -90,6 +96,20 @@ impl TestPattern {
             TestPattern::Snow => "snow",
         }
     }
+}
+
+/// Where the burned-in date/time/camera box sits in the picture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OverlayPosition {
+    /// Top left corner.
+    TopLeft,
+    /// Top right corner.
+    TopRight,
+    /// Bottom left corner.
+    BottomLeft,
+    /// Bottom right corner.
+    BottomRight,
 }
 
 /// Which H.264 encoder to use.
@@ -148,6 +168,16 @@ pub struct CameraConfig {
     pub simulate_failure_after_seconds: Option<u32>,
     /// Test only: the simulated sensor stops delivering frames once after this many seconds.
     pub simulate_stall_after_seconds: Option<u32>,
+    /// Burn the UTC date and time, the camera id, the officer id and the clock state
+    /// into every frame (all sources).
+    pub overlay: bool,
+    /// Corner of the overlay box.
+    pub overlay_position: OverlayPosition,
+    /// Pixels per font pixel of the overlay's 5×7 font; 0 = from the frame height
+    /// (height / 360, at least 1: 2 at 720p, 3 at 1080p).
+    pub overlay_scale: u32,
+    /// Also show local time with its UTC offset (a second line).
+    pub overlay_local_time: bool,
 }
 
 impl Default for CameraConfig {
@@ -163,6 +193,10 @@ impl Default for CameraConfig {
             pattern: TestPattern::Ball,
             simulate_failure_after_seconds: None,
             simulate_stall_after_seconds: None,
+            overlay: true,
+            overlay_position: OverlayPosition::TopLeft,
+            overlay_scale: 0,
+            overlay_local_time: false,
         }
     }
 }
@@ -331,7 +365,20 @@ impl Default for DockConfig {
 pub struct EvidenceConfig {
     /// Directory of the device key (0700, key file 0600); default `<storage.path>/keys`.
     pub key_dir: Option<PathBuf>,
+    /// Footage encryption: `off` (the developer default: plain MPEG-TS) or `required`
+    /// (every segment encrypted to `recipients`; the shipped configs require it).
+    pub encryption: EncryptionMode,
+    /// The agency's public recipient files (`bodycam pki footage-key`), one or more
+    /// (e.g. agency and escrow). Read again at every segment: a change takes effect at
+    /// the next one.
+    pub recipients: Vec<PathBuf>,
 }
+
+/// `[evidence] encryption`.
+pub use crate::confidential::sealing::Mode as EncryptionMode;
+
+/// Most recipients a segment is wrapped to.
+pub const MAX_RECIPIENTS: usize = 16;
 
 /// The whole daemon configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]

@@ -6,7 +6,8 @@ use std::path::Path;
 
 use super::{
     AudioConfig, AudioSource, CameraConfig, CameraSource, Config, ConfigError, ControlsBackendKind,
-    ControlsConfig, DockConfig, MAX_PRE_EVENT_SECONDS, RecordingConfig, StorageConfig,
+    ControlsConfig, DockConfig, EncryptionMode, EvidenceConfig, MAX_OVERLAY_SCALE,
+    MAX_PRE_EVENT_SECONDS, MAX_RECIPIENTS, RecordingConfig, StorageConfig,
 };
 
 impl Config {
@@ -16,6 +17,7 @@ impl Config {
         self.audio.validate()?;
         self.recording.validate()?;
         self.storage.validate()?;
+        self.evidence.validate()?;
         self.dock.validate()?;
         self.controls.validate()
     }
@@ -55,6 +57,20 @@ impl CameraConfig {
         }
         range("camera.framerate", c.framerate, 1, 120)?;
         range("camera.bitrate_kbps", c.bitrate_kbps, 100, 50_000)?;
+        if c.source == CameraSource::Replay
+            && !Path::new(&c.device)
+                .join(crate::replay::VIDEO_FILE)
+                .is_file()
+        {
+            return Err(ConfigError::Invalid {
+                key: "camera.device",
+                reason: format!(
+                    "source `replay` needs a directory holding {} (and {} with audio)",
+                    crate::replay::VIDEO_FILE,
+                    crate::replay::AUDIO_FILE
+                ),
+            });
+        }
         if c.source == CameraSource::V4l2 {
             if c.device.is_empty() {
                 return Err(ConfigError::Invalid {
@@ -69,6 +85,12 @@ impl CameraConfig {
                 });
             }
         }
+        range(
+            "camera.overlay_scale",
+            c.overlay_scale,
+            0,
+            MAX_OVERLAY_SCALE,
+        )?;
         self.validate_simulated_faults()
     }
 
@@ -144,6 +166,41 @@ impl StorageConfig {
             range("storage.max_bytes", m, 512 * 1024, u64::MAX)?;
         }
         Ok(())
+    }
+}
+
+impl EvidenceConfig {
+    /// `[evidence]`: `required` needs at least one usable recipient file, each read
+    /// now (the error names the file); recipients with `off` are a mistake.
+    fn validate(&self) -> Result<(), ConfigError> {
+        match self.encryption {
+            EncryptionMode::Off if !self.recipients.is_empty() => Err(ConfigError::Invalid {
+                key: "evidence.encryption",
+                reason: "recipients are listed but encryption is \"off\": set encryption = \"required\" or remove them".into(),
+            }),
+            EncryptionMode::Off => Ok(()),
+            EncryptionMode::Required if self.recipients.is_empty() => Err(ConfigError::Invalid {
+                key: "evidence.recipients",
+                reason: "encryption = \"required\" needs at least one recipient file (bodycam pki footage-key)".into(),
+            }),
+            EncryptionMode::Required => {
+                if self.recipients.len() > MAX_RECIPIENTS {
+                    return Err(ConfigError::Invalid {
+                        key: "evidence.recipients",
+                        reason: format!("{} files: at most {MAX_RECIPIENTS}", self.recipients.len()),
+                    });
+                }
+                for p in &self.recipients {
+                    crate::confidential::keys::load_recipient(p).map_err(|e| {
+                        ConfigError::Invalid {
+                            key: "evidence.recipients",
+                            reason: e.to_string(),
+                        }
+                    })?;
+                }
+                Ok(())
+            }
+        }
     }
 }
 

@@ -96,6 +96,8 @@ pub enum LedMode {
     Stopping,
     /// No space left to record.
     StorageFull,
+    /// The store cannot be written (read-only, missing, I/O errors).
+    StorageFault,
     /// Something is broken.
     Fault,
     /// In the dock, idle.
@@ -128,6 +130,7 @@ pub struct LedInputs {
 /// | `Recording`       | On        | Off       | —         |
 /// | `Stopping`        | BlinkFast | Off       | —         |
 /// | `StorageFull`     | Off       | Off       | On        |
+/// | `StorageFault`    | BlinkSlow | Off       | On        |
 /// | `Fault`           | Off       | Off       | BlinkFast |
 /// | `Docked`          | Off       | BlinkSlow | —         |
 /// | `Offloading`      | Off       | BlinkFast | —         |
@@ -151,6 +154,7 @@ pub fn patterns_for(i: &LedInputs) -> LedPatterns {
         LedMode::Recording => (On, Off, None),
         LedMode::Stopping => (BlinkFast, Off, None),
         LedMode::StorageFull => (Off, Off, Some(On)),
+        LedMode::StorageFault => (BlinkSlow, Off, Some(On)),
         LedMode::Fault => (Off, Off, Some(BlinkFast)),
         LedMode::Docked => (Off, BlinkSlow, None),
         LedMode::Offloading => (Off, BlinkFast, None),
@@ -184,6 +188,8 @@ pub enum HapticCue {
     Marker,
     /// Three short pulses.
     Fault,
+    /// Two long pulses: the store cannot be written.
+    StorageFault,
 }
 
 const fn ms(v: u64) -> Duration {
@@ -198,11 +204,13 @@ impl HapticCue {
         const MARKER: [(Duration, Duration); 1] = [(ms(100), ms(0))];
         const FAULT: [(Duration, Duration); 3] =
             [(ms(100), ms(100)), (ms(100), ms(100)), (ms(100), ms(0))];
+        const STORAGE_FAULT: [(Duration, Duration); 2] = [(ms(400), ms(200)), (ms(400), ms(0))];
         match self {
             HapticCue::RecordingStarted => &STARTED,
             HapticCue::RecordingStopped => &STOPPED,
             HapticCue::Marker => &MARKER,
             HapticCue::Fault => &FAULT,
+            HapticCue::StorageFault => &STORAGE_FAULT,
         }
     }
 }
@@ -225,12 +233,13 @@ mod tests {
         LedPatterns { red, green, amber }
     }
 
-    const ALL_MODES: [LedMode; 9] = [
+    const ALL_MODES: [LedMode; 10] = [
         LedMode::Booting,
         LedMode::Ready,
         LedMode::Recording,
         LedMode::Stopping,
         LedMode::StorageFull,
+        LedMode::StorageFault,
         LedMode::Fault,
         LedMode::Docked,
         LedMode::Offloading,
@@ -245,6 +254,7 @@ mod tests {
             (LedMode::Recording, p(On, Off, Off)),
             (LedMode::Stopping, p(BlinkFast, Off, Off)),
             (LedMode::StorageFull, p(Off, Off, On)),
+            (LedMode::StorageFault, p(BlinkSlow, Off, On)),
             (LedMode::Fault, p(Off, Off, BlinkFast)),
             (LedMode::Docked, p(Off, BlinkSlow, Off)),
             (LedMode::Offloading, p(Off, BlinkFast, Off)),
@@ -266,7 +276,10 @@ mod tests {
             });
             let owns_amber = matches!(
                 mode,
-                LedMode::StorageFull | LedMode::Fault | LedMode::OffloadComplete
+                LedMode::StorageFull
+                    | LedMode::StorageFault
+                    | LedMode::Fault
+                    | LedMode::OffloadComplete
             );
             let amber = if owns_amber { plain.amber } else { BlinkSlow };
             assert_eq!(low, LedPatterns { amber, ..plain }, "{mode:?}");
@@ -354,11 +367,13 @@ mod tests {
         assert_eq!(on_times(HapticCue::RecordingStopped), vec![ms(600)]);
         assert_eq!(on_times(HapticCue::Marker), vec![ms(100)]);
         assert_eq!(on_times(HapticCue::Fault), vec![ms(100); 3]);
+        assert_eq!(on_times(HapticCue::StorageFault), vec![ms(400); 2]);
         for cue in [
             HapticCue::RecordingStarted,
             HapticCue::RecordingStopped,
             HapticCue::Marker,
             HapticCue::Fault,
+            HapticCue::StorageFault,
         ] {
             let pulses = cue.pulses();
             // Pulses are separated by a gap so they feel distinct; the last needs none.

@@ -5,7 +5,8 @@
 use tracing::{error, info, warn};
 
 use super::DaemonError;
-use crate::config::Config;
+use crate::confidential::sealing::Footage;
+use crate::config::{Config, EncryptionMode};
 use crate::evidence::audit::AuditLog;
 use crate::evidence::events::AuditEvent;
 use crate::evidence::identity::Identity;
@@ -40,13 +41,28 @@ pub(super) fn open_evidence(cfg: &Config, store: &mut Store) -> Result<Evidence,
         error!(offset, %reason, "the audit log is damaged before its end; left as it is");
     }
     let (media_head, audit_head) = found.heads_for(&own);
+    let footage = match cfg.evidence.encryption {
+        EncryptionMode::Off => Footage::off(),
+        EncryptionMode::Required => Footage::required(cfg.evidence.recipients.clone())?,
+    };
+    match footage.mode() {
+        EncryptionMode::Off => warn!(
+            "footage encryption is OFF ([evidence] encryption = \"off\"): segments are written as plain MPEG-TS that anyone holding the storage can play"
+        ),
+        EncryptionMode::Required => info!(
+            key_ids = %footage.key_ids().join(","),
+            "footage encryption required: every segment is encrypted to {} recipient(s); this camera cannot decrypt it",
+            footage.key_ids().len()
+        ),
+    }
     let mut signer = Signer::new(
         identity,
         Box::new(SystemTime),
         boot_id(),
         media_head,
         audit_head,
-    );
+    )
+    .with_footage(footage);
     let audit_path = store.audit_path();
     let mut audit =
         AuditLog::open(store.flash(), &audit_path).map_err(evidence_err(&audit_path))?;
@@ -97,6 +113,13 @@ pub(super) fn open_evidence(cfg: &Config, store: &mut Store) -> Result<Evidence,
             clock_synchronised: crate::clock::clock_synchronised(),
         },
     )?;
+    let encryption = AuditEvent::Encryption {
+        mode: signer.footage().mode().name().to_string(),
+        key_ids: signer.footage().key_ids(),
+        reason: "boot".into(),
+        error: None,
+    };
+    log(&mut signer, encryption)?;
     let recovered = store.recover(&mut signer)?;
     for r in &recovered {
         warn!(

@@ -6,30 +6,38 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::select;
 use tracing::{debug, error, info, warn};
 
-use super::recording::{end_reason, gesture_name, trigger_name};
+use super::recording::{end_reason, gesture_name, gesture_request, trigger_name};
 use super::timers::{self, ClockObservation, MARKER_FLASH, STORAGE_REFRESH, SYNC_INTERVAL};
 use super::{Input, Loop};
 use crate::capture::CaptureEvent;
 use crate::clock::TimeRef;
 use crate::evidence::events::{AuditEvent, ClockChange};
 use crate::evidence::sidecar::EndReason;
-use crate::recorder::{Action, Event, State};
+use crate::recorder::{Action, Event, Refusal, State};
+use crate::store::StoreError;
 
 /// Loop tick.
 const TICK: Duration = Duration::from_millis(100);
 
 impl Loop {
-    /// Append an audit entry; a failure is logged, never fatal to recording.
+    /// Append an audit entry. A failure is a storage fault (the log is on the same
+    /// medium): the store latches, never a crash.
     pub(super) fn audit(&mut self, event: AuditEvent) {
         if let Err(e) = self.audit.append(&mut self.signer, &event) {
             error!(error = %e, event = event.name(), "cannot append to the audit log");
+            let path = self.audit.path().to_path_buf();
+            self.storage_failed(StoreError::io("append to", &path, e));
         }
     }
 
-    /// Carry out the state machine's boot actions and publish the first status.
+    /// Carry out the state machine's boot actions and publish the first status. After a
+    /// storage fault at start-up, audit it now that the log can be written, then boot.
     pub(super) fn start(&mut self, boot_actions: Vec<Action>) {
         for a in boot_actions {
             self.execute(a);
+        }
+        if self.machine.state() == State::StorageFault {
+            self.recovered_at_start();
         }
         self.drain_queue();
         self.refresh_storage();
@@ -98,11 +106,19 @@ impl Loop {
         match input {
             Input::Gesture(g) => {
                 info!(gesture = gesture_name(g), "button gesture");
+                self.gesture = Some(g);
                 self.dispatch(Event::Gesture(g));
+                self.gesture = None;
             }
-            Input::Command(c) => {
+            Input::Command(c, reply) => {
                 info!(command = ?c, "control command");
+                self.refused = None;
                 self.dispatch(Event::Command(c));
+                let answer = match self.refused.take() {
+                    None => Ok(()),
+                    Some(r) => Err((r, self.refusal_text(r))),
+                };
+                let _ = reply.send(answer);
             }
             Input::Dock(docked) => self.on_dock_sense(docked),
             Input::DockCall(req, reply) => {
@@ -111,7 +127,7 @@ impl Loop {
             }
             Input::Head(nonce, reply) => {
                 let head = self.head_statement(&nonce);
-                let _ = reply.send(head);
+                let _ = reply.send(Ok(head));
             }
         }
     }
@@ -161,6 +177,30 @@ impl Loop {
         self.publish();
     }
 
+    /// What `ctl` prints for refusal `r`: the reason in words, with what is wrong.
+    fn refusal_text(&self, r: Refusal) -> String {
+        match r {
+            Refusal::StorageFull => format!(
+                "storage full ({} bytes left): offload in the dock to free space",
+                self.store.capacity().available_bytes
+            ),
+            Refusal::Docked => "the camera is in its dock: take it out to record".into(),
+            Refusal::Fault => match &self.last_fault {
+                Some(f) => format!("the camera is restarting after a fault ({f})"),
+                None => "the camera is restarting after a fault".into(),
+            },
+            Refusal::StorageFault => format!(
+                "storage fault: {}",
+                self.storage_fault
+                    .error()
+                    .unwrap_or("the store takes no writes")
+            ),
+            Refusal::NotRecording => "not recording".into(),
+            Refusal::AlreadyRecording => "already recording".into(),
+            Refusal::ShuttingDown => "the daemon is shutting down".into(),
+        }
+    }
+
     /// Bookkeeping on entering `state`.
     fn entered(&mut self, state: State) {
         match state {
@@ -173,6 +213,7 @@ impl Loop {
                     used_bytes: cap.used_bytes,
                 });
             }
+            State::StorageFault => self.entered_storage_fault(),
             State::Booting
             | State::Ready
             | State::Recording
@@ -211,16 +252,32 @@ impl Loop {
                 info!(stealth = on, "stealth mode");
                 self.audit(AuditEvent::Stealth { on });
             }
-            Action::Refused(r) => warn!(reason = ?r, "start refused"),
+            Action::Refused(r) => self.refuse(r),
             Action::OpenDock => self.open_dock(),
             Action::CloseDock => self.close_dock(),
             Action::Exit => self.exit = true,
         }
     }
 
+    /// A request was refused: remembered for the `ctl` answer, audited when an
+    /// officer's gesture made it.
+    fn refuse(&mut self, r: Refusal) {
+        let state = self.machine.state().name();
+        warn!(reason = r.name(), state, "request refused");
+        self.refused = Some(r);
+        if let Some(g) = self.gesture {
+            self.audit(AuditEvent::RequestRefused {
+                request: gesture_request(g).to_string(),
+                reason: r.name().to_string(),
+                trigger: format!("gesture:{}", gesture_name(g)),
+                state: state.to_string(),
+            });
+        }
+    }
+
     fn finalize_recording(&mut self, t: crate::recorder::Trigger) {
         self.flush_pending();
-        self.close_segment(end_reason(t));
+        self.close_segment(end_reason(t, self.storage_fault.no_space()));
         if let Some(r) = self.recording.take() {
             info!(recording = r.id(), seconds = r.seconds(), trigger = %trigger_name(t), "recording stopped");
             self.audit_stop(&r, t, "recording");
@@ -249,19 +306,21 @@ impl Loop {
             self.pipeline_failed(problem.reason());
         }
         let flowing = self.pipeline.capture.is_some() && self.pipeline.watch.flowing(now);
-        // Docked, the camera is stopped on purpose: the loop itself is what is watched.
-        if flowing || self.machine.state() == State::Docked {
+        // Docked or in a storage fault, the camera is stopped on purpose: the loop
+        // itself is what is watched (a storage fault is handled here, not by a restart).
+        if flowing || matches!(self.machine.state(), State::Docked | State::StorageFault) {
             self.notify.watchdog(now);
         }
         if let Some(rec) = self.recording.as_mut()
             && rec.unsynced_bytes() > 0
             && timers::due(self.last_sync, now, SYNC_INTERVAL)
         {
-            if let Err(e) = rec.checkpoint(&mut self.signer) {
+            if let Err(e) = self.store.checkpoint(rec, &mut self.signer) {
                 self.storage_failed(e);
             }
             self.last_sync = now;
         }
+        self.probe_storage(now);
         if self.marker_flash_until.is_some_and(|t| now >= t) {
             self.marker_flash_until = None;
         }

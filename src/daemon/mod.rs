@@ -30,7 +30,9 @@ mod publish;
 mod recording;
 mod requests;
 mod setup;
+mod standby;
 mod storage;
+mod storage_fault;
 pub mod timers;
 
 use std::collections::VecDeque;
@@ -49,7 +51,7 @@ use crate::evidence::audit::AuditLog;
 use crate::evidence::sidecar::CaptureInfo;
 use crate::interleave::Interleaver;
 use crate::prebuffer::PreEventBuffer;
-use crate::recorder::{Event, Machine};
+use crate::recorder::{Event, Machine, Refusal};
 use crate::status::{CameraStatus, Status};
 use crate::store::Store;
 use crate::store::recording::RecordingWriter;
@@ -57,6 +59,7 @@ use crate::systemd::Notifier;
 
 pub use dock_link::{DaemonDock, DockAnswer, DockReply, DockRequest, LoopCall};
 pub use setup::{Backends, CaptureSetup, gesture_timings};
+use storage_fault::StorageFault;
 use timers::{Backoff, ClockWatch, PipelineWatch};
 
 /// Errors that stop the daemon before or while it starts.
@@ -85,6 +88,10 @@ pub enum DaemonError {
         /// Cause.
         source: std::io::Error,
     },
+    /// A recipient file named by `[evidence] recipients` cannot be used (a
+    /// configuration error, exit 78).
+    #[error("invalid config value `evidence.recipients`: {0}")]
+    Recipients(#[from] crate::confidential::keys::KeyError),
     /// The dock API could not be set up (certificates, key, address).
     #[error(transparent)]
     Dock(#[from] crate::dock::DockError),
@@ -147,7 +154,9 @@ pub fn run(
     backends: Backends,
     shutdown: Shutdown,
 ) -> Result<(), DaemonError> {
-    let (mut d, boot_actions) = setup::build(cfg, backends, shutdown)?;
+    let Some((mut d, boot_actions)) = setup::build(cfg, backends, shutdown)? else {
+        return Ok(());
+    };
     d.start(boot_actions);
     d.run();
     d.finish();
@@ -159,15 +168,23 @@ pub fn run(
 enum Input {
     /// A recognised button gesture.
     Gesture(crate::controls::Gesture),
-    /// A `ctl` command (record, marker, stealth).
-    Command(crate::recorder::Command),
-    /// Sign a head statement for this nonce and answer on the channel (`ctl head`).
-    Head(Vec<u8>, Sender<crate::evidence::head::HeadStatement>),
+    /// A `ctl` command (record, marker, stealth); the loop answers what the machine did.
+    Command(crate::recorder::Command, Sender<CommandReply>),
+    /// Sign a head statement for this nonce and answer on the channel (`ctl head`), or
+    /// say why not.
+    Head(
+        Vec<u8>,
+        Sender<Result<crate::evidence::head::HeadStatement, String>>,
+    ),
     /// Dock sense changed (true = in the dock).
     Dock(bool),
     /// A dock API request that signs or changes state; answer on the channel.
     DockCall(DockRequest, Sender<DockReply>),
 }
+
+/// The loop's answer to a `ctl` command: carried out (or kept for later, like a start
+/// while booting), or refused, with the reason and a sentence for the operator.
+type CommandReply = Result<(), (Refusal, String)>;
 
 /// What is derived once from the configuration and the backends, and never changes
 /// while the daemon runs.
@@ -197,6 +214,13 @@ struct Settings {
     dock: Option<dock::DockSetup>,
     /// When the daemon started (uptime in the status).
     started: Instant,
+    /// What the burned-in overlay says besides the clock (camera id; the officer, once
+    /// assigned: HOOK for issue 14, call `set_officer` on it).
+    overlay_text: Arc<crate::capture::overlay::OverlayText>,
+    /// The short camera id the overlay shows.
+    camera_id: String,
+    /// The encoder's silent frame for pre-event audio whose sound is not kept.
+    silence: Option<crate::capture::silence::SilentFrame>,
 }
 
 /// The running capture pipeline and what the loop knows about it.
@@ -289,4 +313,10 @@ struct Loop {
     last_fault: Option<String>,
     /// The officer a dock assigned (`assignment.json`); given to each new recording.
     assignment: Option<crate::evidence::officer::Assignment>,
+    /// The refusal the last dispatched event led to, if any (answers `ctl`).
+    refused: Option<Refusal>,
+    /// The gesture being dispatched, if any (its refusals are audited).
+    gesture: Option<crate::controls::Gesture>,
+    /// The storage fault being handled: since when, why, and the probe back-off.
+    storage_fault: StorageFault,
 }

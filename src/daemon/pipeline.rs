@@ -133,7 +133,7 @@ impl Loop {
                     self.write(f);
                 }
             }
-            State::Docked | State::ShuttingDown => {}
+            State::Docked | State::StorageFault | State::ShuttingDown => {}
         }
     }
 }

@@ -32,6 +32,7 @@ fn led_mode(s: State, offload: Offload) -> LedMode {
         State::Recording => LedMode::Recording,
         State::Stopping | State::ShuttingDown => LedMode::Stopping,
         State::StorageFull => LedMode::StorageFull,
+        State::StorageFault => LedMode::StorageFault,
         State::Fault { .. } => LedMode::Fault,
         State::Docked => LedMode::Docked,
     }
@@ -48,7 +49,7 @@ fn offload(pending: Option<usize>, activity: Option<Instant>, now: Instant) -> O
     }
 }
 
-fn pattern_name(p: LedPattern) -> String {
+pub(super) fn pattern_name(p: LedPattern) -> String {
     serde_json::to_value(p)
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))
@@ -92,11 +93,13 @@ impl Loop {
             available_bytes: cap.available_bytes,
             stealth: self.machine.stealth(),
             leds: leds.unwrap_or_default(),
-            camera: self.settings.camera_status.clone(),
+            camera: self.camera_status(),
             controls: self.settings.controls_name.to_string(),
             pre_event_buffered_seconds: self.prebuffer.seconds(),
+            pre_event_buffered_bytes: self.prebuffer.bytes() as u64,
             pipeline_restarts: self.pipeline.restarts,
             last_fault: self.last_fault.clone(),
+            storage_fault: self.storage_fault.error().map(str::to_string),
             recovered_segments: self.recovered,
             storage_path: self.settings.storage_path.clone(),
             uptime_seconds: self.settings.started.elapsed().as_secs_f64(),
@@ -108,15 +111,39 @@ impl Loop {
                 .map(|r| r.officer().map(str::to_string))
                 .filter(|o| *o != self.assigned_officer())
                 .map(|o| crate::evidence::officer::officer_label(o.as_deref()).to_string()),
+            encryption: crate::status::EncryptionStatus {
+                mode: self.signer.footage().mode().name().to_string(),
+                key_ids: self.signer.footage().key_ids(),
+            },
         };
-        let line = match &s.recording_id {
-            Some(id) => format!("{} {id}, {:.0} h left", s.state, s.hours_left),
-            None => format!("{}, {:.0} h left", s.state, s.hours_left),
+        let line = match (&s.recording_id, &s.storage_fault) {
+            (_, Some(e)) => format!("{}: {e}", s.state),
+            (Some(id), None) => format!("{} {id}, {:.0} h left", s.state, s.hours_left),
+            (None, None) => format!("{}, {:.0} h left", s.state, s.hours_left),
         };
         self.notify.status(&line);
         if let Ok(mut g) = self.status.lock() {
             *g = s;
         }
+    }
+}
+
+impl Loop {
+    /// The camera's settings with what the overlay shows and has drawn so far.
+    fn camera_status(&self) -> crate::status::CameraStatus {
+        let mut c = self.settings.camera_status.clone();
+        c.overlay = self.settings.capture_shared.overlay.as_ref().map(|o| {
+            let n = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+            crate::status::OverlayStatus {
+                camera_id: self.settings.camera_id.clone(),
+                officer: self.settings.overlay_text.officer(),
+                frames: n(&o.stats.frames),
+                composed: n(&o.stats.composed),
+                copied: n(&o.stats.copied),
+                skipped: n(&o.stats.skipped),
+            }
+        });
+        c
     }
 }
 

@@ -6,13 +6,14 @@ use std::time::Instant;
 use tracing::{error, info, warn};
 
 use super::Loop;
+use crate::capture::silence;
 use crate::clock::{TimeRef, monotonic_ns};
+use crate::confidential::sealing::Notice;
 use crate::controls::Gesture;
 use crate::evidence::events::AuditEvent;
-use crate::evidence::sidecar::EndReason;
+use crate::evidence::sidecar::{AudioSilence, EndReason, SilenceReason};
 use crate::media::{Frame, StreamKind};
 use crate::recorder::{Event, Trigger};
-use crate::store::StoreError;
 use crate::store::recording::{NewRecording, Offer, RecordingWriter};
 
 /// What a trigger is called in `recording.json`, markers and the audit log.
@@ -22,6 +23,7 @@ pub(super) fn trigger_name(t: Trigger) -> String {
         Trigger::Ctl => "ctl".into(),
         Trigger::StorageFull => "storage_full".into(),
         Trigger::Shutdown => "shutdown".into(),
+        Trigger::StorageFault => "storage_fault".into(),
     }
 }
 
@@ -35,12 +37,25 @@ pub(super) fn gesture_name(g: Gesture) -> &'static str {
     }
 }
 
-/// Why the last segment of a recording stopped by `t` ended.
-pub(super) fn end_reason(t: Trigger) -> EndReason {
+/// What a gesture asks for, as the audit log names refused requests.
+pub(super) fn gesture_request(g: Gesture) -> &'static str {
+    match g {
+        Gesture::Double => "start",
+        Gesture::Hold => "stop",
+        Gesture::Single => "marker",
+        Gesture::Triple => "stealth",
+    }
+}
+
+/// Why the last segment of a recording stopped by `t` ended; a storage fault that
+/// was the filesystem running out of space (`no_space`) counts as full.
+pub(super) fn end_reason(t: Trigger, no_space: bool) -> EndReason {
     match t {
         Trigger::Gesture(_) | Trigger::Ctl => EndReason::Stopped,
         Trigger::StorageFull => EndReason::StorageFull,
         Trigger::Shutdown => EndReason::Shutdown,
+        Trigger::StorageFault if no_space => EndReason::StorageFull,
+        Trigger::StorageFault => EndReason::Fault,
     }
 }
 
@@ -51,16 +66,19 @@ impl Loop {
             recording_id: r.id().to_string(),
             trigger: trigger_name(t),
             seconds: r.seconds(),
-            segments: r.closed().len() as u64,
+            segments: r.closed_segments(),
             during: Some(during.to_string()),
         });
     }
 
     pub(super) fn open_recording(&mut self, t: Trigger) {
-        let pre = self.prebuffer.take();
+        let mut pre = self.prebuffer.take();
         let now = monotonic_ns();
         let pre_ns = pre.first().map_or(0, |f| now.saturating_sub(f.pts_ns));
-        let pre_audio = pre.iter().any(|f| f.kind == StreamKind::Audio);
+        let pre_audio = pre
+            .iter()
+            .any(|f| f.kind == StreamKind::Audio && !f.sound_dropped());
+        let silence = self.pre_event_silence(&mut pre);
         self.time = TimeRef::now();
         let plan = NewRecording {
             trigger: trigger_name(t),
@@ -68,12 +86,21 @@ impl Loop {
             segment_ns: self.settings.segment_ns,
             capture: self.settings.capture_info.clone(),
             officer: self.assigned_officer(),
+            pre_event_silence: silence.clone(),
         };
         let r = match self.store.new_recording(&self.time, plan) {
             Ok(r) => r,
             Err(e) => return self.storage_failed(e),
         };
         info!(recording = r.id(), trigger = %trigger_name(t), pre_event_seconds = pre_ns as f64 / 1e9, officer = ?r.officer(), "recording started");
+        if let Some(s) = &silence {
+            info!(
+                recording = r.id(),
+                frames = s.frames,
+                seconds = s.seconds,
+                "pre-event audio written as declared silence (recording.pre_event_audio = false)"
+            );
+        }
         self.audit(AuditEvent::RecordingStart {
             recording_id: r.id().to_string(),
             trigger: trigger_name(t),
@@ -88,7 +115,7 @@ impl Loop {
         // The pre-event footage came from RAM in one go: one sync and one checkpoint
         // cover all of it (not one per GOP).
         if let Some(rec) = self.recording.as_mut() {
-            match rec.checkpoint(&mut self.signer) {
+            match self.store.checkpoint(rec, &mut self.signer) {
                 Ok(()) => info!(recording = rec.id(), "pre-event footage durable and signed"),
                 Err(e) => self.storage_failed(e),
             }
@@ -104,37 +131,54 @@ impl Loop {
             // The segment checkpoints (sync + signed record) before each keyframe.
             self.last_sync = Instant::now();
         }
-        let before = rec.closed().len();
-        match rec.offer(
-            self.store.flash(),
-            &f,
-            self.store.budget(),
-            &self.time,
-            &mut self.signer,
-        ) {
-            Ok(Offer::Written(n)) => self.store.account(n),
-            Ok(Offer::Skipped) => {}
+        let before = rec.closed_segments();
+        match self.store.offer(rec, &f, &self.time, &mut self.signer) {
+            Ok(Offer::Written(_) | Offer::Skipped) => {}
             Ok(Offer::NoRoom) => {
                 warn!("storage full: finalising the recording");
                 self.queue.push_back(Event::StorageFull);
             }
             Err(e) => self.storage_failed(e),
         }
+        self.audit_recipient_notices();
         if let Some(rec) = self.recording.as_ref() {
-            let closed = rec.closed().len() - before;
+            let closed = rec.closed_segments() - before;
             if closed > 0 {
-                self.segments_written += closed as u64;
-                if let Some(m) = rec.closed().last() {
+                self.segments_written += closed;
+                if let Some(m) = rec.last_closed() {
                     info!(recording = %m.recording_id, sequence = m.sequence, seconds = m.duration_seconds, bytes = m.bytes, "segment closed");
                 }
             }
         }
     }
 
-    pub(super) fn storage_failed(&mut self, e: StoreError) {
-        error!(error = %e, "flash write failed: treating the store as full");
-        self.last_fault = Some(e.to_string());
-        self.queue.push_back(Event::StorageFull);
+    /// Audit what changed about the recipients when a segment opened (rotation, or
+    /// files that could not be read again).
+    fn audit_recipient_notices(&mut self) {
+        let mode = self.signer.footage().mode().name().to_string();
+        for n in self.signer.footage_mut().take_notices() {
+            let event = match n {
+                Notice::Rotated { key_ids } => {
+                    info!(key_ids = %key_ids.join(","), "footage recipients changed: in force from this segment on");
+                    AuditEvent::Encryption {
+                        mode: mode.clone(),
+                        key_ids,
+                        reason: "rotated".into(),
+                        error: None,
+                    }
+                }
+                Notice::Unreadable { error, key_ids } => {
+                    error!(%error, "cannot read the footage recipients again: the previous ones stay in force");
+                    AuditEvent::Encryption {
+                        mode: mode.clone(),
+                        key_ids,
+                        reason: "unreadable".into(),
+                        error: Some(error),
+                    }
+                }
+            };
+            self.audit(event);
+        }
     }
 
     pub(super) fn close_segment(&mut self, reason: EndReason) {
@@ -142,14 +186,18 @@ impl Loop {
         let Some(rec) = self.recording.as_mut() else {
             return;
         };
-        match rec.close_segment(self.store.flash(), reason, &time, &mut self.signer) {
+        match self
+            .store
+            .close_segment(rec, reason, &time, &mut self.signer)
+        {
             Ok(Some((m, _))) => {
                 self.segments_written += 1;
                 info!(recording = %m.recording_id, sequence = m.sequence, seconds = m.duration_seconds, bytes = m.bytes, reason = ?reason, "segment closed");
             }
             Ok(None) => {}
             Err(e) => {
-                error!(error = %e, "cannot finalise segment (its media stays on flash; recovery will close it at next start)")
+                error!(error = %e, "cannot finalise segment (its media stays on flash; recovery closes it once the medium takes writes)");
+                self.storage_failed(e);
             }
         }
         self.last_sync = Instant::now();
@@ -169,5 +217,30 @@ impl Loop {
             trigger: trigger_name(t),
             utc: crate::clock::rfc3339(time.utc),
         });
+    }
+}
+
+impl Loop {
+    /// Put the encoder's silent frame in place of every pre-event audio frame whose
+    /// sound was not kept, and declare the span for `recording.json` and the first
+    /// segment's sidecar. Without a silent frame those frames are dropped (that span
+    /// then has no audio, as before).
+    fn pre_event_silence(&self, pre: &mut Vec<Frame>) -> Option<AudioSilence> {
+        let Some(silent) = self.settings.silence.as_ref() else {
+            silence::drop_dropped(pre);
+            return None;
+        };
+        let base = pre.first()?.pts_ns;
+        let span = silence::fill_dropped(pre, silent)?;
+        let first_pts_90k = crate::ts::timeline_90k(span.first_pts_ns, base);
+        let end_pts_90k = crate::ts::timeline_90k(span.end_ns, base);
+        Some(AudioSilence {
+            frames: span.frames,
+            first_pts_90k,
+            end_pts_90k,
+            seconds: (span.end_ns - span.first_pts_ns) as f64 / 1e9,
+            reason: SilenceReason::PreEventAudioDisabled,
+            frame_hex: hex::encode(silent.bytes()),
+        })
     }
 }

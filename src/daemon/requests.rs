@@ -10,11 +10,13 @@ use crossbeam_channel::Sender;
 use super::{DaemonError, Input};
 use crate::controls::sim::{SimAction, SimButton};
 use crate::ctl::{self, ButtonAction, CtlServer, RecordAction, Request, Response};
-use crate::recorder::Command;
+use crate::recorder::{Command, Refusal};
 use crate::status::Status;
 
 /// How long `ctl head` waits for the loop to sign.
 const HEAD_ANSWER: Duration = Duration::from_secs(5);
+/// How long a `ctl` command waits for the loop to say what the machine did.
+const COMMAND_ANSWER: Duration = Duration::from_secs(5);
 /// Answer when the loop has stopped taking inputs.
 const SHUTTING_DOWN: &str = "the daemon is shutting down";
 
@@ -64,10 +66,20 @@ fn status_of(status: &Mutex<Status>) -> Response {
     }
 }
 
+/// Pass a command to the loop and answer with what the machine did: carried out, or
+/// refused with its reason.
 fn command(input: &Sender<Input>, c: Command) -> Response {
-    match input.send(Input::Command(c)) {
-        Ok(()) => Response::ok(),
-        Err(_) => Response::error(SHUTTING_DOWN),
+    let (tx, rx) = crossbeam_channel::bounded(1);
+    if input.send(Input::Command(c, tx)).is_err() {
+        return Response::refused(Refusal::ShuttingDown.name(), SHUTTING_DOWN);
+    }
+    match rx.recv_timeout(COMMAND_ANSWER) {
+        Ok(Ok(())) => Response::ok(),
+        Ok(Err((why, text))) => Response::refused(why.name(), text),
+        Err(_) => Response::error(format!(
+            "the daemon did not answer within {} s",
+            COMMAND_ANSWER.as_secs()
+        )),
     }
 }
 
@@ -112,10 +124,11 @@ fn head(input: &Sender<Input>, nonce: &str) -> Response {
         return Response::error(SHUTTING_DOWN);
     }
     match rx.recv_timeout(HEAD_ANSWER) {
-        Ok(head) => Response {
+        Ok(Ok(head)) => Response {
             head: Some(head),
             ..Response::ok()
         },
+        Ok(Err(why)) => Response::error(why),
         Err(_) => Response::error("the daemon did not answer"),
     }
 }

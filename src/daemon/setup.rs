@@ -12,11 +12,12 @@ use crossbeam_channel::{Sender, bounded, unbounded};
 use tracing::{debug, info};
 
 use super::dock::DockSetup;
+use super::storage_fault::StorageFault;
 use super::timers::{Backoff, ClockWatch, PipelineWatch, clock_offset_ms};
 use super::{DaemonError, Input, Loop, PipelineState, Settings, Shutdown, boot, requests};
 use crate::capture::{self, CaptureShared, CapturedFrame, Encoder};
 use crate::clock::TimeRef;
-use crate::config::{Config, ControlsBackendKind};
+use crate::config::{CameraSource, Config, ControlsBackendKind};
 use crate::controls::sim::{SimButton, SimulatedControls};
 use crate::controls::{self, ControlsBackend, Gesture, GestureTimings};
 use crate::evidence::sidecar::CaptureInfo;
@@ -44,6 +45,10 @@ pub struct CaptureSetup {
     pub encoder: &'static str,
     /// The AAC encoder element, if audio is captured.
     pub audio_encoder: Option<&'static str>,
+    /// The encoder's silent frame, put in place of pre-event audio whose sound is not
+    /// kept (`recording.pre_event_audio = false`); `None` without audio, with pre-event
+    /// audio, or if the encoder could not make one (then that span has no audio).
+    pub silence: Option<capture::silence::SilentFrame>,
 }
 
 /// The hardware and sockets the daemon runs on, picked once at start.
@@ -80,12 +85,18 @@ impl Backends {
     /// socket bound at its path, the real filesystem.
     pub fn from_config(cfg: &Config, encoder: Encoder) -> Result<Backends, DaemonError> {
         capture::check_elements(cfg)?;
-        let aac = if cfg.audio.enabled {
-            Some(capture::resolve_aac()?)
-        } else {
-            None
+        let replay = cfg.camera.source == CameraSource::Replay;
+        let aac = match (cfg.audio.enabled, replay) {
+            (false, _) => None,
+            // Replayed audio is encoded already.
+            (true, true) => Some("replay"),
+            (true, false) => Some(capture::resolve_aac()?),
         };
         let description = capture::pipeline_description(cfg, encoder, aac);
+        let silence = match aac {
+            Some(aac) if !cfg.recording.pre_event_audio => silent_frame(cfg, aac),
+            Some(_) | None => None,
+        };
         let (controls, sim_button) = controls_backend(cfg, gesture_timings(cfg))?;
         let dock_pin = match cfg.controls.backend {
             ControlsBackendKind::Gpio => cfg.controls.dock_pin,
@@ -94,8 +105,9 @@ impl Backends {
         Ok(Backends {
             capture: CaptureSetup {
                 description,
-                encoder: encoder.element(),
+                encoder: if replay { "replay" } else { encoder.element() },
                 audio_encoder: aac,
+                silence,
             },
             controls,
             sim_button,
@@ -103,6 +115,21 @@ impl Backends {
             ctl: crate::ctl::bind(&cfg.socket_path())?,
             flash: Arc::new(RealFlash),
         })
+    }
+}
+
+/// Encode silence once through the live audio branch's encoder settings.
+fn silent_frame(cfg: &Config, aac: &str) -> Option<capture::silence::SilentFrame> {
+    let tail = capture::audio_encoder_description(cfg, aac);
+    match capture::silence::SilentFrame::from_encoder(&tail, capture::AUDIO_SINK) {
+        Ok(f) => {
+            debug!(bytes = f.bytes().len(), adts = %hex::encode(f.bytes()), "silent AAC frame");
+            Some(f)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "no silent AAC frame: the pre-event span of a recording will have no audio track");
+            None
+        }
     }
 }
 
@@ -146,13 +173,102 @@ fn spawn_err(what: &'static str) -> impl Fn(std::io::Error) -> DaemonError {
     move |source| DaemonError::Spawn { what, source }
 }
 
-/// Everything the loop needs, started, and the state machine's first actions: store and evidence opened (with recovery), the
-/// controls' threads, the control socket server and the dock sense watcher.
+/// The store and the evidence opened on it (identity, chain heads, audit log, boot
+/// entries, recovery): what the loop needs of the medium.
+pub(super) struct Medium {
+    /// The store.
+    pub store: Store,
+    /// The signer, audit log and what recovery closed.
+    pub evidence: boot::Evidence,
+}
+
+/// Why the medium could not be opened.
+pub(super) enum Opening {
+    /// The medium cannot be read or written (read-only, missing, full, I/O errors): the
+    /// daemon waits in `storage-fault` and tries again.
+    Retry(DaemonError),
+    /// Something a retry cannot change (a corrupt or missing device key with evidence
+    /// on flash): the daemon stops (exit 70).
+    Fatal(DaemonError),
+}
+
+/// What the overlay shows for the camera before its store (and so its device id) opens.
+const UNKNOWN_CAMERA_ID: &str = "--------";
+
+/// The short camera id the overlay shows, from the medium's device identity.
+fn camera_id_of(medium: &Medium) -> String {
+    capture::overlay::short_camera_id(&hex::encode(medium.evidence.signer.identity().device_id()))
+}
+
+/// Open the store and its evidence at `cfg.storage.path`.
+pub(super) fn open_medium(cfg: &Config, flash: &Arc<dyn Flash>) -> Result<Medium, Opening> {
+    let retry = |e: DaemonError| Opening::Retry(e);
+    let mut store = Store::open(&cfg.storage, cfg.footage_bytes_per_second(), flash.clone())
+        .map_err(|e| retry(e.into()))?;
+    match boot::open_evidence(cfg, &mut store) {
+        Ok(evidence) => Ok(Medium { store, evidence }),
+        Err(e) if medium_error(&e) => Err(Opening::Retry(e)),
+        Err(e) => Err(Opening::Fatal(e)),
+    }
+}
+
+/// Whether `e` (from opening the evidence) is the medium failing rather than what is
+/// on it: the key directory, the audit log, a journal cannot be read or written.
+fn medium_error(e: &DaemonError) -> bool {
+    use crate::evidence::identity::IdentityError;
+    match e {
+        DaemonError::Store(_) | DaemonError::Evidence { .. } => true,
+        DaemonError::Identity(IdentityError::Io { .. }) => true,
+        DaemonError::Identity(_)
+        | DaemonError::Recipients(_)
+        | DaemonError::Capture(_)
+        | DaemonError::Controls(_)
+        | DaemonError::Ctl(_)
+        | DaemonError::Dock(_)
+        | DaemonError::Spawn { .. } => false,
+    }
+}
+
+/// What runs whether or not the store could be opened: the inputs, the controls' threads,
+/// the control socket server, the dock sense watcher, systemd notifications and the
+/// settings.
+pub(super) struct Parts {
+    /// Derived once from the config.
+    pub settings: Settings,
+    /// Inputs from the other threads.
+    pub input_rx: crossbeam_channel::Receiver<Input>,
+    /// The caller's shutdown signal.
+    pub shutdown: Shutdown,
+    /// The controls' threads.
+    pub controls: controls::ControlsHandle,
+    /// The status snapshot.
+    pub status: Arc<Mutex<Status>>,
+    /// The control socket server.
+    pub ctl: Option<crate::ctl::CtlServer>,
+    /// systemd notifications.
+    pub notify: Notifier,
+}
+
+impl Parts {
+    /// Stop the threads (when the daemon stops before its loop ran).
+    pub(super) fn stop(mut self) {
+        if let Some(ctl) = self.ctl.take() {
+            ctl.stop();
+        }
+        self.controls.shutdown();
+    }
+}
+
+/// Everything the loop needs, started, and the state machine's first actions: store and
+/// evidence opened (with recovery), the controls' threads, the control socket server and
+/// the dock sense watcher. When the store cannot be opened the daemon waits in
+/// `storage-fault` ([`super::standby`]) until it can; `None` when it was shut down
+/// meanwhile.
 pub(super) fn build(
     cfg: Config,
     backends: Backends,
     shutdown: Shutdown,
-) -> Result<(Loop, Vec<Action>), DaemonError> {
+) -> Result<Option<(Loop, Vec<Action>)>, DaemonError> {
     let started = Instant::now();
     let Backends {
         capture: capture_setup,
@@ -164,8 +280,10 @@ pub(super) fn build(
     } = backends;
     debug!(pipeline = %capture_setup.description, "capture pipeline");
 
-    let mut store = Store::open(&cfg.storage, cfg.footage_bytes_per_second(), flash)?;
-    let evidence = boot::open_evidence(&cfg, &mut store)?;
+    let first = match open_medium(&cfg, &flash) {
+        Err(Opening::Fatal(e)) => return Err(e),
+        other => other,
+    };
 
     let (input_tx, input_rx) = unbounded::<Input>();
     let timings = gesture_timings(&cfg);
@@ -183,7 +301,19 @@ pub(super) fn build(
     }
     let dock = DockSetup::from_config(&cfg, input_tx)?;
 
-    let settings = settings(&cfg, &capture_setup, controls_name, dock, started);
+    // The device id is in the store: unknown until it opens (storage-fault at start).
+    let camera_id = match &first {
+        Ok(medium) => camera_id_of(medium),
+        Err(_) => UNKNOWN_CAMERA_ID.to_string(),
+    };
+    let settings = settings(
+        &cfg,
+        &capture_setup,
+        controls_name,
+        dock,
+        started,
+        &camera_id,
+    );
     info!(
         camera = %settings.capture_info.source,
         encoder = %settings.capture_info.encoder,
@@ -191,16 +321,77 @@ pub(super) fn build(
         data = %cfg.storage.path.display(),
         "bodycam daemon starting"
     );
+    let mut parts = Parts {
+        settings,
+        input_rx,
+        shutdown,
+        controls,
+        status,
+        ctl: Some(ctl),
+        notify: Notifier::new(),
+    };
+    let (machine, boot_actions, medium, fault) = match first {
+        Ok(medium) => {
+            let (machine, actions) = Machine::boot();
+            (machine, actions, medium, StorageFault::default())
+        }
+        Err(Opening::Retry(e)) | Err(Opening::Fatal(e)) => {
+            match super::standby::wait(&cfg, &flash, &mut parts, e) {
+                Ok(Some((machine, medium, fault))) => (machine, Vec::new(), medium, fault),
+                Ok(None) => {
+                    parts.stop();
+                    return Ok(None);
+                }
+                Err(e) => {
+                    parts.stop();
+                    return Err(e);
+                }
+            }
+        }
+    };
+    let camera_id = camera_id_of(&medium);
+    parts.settings.overlay_text.set_camera(&camera_id);
+    parts.settings.camera_id = camera_id;
+    Ok(Some((
+        new_loop(&cfg, parts, medium, machine, fault),
+        boot_actions,
+    )))
+}
+
+/// The loop, from what runs anyway, the opened medium and the machine.
+fn new_loop(
+    cfg: &Config,
+    parts: Parts,
+    medium: Medium,
+    machine: Machine,
+    storage_fault: StorageFault,
+) -> Loop {
+    let Parts {
+        settings,
+        input_rx,
+        shutdown,
+        controls,
+        status,
+        ctl,
+        notify,
+    } = parts;
+    let Medium { store, evidence } = medium;
     let pre_event_ns = u64::from(cfg.recording.pre_event_seconds) * 1_000_000_000;
     // Bound the pre-event RAM at twice the configured bitrate's worth, plus a GOP.
     let pre_event_cap = ((cfg.footage_bytes_per_second() * 2.0)
         * f64::from(cfg.recording.pre_event_seconds + 1)) as usize;
     let (frames_tx, frames_rx) = bounded::<CapturedFrame>(FRAME_QUEUE);
     let (events_tx, events_rx) = unbounded();
-    let (machine, boot_actions) = Machine::boot();
     let now = Instant::now();
     let assignment = super::assignment::load(store.root());
-    let d = Loop {
+    // The burned-in picture names the officer from the start (`OFC <id>`).
+    settings.overlay_text.set_officer(
+        assignment
+            .as_ref()
+            .and_then(|a| a.officer.as_ref())
+            .map(|o| o.as_str()),
+    );
+    Loop {
         machine,
         queue: Default::default(),
         exit: false,
@@ -210,7 +401,8 @@ pub(super) fn build(
             pre_event_ns,
             cfg.recording.pre_event_audio && cfg.audio.enabled,
             pre_event_cap.max(MIN_PRE_EVENT_BYTES),
-        ),
+        )
+        .with_audio_timestamps(settings.silence.is_some()),
         interleaver: Interleaver::new(cfg.audio.enabled, INTERLEAVE_LAG_NS),
         pipeline: PipelineState {
             capture: None,
@@ -237,8 +429,8 @@ pub(super) fn build(
         leds: None,
         marker_flash_until: None,
         status,
-        notify: Notifier::new(),
-        ctl: Some(ctl),
+        notify,
+        ctl,
         dock_server: None,
         dock_activity: None,
         offload_pending: None,
@@ -246,9 +438,11 @@ pub(super) fn build(
         recovered: evidence.recovered,
         last_fault: None,
         assignment,
+        refused: None,
+        gesture: None,
+        storage_fault,
         settings,
-    };
-    Ok((d, boot_actions))
+    }
 }
 
 /// A thread that forwards the controls' gestures to the loop.
@@ -275,7 +469,11 @@ fn settings(
     controls_name: &'static str,
     dock: Option<DockSetup>,
     started: Instant,
+    camera_id: &str,
 ) -> Settings {
+    let overlay_text = capture::overlay::OverlayText::new(camera_id);
+    let overlay = capture::overlay::OverlaySpec::from_config(&cfg.camera)
+        .map(|spec| capture::overlay::Overlay::new(spec, overlay_text.clone()));
     let capture_info = CaptureInfo {
         source: format!("{:?}", cfg.camera.source).to_lowercase(),
         encoder: capture.encoder.to_string(),
@@ -291,6 +489,7 @@ fn settings(
         height: cfg.camera.height,
         framerate: cfg.camera.framerate,
         audio_encoder: capture.audio_encoder.map(str::to_string),
+        overlay: None,
     };
     let secs = |s: Option<u32>| s.map(|s| Duration::from_secs(u64::from(s)));
     Settings {
@@ -303,7 +502,17 @@ fn settings(
             fail_after: secs(cfg.camera.simulate_failure_after_seconds),
             stall_after: secs(cfg.camera.simulate_stall_after_seconds),
             failed_once: AtomicBool::new(false),
+            overlay,
+            replay: (cfg.camera.source == CameraSource::Replay).then(|| {
+                crate::replay::ReplaySource::new(
+                    cfg.camera.device.clone().into(),
+                    cfg.camera.framerate,
+                )
+            }),
         }),
+        overlay_text,
+        camera_id: camera_id.to_string(),
+        silence: capture.silence.clone(),
         delete_after_ack: cfg.storage.delete_after_ack,
         set_clock: cfg.dock.set_clock,
         reserve_hours: cfg.storage.reserve_hours,

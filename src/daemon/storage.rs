@@ -13,7 +13,8 @@ impl Loop {
         if let Err(e) = self.store.refresh() {
             warn!(error = %e, "cannot read free space");
         }
-        if self.store.capacity().low {
+        // Not while latched: a deletion must be audited, and the log may not take it.
+        if self.store.capacity().low && self.store.latched().is_none() {
             self.free_acknowledged(None);
         }
         let cap = self.store.capacity();
@@ -48,6 +49,7 @@ impl Loop {
             | State::StorageFull
             | State::Fault { .. }
             | State::Docked
+            | State::StorageFault
             | State::ShuttingDown => {}
         }
     }

@@ -6,8 +6,10 @@
 //! The server only reads files below [`DockBackend::store_root`] and never touches the
 //! recorder's state: everything else goes through the small [`DockBackend`] trait, which
 //! the daemon implements. Ids from the URL are validated ([`crate::layout`]) before any path is
-//! built. Connections are bounded ([`DockLimits::max_connections`]); TLS handshakes,
-//! request headers, request handling and stalled sockets all time out.
+//! built. Authenticated connections are bounded ([`DockLimits::max_connections`]) apart
+//! from handshakes in progress ([`DockLimits::max_handshakes`]), so sockets that never
+//! authenticate cannot starve a dock; TLS handshakes, request headers, request handling
+//! and stalled sockets all time out.
 //!
 //! Endpoints (all JSON errors are `{"error": "..."}`):
 //!
@@ -41,6 +43,7 @@ use crate::evidence::officer::OfficerId;
 use crate::store::offload::AckError;
 use wire::{AckReply, AssignmentReply, DeviceInfo, OffloadState, TimeReply};
 
+pub use api::router;
 pub use server::{DockServer, serve, serve_with};
 pub use tls::server_tls;
 
@@ -99,8 +102,13 @@ pub struct Ack {
 /// Limits that keep a slow or malicious client from tying up the camera.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DockLimits {
-    /// Connections served at once; more wait in the kernel's accept queue.
+    /// Authenticated connections served at once (after the TLS handshake, with a
+    /// client certificate from the agency CA); more wait for a slot.
     pub max_connections: usize,
+    /// TLS handshakes in progress at once. Sockets that have not authenticated never
+    /// hold a connection slot; when this many are handshaking, the oldest is dropped
+    /// to let a new one in (an idle socket is older than a dock's handshake).
+    pub max_handshakes: usize,
     /// Time for a client to complete the TLS handshake.
     pub handshake_timeout: Duration,
     /// Time for a client to send a request's headers (also the keep-alive idle time).
@@ -120,6 +128,7 @@ impl Default for DockLimits {
     fn default() -> Self {
         DockLimits {
             max_connections: 8,
+            max_handshakes: 64,
             handshake_timeout: Duration::from_secs(10),
             header_timeout: Duration::from_secs(15),
             request_timeout: Duration::from_secs(30),

@@ -1,11 +1,18 @@
-//! The accept loop: bounded connections, TLS handshake with a deadline, HTTP/1.1 with a
-//! header deadline, stalled sockets closed, and a graceful stop when the shutdown future
-//! fires. [`DockServer`] runs it on its own thread and runtime for the (synchronous)
-//! daemon.
+//! The accept loop: TLS handshakes with a deadline, bounded apart from the connections
+//! served, HTTP/1.1 with a header deadline, stalled sockets closed, and a graceful stop
+//! when the shutdown future fires. [`DockServer`] runs it on its own thread and runtime
+//! for the (synchronous) daemon.
+//!
+//! A connection first takes a *handshake* permit ([`DockLimits::max_handshakes`]); only
+//! once its client has authenticated (mutual TLS) does it wait for one of the
+//! [`DockLimits::max_connections`] slots. Sockets that connect and never start TLS thus
+//! hold handshake permits, never the slots the dock's downloads need; when every
+//! handshake permit is taken, the oldest handshake is dropped to admit the new socket.
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
@@ -14,7 +21,7 @@ use hyper_util::service::TowerToHyperService;
 use rustls::ServerConfig;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot, watch};
-use tokio::task::JoinSet;
+use tokio::task::{AbortHandle, JoinSet};
 use tokio_rustls::TlsAcceptor;
 use tracing::{debug, info, warn};
 
@@ -54,18 +61,28 @@ pub async fn serve_with(
     let acceptor = TlsAcceptor::from(tls);
     let app = api::router(backend, &limits);
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let handshakes = Arc::new(Semaphore::new(limits.max_handshakes.max(1)));
+    let pending = Handshaking::default();
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut conns = JoinSet::new();
     tokio::pin!(shutdown);
     loop {
-        // A free slot first: excess clients wait in the kernel's accept queue.
-        let permit = tokio::select! {
-            biased;
-            () = &mut shutdown => break,
-            p = slots.clone().acquire_owned() => match p {
-                Ok(p) => p,
-                Err(_) => break,
-            },
+        // A handshake permit first: when all are taken, the oldest handshake makes way.
+        let permit = match handshakes.clone().try_acquire_owned() {
+            Ok(p) => p,
+            Err(_) => {
+                if pending.evict_oldest() {
+                    debug!("dock API: every handshake permit taken; dropped the oldest");
+                }
+                tokio::select! {
+                    biased;
+                    () = &mut shutdown => break,
+                    p = handshakes.clone().acquire_owned() => match p {
+                        Ok(p) => p,
+                        Err(_) => break,
+                    },
+                }
+            }
         };
         let (tcp, peer) = tokio::select! {
             biased;
@@ -80,15 +97,22 @@ pub async fn serve_with(
             },
         };
         while conns.try_join_next().is_some() {}
-        conns.spawn(connection(
+        let id = pending.next_id();
+        let handle = conns.spawn(connection(
             tcp,
             peer,
             acceptor.clone(),
             app.clone(),
             limits.clone(),
             stop_rx.clone(),
-            permit,
+            Admission {
+                handshake: permit,
+                slots: slots.clone(),
+                pending: pending.clone(),
+                id,
+            },
         ));
+        pending.started(id, handle);
     }
     drop(listener);
     let _ = stop_tx.send(true);
@@ -108,7 +132,72 @@ pub async fn serve_with(
     Ok(())
 }
 
-/// One client connection; holds `_permit` (its slot) until it ends.
+/// The handshakes in progress, oldest first, so that the oldest can be dropped when
+/// every handshake permit is taken.
+#[derive(Debug, Clone, Default)]
+struct Handshaking(Arc<Mutex<HandshakeList>>);
+
+/// The last id handed out, and the handshakes in progress (id, task), oldest first.
+#[derive(Debug, Default)]
+struct HandshakeList {
+    last_id: u64,
+    running: VecDeque<(u64, AbortHandle)>,
+}
+
+impl Handshaking {
+    fn next_id(&self) -> u64 {
+        match self.0.lock() {
+            Ok(mut g) => {
+                g.last_id += 1;
+                g.last_id
+            }
+            Err(_) => 0,
+        }
+    }
+
+    fn started(&self, id: u64, handle: AbortHandle) {
+        if let Ok(mut g) = self.0.lock() {
+            // A handshake that already ended (very fast, or refused) is not listed.
+            if !handle.is_finished() {
+                g.running.push_back((id, handle));
+            }
+        }
+    }
+
+    /// The handshake `id` ended (authenticated, refused or timed out).
+    fn ended(&self, id: u64) {
+        if let Ok(mut g) = self.0.lock() {
+            g.running.retain(|(i, _)| *i != id);
+        }
+    }
+
+    /// Drop the oldest handshake still in progress; whether there was one.
+    fn evict_oldest(&self) -> bool {
+        let oldest = self.0.lock().ok().and_then(|mut g| g.running.pop_front());
+        match oldest {
+            Some((_, handle)) => {
+                handle.abort();
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// What lets a connection in: its handshake permit, then a slot once authenticated.
+struct Admission {
+    /// Held during the TLS handshake only.
+    handshake: OwnedSemaphorePermit,
+    /// The connection slots, taken after the handshake.
+    slots: Arc<Semaphore>,
+    /// Where this handshake is listed (for eviction) until it ends.
+    pending: Handshaking,
+    /// This connection's entry there.
+    id: u64,
+}
+
+/// One client connection: the TLS handshake under a handshake permit, then the HTTP
+/// connection under a slot, held until it ends.
 async fn connection(
     tcp: TcpStream,
     peer: SocketAddr,
@@ -116,8 +205,14 @@ async fn connection(
     app: Router,
     limits: DockLimits,
     mut stop: watch::Receiver<bool>,
-    _permit: OwnedSemaphorePermit,
+    admission: Admission,
 ) {
+    let Admission {
+        handshake: handshake_permit,
+        slots,
+        pending,
+        id,
+    } = admission;
     let _ = tcp.set_nodelay(true);
     let io = StallGuard::new(tcp, limits.stall_timeout);
     let handshake = tokio::time::timeout(limits.handshake_timeout, acceptor.accept(io));
@@ -126,19 +221,31 @@ async fn connection(
             Ok(Ok(s)) => s,
             Ok(Err(e)) => {
                 info!(%peer, error = %e, "dock API: TLS handshake refused");
+                pending.ended(id);
                 return;
             }
             Err(_) => {
                 info!(%peer, "dock API: TLS handshake timed out");
+                pending.ended(id);
                 return;
             }
         },
         () = stopped(&mut stop) => return,
     };
+    pending.ended(id);
+    drop(handshake_permit);
     if let Some(cert) = tls.get_ref().1.peer_certificates().and_then(|c| c.first()) {
         let fingerprint = hex::encode(crate::evidence::record::sha256(cert));
         info!(%peer, client_sha256 = %fingerprint, "dock API: client connected");
     }
+    // Authenticated: wait for a slot (a dock never opens more than it needs).
+    let _slot = tokio::select! {
+        s = slots.acquire_owned() => match s {
+            Ok(s) => s,
+            Err(_) => return,
+        },
+        () = stopped(&mut stop) => return,
+    };
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout)

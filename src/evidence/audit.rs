@@ -1,4 +1,8 @@
 //! The signed, chained, append-only audit log (`<storage.path>/evidence/audit.log`).
+//!
+//! Blocks for the next entries are kept allocated past the log's end
+//! ([`AUDIT_RESERVE`]), so that the entries that record a full filesystem (the storage
+//! error, the recording it stopped) can still be written.
 
 use std::path::{Path, PathBuf};
 
@@ -6,6 +10,9 @@ use crate::evidence::Signer;
 use crate::evidence::events::AuditEvent;
 use crate::evidence::payload::{Audit, Payload};
 use crate::flash::{Flash, FlashFile};
+
+/// Blocks kept allocated past the audit log's end (a few dozen entries).
+pub const AUDIT_RESERVE: u64 = 16 * 1024;
 
 /// The audit log, open for appending.
 #[derive(Debug)]
@@ -20,11 +27,35 @@ pub struct AuditLog {
 impl AuditLog {
     /// Open (creating) the log at `path`.
     pub fn open(flash: &dyn Flash, path: &Path) -> std::io::Result<AuditLog> {
-        Ok(AuditLog {
+        let mut log = AuditLog {
             path: path.to_path_buf(),
             file: flash.open_append(path)?,
             failed: false,
-        })
+        };
+        log.top_up();
+        Ok(log)
+    }
+
+    /// Open the log again after a failed write, once the medium takes writes again
+    /// (the caller has cut a torn record off its end and resumed the chain from it).
+    pub fn reopen(&mut self, flash: &dyn Flash) -> std::io::Result<()> {
+        self.file = flash.open_append(&self.path)?;
+        self.failed = false;
+        self.top_up();
+        Ok(())
+    }
+
+    /// Whether an earlier write failed (nothing is appended until [`AuditLog::reopen`]).
+    pub fn failed(&self) -> bool {
+        self.failed
+    }
+
+    /// Keep [`AUDIT_RESERVE`] allocated past the end; best effort (a full filesystem
+    /// still has what was reserved before).
+    fn top_up(&mut self) {
+        if let Err(e) = self.file.reserve(AUDIT_RESERVE) {
+            tracing::debug!(error = %e, "cannot top up the audit log's reserve");
+        }
     }
 
     /// Path of the log.
@@ -36,7 +67,7 @@ impl AuditLog {
     pub fn append(&mut self, signer: &mut Signer, event: &AuditEvent) -> std::io::Result<()> {
         if self.failed {
             return Err(std::io::Error::other(
-                "an earlier audit write failed; the audit log is closed until restart",
+                "an earlier audit write failed; the audit log is closed until the medium takes writes again",
             ));
         }
         let rec = signer.sign_audit(&Payload::Audit(Audit {
@@ -47,8 +78,9 @@ impl AuditLog {
             .file
             .write_all(&rec)
             .and_then(|()| self.file.sync_data());
-        if written.is_err() {
-            self.failed = true;
+        match &written {
+            Ok(()) => self.top_up(),
+            Err(_) => self.failed = true,
         }
         written
     }

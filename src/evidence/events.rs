@@ -180,6 +180,55 @@ pub enum AuditEvent {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         recording_open: Option<String>,
     },
+    /// Footage encryption in force: at every boot, and when the recipients change.
+    Encryption {
+        /// `off` or `required`.
+        mode: String,
+        /// Key ids of the recipients new segments are wrapped to (empty when off).
+        key_ids: Vec<String>,
+        /// `boot`; `rotated` (the recipient files name other keys, in force from the
+        /// next segment); `unreadable` (they could not be read again: the keys listed
+        /// stay in force).
+        reason: String,
+        /// With `unreadable`: why.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
+    /// A request an officer's gesture made was refused (a `ctl` refusal is answered to
+    /// its caller instead).
+    RequestRefused {
+        /// What was asked: `start`, `stop` or `marker`.
+        request: String,
+        /// Why: `docked`, `storage_full`, `fault`, `storage_fault`, …
+        reason: String,
+        /// The gesture (`gesture:double`).
+        trigger: String,
+        /// Recorder state at the time.
+        state: String,
+    },
+    /// The store could not be written (a write or fsync failed, or it could not be
+    /// opened at start): it latched and the camera entered `storage-fault`.
+    StorageError {
+        /// The error.
+        error: String,
+        /// The filesystem (or a quota) was out of space.
+        no_space: bool,
+        /// Recorder state when it happened (`start` when the store could not be opened).
+        state: String,
+        /// UTC when it happened (the entry is written later when the log could not be
+        /// written then).
+        utc: String,
+    },
+    /// A probe write and fsync succeeded after a storage error: the store takes writes
+    /// again.
+    StorageRecovered {
+        /// Seconds since the error.
+        seconds: f64,
+        /// Probes that failed before this one.
+        failed_probes: u64,
+        /// Segments the error had left open, closed by recovery now.
+        recovered_segments: u64,
+    },
 }
 
 /// How the wall clock changed (`detail.change`).
@@ -227,7 +276,7 @@ pub enum EventError {
 
 impl AuditEvent {
     /// Every event name, in the order of the enum.
-    pub const NAMES: [&'static str; 21] = [
+    pub const NAMES: [&'static str; 25] = [
         "boot",
         "unclean_shutdown",
         "shutdown",
@@ -249,6 +298,10 @@ impl AuditEvent {
         "docked",
         "undocked",
         "officer_assigned",
+        "encryption",
+        "request_refused",
+        "storage_error",
+        "storage_recovered",
     ];
 
     /// The `event` field.
@@ -275,6 +328,10 @@ impl AuditEvent {
             AuditEvent::Docked { .. } => "docked",
             AuditEvent::Undocked { .. } => "undocked",
             AuditEvent::OfficerAssigned { .. } => "officer_assigned",
+            AuditEvent::Encryption { .. } => "encryption",
+            AuditEvent::RequestRefused { .. } => "request_refused",
+            AuditEvent::StorageError { .. } => "storage_error",
+            AuditEvent::StorageRecovered { .. } => "storage_recovered",
         }
     }
 
@@ -396,6 +453,29 @@ mod tests {
                 previous: None,
                 dock: Some(s("dock-1")),
                 recording_open: None,
+            },
+            AuditEvent::Encryption {
+                mode: s("required"),
+                key_ids: vec![s("00")],
+                reason: s("boot"),
+                error: None,
+            },
+            AuditEvent::RequestRefused {
+                request: s("start"),
+                reason: s("docked"),
+                trigger: s("gesture:double"),
+                state: s("docked"),
+            },
+            AuditEvent::StorageError {
+                error: s("No space left on device"),
+                no_space: true,
+                state: s("recording"),
+                utc: s("2026-01-01T00:00:00.000Z"),
+            },
+            AuditEvent::StorageRecovered {
+                seconds: 3.5,
+                failed_probes: 2,
+                recovered_segments: 0,
             },
         ]
     }

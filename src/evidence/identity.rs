@@ -94,9 +94,22 @@ impl PublicIdentity {
         };
         let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
         let id: PublicIdentity = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+        if id.format != IDENTITY_FORMAT {
+            return Err(bad(format!(
+                "format is {:?}, not {IDENTITY_FORMAT:?}",
+                id.format
+            )));
+        }
+        if id.algorithm != "ed25519" {
+            return Err(bad(format!(
+                "algorithm is {:?}, not \"ed25519\"",
+                id.algorithm
+            )));
+        }
         let key = id
             .public_key_bytes()
-            .ok_or_else(|| bad("public_key is not 64 hex digits".into()))?;
+            .filter(|k| hex::encode(k) == id.public_key)
+            .ok_or_else(|| bad("public_key is not 64 lower-case hex digits".into()))?;
         if hex::encode(device_id_for(&key)) != id.device_id {
             return Err(bad("device_id does not match public_key".into()));
         }
@@ -343,5 +356,27 @@ mod tests {
         let path = d.path().join("id.json");
         std::fs::write(&path, serde_json::to_string(&p).unwrap()).unwrap();
         assert!(PublicIdentity::load(&path).is_err());
+    }
+
+    /// docs/EVIDENCE-FORMAT.md section 2: the format tag, the algorithm and lower-case hex.
+    #[test]
+    fn identity_file_must_have_its_format_algorithm_and_lower_case_hex() {
+        let d = tempfile::tempdir().unwrap();
+        let (id, _) = Identity::load_or_create(&d.path().join("keys"), false).unwrap();
+        let path = d.path().join("id.json");
+        let load = |p: &PublicIdentity| {
+            std::fs::write(&path, serde_json::to_string(p).unwrap()).unwrap();
+            PublicIdentity::load(&path)
+        };
+        assert_eq!(load(&id.public()).unwrap(), id.public());
+        let mut p = id.public();
+        p.format = "bodycam-identity/2".into();
+        assert!(load(&p).is_err());
+        let mut p = id.public();
+        p.algorithm = "ecdsa-p256".into();
+        assert!(load(&p).is_err());
+        let mut p = id.public();
+        p.public_key = p.public_key.to_ascii_uppercase();
+        assert!(load(&p).is_err());
     }
 }

@@ -21,6 +21,7 @@ pub mod verify;
 use ring::signature::Ed25519KeyPair;
 
 use crate::clock;
+use crate::confidential::sealing::Footage;
 use identity::Identity;
 use payload::Payload;
 use record::{ClockState, Header, Kind, Writer};
@@ -106,6 +107,8 @@ pub struct Signer {
     media: ChainHead,
     audit: ChainHead,
     clock_override: Option<ClockState>,
+    /// Whether (and to whom) new segments are encrypted.
+    footage: Footage,
 }
 
 impl Signer {
@@ -124,7 +127,24 @@ impl Signer {
             media,
             audit,
             clock_override: None,
+            footage: Footage::off(),
         }
+    }
+
+    /// Encrypt new segments as `footage` says (the default is [`Footage::off`]).
+    pub fn with_footage(mut self, footage: Footage) -> Signer {
+        self.footage = footage;
+        self
+    }
+
+    /// The encryption mode and recipients in force.
+    pub fn footage(&self) -> &Footage {
+        &self.footage
+    }
+
+    /// The same, to seal a new segment or read its notices.
+    pub fn footage_mut(&mut self) -> &mut Footage {
+        &mut self.footage
     }
 
     /// The identity.
@@ -140,6 +160,13 @@ impl Signer {
     /// Audit chain head.
     pub fn audit_head(&self) -> ChainHead {
         self.audit
+    }
+
+    /// Continue both chains from the heads found on flash: after a write that failed,
+    /// a record signed but never stored must not leave a gap before the next one.
+    pub fn resume_chains(&mut self, media: ChainHead, audit: ChainHead) {
+        self.media = media;
+        self.audit = audit;
     }
 
     /// Record that the clock was set by a trusted source (dock); until the next boot.
@@ -171,7 +198,7 @@ impl Signer {
         payload.encode(&mut w);
         let rec = record::seal(self.key(), &w.finish());
         self.media = ChainHead {
-            count: self.media.count + 1,
+            count: self.media.count.saturating_add(1),
             hash: record::sha256(&rec),
         };
         rec
@@ -184,7 +211,7 @@ impl Signer {
         payload.encode(&mut w);
         let rec = record::seal(self.key(), &w.finish());
         self.audit = ChainHead {
-            count: self.audit.count + 1,
+            count: self.audit.count.saturating_add(1),
             hash: record::sha256(&rec),
         };
         rec

@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use crate::confidential::wrap::{WRAPPED_LEN, WrappedKey};
 use crate::evidence::record::{DecodeError, Header, Kind, RawRecord, Reader, Writer};
 use crate::evidence::sidecar::EndReason;
 
@@ -93,6 +94,23 @@ pub struct Recovery {
     pub sidecar_sha256: [u8; 32],
 }
 
+/// Keys (format v2): the first record of an encrypted segment, before its first
+/// checkpoint. Its content key wrapped to each recipient (docs/EVIDENCE-FORMAT.md §9).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SegmentKeys {
+    /// Recording id.
+    pub recording_id: String,
+    /// Segment sequence number.
+    pub segment: u32,
+    /// AEAD of the wrapped keys and the chunks (1 = ChaCha20-Poly1305).
+    pub aead: u8,
+    /// Commitment to the content key.
+    #[serde(serialize_with = "hex32")]
+    pub commitment: [u8; 32],
+    /// The content key wrapped to each recipient (at least one).
+    pub recipients: Vec<WrappedKey>,
+}
+
 /// Audit-log entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Audit {
@@ -125,6 +143,8 @@ pub enum Payload {
     Final(Final),
     /// See [`Recovery`].
     Recovery(Recovery),
+    /// See [`SegmentKeys`].
+    Keys(SegmentKeys),
     /// See [`Audit`].
     Audit(Audit),
     /// See [`Head`].
@@ -175,6 +195,7 @@ impl Payload {
             Payload::Checkpoint(_) => Kind::Checkpoint,
             Payload::Final(_) => Kind::Final,
             Payload::Recovery(_) => Kind::Recovery,
+            Payload::Keys(_) => Kind::Keys,
             Payload::Audit(_) => Kind::Audit,
             Payload::Head(_) => Kind::Head,
         }
@@ -221,6 +242,18 @@ impl Payload {
                 w.bytes(&r.segment_sha256);
                 w.u64(r.journal_torn_bytes);
                 w.bytes(&r.sidecar_sha256);
+            }
+            Payload::Keys(k) => {
+                w.str(&k.recording_id);
+                w.u32(k.segment);
+                w.u8(k.aead);
+                w.bytes(&k.commitment);
+                w.u16(k.recipients.len().min(u16::MAX as usize) as u16);
+                for r in k.recipients.iter().take(u16::MAX as usize) {
+                    w.bytes(&r.key_id);
+                    w.bytes(&r.ephemeral);
+                    w.bytes(&r.wrapped);
+                }
             }
             Payload::Audit(a) => {
                 w.str(&a.event);
@@ -291,6 +324,7 @@ impl Payload {
                 journal_torn_bytes: r.u64()?,
                 sidecar_sha256: r.array()?,
             }),
+            Kind::Keys => Payload::Keys(decode_keys(r)?),
             Kind::Audit => Payload::Audit(Audit {
                 event: r.str()?,
                 detail: r.str()?,
@@ -311,6 +345,42 @@ impl Payload {
         r.end()?;
         Ok(p)
     }
+}
+
+/// The fields of a keys record.
+fn decode_keys(r: &mut Reader<'_>) -> Result<SegmentKeys, DecodeError> {
+    let recording_id = r.str()?;
+    let segment = r.u32()?;
+    let aead = r.u8()?;
+    if aead != crate::confidential::AEAD_CHACHA20_POLY1305 {
+        return Err(DecodeError::Value {
+            field: "aead",
+            value: aead,
+        });
+    }
+    let commitment = r.array()?;
+    let n = r.u16()?;
+    if n == 0 {
+        return Err(DecodeError::Value {
+            field: "recipient_count",
+            value: 0,
+        });
+    }
+    let mut recipients = Vec::with_capacity(usize::from(n));
+    for _ in 0..n {
+        recipients.push(WrappedKey {
+            key_id: r.array()?,
+            ephemeral: r.array()?,
+            wrapped: r.array::<WRAPPED_LEN>()?,
+        });
+    }
+    Ok(SegmentKeys {
+        recording_id,
+        segment,
+        aead,
+        commitment,
+        recipients,
+    })
 }
 
 /// A decoded record.
@@ -410,6 +480,17 @@ mod tests {
                 segment_sha256: [5; 32],
                 journal_torn_bytes: 17,
                 sidecar_sha256: [6; 32],
+            }),
+            Payload::Keys(SegmentKeys {
+                recording_id: "r".into(),
+                segment: 4,
+                aead: 1,
+                commitment: [7; 32],
+                recipients: vec![WrappedKey {
+                    key_id: [1; 16],
+                    ephemeral: [2; 32],
+                    wrapped: [3; WRAPPED_LEN],
+                }],
             }),
             Payload::Audit(Audit {
                 event: "boot".into(),

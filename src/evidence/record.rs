@@ -5,7 +5,7 @@
 //! record   = magic "BCR1" | body_len u32 | body | signature [64]
 //! signed   = "bodycam-evidence-v1" 0x00 | body        (Ed25519)
 //! hash     = SHA-256(record)                            (the whole record, magic to signature)
-//! body     = version u8 (1) | kind u8 | device_id [16] | counter u64 | prev_hash [32]
+//! body     = version u8 (2; 1 is still read) | kind u8 | device_id [16] | counter u64 | prev_hash [32]
 //!            | utc_ms i64 | clock u8 | mono_ns u64 | boot_id [16] | payload
 //! ```
 //! Integers are big-endian; `str` is a u16 byte length followed by UTF-8. See
@@ -18,8 +18,10 @@ use ring::signature::{ED25519, Ed25519KeyPair, UnparsedPublicKey};
 pub const MAGIC: &[u8; 4] = b"BCR1";
 /// Domain-separation prefix of the signed message.
 pub const SIGN_CONTEXT: &[u8] = b"bodycam-evidence-v1\0";
-/// Format version in every body.
-pub const VERSION: u8 = 1;
+/// Format version written in every body (docs/EVIDENCE-FORMAT.md §8).
+pub const VERSION: u8 = 2;
+/// Oldest format version still read (v1 stores keep verifying).
+pub const MIN_VERSION: u8 = 1;
 /// Ed25519 signature length.
 pub const SIG_LEN: usize = 64;
 /// Largest body accepted when decoding (a journal record is far smaller).
@@ -37,6 +39,9 @@ pub enum Kind {
     Final,
     /// Closes a segment left open by a crash, signed after restart (media chain).
     Recovery,
+    /// A segment's content key wrapped to its recipients: the first record of an
+    /// encrypted segment (media chain; format v2).
+    Keys,
     /// An audit-log entry (audit chain).
     Audit,
     /// A statement of both chain heads bound to a caller's nonce (no chain).
@@ -50,6 +55,7 @@ impl Kind {
             Kind::Checkpoint => 1,
             Kind::Final => 2,
             Kind::Recovery => 3,
+            Kind::Keys => 4,
             Kind::Audit => 16,
             Kind::Head => 32,
         }
@@ -61,6 +67,7 @@ impl Kind {
             1 => Some(Kind::Checkpoint),
             2 => Some(Kind::Final),
             3 => Some(Kind::Recovery),
+            4 => Some(Kind::Keys),
             16 => Some(Kind::Audit),
             32 => Some(Kind::Head),
             _ => None,
@@ -260,11 +267,16 @@ impl<'a> Reader<'a> {
     pub fn new(body: &'a [u8]) -> Result<(Header, Reader<'a>), DecodeError> {
         let mut r = Reader { buf: body, pos: 0 };
         let version = r.u8()?;
-        if version != VERSION {
+        if !(MIN_VERSION..=VERSION).contains(&version) {
             return Err(DecodeError::Version(version));
         }
         let kind_code = r.u8()?;
-        let kind = Kind::from_code(kind_code).ok_or(DecodeError::Kind(kind_code))?;
+        let kind = match Kind::from_code(kind_code) {
+            // Keys records exist from format v2 on.
+            Some(Kind::Keys) if version < 2 => None,
+            k => k,
+        }
+        .ok_or(DecodeError::Kind(kind_code))?;
         let device_id = r.array::<DEVICE_ID_LEN>()?;
         let counter = r.u64()?;
         let prev_hash = r.array::<32>()?;

@@ -102,4 +102,54 @@ pub struct SegmentMeta {
     /// unassigned). Absent in v1 sidecars, read as null.
     #[serde(default)]
     pub officer: Option<String>,
+    /// Spans of this segment's audio that are encoded silence standing in for sound
+    /// that was not recorded (counted in `audio_frames`); absent when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub audio_silence: Vec<AudioSilence>,
+    /// Present when the media is encrypted (format v2; absent in plain segments, so
+    /// their sidecars are as in v1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<SidecarEncryption>,
+}
+
+/// How an encrypted segment's media is sealed (docs/EVIDENCE-FORMAT.md §9). Nothing in
+/// it tells what the footage shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SidecarEncryption {
+    /// `chacha20-poly1305`.
+    pub aead: String,
+    /// Key ids of the recipients the content key is wrapped to (hex).
+    pub key_ids: Vec<String>,
+    /// Whole chunks in the media file.
+    pub chunks: u32,
+}
+
+/// Why audio frames of a segment hold encoded silence instead of captured sound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SilenceReason {
+    /// Pre-event footage with `recording.pre_event_audio = false`: the sound captured
+    /// before the start was never kept; its frames' timestamps were.
+    PreEventAudioDisabled,
+}
+
+/// A span of audio frames that are the encoder's silent frame, put in place of sound
+/// that was not recorded (docs/EVIDENCE-FORMAT.md, "Inserted silence").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AudioSilence {
+    /// Silent frames in the span (each one ADTS frame, one PES).
+    pub frames: u64,
+    /// PTS of the first silent frame, 90 kHz, on the segment's timeline.
+    pub first_pts_90k: u64,
+    /// End of the span (the last silent frame's PTS plus its duration): where captured
+    /// sound resumes.
+    pub end_pts_90k: u64,
+    /// Length of the span in seconds.
+    pub seconds: f64,
+    /// Why.
+    pub reason: SilenceReason,
+    /// The silent frame's exact bytes (hex): every audio frame of the span is this.
+    pub frame_hex: String,
 }

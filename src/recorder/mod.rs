@@ -26,6 +26,8 @@ pub enum Trigger {
     StorageFull,
     /// The daemon is shutting down (SIGTERM).
     Shutdown,
+    /// A write or fsync on the store failed (the store is latched).
+    StorageFault,
 }
 
 /// A request from the control socket.
@@ -68,12 +70,20 @@ pub enum Event {
     Undocked,
     /// SIGTERM / SIGINT.
     Shutdown,
+    /// The store cannot be written: a write or fsync failed (the store latched), or it
+    /// could not be opened at start.
+    StorageFault,
+    /// A probe write and fsync succeeded after a storage fault: the store takes writes
+    /// again.
+    StorageRecovered,
 }
 
 /// Feedback through the haptic motor.
 pub use crate::controls::leds::HapticCue;
 
-/// Why a request was refused.
+/// Why a request was refused. The first four refuse a start (felt as
+/// [`HapticCue::Fault`] when a gesture asked); the others answer a `ctl` request that
+/// would change nothing (a gesture that changes nothing stays silent, as it always was).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Refusal {
@@ -81,6 +91,31 @@ pub enum Refusal {
     StorageFull,
     /// The camera is in its dock: take it out to record.
     Docked,
+    /// The pipeline failed and is being restarted.
+    Fault,
+    /// The store cannot be written (see [`State::StorageFault`]).
+    StorageFault,
+    /// A stop or a marker while no recording is open.
+    NotRecording,
+    /// A start while a recording is open (or suspended by a fault).
+    AlreadyRecording,
+    /// The daemon is shutting down.
+    ShuttingDown,
+}
+
+impl Refusal {
+    /// The name used in `ctl --json` answers and the audit log (`storage_full`, …).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Refusal::StorageFull => "storage_full",
+            Refusal::Docked => "docked",
+            Refusal::Fault => "fault",
+            Refusal::StorageFault => "storage_fault",
+            Refusal::NotRecording => "not_recording",
+            Refusal::AlreadyRecording => "already_recording",
+            Refusal::ShuttingDown => "shutting_down",
+        }
+    }
 }
 
 /// What the daemon loop must do.
@@ -142,6 +177,13 @@ pub enum Action {
 ///   requests are refused; undocking boots the pipeline again. A recording that was in
 ///   progress when the camera was docked continues (the dock API already serves its
 ///   closed segments) and the camera enters `Docked` once it is stopped.
+/// - `StorageFault`: the store cannot be written: a write or fsync failed (the store
+///   latched, like redb's `PreviousIo`) or it could not be opened at start (read-only
+///   mount, missing directory). What could be closed was closed, the pipeline is
+///   stopped and start requests are refused; the loop probes the medium with a
+///   back-off. A probe write and fsync that succeed ([`Event::StorageRecovered`]) boot
+///   the pipeline again (or dock, if docked meanwhile). Docked, the dock API stays
+///   open: what is on the store can still be read and offloaded.
 /// - `ShuttingDown`: SIGTERM was received; the open segment was finalised. Terminal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -164,6 +206,8 @@ pub enum State {
     /// See the enum documentation.
     Docked,
     /// See the enum documentation.
+    StorageFault,
+    /// See the enum documentation.
     ShuttingDown,
 }
 
@@ -178,6 +222,7 @@ impl State {
             State::StorageFull => "storage-full",
             State::Fault { .. } => "fault",
             State::Docked => "docked",
+            State::StorageFault => "storage-fault",
             State::ShuttingDown => "shutting-down",
         }
     }
@@ -213,6 +258,15 @@ impl Machine {
             },
             vec![Action::StartPipeline],
         )
+    }
+
+    /// A machine that starts in `StorageFault` (the store could not be opened), and the
+    /// actions that tell the officer. The pipeline is not started until the store is
+    /// back ([`Event::StorageRecovered`]).
+    pub fn boot_in_storage_fault() -> (Machine, Vec<Action>) {
+        let (mut m, _) = Machine::boot();
+        m.state = State::StorageFault;
+        (m, vec![Action::Haptic(HapticCue::StorageFault)])
     }
 
     /// Current state.
@@ -254,7 +308,8 @@ impl Machine {
             State::StorageFull => self.on_storage_full(event, &mut out),
             State::Fault { resume } => self.on_fault(resume, event, &mut out),
             State::Docked => self.on_docked(event, &mut out),
-            State::ShuttingDown => on_shutting_down(event),
+            State::StorageFault => self.on_storage_fault(event, &mut out),
+            State::ShuttingDown => on_shutting_down(event, &mut out),
         }
         out
     }
@@ -290,6 +345,8 @@ impl Machine {
             | Event::RecordingFinalized
             | Event::StorageFull
             | Event::StorageAvailable
+            | Event::StorageFault
+            | Event::StorageRecovered
             | Event::Shutdown => ControlFlow::Continue(()),
         }
     }
@@ -303,12 +360,21 @@ impl Machine {
             Event::Shutdown => self.shut_down(out),
             // Docked while booting: the dock is entered once the pipeline proved it runs.
             Event::Docked | Event::Undocked => {}
-            Event::RetryDue | Event::RecordingFinalized | Event::StorageLow(_) => {}
+            Event::StorageFault => self.enter_storage_fault(out),
+            Event::RetryDue
+            | Event::RecordingFinalized
+            | Event::StorageLow(_)
+            | Event::StorageRecovered => {}
             Event::Gesture(_) | Event::Command(_) => match request(event) {
                 // Kept until the pipeline runs.
                 Some(Request::Start(t)) => self.pending_start = Some(t),
-                Some(Request::Stop(_)) => self.pending_start = None,
-                Some(Request::Marker(_)) | None => {}
+                // A stop cancels a start asked for meanwhile; without one it does nothing.
+                Some(Request::Stop(t)) if self.pending_start.take().is_none() => {
+                    refuse_ctl(t, Refusal::NotRecording, out)
+                }
+                Some(Request::Stop(_)) => {}
+                Some(Request::Marker(t)) => refuse_ctl(t, Refusal::NotRecording, out),
+                None => {}
             },
         }
     }
@@ -321,13 +387,18 @@ impl Machine {
             Event::StorageAvailable => self.storage_full = false,
             Event::Docked => self.enter_docked(true, out),
             Event::Undocked => {}
+            Event::StorageFault => self.enter_storage_fault(out),
             Event::PipelineRunning
             | Event::RetryDue
             | Event::RecordingFinalized
-            | Event::StorageLow(_) => {}
+            | Event::StorageLow(_)
+            | Event::StorageRecovered => {}
             Event::Gesture(_) | Event::Command(_) => match request(event) {
                 Some(Request::Start(t)) => self.open(t, out),
-                Some(Request::Stop(_) | Request::Marker(_)) | None => {}
+                Some(Request::Stop(t) | Request::Marker(t)) => {
+                    refuse_ctl(t, Refusal::NotRecording, out)
+                }
+                None => {}
             },
         }
     }
@@ -351,14 +422,20 @@ impl Machine {
             // The recording goes on; its closed segments can already be offloaded.
             Event::Docked => out.push(Action::OpenDock),
             Event::Undocked => out.push(Action::CloseDock),
+            Event::StorageFault => {
+                out.push(Action::FinalizeRecording(Trigger::StorageFault));
+                self.enter_storage_fault(out);
+            }
             Event::PipelineRunning
             | Event::RetryDue
             | Event::RecordingFinalized
-            | Event::StorageLow(_) => {}
+            | Event::StorageLow(_)
+            | Event::StorageRecovered => {}
             Event::Gesture(_) | Event::Command(_) => match request(event) {
                 Some(Request::Stop(t)) => self.stop(t, out),
                 Some(Request::Marker(t)) => add_marker(t, out),
-                Some(Request::Start(_)) | None => {}
+                Some(Request::Start(t)) => refuse_ctl(t, Refusal::AlreadyRecording, out),
+                None => {}
             },
         }
     }
@@ -372,11 +449,18 @@ impl Machine {
             Event::StorageFull => self.enter_storage_full(),
             Event::Shutdown => self.shut_down(out),
             Event::StorageAvailable => self.storage_full = false,
-            Event::PipelineRunning | Event::RetryDue | Event::StorageLow(_) => {}
+            Event::StorageFault => self.enter_storage_fault(out),
+            Event::PipelineRunning
+            | Event::RetryDue
+            | Event::StorageLow(_)
+            | Event::StorageRecovered => {}
             Event::Gesture(_) | Event::Command(_) => match request(event) {
                 // Kept until the segment is final.
                 Some(Request::Start(t)) => self.pending_start = Some(t),
-                Some(Request::Stop(_) | Request::Marker(_)) | None => {}
+                Some(Request::Stop(t) | Request::Marker(t)) => {
+                    refuse_ctl(t, Refusal::NotRecording, out)
+                }
+                None => {}
             },
         }
     }
@@ -393,13 +477,18 @@ impl Machine {
             Event::PipelineFailed => self.fail(false, out),
             Event::Shutdown => self.shut_down(out),
             Event::StorageFull => self.storage_full = true,
+            Event::StorageFault => self.enter_storage_fault(out),
             Event::PipelineRunning
             | Event::RetryDue
             | Event::RecordingFinalized
-            | Event::StorageLow(_) => {}
+            | Event::StorageLow(_)
+            | Event::StorageRecovered => {}
             Event::Gesture(_) | Event::Command(_) => match request(event) {
                 Some(Request::Start(_)) => refuse(Refusal::StorageFull, out),
-                Some(Request::Stop(_) | Request::Marker(_)) | None => {}
+                Some(Request::Stop(t) | Request::Marker(t)) => {
+                    refuse_ctl(t, Refusal::NotRecording, out)
+                }
+                None => {}
             },
         }
     }
@@ -424,12 +513,21 @@ impl Machine {
             }
             Event::StorageFull => self.storage_full = true,
             Event::StorageAvailable => self.storage_full = false,
-            Event::RecordingFinalized | Event::StorageLow(_) => {}
+            Event::StorageFault => {
+                if resume {
+                    out.push(Action::EndSuspendedRecording(Trigger::StorageFault));
+                }
+                self.enter_storage_fault(out);
+            }
+            Event::RecordingFinalized | Event::StorageLow(_) | Event::StorageRecovered => {}
             Event::Gesture(_) | Event::Command(_) => match request(event) {
-                // Record as soon as the camera works again.
-                Some(Request::Start(t)) if !resume => self.pending_start = Some(t),
+                // The camera does not work now: say so rather than promise a recording.
+                Some(Request::Start(_)) if !resume => refuse(Refusal::Fault, out),
+                // The suspended recording resumes by itself.
+                Some(Request::Start(t)) => refuse_ctl(t, Refusal::AlreadyRecording, out),
                 Some(Request::Stop(t)) => self.stop_in_fault(resume, t, out),
-                Some(Request::Start(_) | Request::Marker(_)) | None => {}
+                Some(Request::Marker(t)) => refuse_ctl(t, Refusal::NotRecording, out),
+                None => {}
             },
         }
     }
@@ -447,15 +545,47 @@ impl Machine {
             }
             Event::StorageFull => self.storage_full = true,
             Event::StorageAvailable => self.storage_full = false,
+            // The dock API stays open: the store can still be read.
+            Event::StorageFault => self.enter_storage_fault(out),
             Event::Docked
+            | Event::PipelineRunning
+            | Event::PipelineFailed
+            | Event::RetryDue
+            | Event::RecordingFinalized
+            | Event::StorageLow(_)
+            | Event::StorageRecovered => {}
+            Event::Gesture(_) | Event::Command(_) => match request(event) {
+                Some(Request::Start(_)) => refuse(Refusal::Docked, out),
+                Some(Request::Stop(t) | Request::Marker(t)) => {
+                    refuse_ctl(t, Refusal::NotRecording, out)
+                }
+                None => {}
+            },
+        }
+    }
+
+    fn on_storage_fault(&mut self, event: Event, out: &mut Vec<Action>) {
+        match event {
+            Event::StorageRecovered => self.storage_recovered(out),
+            // Whatever is on the store may still be read: serve it.
+            Event::Docked => out.push(Action::OpenDock),
+            Event::Undocked => out.push(Action::CloseDock),
+            Event::Shutdown => self.shut_down(out),
+            Event::StorageFull => self.storage_full = true,
+            Event::StorageAvailable => self.storage_full = false,
+            // The pipeline is stopped; a retry scheduled before the fault is void.
+            Event::StorageFault
             | Event::PipelineRunning
             | Event::PipelineFailed
             | Event::RetryDue
             | Event::RecordingFinalized
             | Event::StorageLow(_) => {}
             Event::Gesture(_) | Event::Command(_) => match request(event) {
-                Some(Request::Start(_)) => refuse(Refusal::Docked, out),
-                Some(Request::Stop(_) | Request::Marker(_)) | None => {}
+                Some(Request::Start(_)) => refuse(Refusal::StorageFault, out),
+                Some(Request::Stop(t) | Request::Marker(t)) => {
+                    refuse_ctl(t, Refusal::NotRecording, out)
+                }
+                None => {}
             },
         }
     }
@@ -488,11 +618,14 @@ impl Machine {
         }
     }
 
-    /// A stop during a fault ends the suspended recording, if any, and forgets a start.
+    /// A stop during a fault ends the suspended recording, if any, and forgets a start;
+    /// with neither, there is nothing to stop.
     fn stop_in_fault(&mut self, resume: bool, t: Trigger, out: &mut Vec<Action>) {
         if resume {
             out.push(Action::EndSuspendedRecording(t));
             self.state = State::Fault { resume: false };
+        } else if self.pending_start.is_none() {
+            refuse_ctl(t, Refusal::NotRecording, out);
         }
         self.pending_start = None;
     }
@@ -509,6 +642,25 @@ impl Machine {
             self.state = State::Recording;
         } else {
             self.enter_running(out);
+        }
+    }
+
+    /// Enter `StorageFault`: forget a start asked for meanwhile, stop the camera, tell
+    /// the officer. (Whatever was open was finalised by the caller's actions first.)
+    fn enter_storage_fault(&mut self, out: &mut Vec<Action>) {
+        self.pending_start = None;
+        self.state = State::StorageFault;
+        out.push(Action::StopPipeline);
+        out.push(Action::Haptic(HapticCue::StorageFault));
+    }
+
+    /// The store takes writes again: dock if docked meanwhile, else boot the pipeline.
+    fn storage_recovered(&mut self, out: &mut Vec<Action>) {
+        if self.docked {
+            self.enter_docked(true, out);
+        } else {
+            self.state = State::Booting;
+            out.push(Action::StartPipeline);
         }
     }
 
@@ -586,6 +738,8 @@ fn request(event: Event) -> Option<Request> {
         | Event::StorageLow(_)
         | Event::StorageFull
         | Event::StorageAvailable
+        | Event::StorageFault
+        | Event::StorageRecovered
         | Event::Docked
         | Event::Undocked
         | Event::Shutdown => None,
@@ -598,26 +752,41 @@ fn add_marker(t: Trigger, out: &mut Vec<Action>) {
     out.push(Action::Haptic(HapticCue::Marker));
 }
 
+/// Refuse a start: the officer feels it, whoever asked.
 fn refuse(why: Refusal, out: &mut Vec<Action>) {
     out.push(Action::Refused(why));
     out.push(Action::Haptic(HapticCue::Fault));
 }
 
-/// `ShuttingDown` is terminal: every event is ignored.
-fn on_shutting_down(event: Event) {
+/// Refuse a request that would change nothing: answered when `ctl` asked, silent (as
+/// it always was) when a gesture did.
+fn refuse_ctl(t: Trigger, why: Refusal, out: &mut Vec<Action>) {
+    if t == Trigger::Ctl {
+        out.push(Action::Refused(why));
+    }
+}
+
+/// `ShuttingDown` is terminal: every event is ignored; a `ctl` request is told why.
+fn on_shutting_down(event: Event, out: &mut Vec<Action>) {
     match event {
         Event::Docked
         | Event::Undocked
         | Event::PipelineRunning
         | Event::PipelineFailed
         | Event::RetryDue
-        | Event::Gesture(_)
-        | Event::Command(_)
         | Event::RecordingFinalized
         | Event::StorageLow(_)
         | Event::StorageFull
         | Event::StorageAvailable
+        | Event::StorageFault
+        | Event::StorageRecovered
         | Event::Shutdown => {}
+        Event::Gesture(_) | Event::Command(_) => match request(event) {
+            Some(Request::Start(t) | Request::Stop(t) | Request::Marker(t)) => {
+                refuse_ctl(t, Refusal::ShuttingDown, out)
+            }
+            None => {}
+        },
     }
 }
 

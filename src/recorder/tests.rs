@@ -23,6 +23,7 @@ fn machine_in(state: S) -> Machine {
             E::PipelineFailed,
         ],
         S::Docked => &[E::PipelineRunning, E::Docked],
+        S::StorageFault => &[E::PipelineRunning, E::StorageFault],
         S::ShuttingDown => &[E::Shutdown],
     };
     for e in path {
@@ -37,6 +38,10 @@ const HOLD: E = E::Gesture(Gesture::Hold);
 const SINGLE: E = E::Gesture(Gesture::Single);
 const G_DOUBLE: Trigger = Trigger::Gesture(Gesture::Double);
 const G_HOLD: Trigger = Trigger::Gesture(Gesture::Hold);
+const START: E = E::Command(Command::Start);
+const STOP: E = E::Command(Command::Stop);
+const MARKER: E = E::Command(Command::Marker);
+const STORAGE_FAULTED: [A; 2] = [A::StopPipeline, A::Haptic(HapticCue::StorageFault)];
 
 /// One row per (state, event) pair worth pinning down, in the order of the state
 /// documentation. Long on purpose: a table reads best in one piece, and each row is
@@ -273,9 +278,204 @@ fn transition_table() {
             S::ShuttingDown,
             vec![A::CloseDock, A::StopPipeline, A::Exit],
         ),
-        // ShuttingDown ignores everything
+        // StorageFault: entered from every live state, what was open finalised first
+        (
+            S::Booting,
+            E::StorageFault,
+            S::StorageFault,
+            STORAGE_FAULTED.to_vec(),
+        ),
+        (
+            S::Ready,
+            E::StorageFault,
+            S::StorageFault,
+            STORAGE_FAULTED.to_vec(),
+        ),
+        (
+            S::Recording,
+            E::StorageFault,
+            S::StorageFault,
+            vec![
+                A::FinalizeRecording(Trigger::StorageFault),
+                A::StopPipeline,
+                A::Haptic(HapticCue::StorageFault),
+            ],
+        ),
+        (
+            S::Stopping,
+            E::StorageFault,
+            S::StorageFault,
+            STORAGE_FAULTED.to_vec(),
+        ),
+        (
+            S::StorageFull,
+            E::StorageFault,
+            S::StorageFault,
+            STORAGE_FAULTED.to_vec(),
+        ),
+        (
+            S::Fault { resume: false },
+            E::StorageFault,
+            S::StorageFault,
+            STORAGE_FAULTED.to_vec(),
+        ),
+        (
+            S::Fault { resume: true },
+            E::StorageFault,
+            S::StorageFault,
+            vec![
+                A::EndSuspendedRecording(Trigger::StorageFault),
+                A::StopPipeline,
+                A::Haptic(HapticCue::StorageFault),
+            ],
+        ),
+        (
+            S::Docked,
+            E::StorageFault,
+            S::StorageFault,
+            STORAGE_FAULTED.to_vec(),
+        ),
+        (S::StorageFault, E::StorageFault, S::StorageFault, vec![]),
+        (S::ShuttingDown, E::StorageFault, S::ShuttingDown, vec![]),
+        // … and left only when a probe write succeeds
+        (
+            S::StorageFault,
+            E::StorageRecovered,
+            S::Booting,
+            vec![A::StartPipeline],
+        ),
+        (
+            S::StorageFault,
+            E::StorageAvailable,
+            S::StorageFault,
+            vec![],
+        ),
+        (S::StorageFault, E::PipelineRunning, S::StorageFault, vec![]),
+        (S::StorageFault, E::RetryDue, S::StorageFault, vec![]),
+        (S::Ready, E::StorageRecovered, S::Ready, vec![]),
+        (
+            S::StorageFault,
+            DOUBLE,
+            S::StorageFault,
+            vec![
+                A::Refused(Refusal::StorageFault),
+                A::Haptic(HapticCue::Fault),
+            ],
+        ),
+        (
+            S::StorageFault,
+            START,
+            S::StorageFault,
+            vec![
+                A::Refused(Refusal::StorageFault),
+                A::Haptic(HapticCue::Fault),
+            ],
+        ),
+        (
+            S::StorageFault,
+            STOP,
+            S::StorageFault,
+            vec![A::Refused(Refusal::NotRecording)],
+        ),
+        (S::StorageFault, HOLD, S::StorageFault, vec![]),
+        (
+            S::StorageFault,
+            E::Docked,
+            S::StorageFault,
+            vec![A::OpenDock],
+        ),
+        (
+            S::StorageFault,
+            E::Shutdown,
+            S::ShuttingDown,
+            vec![A::StopPipeline, A::Exit],
+        ),
+        // Refusals: a start that cannot record is felt by the officer and answered;
+        // a ctl request that would change nothing is answered, a gesture stays silent
+        (
+            S::Fault { resume: false },
+            DOUBLE,
+            S::Fault { resume: false },
+            vec![A::Refused(Refusal::Fault), A::Haptic(HapticCue::Fault)],
+        ),
+        (
+            S::Fault { resume: false },
+            START,
+            S::Fault { resume: false },
+            vec![A::Refused(Refusal::Fault), A::Haptic(HapticCue::Fault)],
+        ),
+        (
+            S::Fault { resume: true },
+            START,
+            S::Fault { resume: true },
+            vec![A::Refused(Refusal::AlreadyRecording)],
+        ),
+        (
+            S::StorageFull,
+            START,
+            S::StorageFull,
+            vec![
+                A::Refused(Refusal::StorageFull),
+                A::Haptic(HapticCue::Fault),
+            ],
+        ),
+        (
+            S::Ready,
+            STOP,
+            S::Ready,
+            vec![A::Refused(Refusal::NotRecording)],
+        ),
+        (
+            S::Ready,
+            MARKER,
+            S::Ready,
+            vec![A::Refused(Refusal::NotRecording)],
+        ),
+        (
+            S::Recording,
+            START,
+            S::Recording,
+            vec![A::Refused(Refusal::AlreadyRecording)],
+        ),
+        (
+            S::Stopping,
+            STOP,
+            S::Stopping,
+            vec![A::Refused(Refusal::NotRecording)],
+        ),
+        (
+            S::Booting,
+            STOP,
+            S::Booting,
+            vec![A::Refused(Refusal::NotRecording)],
+        ),
+        (
+            S::Docked,
+            STOP,
+            S::Docked,
+            vec![A::Refused(Refusal::NotRecording)],
+        ),
+        (
+            S::StorageFull,
+            MARKER,
+            S::StorageFull,
+            vec![A::Refused(Refusal::NotRecording)],
+        ),
+        (
+            S::Fault { resume: false },
+            STOP,
+            S::Fault { resume: false },
+            vec![A::Refused(Refusal::NotRecording)],
+        ),
+        // ShuttingDown ignores everything; ctl is told why
         (S::ShuttingDown, DOUBLE, S::ShuttingDown, vec![]),
         (S::ShuttingDown, E::PipelineRunning, S::ShuttingDown, vec![]),
+        (
+            S::ShuttingDown,
+            START,
+            S::ShuttingDown,
+            vec![A::Refused(Refusal::ShuttingDown)],
+        ),
     ];
     for (i, (from, event, to, actions)) in table.into_iter().enumerate() {
         let mut m = machine_in(from);
@@ -330,6 +530,54 @@ fn start_while_booting_records_once_running() {
 }
 
 #[test]
+fn a_stop_while_booting_cancels_a_pending_start_and_is_not_refused() {
+    let mut m = machine_in(S::Booting);
+    assert!(m.step(START).is_empty());
+    assert!(m.step(STOP).is_empty(), "the stop cancelled the start");
+    assert_eq!(m.step(STOP), vec![A::Refused(Refusal::NotRecording)]);
+    m.step(E::PipelineRunning);
+    assert_eq!(m.state(), S::Ready);
+}
+
+#[test]
+fn boot_in_storage_fault_waits_for_the_store_then_boots_or_docks() {
+    let (mut m, actions) = Machine::boot_in_storage_fault();
+    assert_eq!(m.state(), S::StorageFault);
+    assert_eq!(actions, vec![A::Haptic(HapticCue::StorageFault)]);
+    assert_eq!(
+        m.step(DOUBLE),
+        vec![
+            A::Refused(Refusal::StorageFault),
+            A::Haptic(HapticCue::Fault)
+        ]
+    );
+    assert_eq!(m.step(E::StorageRecovered), vec![A::StartPipeline]);
+    assert_eq!(m.state(), S::Booting);
+    m.step(E::PipelineRunning);
+    assert_eq!(m.state(), S::Ready);
+    // Docked meanwhile: the camera docks instead of booting the pipeline.
+    let (mut m, _) = Machine::boot_in_storage_fault();
+    assert_eq!(m.step(E::Docked), vec![A::OpenDock]);
+    assert_eq!(
+        m.step(E::StorageRecovered),
+        vec![A::StopPipeline, A::OpenDock]
+    );
+    assert_eq!(m.state(), S::Docked);
+}
+
+#[test]
+fn a_recording_interrupted_by_a_storage_fault_is_finalised_and_not_resumed() {
+    let mut m = machine_in(S::Recording);
+    m.step(E::StorageFault);
+    assert_eq!(m.state(), S::StorageFault);
+    // The finalisation the fault asked for completes while faulted: nothing happens.
+    assert!(m.step(E::RecordingFinalized).is_empty());
+    m.step(E::StorageRecovered);
+    assert_eq!(m.step(E::PipelineRunning), vec![]);
+    assert_eq!(m.state(), S::Ready, "a new start is needed");
+}
+
+#[test]
 fn start_while_stopping_restarts_after_finalize() {
     let mut m = machine_in(S::Stopping);
     m.step(DOUBLE);
@@ -357,6 +605,7 @@ fn stealth_toggles_in_every_live_state_and_keeps_state() {
         S::StorageFull,
         S::Fault { resume: true },
         S::Docked,
+        S::StorageFault,
     ] {
         let mut m = machine_in(s);
         assert_eq!(
@@ -389,4 +638,5 @@ fn state_names_are_lower_case() {
     assert_eq!(S::StorageFull.name(), "storage-full");
     assert_eq!(S::Recording.name(), "recording");
     assert_eq!(S::Fault { resume: true }.name(), "fault");
+    assert_eq!(S::StorageFault.name(), "storage-fault");
 }

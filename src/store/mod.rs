@@ -1,6 +1,10 @@
 //! Footage on flash: capacity accounting, recordings and their segments being written,
 //! offload bookkeeping and start-up recovery (the names are [`crate::layout`]'s).
 //! Nothing here deletes or overwrites footage a dock has not acknowledged.
+//!
+//! After a write or fsync error the store *latches* (as redb does with `PreviousIo`):
+//! it refuses new recordings and footage ([`StoreError::Latched`]) until a probe write
+//! and fsync succeed ([`Store::probe`]); closing what is open is still attempted.
 
 pub mod offload;
 pub mod recording;
@@ -13,14 +17,17 @@ use std::sync::Arc;
 use crate::clock::TimeRef;
 use crate::config::StorageConfig;
 use crate::evidence::Signer;
+use crate::evidence::sidecar::{EndReason, SegmentMeta};
 use crate::flash::Flash;
 use crate::layout;
-use recording::{NewRecording, RecordingWriter};
+use crate::media::Frame;
+use recording::{NewRecording, Offer, RecordingWriter};
 use recovery::Recovered;
 
-/// Bytes kept free below the quota/free space for sidecars and descriptors, so that a
-/// full store can still close its open segment properly.
-pub const CLOSE_RESERVE_BYTES: u64 = 64 * 1024;
+/// Bytes kept free below the quota/free space: what a segment sets aside for its close
+/// when it opens (journal, sidecar and `media.head` reserves, see [`segment`]), the audit
+/// log's reserve and the small files of a new recording. A store with less is full.
+pub const CLOSE_RESERVE_BYTES: u64 = 256 * 1024;
 
 /// Storage errors; each names the path involved.
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +42,9 @@ pub enum StoreError {
         /// The cause.
         source: std::io::Error,
     },
+    /// An earlier write or fsync failed; nothing new is written until a probe succeeds.
+    #[error("the store takes no writes since an earlier error ({0}) until a probe write succeeds")]
+    Latched(String),
 }
 
 impl StoreError {
@@ -46,6 +56,26 @@ impl StoreError {
             source,
         }
     }
+
+    /// Whether the filesystem (or a quota) is out of space.
+    pub fn no_space(&self) -> bool {
+        match self {
+            StoreError::Io { source, .. } => matches!(
+                source.raw_os_error(),
+                Some(libc::ENOSPC) | Some(libc::EDQUOT)
+            ),
+            StoreError::Latched(_) => false,
+        }
+    }
+}
+
+/// Why a latched store refuses writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Latch {
+    /// The error that latched it.
+    pub error: String,
+    /// It was the filesystem (or a quota) running out of space.
+    pub no_space: bool,
 }
 
 /// Capacity as shown in `ctl status`.
@@ -73,6 +103,8 @@ pub struct Store {
     used_bytes: u64,
     fs_available: u64,
     written_since_refresh: u64,
+    /// Set by the first write or fsync error; cleared by a probe that succeeds.
+    latch: Option<Latch>,
 }
 
 impl Store {
@@ -102,6 +134,7 @@ impl Store {
             used_bytes,
             fs_available: 0,
             written_since_refresh: 0,
+            latch: None,
         };
         store.refresh()?;
         Ok(store)
@@ -197,19 +230,111 @@ impl Store {
         (self.budget() as f64) < self.bytes_per_second
     }
 
-    /// Start a new recording directory.
+    /// Why the store refuses writes, if it latched.
+    pub fn latched(&self) -> Option<&Latch> {
+        self.latch.as_ref()
+    }
+
+    /// Latch the store after `e` (the first error is kept).
+    pub fn latch(&mut self, e: &StoreError) {
+        if self.latch.is_none() {
+            self.latch = Some(Latch {
+                error: e.to_string(),
+                no_space: e.no_space(),
+            });
+        }
+    }
+
+    /// `r`, latching the store if it failed.
+    fn latching<T>(&mut self, r: Result<T, StoreError>) -> Result<T, StoreError> {
+        if let Err(e) = &r {
+            self.latch(e);
+        }
+        r
+    }
+
+    /// `Err` while latched.
+    fn check(&self) -> Result<(), StoreError> {
+        match &self.latch {
+            Some(l) => Err(StoreError::Latched(l.error.clone())),
+            None => Ok(()),
+        }
+    }
+
+    /// Write and fsync a probe file below the store's root. On success the latch is
+    /// released and free space re-read; on failure the store stays latched.
+    pub fn probe(&mut self) -> Result<(), StoreError> {
+        self.flash
+            .probe(&self.root)
+            .map_err(|e| StoreError::io("write a probe file in", &self.root, e))?;
+        self.used_bytes =
+            dir_size(&self.root).map_err(|e| StoreError::io("measure", &self.root, e))?;
+        self.refresh()?;
+        self.latch = None;
+        Ok(())
+    }
+
+    /// Start a new recording directory (refused while latched).
     pub fn new_recording(
         &mut self,
         time: &TimeRef,
         plan: NewRecording,
     ) -> Result<RecordingWriter, StoreError> {
-        RecordingWriter::create(
+        self.check()?;
+        let r = RecordingWriter::create(
             self.flash.as_ref(),
             &self.recordings,
             time,
             plan,
             self.media_head_path(),
-        )
+        );
+        self.latching(r)
+    }
+
+    /// Offer the next frame to `rec` within the budget, and account for what was
+    /// written (refused while latched; an error latches).
+    pub fn offer(
+        &mut self,
+        rec: &mut RecordingWriter,
+        frame: &Frame,
+        time: &TimeRef,
+        signer: &mut Signer,
+    ) -> Result<Offer, StoreError> {
+        self.check()?;
+        let budget = self.budget();
+        let r = rec.offer(self.flash.as_ref(), frame, budget, time, signer);
+        if let Ok(Offer::Written(n)) = r {
+            self.account(n);
+        }
+        self.latching(r)
+    }
+
+    /// Make `rec`'s open segment durable under a signed checkpoint (refused while
+    /// latched; an error latches).
+    pub fn checkpoint(
+        &mut self,
+        rec: &mut RecordingWriter,
+        signer: &mut Signer,
+    ) -> Result<(), StoreError> {
+        self.check()?;
+        let r = rec.checkpoint(signer);
+        self.latching(r)
+    }
+
+    /// Close `rec`'s open segment. Tried even while latched: whatever can still be
+    /// closed is closed (its reserved blocks need no new ones); an error latches.
+    pub fn close_segment<'r>(
+        &mut self,
+        rec: &'r mut RecordingWriter,
+        reason: EndReason,
+        time: &TimeRef,
+        signer: &mut Signer,
+    ) -> Result<Option<(&'r SegmentMeta, Vec<u8>)>, StoreError> {
+        let r = rec.close_segment(self.flash.as_ref(), reason, time, signer);
+        if let Err(e) = &r {
+            self.latch(e);
+        }
+        r
     }
 }
 

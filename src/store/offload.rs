@@ -84,7 +84,7 @@ pub fn signed_hash(dir: &Path, segment: u32) -> Result<Option<[u8; 32]>, std::io
     Ok(records.iter().rev().find_map(|r| match &r.payload {
         Payload::Final(f) => Some(f.segment_sha256),
         Payload::Recovery(r) => Some(r.segment_sha256),
-        Payload::Checkpoint(_) | Payload::Audit(_) | Payload::Head(_) => None,
+        Payload::Checkpoint(_) | Payload::Keys(_) | Payload::Audit(_) | Payload::Head(_) => None,
     }))
 }
 

@@ -7,12 +7,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::{TimeRef, rfc3339};
 use crate::evidence::Signer;
-use crate::evidence::sidecar::{CaptureInfo, EndReason, SegmentMeta};
+use crate::evidence::sidecar::{AudioSilence, CaptureInfo, EndReason, SegmentMeta};
 use crate::flash::Flash;
 use crate::layout;
 use crate::media::Frame;
 use crate::store::StoreError;
-use crate::store::segment::{SegmentWriter, Written};
+use crate::store::segment::{self, SegmentWriter, Written};
 
 /// Format tag of [`RecordingInfo`].
 pub const RECORDING_FORMAT: &str = "bodycam-recording/1";
@@ -39,6 +39,11 @@ pub struct RecordingInfo {
     /// in v1 descriptors, read as null.
     #[serde(default)]
     pub officer: Option<String>,
+    /// The pre-event audio frames written as encoded silence (declared here, before any
+    /// frame is written, so that recovery can declare it in the first segment's sidecar
+    /// too); absent when there are none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pre_event_silence: Option<AudioSilence>,
 }
 
 /// What a new recording is made of.
@@ -55,6 +60,8 @@ pub struct NewRecording {
     /// The officer assigned when it starts (kept for the whole recording, whatever a
     /// dock assigns meanwhile).
     pub officer: Option<String>,
+    /// Pre-event audio frames that are encoded silence, if any (first segment).
+    pub pre_event_silence: Option<AudioSilence>,
 }
 
 /// What happened to a frame offered to a recording.
@@ -80,8 +87,14 @@ pub struct RecordingWriter {
     next_sequence: u32,
     segment: Option<SegmentWriter>,
     pending_pre_event: Option<(u64, bool)>,
+    pending_silence: Option<AudioSilence>,
     pending_markers: Vec<(u64, String)>,
-    closed: Vec<SegmentMeta>,
+    /// Segments closed so far (counted, not kept: nothing grows with the recording).
+    closed_segments: u64,
+    /// Seconds of video in them.
+    closed_seconds: f64,
+    /// The sidecar of the newest closed segment.
+    last_closed: Option<SegmentMeta>,
     started_mono: u64,
     head_path: PathBuf,
     officer: Option<String>,
@@ -102,6 +115,7 @@ impl RecordingWriter {
             segment_ns,
             capture,
             officer,
+            pre_event_silence,
         } = plan;
         let stamp = time.utc.format("%Y%m%dT%H%M%SZ").to_string();
         // Unique even for two starts in one second; never reuses a directory.
@@ -119,6 +133,7 @@ impl RecordingWriter {
             pre_event_audio: pre_event.1,
             capture: capture.clone(),
             officer: officer.clone(),
+            pre_event_silence: pre_event_silence.clone(),
         };
         let path = dir.join(layout::RECORDING_INFO);
         let json = serde_json::to_vec_pretty(&info).map_err(std::io::Error::other);
@@ -134,8 +149,11 @@ impl RecordingWriter {
             next_sequence: 1,
             segment: None,
             pending_pre_event: Some(pre_event),
+            pending_silence: pre_event_silence,
             pending_markers: Vec::new(),
-            closed: Vec::new(),
+            closed_segments: 0,
+            closed_seconds: 0.0,
+            last_closed: None,
             started_mono: time.mono_ns,
             head_path,
             officer,
@@ -157,15 +175,19 @@ impl RecordingWriter {
         &self.dir
     }
 
-    /// Segments closed so far.
-    pub fn closed(&self) -> &[SegmentMeta] {
-        &self.closed
+    /// Number of segments closed so far.
+    pub fn closed_segments(&self) -> u64 {
+        self.closed_segments
+    }
+
+    /// The sidecar of the newest closed segment.
+    pub fn last_closed(&self) -> Option<&SegmentMeta> {
+        self.last_closed.as_ref()
     }
 
     /// Seconds recorded: closed segments plus the open one.
     pub fn seconds(&self) -> f64 {
-        let closed: f64 = self.closed.iter().map(|m| m.duration_seconds).sum();
-        closed + self.segment.as_ref().map_or(0, |s| s.duration_ns()) as f64 / 1e9
+        self.closed_seconds + self.segment.as_ref().map_or(0, |s| s.duration_ns()) as f64 / 1e9
     }
 
     /// Offer the next frame in decode order. `budget` is the number of bytes that may
@@ -199,12 +221,20 @@ impl RecordingWriter {
             if self.next_sequence == 1 {
                 self.base_ns = frame.pts_ns;
             }
+            // The copy of the final record this segment will write, set aside now.
+            match flash.reserve_atomic(&self.head_path, segment::HEAD_RESERVE) {
+                Err(e) if !segment::unsupported(&e) => {
+                    return Err(StoreError::io("reserve", &self.head_path, e));
+                }
+                Ok(()) | Err(_) => {}
+            }
             let mut seg = SegmentWriter::create(
                 flash,
                 &self.dir,
                 &self.id,
                 self.next_sequence,
                 self.with_audio,
+                signer,
             )
             .map_err(|e| StoreError::io("create segment in", &self.dir, e))?;
             self.next_sequence += 1;
@@ -212,6 +242,9 @@ impl RecordingWriter {
                 seg.set_pre_event(ns, audio);
             }
             seg.set_officer(self.officer.clone());
+            if let Some(silence) = self.pending_silence.take() {
+                seg.add_audio_silence(silence);
+            }
             self.segment = Some(seg);
         }
         let Some(seg) = self.segment.as_mut() else {
@@ -273,7 +306,9 @@ impl RecordingWriter {
         flash
             .write_atomic(&self.head_path, &final_record)
             .map_err(|e| StoreError::io("write", &self.head_path, e))?;
-        self.closed.push(meta);
-        Ok(self.closed.last().map(|m| (m, final_record)))
+        self.closed_segments += 1;
+        self.closed_seconds += meta.duration_seconds;
+        let meta = self.last_closed.insert(meta);
+        Ok(Some((&*meta, final_record)))
     }
 }

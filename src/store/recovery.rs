@@ -8,10 +8,13 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 
 use crate::clock::rfc3339;
+use crate::confidential::chunk::{self, Walk};
 use crate::evidence::Signer;
-use crate::evidence::payload::{Payload, Recovery, decode_file};
+use crate::evidence::payload::{Payload, Recovery, SegmentKeys, decode_file};
 use crate::evidence::record::sha256;
-use crate::evidence::sidecar::{CaptureInfo, EndReason, SIDECAR_FORMAT, SegmentMeta};
+use crate::evidence::sidecar::{
+    CaptureInfo, EndReason, SIDECAR_FORMAT, SegmentMeta, SidecarEncryption,
+};
 use crate::flash::Flash;
 use crate::layout::{self, RECORDING_INFO, SegmentFile};
 use crate::store::StoreError;
@@ -77,8 +80,16 @@ fn recover_one(
     };
     let journal_torn_bytes = journal.cut_torn_record(flash, &journal_path)?;
     let bytes = std::fs::read(path).map_err(|e| StoreError::io("read", path, e))?;
-    let scan = MediaScan::new(&bytes, journal.covered);
-    let meta = sidecar(dir, seq, path, info, bytes.len() as u64, &scan);
+    let scan = MediaScan::new(&bytes, journal.covered, journal.keys.is_some());
+    let mut meta = sidecar(dir, seq, path, info, bytes.len() as u64, &scan);
+    meta.encryption = match (&journal.keys, &scan.chunks) {
+        (Some(k), Some(w)) => Some(SidecarEncryption {
+            aead: crate::confidential::AEAD_NAME.into(),
+            key_ids: k.recipients.iter().map(|r| hex::encode(r.key_id)).collect(),
+            chunks: w.chunks.len() as u32,
+        }),
+        (Some(_), None) | (None, _) => None,
+    };
     let sidecar_json = write_sidecar(flash, &SegmentFile::Meta.path(dir, seq), &meta)?;
     let record = signer.sign_media(&Payload::Recovery(Recovery {
         recording_id: meta.recording_id.clone(),
@@ -109,6 +120,8 @@ struct OpenJournal {
     covered: u64,
     /// Where a record cut short at the very end (a torn write) starts, if there is one.
     torn_at: Option<usize>,
+    /// The keys record of an encrypted segment.
+    keys: Option<SegmentKeys>,
 }
 
 impl OpenJournal {
@@ -131,9 +144,11 @@ impl OpenJournal {
             .iter()
             .filter_map(|r| match &r.payload {
                 Payload::Checkpoint(c) => Some(c.byte_end),
-                Payload::Final(_) | Payload::Recovery(_) | Payload::Audit(_) | Payload::Head(_) => {
-                    None
-                }
+                Payload::Final(_)
+                | Payload::Recovery(_)
+                | Payload::Keys(_)
+                | Payload::Audit(_)
+                | Payload::Head(_) => None,
             })
             .max()
             .unwrap_or(0);
@@ -143,10 +158,19 @@ impl OpenJournal {
             Some((pos, e)) if e.is_torn_tail() => Some(pos),
             Some(_) | None => None,
         };
+        let keys = records.iter().find_map(|r| match &r.payload {
+            Payload::Keys(k) => Some(k.clone()),
+            Payload::Checkpoint(_)
+            | Payload::Final(_)
+            | Payload::Recovery(_)
+            | Payload::Audit(_)
+            | Payload::Head(_) => None,
+        });
         Ok(Some(OpenJournal {
             len: journal.len(),
             covered,
             torn_at,
+            keys,
         }))
     }
 
@@ -170,17 +194,30 @@ struct MediaScan {
     all: ScanSummary,
     /// The bytes before `start`.
     covered: ScanSummary,
+    /// An encrypted segment's chunks (its counts come from the chunk headers: the camera
+    /// cannot read its own ciphertext).
+    chunks: Option<Walk>,
 }
 
 impl MediaScan {
-    fn new(bytes: &[u8], covered: u64) -> MediaScan {
+    fn new(bytes: &[u8], covered: u64, sealed: bool) -> MediaScan {
         let start = usize::try_from(covered)
             .unwrap_or(usize::MAX)
             .min(bytes.len());
+        if sealed {
+            let walk = chunk::walk_bytes(bytes);
+            return MediaScan {
+                start,
+                all: chunk_summary(&walk, u64::MAX),
+                covered: chunk_summary(&walk, start as u64),
+                chunks: Some(walk),
+            };
+        }
         MediaScan {
             start,
             all: ts::scan(bytes),
             covered: ts::scan(&bytes[..start]),
+            chunks: None,
         }
     }
 
@@ -204,6 +241,26 @@ impl MediaScan {
             (Some(_), None, None) | (None, _, _) => 0,
         }
     }
+}
+
+/// What the whole chunks ending at or before `end` hold, as a scan would say it; bytes
+/// after the last whole chunk (a torn chunk) are the trailing bytes.
+fn chunk_summary(walk: &Walk, end: u64) -> ScanSummary {
+    let mut s = ScanSummary::default();
+    let whole: Vec<_> = walk.chunks.iter().filter(|c| c.end() <= end).collect();
+    for c in &whole {
+        let h = c.header;
+        s.audio_frames += u64::from(h.audio_frames);
+        s.keyframes += u64::from(h.keyframes);
+        if h.video_frames > 0 {
+            s.first_video_pts.get_or_insert(h.pts_first);
+            s.last_video_pts = Some(h.pts_last);
+            s.video_frames += u64::from(h.video_frames);
+        }
+    }
+    s.whole_packets_bytes = whole.last().map_or(0, |c| c.end());
+    s.trailing_bytes = walk.len.min(end).saturating_sub(s.whole_packets_bytes);
+    s
 }
 
 /// One frame in 90 kHz ticks at the capture's frame rate (0 when unknown).
@@ -285,6 +342,13 @@ fn sidecar(
         trailing_bytes: summary.trailing_bytes,
         capture,
         officer: info.and_then(|i| i.officer.clone()),
+        encryption: None,
+        // Declared in recording.json before the first frame was written. A segment cut
+        // inside the span by the power loss holds fewer of the declared frames.
+        audio_silence: match info {
+            Some(i) if seq == 1 => i.pre_event_silence.iter().cloned().collect(),
+            Some(_) | None => Vec::new(),
+        },
     }
 }
 
@@ -307,5 +371,10 @@ fn append_synced(flash: &dyn Flash, path: &Path, record: &[u8]) -> Result<(), St
         .map_err(|e| StoreError::io("open", path, e))?;
     j.write_all(record)
         .and_then(|()| j.sync_data())
-        .map_err(|e| StoreError::io("append to", path, e))
+        .map_err(|e| StoreError::io("append to", path, e))?;
+    // Blocks the open segment had set aside past the journal's end are not needed now.
+    if let Err(e) = j.release_reserve() {
+        tracing::debug!(error = %e, path = %path.display(), "cannot give back a journal reserve");
+    }
+    Ok(())
 }

@@ -31,6 +31,8 @@
 //!
 //! * `mux.rs`: [`TsMuxer`], PAT/PMT, PES packetisation, PCR and stuffing.
 //! * `scanner.rs`: [`scan`], used by recovery and by the verifier.
+//! * `pes.rs`: [`audio_frames`], the audio frames reassembled (the verifier's check of
+//!   declared silence).
 //! * `fields.rs`: the bit-level encodings both share (CRC-32/MPEG-2, PES timestamps,
 //!   PCR).
 //! * `decoder_tests.rs`: the muxer's output decoded by GStreamer and FFmpeg.
@@ -39,16 +41,24 @@
 mod decoder_tests;
 mod fields;
 mod mux;
+mod pes;
 mod scanner;
 #[cfg(test)]
 mod test_util;
 
 pub use mux::TsMuxer;
+pub use pes::{AudioFrame, audio_frames};
 pub use scanner::{ScanSummary, scan};
 
 /// Offset added to every PTS/DTS so that the first frame of a recording sits at 2 s on
 /// the MPEG-TS timeline (leaves room for the PCR, which runs ahead of the DTS).
 pub const TIME_OFFSET_90K: u64 = 2 * 90_000;
+
+/// The 90 kHz PTS/DTS of a frame at monotonic `pts_ns` on the timeline of a recording
+/// whose first frame is at `base_ns` (that frame sits at [`TIME_OFFSET_90K`]).
+pub fn timeline_90k(pts_ns: u64, base_ns: u64) -> u64 {
+    crate::media::ns_to_90k(pts_ns.saturating_sub(base_ns)) + TIME_OFFSET_90K
+}
 
 /// Size of one transport stream packet in bytes.
 pub const TS_PACKET: usize = 188;

@@ -1042,34 +1042,89 @@ async fn silent_connections_are_dropped_so_the_dock_still_gets_in() {
 }
 
 #[tokio::test]
-async fn connections_are_bounded() {
+async fn authenticated_connections_are_bounded() {
     let s = start(DockLimits {
         max_connections: 1,
         ..test_limits()
     })
     .await;
-    // One silent client holds the only slot (the handshake deadline is 10 s) ...
-    let silent = TcpStream::connect(s.addr).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // One dock connection kept alive holds the only slot ...
+    let mut first = tls_connect(s.addr, s.dock()).await.unwrap();
+    first
+        .write_all(b"GET /v1/device HTTP/1.1\r\nHost: camera\r\n\r\n")
+        .await
+        .unwrap();
+    assert_eq!(read_one_response(&mut first).await.status, 200);
     let (addr, dock) = (s.addr, s.dock());
     let mut waiting =
         tokio::spawn(async move { exchange(addr, dock, &get("/v1/device", "")).await });
-    // ... so the next one waits in the accept queue ...
+    // ... so the next one, authenticated, waits for it ...
     assert!(
         tokio::time::timeout(Duration::from_millis(500), &mut waiting)
             .await
             .is_err(),
         "a second connection was served beyond max_connections"
     );
-    assert_eq!(*s.fake.device_calls.lock().unwrap(), 0);
+    assert_eq!(*s.fake.device_calls.lock().unwrap(), 1);
     // ... until the slot is free again.
-    drop(silent);
+    drop(first);
     let r = tokio::time::timeout(Duration::from_secs(5), waiting)
         .await
         .expect("served once the slot is free")
         .unwrap()
         .unwrap();
     assert_eq!(r.status, 200);
+    s.shutdown().await;
+}
+
+#[tokio::test]
+async fn sockets_that_never_authenticate_do_not_starve_the_dock() {
+    // The handshake deadline is far away: whatever is served below was not waiting for
+    // the silent sockets to time out.
+    let s = start(DockLimits {
+        max_handshakes: 16,
+        handshake_timeout: Duration::from_secs(60),
+        ..test_limits()
+    })
+    .await;
+    // 50 sockets that connect and never start TLS: more than the handshake permits.
+    let mut silent = Vec::new();
+    for _ in 0..50 {
+        silent.push(TcpStream::connect(s.addr).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Every connection slot still goes to the dock: 8 downloads at once.
+    let mut downloads = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let (addr, dock) = (s.addr, s.dock());
+        downloads.spawn(async move {
+            exchange(
+                addr,
+                dock,
+                &get(&format!("/v1/recordings/{REC_A}/segments/1/media"), ""),
+            )
+            .await
+        });
+    }
+    while let Some(r) = downloads.join_next().await {
+        let r = r.unwrap().expect("served while 50 silent sockets are open");
+        assert_eq!(r.status, 200);
+    }
+    // The oldest silent sockets made way for newer ones (16 handshake permits for 58
+    // sockets): they were closed long before their 60 s deadline.
+    let mut closed = 0;
+    for c in &mut silent {
+        let mut b = [0u8; 1];
+        if let Ok(Ok(0) | Err(_)) =
+            tokio::time::timeout(Duration::from_millis(20), c.read(&mut b)).await
+        {
+            closed += 1;
+        }
+    }
+    assert!(
+        closed >= 50 - 16,
+        "only {closed} of 50 silent sockets were dropped"
+    );
     s.shutdown().await;
 }
 

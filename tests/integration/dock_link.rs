@@ -219,7 +219,7 @@ fn delete_after_ack_frees_only_the_acknowledged_media() {
         Command::new(BIN)
             .arg("verify")
             .arg(dir)
-            .arg("--json")
+            .args(["--json", "--trust-store-key"])
             .output()
             .unwrap()
     };

@@ -251,13 +251,45 @@ fn untouched_store_verifies() {
     assert!(s["duration_seconds"].as_f64().unwrap() > 1.9);
 }
 
+/// Without `--key`/`--identity` the store is checked against its own
+/// `keys/identity.json`: the report is complete but says the key was not independently
+/// supplied, and the exit code is 3, not 0 (a script that only looks at the exit code
+/// must not accept a store someone re-signed with a new key). `--trust-store-key`
+/// accepts that key for those who mean it.
 #[test]
-fn key_taken_from_the_store_is_said_to_be_not_independent() {
+fn verify_without_an_identity_is_not_confirmed_and_exits_3() {
     let f = fixture();
-    let (code, stdout, _) = run(&[f.root.as_os_str(), OsStr::new("--json")]);
-    let report: Value = serde_json::from_str(&stdout).unwrap();
-    assert_eq!(code, 0, "{report:#}");
+    let json = |extra: &[&OsStr]| {
+        let mut args = vec![f.root.as_os_str(), OsStr::new("--json")];
+        args.extend_from_slice(extra);
+        let (code, stdout, stderr) = run(&args);
+        let report: Value =
+            serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout} {stderr}"));
+        (code, report)
+    };
+    let (code, report) = json(&[]);
+    assert_eq!(code, 3, "{report:#}");
+    assert_eq!(report["ok"], false);
+    assert_eq!(report["verifies"], true);
     assert_eq!(report["key"]["source"], "store");
+    assert_eq!(report["key"]["independently_supplied"], false);
+    assert_eq!(report["key"]["accepted"], false);
+    // Verified in full all the same.
+    assert_eq!(report["segments"].as_array().unwrap().len(), 6);
+    others_ok(&report, &[]);
+    assert_eq!(report["audit"]["status"], "OK");
+    let verdict = report["verdict"].as_str().unwrap();
+    assert!(verdict.starts_with("NOT CONFIRMED"), "{verdict}");
+    assert!(verdict.contains("not independently supplied"), "{verdict}");
+    // The human report says the same, with the same exit code.
+    let (code, stdout, _) = run(&[f.root.as_os_str()]);
+    assert_eq!(code, 3);
+    assert!(stdout.contains("VERDICT: NOT CONFIRMED"), "{stdout}");
+
+    let (code, report) = json(&[OsStr::new("--trust-store-key")]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["ok"], true);
+    assert_eq!(report["key"]["accepted"], true);
     assert_eq!(report["key"]["independently_supplied"], false);
     assert!(
         report["verdict"]
@@ -268,16 +300,22 @@ fn key_taken_from_the_store_is_said_to_be_not_independent() {
     // --identity with the enrolled file is independent.
     let id = f.root.parent().unwrap().join("enrolled.json");
     std::fs::copy(f.root.join("keys/identity.json"), &id).unwrap();
-    let (code, stdout, _) = run(&[
-        f.root.as_os_str(),
-        OsStr::new("--identity"),
-        id.as_os_str(),
-        OsStr::new("--json"),
-    ]);
-    let report: Value = serde_json::from_str(&stdout).unwrap();
+    let (code, report) = json(&[OsStr::new("--identity"), id.as_os_str()]);
     assert_eq!(code, 0);
     assert_eq!(report["key"]["source"], "identity_file");
     assert_eq!(report["key"]["independently_supplied"], true);
+    // --trust-store-key means nothing next to a key: a usage error.
+    let (code, _, stderr) = run(&[
+        f.root.as_os_str(),
+        OsStr::new("--trust-store-key"),
+        OsStr::new("--key"),
+        OsStr::new(&f.key),
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    // Something that does not verify is exit 1 whatever the key's source.
+    flip(&seg(&f.root, &f.rec[0], 1, "ts"), 500);
+    assert_eq!(json(&[]).0, 1);
+    assert_eq!(json(&[OsStr::new("--trust-store-key")]).0, 1);
 }
 
 #[test]
@@ -651,26 +689,58 @@ fn replayed_older_copy_of_a_segment_is_a_duplicate() {
     assert_eq!(chain_problems(&report, "gap").len(), 1);
 }
 
+/// FOREIGN needs a signature that verifies under another key supplied; a record that
+/// verifies under no key is TAMPERED, whatever device id it claims.
 #[test]
-fn segment_signed_by_another_key_is_foreign() {
+fn segment_signed_by_another_key_is_foreign_when_that_key_is_supplied() {
     let f = fixture();
     let other_dir = tempfile::tempdir().unwrap();
     let other = other_dir.path().join("store");
     let mut b = Builder::random(&other);
     b.recording(3);
     let other_rec = b.recordings[0].clone();
+    let other_key = b.public_key.clone();
     b.shutdown();
     // Same clocks, so the same recording id: only the key differs.
     assert_eq!(other_rec, f.rec[0]);
     copy_segment((&other, &other_rec, 2), (&f.root, &f.rec[0], 2));
     let (code, report) = verify(&f.root, &f.key, &[]);
     assert_eq!(code, 1);
+    assert_eq!(status(&report, &f.rec[0], 2), "TAMPERED", "{report:#}");
+    let with_other = [OsStr::new("--other-key"), OsStr::new(&other_key)];
+    let (code, report) = verify(&f.root, &f.key, &with_other);
+    assert_eq!(code, 1);
     assert_eq!(status(&report, &f.rec[0], 2), "FOREIGN");
-    assert_eq!(
-        findings(&report, &f.rec[0], 2, "signature")[0]["status"],
-        "FOREIGN"
-    );
+    let sig = findings(&report, &f.rec[0], 2, "signature");
+    assert_eq!(sig[0]["status"], "FOREIGN");
+    assert!(sig[0]["message"].as_str().unwrap().contains("--other-key"));
     others_ok(&report, &[(&f.rec[0], 2)]);
+    // An identity file does the same.
+    let id = other_dir.path().join("other.json");
+    std::fs::copy(other.join("keys/identity.json"), &id).unwrap();
+    let (_, report) = verify(
+        &f.root,
+        &f.key,
+        &[OsStr::new("--other-identity"), id.as_os_str()],
+    );
+    assert_eq!(status(&report, &f.rec[0], 2), "FOREIGN");
+}
+
+/// Flipping a bit of the device id inside a record breaks its signature like any other
+/// bit: TAMPERED, not relabelled FOREIGN by the altered id.
+#[test]
+fn flipped_device_id_bit_is_tampered_not_foreign() {
+    let f = fixture();
+    let journal = seg(&f.root, &f.rec[1], 1, "journal");
+    let recs = records(&journal);
+    // device_id follows magic, length, version and kind.
+    flip(&journal, recs[0].len() + 8 + 2 + 3);
+    let (code, report) = verify(&f.root, &f.key, &[]);
+    assert_eq!(code, 1);
+    assert_eq!(status(&report, &f.rec[1], 1), "TAMPERED", "{report:#}");
+    let sig = findings(&report, &f.rec[1], 1, "signature");
+    assert_eq!(sig.len(), 1);
+    assert_eq!(sig[0]["status"], "TAMPERED");
 }
 
 #[test]
@@ -925,4 +995,268 @@ fn absent_or_empty_media_head_is_not_a_failure() {
     let (code, report) = verify(&f.root, &f.key, &[]);
     assert_eq!(code, 1);
     assert_eq!(report["media_head"]["status"], "TAMPERED");
+}
+
+// ---------------------------------------------------------------------------------------
+// Spec gaps closed (docs/EVIDENCE-FORMAT.md): one test per verdict that changed.
+
+/// Re-sign `body` with the store's own device key (`Builder::random` keeps it in
+/// `keys/device.pk8`): a record the device could have signed.
+fn signed_by_store_key(root: &Path, body: &[u8]) -> Vec<u8> {
+    let id = bodycam::evidence::identity::Identity::load(&root.join("keys")).unwrap();
+    record::seal(id.key(), body)
+}
+
+/// Replace record `index` of `journal` by `body` signed with the store's key.
+fn replace_record(root: &Path, journal: &Path, index: usize, body: &[u8]) {
+    let mut recs = records(journal);
+    recs[index] = signed_by_store_key(root, body);
+    std::fs::write(journal, recs.concat()).unwrap();
+}
+
+fn body_of(rec: &[u8]) -> Vec<u8> {
+    record::parse(rec).unwrap().body().to_vec()
+}
+
+/// §3.1/§3.3: a signed record with an undefined `clock` or `end_reason` is not a record
+/// of the format: TAMPERED, like an unknown kind.
+#[test]
+fn undefined_clock_or_end_reason_is_tampered() {
+    for (what, patch) in [
+        (
+            "clock",
+            Box::new(|b: &mut Vec<u8>| b[66] = 3) as Box<dyn Fn(&mut Vec<u8>)>,
+        ),
+        // A final without markers ends: end_reason u8, marker_count u16, sidecar hash.
+        (
+            "end_reason",
+            Box::new(|b: &mut Vec<u8>| {
+                let at = b.len() - 32 - 2 - 1;
+                b[at] = 0;
+            }),
+        ),
+        (
+            "end_reason",
+            Box::new(|b: &mut Vec<u8>| {
+                let at = b.len() - 32 - 2 - 1;
+                b[at] = 7;
+            }),
+        ),
+    ] {
+        let f = fixture();
+        let journal = seg(&f.root, &f.rec[0], 3, "journal");
+        let recs = records(&journal);
+        let last = recs.len() - 1;
+        let mut body = body_of(&recs[last]);
+        patch(&mut body);
+        replace_record(&f.root, &journal, last, &body);
+        let (code, report) = verify(&f.root, &f.key, &[]);
+        assert_eq!(code, 1);
+        assert_eq!(
+            status(&report, &f.rec[0], 3),
+            "TAMPERED",
+            "{what}: {report:#}"
+        );
+        let parse = findings(&report, &f.rec[0], 3, "parse");
+        assert!(
+            parse[0]["message"].as_str().unwrap().contains(what),
+            "{what}: {parse:?}"
+        );
+    }
+}
+
+/// Append an audit record with any event and detail, signed in the chain by the
+/// builder's signer.
+fn append_audit(b: &mut Builder, event: &str, detail: &str) {
+    use bodycam::evidence::payload::{Audit, Payload};
+    use std::io::Write;
+    let rec = b.signer.sign_audit(&Payload::Audit(Audit {
+        event: event.into(),
+        detail: detail.into(),
+    }));
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(b.root.join("evidence/audit.log"))
+        .unwrap()
+        .write_all(&rec)
+        .unwrap();
+}
+
+/// §3.5/§7.7: an audit detail must be a JSON object, and a known event's detail must
+/// match its definition (TAMPERED; the entry keeps its place in the chain). An event
+/// this verifier does not know is reported, not failed: a later firmware may add events.
+#[test]
+fn audit_details_are_checked_and_unknown_events_reported() {
+    let store = |event: &str, detail: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("store");
+        let mut b = Builder::random(&root);
+        b.recording(1);
+        append_audit(&mut b, event, detail);
+        let key = b.public_key.clone();
+        b.shutdown();
+        let (code, report) = verify(&root, &key, &[]);
+        (dir, code, report)
+    };
+    for (detail, says) in [
+        ("[1, 2]", "not a JSON object"),
+        ("\"on\"", "not a JSON object"),
+        ("not json", "not a JSON object"),
+        (r#"{"on": "yes"}"#, "does not match its definition"),
+    ] {
+        let (_dir, code, report) = store("stealth", detail);
+        assert_eq!(code, 1, "{detail}: {report:#}");
+        let audit = &report["audit"];
+        assert_eq!(audit["status"], "TAMPERED", "{detail}");
+        let f = &audit["findings"][0];
+        assert_eq!(f["check"], "audit_event");
+        assert!(f["message"].as_str().unwrap().contains(says), "{f}");
+        // Signed and linked: no gap in the chain.
+        assert_eq!(audit["problems"], serde_json::json!([]), "{detail}");
+        assert_eq!(audit["verified"], audit["entries"]);
+    }
+    // A recording_stop whose detail cannot be read cannot hide behind it.
+    let (_dir, code, report) = store(
+        "recording_stop",
+        r#"{"recording_id": "x", "segments": "two"}"#,
+    );
+    assert_eq!(code, 1);
+    assert_eq!(report["audit"]["status"], "TAMPERED");
+    // Unknown event: reported, not a failure.
+    let (_dir, code, report) = store("teleported", r#"{"to": "mars"}"#);
+    assert_eq!(code, 0, "{report:#}");
+    let unknown = report["audit"]["unknown_events"].as_array().unwrap();
+    assert_eq!(unknown.len(), 1);
+    assert_eq!(unknown[0]["event"], "teleported");
+    assert_eq!(unknown[0]["detail"]["to"], "mars");
+}
+
+/// §7 audit log: a power cut during an append leaves the start of the next entry:
+/// TORN_TAIL, which passes (nothing signed is lost). Bytes that are not the start of the
+/// next entry stay TRUNCATED; a removed or altered verified entry stays MISSING or
+/// TAMPERED whatever the tail.
+#[test]
+fn torn_audit_tail_has_its_own_status() {
+    let cut = |keep: &dyn Fn(&[Vec<u8>]) -> Vec<u8>| {
+        let f = fixture();
+        let log = f.root.join("evidence/audit.log");
+        let recs = records(&log);
+        std::fs::write(&log, keep(&recs)).unwrap();
+        let (code, report) = verify(&f.root, &f.key, &[]);
+        (f, code, report)
+    };
+    for torn in [3usize, 7, 40, 170] {
+        // The newest entry (the shutdown) cut short after `torn` bytes.
+        let (_f, code, report) = cut(&|r: &[Vec<u8>]| {
+            let n = r.len();
+            [r[..n - 1].concat(), r[n - 1][..torn].to_vec()].concat()
+        });
+        assert_eq!(code, 0, "torn after {torn}: {report:#}");
+        assert_eq!(report["audit"]["status"], "TORN_TAIL");
+        assert_eq!(report["audit"]["torn_tail_bytes"], torn);
+        assert!(report["verdict"].as_str().unwrap().contains("torn record"));
+    }
+    // A removed middle entry is still MISSING, torn tail or not.
+    let (_f, code, report) = cut(&|r: &[Vec<u8>]| {
+        let n = r.len();
+        [
+            r[..2].concat(),
+            r[3..n - 1].concat(),
+            r[n - 1][..40].to_vec(),
+        ]
+        .concat()
+    });
+    assert_eq!(code, 1);
+    assert_eq!(report["audit"]["status"], "MISSING", "{report:#}");
+    assert_eq!(report["audit"]["problems"][0]["kind"], "gap");
+    // The start of an old entry after the last one is not a torn append.
+    let (_f, code, report) = cut(&|r: &[Vec<u8>]| [r.concat(), r[0][..40].to_vec()].concat());
+    assert_eq!(code, 1);
+    assert_eq!(report["audit"]["status"], "TRUNCATED", "{report:#}");
+    // An altered verified entry stays TAMPERED.
+    let (_f, code, report) = cut(&|r: &[Vec<u8>]| {
+        let mut all = r.concat();
+        let at = all.len() - 70;
+        all[at] ^= 1;
+        all
+    });
+    assert_eq!(code, 1);
+    assert_eq!(report["audit"]["status"], "TAMPERED");
+}
+
+/// A torn tail where a head statement says a whole entry was: the head catches it.
+#[test]
+fn torn_audit_tail_over_an_entry_a_head_counted_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("store");
+    let mut b = Builder::random(&root);
+    b.recording(1);
+    let key = b.public_key.clone();
+    let head = b.head_statement(b"n");
+    b.shutdown();
+    let file = dir.path().join("head.json");
+    std::fs::write(&file, serde_json::to_vec(&head).unwrap()).unwrap();
+    let log = root.join("evidence/audit.log");
+    let recs = records(&log);
+    // Keep up to the entry before the one the head names, then 40 bytes of it.
+    let k = usize::try_from(head.audit_count).unwrap() - 1;
+    std::fs::write(&log, [recs[..k].concat(), recs[k][..40].to_vec()].concat()).unwrap();
+    let (code, report) = verify(&root, &key, &[]);
+    assert_eq!(code, 0, "without a head this is a torn append: {report:#}");
+    assert_eq!(report["audit"]["status"], "TORN_TAIL");
+    let (code, report) = verify(&root, &key, &[OsStr::new("--head"), file.as_os_str()]);
+    assert_eq!(code, 1);
+    assert_eq!(report["head"]["status"], "MISSING", "{report:#}");
+}
+
+/// §7.5: OFFLOADED needs the dock's acknowledgement with the signed hash and a deletion
+/// logged after it; a deletion logged before any acknowledgement is MISSING.
+#[test]
+fn offloaded_needs_the_acknowledgement_before_the_deletion() {
+    for ack_first in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("store");
+        let mut b = Builder::random(&root);
+        let rec = b.recording(1);
+        let key = b.public_key.clone();
+        let journal = seg(&root, &rec, 1, "journal");
+        let last = records(&journal).pop().unwrap();
+        let sha = match bodycam::evidence::payload::decode(record::parse(&last).unwrap())
+            .unwrap()
+            .payload
+        {
+            bodycam::evidence::payload::Payload::Final(f) => hex::encode(f.segment_sha256),
+            other => panic!("{other:?}"),
+        };
+        let media = seg(&root, &rec, 1, "ts");
+        let bytes = std::fs::metadata(&media).unwrap().len();
+        std::fs::remove_file(&media).unwrap();
+        let ack = AuditEvent::OffloadAck {
+            recording_id: rec.clone(),
+            segment: 1,
+            blob: "dock/x".into(),
+            sha256: sha,
+        };
+        let freed = AuditEvent::SegmentFreed {
+            recording_id: rec.clone(),
+            segment: 1,
+            bytes,
+        };
+        if ack_first {
+            b.log(ack);
+            b.log(freed);
+        } else {
+            b.log(freed);
+            b.log(ack);
+        }
+        b.shutdown();
+        let (code, report) = verify(&root, &key, &[]);
+        if ack_first {
+            assert_eq!(code, 0, "{report:#}");
+            assert_eq!(status(&report, &rec, 1), "OFFLOADED");
+        } else {
+            assert_eq!(code, 1);
+            assert_eq!(status(&report, &rec, 1), "MISSING", "{report:#}");
+        }
+    }
 }

@@ -5,6 +5,8 @@
 
 mod common;
 
+#[cfg(feature = "examiner")]
+mod confidential;
 mod config_cli;
 mod crash_consistency;
 mod daemon_in_process;
@@ -15,9 +17,14 @@ mod dock_link;
 mod dock_state;
 mod evidence_daemon;
 mod evidence_verify;
+mod fuzz_corpus;
 mod offload;
+mod picture;
 mod power_cut;
 mod recorder;
+mod refusals;
+mod replay;
 #[cfg(feature = "dock-agent")]
 mod station;
+mod storage_faults;
 mod systemd_notify;

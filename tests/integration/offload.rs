@@ -63,6 +63,7 @@ fn store() -> (tempfile::TempDir, std::path::PathBuf, String) {
                     audio: false,
                 },
                 officer: None,
+                pre_event_silence: None,
             },
         )
         .unwrap();

@@ -1,11 +1,42 @@
 //! Real-process power-cut trials: SIGKILL the recording daemon at random moments,
 //! restart it, and check that recovery signed at most about a second of tail and that
 //! the whole store verifies.
+//!
+//! A kill can land between two segments (the previous one closed, the next one not yet
+//! created: a few milliseconds at each rollover); recovery then has nothing to close.
+//! The trial counts what was open when the power went, and expects exactly that to be
+//! recovered. (This window, not a recovery bug, is what made an earlier version of this
+//! test see `recovered_segments` 0 about once in five runs: benches/soak-power-cut.sh,
+//! 2 of 200 kills.)
 
+use std::path::Path;
 use std::time::Duration;
 
 use crate::common::*;
 use bodycam::evidence::events::AuditEvent;
+use bodycam::evidence::payload::{Payload, decode_file};
+
+/// Segments of the newest recording under `data` whose journal has neither a final
+/// nor a recovery record (open when the daemon died).
+fn open_segments(data: &Path) -> usize {
+    let Some(rec) = std::fs::read_dir(data.join("recordings"))
+        .map(|d| d.filter_map(Result::ok).map(|e| e.path()).max())
+        .ok()
+        .flatten()
+    else {
+        return 0;
+    };
+    segments(&rec)
+        .iter()
+        .filter(|ts| {
+            let journal = std::fs::read(ts.with_extension("journal")).unwrap_or_default();
+            !decode_file(&journal)
+                .0
+                .iter()
+                .any(|r| matches!(r.payload, Payload::Final(_) | Payload::Recovery(_)))
+        })
+        .count()
+}
 
 const TRIALS: usize = 20;
 
@@ -17,6 +48,7 @@ fn sigkill_at_random_moments_recovers_and_verifies() {
         .map_or(1, |t| t.as_nanos() as u64)
         | 1;
     eprintln!("power_cut seed {seed}");
+    let mut open_at_kills = 0;
     for trial in 0..TRIALS {
         d.wait_state("ready", Duration::from_secs(30));
         d.ctl_ok(&["record", "start"]);
@@ -28,13 +60,20 @@ fn sigkill_at_random_moments_recovers_and_verifies() {
         let ms = 300 + seed % 3000;
         std::thread::sleep(Duration::from_millis(ms));
         d.signal(libc::SIGKILL);
+        let open = open_segments(&d.data);
+        assert!(open <= 1, "trial {trial}: {open} segments open at once");
+        open_at_kills += open;
         d.spawn();
         let s = d.wait_state("ready", Duration::from_secs(30));
         assert_eq!(
-            s["recovered_segments"], 1,
-            "trial {trial}: the open segment must be recovered"
+            s["recovered_segments"], open,
+            "trial {trial}: the segment open at the kill (if any) must be recovered"
         );
     }
+    assert!(
+        open_at_kills >= TRIALS - 5,
+        "only {open_at_kills} of {TRIALS} kills found an open segment"
+    );
     assert_eq!(d.signal(libc::SIGTERM).code(), Some(0));
 
     // Every recovery signed at most ~1 s of footage after the restart.
@@ -46,7 +85,7 @@ fn sigkill_at_random_moments_recovers_and_verifies() {
             _ => None,
         })
         .collect();
-    assert_eq!(tails.len(), TRIALS, "one recovery per kill");
+    assert_eq!(tails.len(), open_at_kills, "one recovery per open segment");
     for (i, t) in tails.iter().enumerate() {
         assert!(
             *t <= 1.2,

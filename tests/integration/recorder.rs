@@ -135,12 +135,20 @@ fn pre_event_footage_starts_before_the_start_gesture() {
         (lead - pre).abs() < 0.05,
         "footage starts {lead} s before the start, sidecar says {pre}"
     );
-    // Video covers the pre-event part; audio was not buffered (pre_event_audio = false),
-    // so it only begins at the start gesture.
+    // Video covers the pre-event part; its sound was not buffered (pre_event_audio =
+    // false), so the audio stream starts with the video as declared silence (issue 10)
+    // and captured sound only begins at the start gesture.
     let audio_lag = (audio[0] - video[0]) as f64 / 90_000.0;
     assert!(
-        (pre - 0.5..pre + 0.5).contains(&audio_lag),
-        "audio starts {audio_lag} s after video, expected ≈ {pre}"
+        (0.0..0.1).contains(&audio_lag),
+        "audio starts {audio_lag} s after video, expected with it"
+    );
+    let silence = &meta["audio_silence"][0];
+    assert_eq!(silence["first_pts_90k"].as_i64(), Some(audio[0]), "{meta}");
+    let sound_from = (silence["end_pts_90k"].as_i64().unwrap() - video[0]) as f64 / 90_000.0;
+    assert!(
+        (pre - 0.5..pre + 0.5).contains(&sound_from),
+        "captured sound starts {sound_from} s after video, expected ≈ {pre}"
     );
     assert_eq!(meta["pre_event_audio"], false);
     assert!(info["pre_event_seconds"].as_f64().unwrap() > 2.9);
@@ -256,9 +264,11 @@ fn quota_reached_stops_cleanly_in_storage_full_and_deletes_nothing() {
     assert_eq!(s["leds"]["red"], "off");
     assert!(s["recording_id"].is_null());
 
-    // A start is refused while full.
-    d.ctl_ok(&["record", "start"]);
-    wait_secs(0.5);
+    // A start is refused while full, and says so.
+    let out = d.ctl(&["record", "start"]);
+    assert_eq!(out.status.code(), Some(1), "a refused start exits 1");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("storage full"), "{stderr}");
     assert_eq!(d.status().unwrap()["state"], "storage-full");
 
     let total = bodycam::store::dir_size(&d.data.join("recordings")).unwrap();

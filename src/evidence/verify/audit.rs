@@ -9,8 +9,9 @@ use super::records::{Trust, Untrusted, parse_records, trust};
 use super::report::{
     AuditEntry, AuditRef, AuditReport, Check, Finding, SegmentReport, Status, utc_text,
 };
-use crate::evidence::events::AuditEvent;
+use crate::evidence::events::{AuditEvent, EventError};
 use crate::evidence::payload::Payload;
+use crate::evidence::record;
 
 /// A signed audit entry whose detail says what media must exist (see [`cross_check`]).
 #[derive(Debug, Clone)]
@@ -46,7 +47,10 @@ fn role(e: &AuditEvent) -> Role {
         | AuditEvent::Clock(_)
         | AuditEvent::PipelineFault { .. }
         | AuditEvent::StorageFull { .. }
+        | AuditEvent::StorageError { .. }
+        | AuditEvent::StorageRecovered { .. }
         | AuditEvent::KeyCreated { .. }
+        | AuditEvent::Encryption { .. }
         | AuditEvent::OfficerAssigned { .. } => Role::Notable,
         AuditEvent::Shutdown {}
         | AuditEvent::Marker { .. }
@@ -54,7 +58,8 @@ fn role(e: &AuditEvent) -> Role {
         | AuditEvent::StorageLow { .. }
         | AuditEvent::PipelineStart { .. }
         | AuditEvent::Docked { .. }
-        | AuditEvent::Undocked { .. } => Role::Quiet,
+        | AuditEvent::Undocked { .. }
+        | AuditEvent::RequestRefused { .. } => Role::Quiet,
     }
 }
 
@@ -73,6 +78,8 @@ pub(super) fn verify_audit(
         first_counter: None,
         last_counter: None,
         findings: Vec::new(),
+        torn_tail_bytes: 0,
+        unknown_events: Vec::new(),
         problems: Vec::new(),
         notable: Vec::new(),
     };
@@ -92,7 +99,10 @@ pub(super) fn verify_audit(
         }
     };
     report.present = true;
-    let (links, claims) = check_entries(key, &data, &mut report);
+    let (links, claims, torn_at) = check_entries(key, &data, &mut report);
+    if let Some(pos) = torn_at {
+        torn_tail(key, &data, pos, &links, &mut report);
+    }
     let index = ChainIndex::of(&links);
     report.first_counter = index.first;
     report.last_counter = index.last;
@@ -110,8 +120,9 @@ fn check_entries(
     key: &Key,
     data: &[u8],
     report: &mut AuditReport,
-) -> (Vec<Link<AuditRef>>, Vec<Claim>) {
+) -> (Vec<Link<AuditRef>>, Vec<Claim>, Option<u64>) {
     let parsed = parse_records(data, "audit log");
+    let torn_at = parsed.torn_at;
     report.entries = parsed.total;
     report.findings.extend(parsed.findings);
     let mut untrusted = Untrusted::default();
@@ -138,31 +149,108 @@ fn check_entries(
                 format!("audit log entry {index} verifies but names another device"),
             ));
         }
-        // An event this verifier cannot read (a newer firmware's, or a detail that
-        // does not match its definition) is signed but makes no claim it can check.
-        if let Ok(event) = AuditEvent::parse(&a.event, &a.detail) {
-            match role(&event) {
-                Role::Claim => claims.push(Claim {
-                    counter: rec.header.counter,
-                    event,
-                }),
-                Role::Notable => report.notable.push(AuditEntry {
-                    counter: rec.header.counter,
-                    utc: utc_text(rec.header.utc_ms),
-                    event: a.event.clone(),
-                    detail: serde_json::from_str(&a.detail)
-                        .unwrap_or_else(|_| serde_json::Value::String(a.detail.clone())),
-                }),
-                Role::Quiet => {}
-            }
-        }
+        read_event(index, &rec, a, report, &mut claims);
         links.push(Link::of(&rec, AuditRef { entry: index }));
     }
     report
         .findings
         .extend(untrusted.findings("audit", report.entries, key));
     report.verified = links.len();
-    (links, claims)
+    (links, claims, torn_at)
+}
+
+/// What a verified entry says: a claim to check, a notable event, an event this
+/// verifier does not know (reported, not checked), or a detail that is not what the
+/// format defines (TAMPERED; the entry keeps its place in the chain).
+fn read_event(
+    index: usize,
+    rec: &crate::evidence::payload::Record,
+    a: &crate::evidence::payload::Audit,
+    report: &mut AuditReport,
+    claims: &mut Vec<Claim>,
+) {
+    let counter = rec.header.counter;
+    let detail: serde_json::Value = match serde_json::from_str(&a.detail) {
+        Ok(v @ serde_json::Value::Object(_)) => v,
+        Ok(_) | Err(_) => {
+            report.findings.push(Finding::new(
+                Status::Tampered,
+                Check::AuditEvent,
+                format!(
+                    "audit log entry {index} (counter {counter}, {:?}): the detail is not a JSON object",
+                    a.event
+                ),
+            ));
+            return;
+        }
+    };
+    let entry = || AuditEntry {
+        counter,
+        utc: utc_text(rec.header.utc_ms),
+        event: a.event.clone(),
+        detail: detail.clone(),
+    };
+    match AuditEvent::parse(&a.event, &a.detail) {
+        Ok(event) => match role(&event) {
+            Role::Claim => claims.push(Claim { counter, event }),
+            Role::Notable => report.notable.push(entry()),
+            Role::Quiet => {}
+        },
+        Err(EventError::Unknown(_)) => report.unknown_events.push(entry()),
+        Err(e @ EventError::BadDetail { .. }) => report.findings.push(Finding::new(
+            Status::Tampered,
+            Check::AuditEvent,
+            format!("audit log entry {index} (counter {counter}): {e}"),
+        )),
+    }
+}
+
+/// The log ends inside a record starting at `pos`. It is a TORN_TAIL, a power cut
+/// during an append, when every header byte it holds is what the next entry of this
+/// chain must hold (version, kind, device id, counter, previous hash); otherwise it
+/// stays TRUNCATED.
+fn torn_tail(key: &Key, data: &[u8], pos: u64, links: &[Link<AuditRef>], report: &mut AuditReport) {
+    let Some(tail) = usize::try_from(pos).ok().and_then(|p| data.get(p..)) else {
+        return;
+    };
+    let newest = links.iter().max_by_key(|l| l.counter);
+    let (counter, prev) = match newest {
+        Some(l) => (l.counter.saturating_add(1), l.hash),
+        None => (0, [0u8; 32]),
+    };
+    let mut expected = Vec::with_capacity(8 + 58);
+    expected.extend_from_slice(record::MAGIC);
+    let body_len = tail.get(4..8);
+    match body_len {
+        Some(b) => expected.extend_from_slice(b),
+        None => expected.extend_from_slice(&tail[tail.len().min(4)..]),
+    }
+    expected.push(record::VERSION);
+    expected.push(record::Kind::Audit.code());
+    expected.extend_from_slice(&key.device_id);
+    expected.extend_from_slice(&counter.to_be_bytes());
+    expected.extend_from_slice(&prev);
+    let n = tail.len().min(expected.len());
+    if tail[..n] != expected[..n] {
+        for f in report.findings.iter_mut() {
+            if f.status == Status::Truncated {
+                f.message.push_str(
+                    "; its bytes are not the start of the next entry, so this is not a torn append",
+                );
+            }
+        }
+        return;
+    }
+    report.findings.retain(|f| f.status != Status::Truncated);
+    report.torn_tail_bytes = tail.len() as u64;
+    report.findings.push(Finding::new(
+        Status::TornTail,
+        Check::Parse,
+        format!(
+            "the log ends in a torn record: {} byte(s) from byte {pos} are the start of entry {counter}, never completed (a power cut during an append); the device cuts them at its next start",
+            tail.len()
+        ),
+    ));
 }
 
 /// The worst of the log's findings and its chain problems (a gap is MISSING entries).
@@ -267,8 +355,12 @@ pub(super) fn cross_check(
             | AuditEvent::StorageFull { .. }
             | AuditEvent::PipelineFault { .. }
             | AuditEvent::PipelineStart { .. }
+            | AuditEvent::RequestRefused { .. }
+            | AuditEvent::StorageError { .. }
+            | AuditEvent::StorageRecovered { .. }
             | AuditEvent::Docked { .. }
             | AuditEvent::Undocked { .. }
+            | AuditEvent::Encryption { .. }
             | AuditEvent::OfficerAssigned { .. } => None,
         };
         out.extend(finding);
@@ -284,24 +376,29 @@ pub(super) fn apply_offloads(claims: &[Claim], segments: &mut [SegmentReport]) {
             continue;
         };
         let this = |rec: &str, seg: u32| rec == r.recording_id && seg == r.segment;
-        let acked = claims.iter().any(|c| match &c.event {
-            AuditEvent::OffloadAck {
-                recording_id,
-                segment,
-                sha256,
-                ..
-            } => this(recording_id, *segment) && *sha256 == signed,
-            _ => false,
-        });
+        // The first acknowledgement with the signed hash, and a deletion logged after it.
+        let acked = claims
+            .iter()
+            .filter(|c| match &c.event {
+                AuditEvent::OffloadAck {
+                    recording_id,
+                    segment,
+                    sha256,
+                    ..
+                } => this(recording_id, *segment) && sha256.eq_ignore_ascii_case(&signed),
+                _ => false,
+            })
+            .map(|c| c.counter)
+            .min();
         let freed = claims.iter().any(|c| match &c.event {
             AuditEvent::SegmentFreed {
                 recording_id,
                 segment,
                 ..
-            } => this(recording_id, *segment),
+            } => this(recording_id, *segment) && acked.is_some_and(|a| c.counter > a),
             _ => false,
         });
-        if !(acked && freed) {
+        if !freed {
             continue;
         }
         for f in r.findings.iter_mut() {

@@ -245,6 +245,8 @@ fn report(d: &Deleted) -> SegmentReport {
         recovered_tail: None,
         unsigned_tail: None,
         signed_sha256: d.media_sha256.clone(),
+        inserted_silence: Vec::new(),
+        encryption: None,
     }
 }
 

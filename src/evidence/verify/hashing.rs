@@ -100,6 +100,39 @@ pub(super) fn hash_pass(
     })
 }
 
+/// The fast path of a segment closed by a final record (docs/EVIDENCE-FORMAT.md §7
+/// step 3): when the checkpoints cover `[0, total_len)` contiguously, the file is
+/// `total_len` bytes long and its SHA-256 equals the final record's `segment_sha256`,
+/// the media is exactly the stream the device hashed in-line, range by range, as it
+/// wrote it, so every range holds what its checkpoint signed: the file is hashed once,
+/// not twice. `None` (nothing decided) otherwise: then [`hash_pass`] hashes every range
+/// to say which bytes differ.
+pub(super) fn whole_matches(
+    path: &Path,
+    total_len: u64,
+    segment_sha256: &[u8; 32],
+    range_hashes: &[[u8; 32]],
+    progress: &mut Progress,
+) -> std::io::Result<Option<Pass>> {
+    if std::fs::metadata(path)?.len() != total_len {
+        return Ok(None);
+    }
+    let Some(whole) = hash_range(path, 0, total_len)? else {
+        return Ok(None);
+    };
+    progress.add(total_len);
+    if whole != *segment_sha256 {
+        return Ok(None);
+    }
+    Ok(Some(Pass {
+        ranges: range_hashes.iter().copied().map(Some).collect(),
+        whole,
+        tail: finish(Context::new(&SHA256)),
+        len: total_len,
+        tail_scan: TailScan::default(),
+    }))
+}
+
 /// SHA-256 of `[start, end)` of `path`; `None` when the file is shorter.
 pub(super) fn hash_range(path: &Path, start: u64, end: u64) -> std::io::Result<Option<[u8; 32]>> {
     if end < start {

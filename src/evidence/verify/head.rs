@@ -57,19 +57,23 @@ pub(super) fn verify_media_head(key: &Key, path: &Path, media: &ChainIndex) -> M
     r.counter = Some(rec.header.counter);
     match trust(key, &rec) {
         Trust::Verified => {}
-        Trust::Foreign(id) => {
+        Trust::Foreign(id, from) => {
             r.status = Status::Foreign;
-            r.message = format!("signed by another device ({})", hex::encode(id));
+            r.message = format!(
+                "signed by another device ({}, key from {from})",
+                hex::encode(id)
+            );
             return r;
         }
         Trust::Altered => {
             r.status = Status::Tampered;
-            r.message = "altered after signing (signature does not verify)".into();
+            r.message =
+                "altered after signing (the signature verifies under no key supplied)".into();
             return r;
         }
     }
     match rec.header.kind {
-        Kind::Checkpoint | Kind::Final | Kind::Recovery => {}
+        Kind::Checkpoint | Kind::Final | Kind::Recovery | Kind::Keys => {}
         Kind::Audit | Kind::Head => {
             r.status = Status::Tampered;
             r.message = format!("holds a {:?} record, not a media record", rec.header.kind);
@@ -111,10 +115,9 @@ pub(super) fn load_head(path: &Path) -> Result<HeadFile, VerifyError> {
     let record = single_record(&bytes).map_err(|e| bad(format!("record: {e}")))?;
     match record.header.kind {
         Kind::Head => Ok(HeadFile { record, statement }),
-        Kind::Checkpoint | Kind::Final | Kind::Recovery | Kind::Audit => Err(bad(format!(
-            "holds a {:?} record, not a head record",
-            record.header.kind
-        ))),
+        Kind::Checkpoint | Kind::Final | Kind::Recovery | Kind::Keys | Kind::Audit => Err(bad(
+            format!("holds a {:?} record, not a head record", record.header.kind),
+        )),
     }
 }
 
@@ -127,9 +130,11 @@ pub(super) fn check_head(
     let rec = &h.record;
     let (nonce, audit_count, audit_hash) = match &rec.payload {
         Payload::Head(p) => (hex::encode(&p.nonce), p.audit_count, p.audit_hash),
-        Payload::Checkpoint(_) | Payload::Final(_) | Payload::Recovery(_) | Payload::Audit(_) => {
-            (String::new(), 0, [0u8; 32])
-        }
+        Payload::Checkpoint(_)
+        | Payload::Final(_)
+        | Payload::Recovery(_)
+        | Payload::Keys(_)
+        | Payload::Audit(_) => (String::new(), 0, [0u8; 32]),
     };
     let mut r = HeadReport {
         status: Status::Ok,
@@ -141,15 +146,18 @@ pub(super) fn check_head(
     };
     match trust(key, rec) {
         Trust::Verified => {}
-        Trust::Foreign(id) => r.findings.push(Finding::new(
+        Trust::Foreign(id, from) => r.findings.push(Finding::new(
             Status::Foreign,
             Check::Signature,
-            format!("signed by another device ({})", hex::encode(id)),
+            format!(
+                "signed by another device ({}, key from {from})",
+                hex::encode(id)
+            ),
         )),
         Trust::Altered => r.findings.push(Finding::new(
             Status::Tampered,
             Check::Signature,
-            "altered after signing (signature does not verify)",
+            "altered after signing (the signature verifies under no key supplied)",
         )),
     }
     if r.findings.is_empty() {

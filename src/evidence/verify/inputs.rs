@@ -205,11 +205,48 @@ fn list_recording(
     })
 }
 
-/// The verifying key.
+/// The verifying key, and the other keys a record that fails under it is tried with
+/// (FOREIGN when one of them verifies it).
 #[derive(Debug, Clone)]
 pub(super) struct Key {
     pub(super) public: [u8; 32],
     pub(super) device_id: [u8; DEVICE_ID_LEN],
+    pub(super) others: Vec<OtherKey>,
+}
+
+/// Another device's key (`--other-key`, `--other-identity`, or the store's own
+/// `keys/identity.json` when it is not the verifying key).
+#[derive(Debug, Clone)]
+pub(super) struct OtherKey {
+    pub(super) public: [u8; 32],
+    pub(super) device_id: [u8; DEVICE_ID_LEN],
+    /// Where it came from, for the report.
+    pub(super) from: String,
+}
+
+/// A `--key` value: 64 hex digits (either case; surrounding white space ignored), the
+/// 32-byte Ed25519 public key.
+pub fn parse_key_hex(text: &str) -> Result<[u8; 32], VerifyError> {
+    let bad = || VerifyError::BadKey(text.to_string());
+    let t = text.trim();
+    if t.len() != 64 {
+        return Err(bad());
+    }
+    hex::decode(t)
+        .map_err(|_| bad())?
+        .try_into()
+        .map_err(|_| bad())
+}
+
+/// An identity file's public key, checked (device id against key).
+fn identity_key(path: &Path) -> Result<[u8; 32], VerifyError> {
+    let id = PublicIdentity::load(path)?;
+    Ok(id
+        .public_key_bytes()
+        .ok_or_else(|| IdentityError::BadIdentityFile {
+            path: path.to_path_buf(),
+            reason: "public_key is not 64 hex digits".into(),
+        })?)
 }
 
 pub(super) fn resolve_key(
@@ -217,67 +254,86 @@ pub(super) fn resolve_key(
     input: &Input,
 ) -> Result<(Key, KeyReport), VerifyError> {
     let store_identity = input.root.join(KEY_DIR).join(IDENTITY_FILE);
+    if opts.trust_store_key && (opts.key_hex.is_some() || opts.identity.is_some()) {
+        return Err(VerifyError::TrustConflict);
+    }
     let (public, source, path) = match (&opts.key_hex, &opts.identity) {
         (Some(_), Some(_)) => return Err(VerifyError::KeyConflict),
-        (Some(hex_key), None) => {
-            let bytes =
-                hex::decode(hex_key.trim()).map_err(|_| VerifyError::BadKey(hex_key.clone()))?;
-            let public: [u8; 32] = bytes
-                .try_into()
-                .map_err(|_| VerifyError::BadKey(hex_key.clone()))?;
-            (public, KeySource::Key, None)
-        }
-        (None, Some(p)) => {
-            let id = PublicIdentity::load(p)?;
-            let public = id
-                .public_key_bytes()
-                .ok_or_else(|| IdentityError::BadIdentityFile {
-                    path: p.clone(),
-                    reason: "public_key is not 64 hex digits".into(),
-                })?;
-            (public, KeySource::IdentityFile, Some(p.clone()))
-        }
+        (Some(hex_key), None) => (parse_key_hex(hex_key)?, KeySource::Key, None),
+        (None, Some(p)) => (identity_key(p)?, KeySource::IdentityFile, Some(p.clone())),
         (None, None) => {
             if !store_identity.exists() {
                 return Err(VerifyError::NoKey(store_identity));
             }
-            let id = PublicIdentity::load(&store_identity)?;
-            let public = id
-                .public_key_bytes()
-                .ok_or_else(|| IdentityError::BadIdentityFile {
-                    path: store_identity.clone(),
-                    reason: "public_key is not 64 hex digits".into(),
-                })?;
-            (public, KeySource::Store, Some(store_identity.clone()))
+            (
+                identity_key(&store_identity)?,
+                KeySource::Store,
+                Some(store_identity.clone()),
+            )
         }
     };
     let device_id = device_id_for(&public);
     let mut notes = Vec::new();
+    let mut others: Vec<OtherKey> = Vec::new();
+    let mut add_other = |public_other: [u8; 32], from: String| {
+        if public_other != public && !others.iter().any(|o| o.public == public_other) {
+            others.push(OtherKey {
+                public: public_other,
+                device_id: device_id_for(&public_other),
+                from,
+            });
+        }
+    };
+    for k in &opts.other_keys {
+        add_other(parse_key_hex(k)?, "--other-key".into());
+    }
+    for p in &opts.other_identities {
+        add_other(identity_key(p)?, p.display().to_string());
+    }
     match source {
+        KeySource::Store if opts.trust_store_key => notes.push(format!(
+            "the key was taken from {} in the evidence itself and accepted with \
+             --trust-store-key: whoever can alter the store can replace it",
+            store_identity.display()
+        )),
         KeySource::Store => notes.push(format!(
             "the key was taken from {} in the evidence itself, not independently supplied: \
-             whoever can alter the store can replace it; pass --key or --identity from enrolment",
+             whoever can alter the store can replace it; pass --key or --identity from \
+             enrolment (or --trust-store-key to accept it)",
             store_identity.display()
         )),
         KeySource::Key | KeySource::IdentityFile => {
             if let Ok(stored) = PublicIdentity::load(&store_identity)
-                && stored.public_key_bytes() != Some(public)
+                && let Some(stored_key) = stored.public_key_bytes()
+                && stored_key != public
             {
                 notes.push(format!(
-                    "{} names another device ({}) than the key supplied",
+                    "{} names another device ({}) than the key supplied; records signed by \
+                     its key are FOREIGN",
                     store_identity.display(),
                     stored.device_id
                 ));
+                add_other(stored_key, store_identity.display().to_string());
             }
         }
     }
+    let independently_supplied = source != KeySource::Store;
     let report = KeyReport {
         device_id: hex::encode(device_id),
         public_key: hex::encode(public),
         source,
         path: path.map(|p| p.display().to_string()),
-        independently_supplied: source != KeySource::Store,
+        independently_supplied,
+        accepted: independently_supplied || opts.trust_store_key,
+        other_keys: others.iter().map(|o| hex::encode(o.device_id)).collect(),
         notes,
     };
-    Ok((Key { public, device_id }, report))
+    Ok((
+        Key {
+            public,
+            device_id,
+            others,
+        },
+        report,
+    ))
 }

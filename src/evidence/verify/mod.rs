@@ -30,7 +30,9 @@ pub mod journal;
 mod records;
 mod render;
 mod report;
+mod sealed;
 mod segment;
+mod silence;
 
 use std::path::{Path, PathBuf};
 
@@ -40,6 +42,7 @@ use crate::layout;
 use audit::{apply_offloads, cross_check, verify_audit};
 use chain::{ChainIndex, Link, analyse_chain, mark_chain_findings, out_of_order};
 use head::{check_head, load_head, verify_media_head};
+pub use inputs::parse_key_hex;
 use inputs::{Input, Key, RecordingFiles, resolve_key};
 use render::Progress;
 use segment::verify_segment;
@@ -48,9 +51,9 @@ pub use chain::ChainProblem;
 pub use head::HEAD_FORMAT;
 pub use render::{render, render_json};
 pub use report::{
-    AuditEntry, AuditRef, AuditReport, ChainReport, Check, Finding, HeadReport, InputKind,
-    KeyReport, KeySource, MediaHeadReport, REPORT_FORMAT, Report, SegmentRef, SegmentReport,
-    Status, Tail,
+    AuditEntry, AuditRef, AuditReport, ChainReport, Check, EncryptionReport, Finding, HeadReport,
+    InputKind, KeyReport, KeySource, MediaHeadReport, REPORT_FORMAT, Report, SegmentRef,
+    SegmentReport, Status, Tail,
 };
 
 /// A progress bar is drawn (on a terminal) from this many segments on.
@@ -76,6 +79,11 @@ pub enum VerifyError {
     /// Both `--key` and `--identity` were given.
     #[error("give --key or --identity, not both")]
     KeyConflict,
+    /// `--trust-store-key` with `--key` or `--identity`.
+    #[error(
+        "--trust-store-key accepts the store's own key; it cannot be combined with --key or --identity"
+    )]
+    TrustConflict,
     /// The identity file is unreadable or inconsistent.
     #[error(transparent)]
     Identity(#[from] IdentityError),
@@ -106,6 +114,15 @@ pub struct VerifyOptions {
     pub identity: Option<PathBuf>,
     /// Head statement from `bodycam ctl head` (`--head`); needs a whole store.
     pub head: Option<PathBuf>,
+    /// Other devices' public keys (`--other-key`, 64 hex digits each): a record that
+    /// fails under the key but verifies under one of these is FOREIGN, not TAMPERED.
+    pub other_keys: Vec<String>,
+    /// Other devices' identity files (`--other-identity`), as `other_keys`.
+    pub other_identities: Vec<PathBuf>,
+    /// Without `--key`/`--identity`: accept the store's own `keys/identity.json` as the
+    /// key (`--trust-store-key`). Otherwise a store that verifies against its own key
+    /// only is reported as not confirmed ([`Report::verifies`] true, [`Report::ok`] false).
+    pub trust_store_key: bool,
     /// Draw a progress bar on stderr (the caller checks that stderr is a terminal).
     pub progress: bool,
 }
@@ -194,6 +211,7 @@ pub fn verify(opts: &VerifyOptions) -> Result<Report, VerifyError> {
         errors,
         notes,
         ok: false,
+        verifies: false,
         failures: Vec::new(),
         verdict: String::new(),
     };
@@ -216,27 +234,66 @@ fn verify_segments(
         .filter_map(|p| std::fs::metadata(p).ok())
         .map(|m| m.len())
         .sum();
-    let mut progress = Progress::new(
+    let progress = std::sync::Mutex::new(Progress::new(
         progress && total_segments >= PROGRESS_MIN_SEGMENTS,
         total_segments,
         total_bytes,
-    );
+    ));
+    let work: Vec<(&str, u32, &inputs::SegmentFiles)> = recordings
+        .iter()
+        .flat_map(|rec| {
+            rec.segments
+                .iter()
+                .map(move |(&seq, files)| (rec.id.as_str(), seq, files))
+        })
+        .collect();
+    // Segments are independent until the chain analysis: hash them on every core, in
+    // any order, and put the results back in order.
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(work.len())
+        .max(1);
+    let mut done: Vec<(usize, SegmentReport, Vec<Link<SegmentRef>>)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut out = Vec::new();
+                    let mut quiet = Progress::new(false, 0, 0);
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(&(id, seq, files)) = work.get(i) else {
+                            return out;
+                        };
+                        let mut links = Vec::new();
+                        let report = verify_segment(key, id, seq, files, &mut links, &mut quiet);
+                        if let Ok(mut p) = progress.lock() {
+                            p.add(report.media_bytes.unwrap_or(0));
+                            p.segment_done();
+                        }
+                        out.push((i, report, links));
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| {
+                // A panic in a worker is a panic of the verifier: never a shorter report.
+                h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))
+            })
+            .collect()
+    });
+    done.sort_by_key(|(i, _, _)| *i);
+    if let Ok(mut p) = progress.lock() {
+        p.finish();
+    }
     let mut segments = Vec::with_capacity(total_segments);
     let mut links = Vec::new();
-    for rec in recordings {
-        for (&seq, files) in &rec.segments {
-            segments.push(verify_segment(
-                key,
-                &rec.id,
-                seq,
-                files,
-                &mut links,
-                &mut progress,
-            ));
-            progress.segment_done();
-        }
+    for (_, report, l) in done {
+        segments.push(report);
+        links.extend(l);
     }
-    progress.finish();
     (segments, links)
 }
 
@@ -306,6 +363,7 @@ pub fn verify_audit_log(public_key: &[u8; 32], path: &Path) -> AuditReport {
     let key = Key {
         public: *public_key,
         device_id: device_id_for(public_key),
+        others: Vec::new(),
     };
     verify_audit(&key, path, true).0
 }

@@ -10,17 +10,22 @@ use crate::evidence::record::{self, DEVICE_ID_LEN, DecodeError, RawRecord};
 pub(super) enum Trust {
     /// Signed by the key.
     Verified,
-    /// Not signed by the key; the record names another device.
-    Foreign([u8; DEVICE_ID_LEN]),
-    /// Not signed by the key although it names the key's device: altered.
+    /// Not signed by the key but by another key supplied: that key's device id and
+    /// where the key came from.
+    Foreign([u8; DEVICE_ID_LEN], String),
+    /// Verifies under no key supplied: altered after signing, or signed by a key nobody
+    /// named. Whatever device id it claims is not trusted.
     Altered,
 }
 
+/// Check `rec` against the key, then against each other key supplied. FOREIGN needs a
+/// signature that verifies under another key; the `device_id` a record claims decides
+/// nothing, since it is part of what failed to verify.
 pub(super) fn trust(key: &Key, rec: &Record) -> Trust {
     if rec.raw.verify(&key.public) {
         Trust::Verified
-    } else if rec.header.device_id != key.device_id {
-        Trust::Foreign(rec.header.device_id)
+    } else if let Some(o) = key.others.iter().find(|o| rec.raw.verify(&o.public)) {
+        Trust::Foreign(o.device_id, o.from.clone())
     } else {
         Trust::Altered
     }
@@ -32,6 +37,9 @@ pub(super) struct Parsed {
     pub(super) records: Vec<(usize, u64, Record)>,
     pub(super) total: usize,
     pub(super) findings: Vec<Finding>,
+    /// The file ends inside a record that starts at this offset (a torn or cut record);
+    /// `findings` holds it as TRUNCATED.
+    pub(super) torn_at: Option<u64>,
 }
 
 pub(super) fn parse_records(data: &[u8], what: &str) -> Parsed {
@@ -40,6 +48,7 @@ pub(super) fn parse_records(data: &[u8], what: &str) -> Parsed {
         records: Vec::with_capacity(raws.len()),
         total: raws.len(),
         findings: Vec::new(),
+        torn_at: None,
     };
     let mut offset = 0u64;
     for (i, raw) in raws.into_iter().enumerate() {
@@ -57,6 +66,9 @@ pub(super) fn parse_records(data: &[u8], what: &str) -> Parsed {
     if let Some((pos, e)) = err {
         let pos = pos as u64;
         let rest = data.len() as u64 - pos;
+        if e.is_torn_tail() {
+            out.torn_at = Some(pos);
+        }
         out.findings.push(match e {
             DecodeError::Truncated { .. } => Finding::new(
                 Status::Truncated,
@@ -93,9 +105,9 @@ impl Untrusted {
     pub(super) fn add(&mut self, t: &Trust, counter: u64) {
         match t {
             Trust::Verified => {}
-            Trust::Foreign(id) => {
+            Trust::Foreign(id, from) => {
                 self.foreign.push(counter);
-                let id = hex::encode(id);
+                let id = format!("{} (key from {from})", hex::encode(id));
                 if !self.foreign_ids.contains(&id) {
                     self.foreign_ids.push(id);
                 }
@@ -111,7 +123,7 @@ impl Untrusted {
                 Status::Foreign,
                 Check::Signature,
                 format!(
-                    "{} of {total} {what} record(s) were not signed by this key (device {}; key's device {}); counters {}",
+                    "{} of {total} {what} record(s) were signed by another device's key (device {}; this key's device {}); claimed counters {}",
                     self.foreign.len(),
                     self.foreign_ids.join(", "),
                     hex::encode(key.device_id),
@@ -124,7 +136,7 @@ impl Untrusted {
                 Status::Tampered,
                 Check::Signature,
                 format!(
-                    "{} of {total} {what} record(s) were altered after signing (signature does not verify); claimed counters {}",
+                    "{} of {total} {what} record(s) were altered after signing (the signature verifies under no key supplied); claimed counters {}",
                     self.altered.len(),
                     counters_text(&self.altered)
                 ),

@@ -133,12 +133,23 @@ fn render_key(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
     let source = match r.key.source {
         KeySource::Key => "--key".to_string(),
         KeySource::IdentityFile => format!("--identity {}", r.key.path.as_deref().unwrap_or("")),
+        KeySource::Store if r.key.accepted => format!(
+            "{} (NOT independently supplied; accepted with --trust-store-key)",
+            r.key.path.as_deref().unwrap_or("the store")
+        ),
         KeySource::Store => format!(
             "{} (NOT independently supplied)",
             r.key.path.as_deref().unwrap_or("the store")
         ),
     };
     writeln!(out, "key      device {} from {source}", r.key.device_id)?;
+    if !r.key.other_keys.is_empty() {
+        writeln!(
+            out,
+            "         other devices' keys: {}",
+            r.key.other_keys.join(", ")
+        )?;
+    }
     for n in &r.key.notes {
         writeln!(out, "         ! {n}")?;
     }
@@ -164,6 +175,25 @@ fn render_segments(segments: &[SegmentReport], out: &mut dyn Write) -> std::io::
             range_text(s.seconds),
             counters
         )?;
+        if let Some(e) = &s.encryption {
+            writeln!(
+                out,
+                "          encrypted ({}, {} chunks) to key id(s) {}",
+                e.aead,
+                e.chunks,
+                e.key_ids.join(", ")
+            )?;
+        }
+        for n in &s.inserted_silence {
+            writeln!(
+                out,
+                "          NOTE audio {} is inserted silence: {} frames of the encoder's silent frame{}, {}",
+                range_text(Some(n.seconds)),
+                n.frames,
+                if n.checked { " (checked)" } else { "" },
+                super::silence::reason_text(n.reason)
+            )?;
+        }
         for f in &s.findings {
             let mut extra = String::new();
             if let Some(sec) = f.seconds {
@@ -225,6 +255,15 @@ fn render_audit(a: &AuditReport, out: &mut dyn Write) -> std::io::Result<()> {
         writeln!(
             out,
             "             event {} {} {}",
+            e.utc.as_deref().unwrap_or("?"),
+            e.event,
+            e.detail
+        )?;
+    }
+    for e in &a.unknown_events {
+        writeln!(
+            out,
+            "             unknown event (not checked) {} {} {}",
             e.utc.as_deref().unwrap_or("?"),
             e.event,
             e.detail

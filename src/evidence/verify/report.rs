@@ -26,6 +26,10 @@ pub enum Status {
     /// names it, and its recorded chain span links to the signed records around it
     /// (docs/EVIDENCE-FORMAT.md §7.1).
     Deleted,
+    /// The audit log ends inside a record that is the start of the next entry, as a
+    /// power cut during an append leaves it; everything before it verifies and chains.
+    /// The torn bytes were never a signed entry.
+    TornTail,
     /// Neither final nor recovery record: still being written or not yet recovered.
     Open,
     /// Media without a journal.
@@ -48,7 +52,11 @@ impl Status {
     /// Whether this status lets the verdict be OK.
     pub fn passes(self) -> bool {
         match self {
-            Status::Ok | Status::Offloaded | Status::RecoveredTail | Status::Deleted => true,
+            Status::Ok
+            | Status::Offloaded
+            | Status::RecoveredTail
+            | Status::Deleted
+            | Status::TornTail => true,
             Status::Open
             | Status::Unsigned
             | Status::Missing
@@ -67,6 +75,7 @@ impl Status {
             Status::Offloaded => 1,
             Status::RecoveredTail => 1,
             Status::Deleted => 1,
+            Status::TornTail => 1,
             Status::Open => 2,
             Status::Unsigned => 3,
             Status::Missing => 4,
@@ -85,6 +94,7 @@ impl Status {
             Status::Offloaded => "OFFLOADED",
             Status::RecoveredTail => "RECOVERED_TAIL",
             Status::Deleted => "DELETED",
+            Status::TornTail => "TORN_TAIL",
             Status::Open => "OPEN",
             Status::Unsigned => "UNSIGNED",
             Status::Missing => "MISSING",
@@ -142,6 +152,12 @@ pub enum Check {
     Head,
     /// Signed audit entries against the footage they describe.
     AuditClaims,
+    /// An encrypted segment: its keys record and the chunk structure of its media.
+    Sealing,
+    /// An audit entry's event and detail against their definition.
+    AuditEvent,
+    /// Declared inserted silence (sidecar `audio_silence`) against the audio frames.
+    Silence,
 }
 
 /// One thing found about a segment (or the audit log, or a head).
@@ -248,6 +264,39 @@ pub struct SegmentReport {
     /// acknowledged with this hash in the audit log makes the absence OFFLOADED.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signed_sha256: Option<String>,
+    /// Spans of the audio that the sidecar declares as inserted silence.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub inserted_silence: Vec<SilenceNote>,
+    /// Present when the media is encrypted (checked without the key).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<EncryptionReport>,
+}
+
+/// What a verifier without the key can say about an encrypted segment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EncryptionReport {
+    /// `chacha20-poly1305`.
+    pub aead: String,
+    /// Key ids the content key is wrapped to (hex).
+    pub key_ids: Vec<String>,
+    /// Whole chunks in the media.
+    pub chunks: u64,
+    /// Bytes of a torn last chunk, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub torn_chunk_bytes: Option<u64>,
+}
+
+/// A span of declared inserted silence, as the examiner is told of it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SilenceNote {
+    /// Seconds from the recording's start, `[start, end)`.
+    pub seconds: [f64; 2],
+    /// Silent frames declared.
+    pub frames: u64,
+    /// Why the sound there was not recorded.
+    pub reason: crate::evidence::sidecar::SilenceReason,
+    /// Every audio frame in the span is the declared silent frame, as many as declared.
+    pub checked: bool,
 }
 
 /// Where a media record was found.
@@ -311,8 +360,13 @@ pub struct AuditReport {
     pub first_counter: Option<u64>,
     /// Highest counter found.
     pub last_counter: Option<u64>,
-    /// Per-record findings (parse, signature, kind).
+    /// Per-record findings (parse, signature, kind, detail).
     pub findings: Vec<Finding>,
+    /// Bytes of a torn last record (TORN_TAIL): not an entry, never signed.
+    pub torn_tail_bytes: u64,
+    /// Signed entries whose event this verifier does not know (a later firmware's): they
+    /// hold their place in the chain; what they say is not checked.
+    pub unknown_events: Vec<AuditEntry>,
     /// Chain problems (gaps = deleted entries, broken links, duplicates).
     pub problems: Vec<ChainProblem<AuditRef>>,
     /// Unclean shutdowns, recoveries, clock changes, faults.
@@ -374,6 +428,13 @@ pub struct KeyReport {
     pub path: Option<String>,
     /// False when the key was taken from the store being verified.
     pub independently_supplied: bool,
+    /// Whether the key may confirm the evidence: independently supplied, or the store's
+    /// own accepted with `--trust-store-key`. When false the report is not OK however
+    /// well the evidence verifies (exit code 3).
+    pub accepted: bool,
+    /// Device ids of the other keys a record failing under the key was tried with
+    /// (`--other-key`, `--other-identity`, a store identity naming another key).
+    pub other_keys: Vec<String>,
     /// Remarks (store identity differing from the supplied key, …).
     pub notes: Vec<String>,
 }
@@ -417,8 +478,10 @@ pub struct Report {
     pub errors: Vec<String>,
     /// Remarks that do not affect the verdict (ignored files, caveats).
     pub notes: Vec<String>,
-    /// True only when nothing failed.
+    /// True only when nothing failed and the key was accepted ([`KeyReport::accepted`]).
     pub ok: bool,
+    /// True when nothing failed under the key used, whether or not it was accepted.
+    pub verifies: bool,
     /// Every failure, one line each (empty when `ok`).
     pub failures: Vec<String>,
     /// One line.
@@ -461,6 +524,7 @@ impl Report {
             out.extend(
                 a.findings
                     .iter()
+                    .filter(|f| !f.status.passes())
                     .map(|f| format!("audit log: {}", f.message)),
             );
             out.extend(a.problems.iter().map(|p| {
@@ -500,15 +564,29 @@ impl Report {
 
     pub(super) fn conclude(&mut self) {
         self.failures = self.failures();
-        self.ok = self.failures.is_empty();
+        self.verifies = self.failures.is_empty();
+        self.ok = self.verifies && self.key.accepted;
         let segments = self.segments.len();
         let recovered = self
             .segments
             .iter()
             .filter(|s| s.status == Status::RecoveredTail)
             .count();
-        self.verdict = if self.ok {
-            let mut v = format!("OK: {segments} segment(s) verified");
+        let torn = self
+            .audit
+            .as_ref()
+            .is_some_and(|a| a.status == Status::TornTail);
+        self.verdict = if self.verifies {
+            let mut v = if self.ok {
+                format!("OK: {segments} segment(s) verified")
+            } else {
+                format!(
+                    "NOT CONFIRMED: {segments} segment(s) verify, but only against the \
+                     store's own key ({}), which was not independently supplied: pass \
+                     --identity or --key from enrolment (or --trust-store-key to accept it)",
+                    self.key.path.as_deref().unwrap_or("keys/identity.json")
+                )
+            };
             if recovered > 0 {
                 v.push_str(&format!(", {recovered} with a tail signed after a restart"));
             }
@@ -522,8 +600,13 @@ impl Report {
                     ", {deleted} deleted under retention (per the container's deletion record; the chain links across them)"
                 ));
             }
-            if !self.key.independently_supplied {
-                v.push_str(", but against the store's own key (not independently supplied)");
+            if torn {
+                v.push_str(", the audit log ends in a torn record (a power cut during an append)");
+            }
+            if self.ok && !self.key.independently_supplied {
+                v.push_str(
+                    ", against the store's own key (not independently supplied; accepted with --trust-store-key)",
+                );
             }
             if self.input == InputKind::Store && self.head.is_none() {
                 v.push_str("; without --head, removal of the newest footage cannot be ruled out");

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::chain::Link;
-use super::hashing::{Pass, hash_pass, hash_range};
+use super::hashing::{Pass, hash_pass, hash_range, whole_matches};
 use super::inputs::{Key, SegmentFiles};
 use super::records::{Trust, Untrusted, parse_records, trust};
 use super::render::Progress;
@@ -54,10 +54,17 @@ pub(super) fn verify_segment(
         Some((Payload::Recovery(v), utc_ms)) => {
             check_recovery(v, utc_ms, &media, &signed, files, &mut r);
         }
-        Some((Payload::Checkpoint(_) | Payload::Audit(_) | Payload::Head(_), _)) | None => {
+        Some((
+            Payload::Checkpoint(_) | Payload::Keys(_) | Payload::Audit(_) | Payload::Head(_),
+            _,
+        ))
+        | None => {
             open_tail(&media, &signed, &mut r);
         }
     }
+    super::sealed::check_sealed(&verified, media.path, &mut r);
+    let encrypted = r.encryption.is_some();
+    super::silence::check_silence(media_path, files.sidecar.as_deref(), encrypted, &mut r);
     finish_segment(r)
 }
 
@@ -77,6 +84,8 @@ fn empty_report(recording_id: &str, seq: u32) -> SegmentReport {
         recovered_tail: None,
         unsigned_tail: None,
         signed_sha256: None,
+        encryption: None,
+        inserted_silence: Vec::new(),
     }
 }
 
@@ -180,6 +189,7 @@ fn named_segment(index: usize, rec: &Record, r: &mut SegmentReport) -> Option<(S
         Payload::Checkpoint(c) => Some((c.recording_id.clone(), c.segment)),
         Payload::Final(f) => Some((f.recording_id.clone(), f.segment)),
         Payload::Recovery(v) => Some((v.recording_id.clone(), v.segment)),
+        Payload::Keys(k) => Some((k.recording_id.clone(), k.segment)),
         Payload::Audit(_) | Payload::Head(_) => {
             r.findings.push(Finding::new(
                 Status::Tampered,
@@ -237,6 +247,8 @@ impl<'a> Signed<'a> {
                 )),
                 (Payload::Checkpoint(c), None) => checkpoints.push((c, rec.header.utc_ms)),
                 (Payload::Final(_) | Payload::Recovery(_), None) => close = Some(rec),
+                // Its place (first, before any checkpoint) is checked with the media.
+                (Payload::Keys(_), None) => {}
                 (Payload::Audit(_) | Payload::Head(_), None) => {}
             }
         }
@@ -279,7 +291,10 @@ fn media_file<'f>(
             r.signed_sha256 = close.and_then(|c| match &c.payload {
                 Payload::Final(f) => Some(hex::encode(f.segment_sha256)),
                 Payload::Recovery(v) => Some(hex::encode(v.segment_sha256)),
-                Payload::Checkpoint(_) | Payload::Audit(_) | Payload::Head(_) => None,
+                Payload::Checkpoint(_)
+                | Payload::Keys(_)
+                | Payload::Audit(_)
+                | Payload::Head(_) => None,
             });
             r.findings.push(Finding::new(
                 Status::Missing,
@@ -312,6 +327,27 @@ fn hash_media<'a>(
     r: &mut SegmentReport,
 ) -> Option<Media<'a>> {
     let (covered, contiguous) = check_coverage(&signed.checkpoints, r);
+    if let Some(Payload::Final(f)) = signed.close.map(|c| &c.payload)
+        && contiguous
+        && covered == f.total_len
+    {
+        let ranges: Vec<[u8; 32]> = signed
+            .checkpoints
+            .iter()
+            .map(|(c, _)| c.range_sha256)
+            .collect();
+        if let Ok(Some(pass)) =
+            whole_matches(path, f.total_len, &f.segment_sha256, &ranges, progress)
+        {
+            r.media_bytes = Some(pass.len);
+            return Some(Media {
+                path,
+                pass,
+                covered,
+                contiguous,
+            });
+        }
+    }
     let boundaries: Vec<u64> = if contiguous {
         std::iter::once(0)
             .chain(signed.checkpoints.iter().map(|(c, _)| c.byte_end))

@@ -60,6 +60,19 @@ impl Daemon {
     pub fn new(extra: &str) -> Daemon {
         let dir = tempfile::tempdir().expect("tempdir");
         let data = dir.path().join("data");
+        Daemon::with_data(dir, data, extra)
+    }
+
+    /// Like [`Daemon::new`], with the store at `data` (e.g. on a filesystem the test
+    /// mounted) and the control socket beside the config, off the store.
+    pub fn on(data: &Path, extra: &str) -> Daemon {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let socket = dir.path().join("ctl.sock");
+        let extra = format!("{extra}\n[ctl]\nsocket = \"{}\"\n", socket.display());
+        Daemon::with_data(dir, data.to_path_buf(), &extra)
+    }
+
+    fn with_data(dir: tempfile::TempDir, data: PathBuf, extra: &str) -> Daemon {
         let config = dir.path().join("bodycam.toml");
         std::fs::write(&config, base_config(&data, extra)).expect("write config");
         let log = dir.path().join("daemon.log");
@@ -70,6 +83,14 @@ impl Daemon {
             data,
             log,
         }
+    }
+
+    /// Prepare a daemon whose config file is exactly `text(data_dir)` (no test
+    /// settings merged in: e.g. the developer defaults with only the paths set).
+    pub fn new_raw(text: impl FnOnce(&Path) -> String) -> Daemon {
+        let d = Daemon::new("");
+        std::fs::write(&d.config, text(&d.data)).expect("write config");
+        d
     }
 
     /// (Re)start the daemon process on the same config and data.
@@ -178,6 +199,25 @@ impl Daemon {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// `bodycam verify` of the whole store against the daemon's own public key (read
+    /// from its identity file): the exit status and the report.
+    pub fn verify(&self) -> (std::process::ExitStatus, String) {
+        let id = std::fs::read_to_string(self.data.join("keys/identity.json")).expect("identity");
+        let id: Value = serde_json::from_str(&id).expect("identity JSON");
+        let out = Command::new(BIN)
+            .arg("verify")
+            .arg(&self.data)
+            .args(["--key", id["public_key"].as_str().expect("public_key")])
+            .output()
+            .expect("run bodycam verify");
+        let report = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status, report)
     }
 
     pub fn recordings(&self) -> Vec<PathBuf> {

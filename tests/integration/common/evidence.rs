@@ -4,6 +4,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bodycam::clock::TimeRef;
+#[cfg(feature = "examiner")]
+use bodycam::confidential::sealing::{Entropy, Footage};
 use bodycam::config::StorageConfig;
 use bodycam::evidence::audit::AuditLog;
 use bodycam::evidence::events::AuditEvent;
@@ -160,6 +162,17 @@ impl Builder {
         b
     }
 
+    /// Encrypt the segments written from now on to the recipient files `paths`, with
+    /// randomness from `seed` (fixed vectors) or the system (`None`).
+    #[cfg(feature = "examiner")]
+    pub fn encrypt_to(&mut self, paths: &[PathBuf], seed: Option<[u8; 32]>) {
+        let footage = Footage::required(paths.to_vec()).expect("recipient files");
+        *self.signer.footage_mut() = match seed {
+            Some(seed) => footage.with_entropy(Entropy::Fixed { seed, counter: 0 }),
+            None => footage,
+        };
+    }
+
     /// Sign and append an audit entry.
     pub fn log(&mut self, event: AuditEvent) {
         self.audit.append(&mut self.signer, &event).unwrap();
@@ -199,6 +212,7 @@ impl Builder {
                     segment_ns: SEGMENT_SECONDS * 1_000_000_000,
                     capture: capture(self.fps),
                     officer: None,
+                    pre_event_silence: None,
                 },
             )
             .unwrap();
@@ -214,29 +228,35 @@ impl Builder {
         w
     }
 
+    /// Video frame `i` at the current time (a keyframe each second) and its audio frame.
+    fn frames(&self, i: u64) -> [Frame; 2] {
+        let period = 1_000_000_000 / self.fps;
+        let t = self.mono;
+        let video = Frame {
+            kind: StreamKind::Video,
+            pts_ns: t,
+            dts_ns: t,
+            duration_ns: period,
+            keyframe: i.is_multiple_of(self.fps),
+            data: payload(i, StreamKind::Video, i.is_multiple_of(self.fps)),
+        };
+        let audio = Frame {
+            kind: StreamKind::Audio,
+            pts_ns: t + period / 2,
+            dts_ns: t + period / 2,
+            duration_ns: period,
+            keyframe: false,
+            data: payload(i, StreamKind::Audio, false),
+        };
+        [video, audio]
+    }
+
     /// Feed `seconds` of video (a keyframe each second) with one audio frame per video frame.
     fn feed(&mut self, w: &mut RecordingWriter, frames: u64) {
         let period = 1_000_000_000 / self.fps;
         for i in 0..frames {
-            let t = self.mono;
             let time = self.time_ref();
-            let video = Frame {
-                kind: StreamKind::Video,
-                pts_ns: t,
-                dts_ns: t,
-                duration_ns: period,
-                keyframe: i % self.fps == 0,
-                data: payload(i, StreamKind::Video, i % self.fps == 0),
-            };
-            let audio = Frame {
-                kind: StreamKind::Audio,
-                pts_ns: t + period / 2,
-                dts_ns: t + period / 2,
-                duration_ns: period,
-                keyframe: false,
-                data: payload(i, StreamKind::Audio, false),
-            };
-            for f in [video, audio] {
+            for f in self.frames(i) {
                 let r = w
                     .offer(self.store.flash(), &f, u64::MAX, &time, &mut self.signer)
                     .unwrap();
@@ -263,11 +283,57 @@ impl Builder {
             recording_id: id.clone(),
             trigger: "ctl".into(),
             seconds: w.seconds(),
-            segments: w.closed().len() as u64,
+            segments: w.closed_segments(),
             during: None,
         });
         self.mono += 5_000_000_000;
         id
+    }
+
+    /// A recording fed through the store as the daemon feeds it, with `fault` run once
+    /// after its first second (e.g. another writer filling the filesystem): frames go
+    /// on until the store refuses one; then the open segment is closed through the
+    /// latched store, as the daemon closes it. Returns the id and the store's error.
+    pub fn recording_into_fault(
+        &mut self,
+        fault: impl FnOnce(),
+    ) -> (String, bodycam::store::StoreError) {
+        let mut w = self.begin();
+        let period = 1_000_000_000 / self.fps;
+        let mut fault = Some(fault);
+        let mut error = None;
+        for i in 0..100_000 {
+            if i == self.fps
+                && let Some(f) = fault.take()
+            {
+                f();
+            }
+            let time = self.time_ref();
+            for f in self.frames(i) {
+                if let Err(e) = self.store.offer(&mut w, &f, &time, &mut self.signer) {
+                    error = Some(e);
+                    break;
+                }
+            }
+            self.mono += period;
+            if error.is_some() {
+                break;
+            }
+        }
+        let error = error.expect("the store never refused a frame");
+        let time = self.time_ref();
+        self.store
+            .close_segment(&mut w, EndReason::StorageFull, &time, &mut self.signer)
+            .expect("the open segment closes into its reserves");
+        let id = w.id().to_string();
+        self.log(AuditEvent::RecordingStop {
+            recording_id: id.clone(),
+            trigger: "storage_fault".into(),
+            seconds: w.seconds(),
+            segments: w.closed_segments(),
+            during: None,
+        });
+        (id, error)
     }
 
     /// A recording with `closed` closed segments and a last one left open after

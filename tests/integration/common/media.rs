@@ -98,3 +98,88 @@ pub fn decode_errors(path: &Path) -> String {
 pub fn wait_secs(s: f64) {
     std::thread::sleep(Duration::from_secs_f64(s));
 }
+
+/// Frame `n` (0-based, in decode order) of the video of `path`, decoded by ffmpeg, as
+/// its luma plane (`width × height` bytes, row by row).
+pub fn luma_frame(path: &Path, n: usize, width: usize, height: usize) -> Vec<u8> {
+    let out = tool("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(path)
+        .args(["-vf", &format!("select=eq(n\\,{n})"), "-frames:v", "1"])
+        .args(["-f", "rawvideo", "-pix_fmt", "gray", "-"])
+        .output()
+        .expect("ffmpeg");
+    assert!(
+        out.status.success() && out.stdout.len() == width * height,
+        "ffmpeg could not give frame {n} of {} as {width}x{height} gray ({} bytes): {}",
+        path.display(),
+        out.stdout.len(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// Frame `n` of `path` as a PNG file at `png` (to look at).
+pub fn save_png(path: &Path, n: usize, png: &Path) {
+    let out = tool("ffmpeg")
+        .args(["-v", "error", "-y", "-i"])
+        .arg(path)
+        .args(["-vf", &format!("select=eq(n\\,{n})"), "-frames:v", "1"])
+        .arg(png)
+        .output()
+        .expect("ffmpeg");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `ffprobe -show_entries stream=…` of `path`: one map of the named entries per stream.
+pub fn streams(path: &Path, entries: &str) -> Vec<std::collections::BTreeMap<String, String>> {
+    let out = tool("ffprobe")
+        .args(["-v", "error", "-show_entries", &format!("stream={entries}")])
+        .args(["-of", "json"])
+        .arg(path)
+        .output()
+        .expect("ffprobe");
+    assert!(out.status.success(), "ffprobe failed on {}", path.display());
+    let v: Value = serde_json::from_slice(&out.stdout).expect("ffprobe json");
+    v["streams"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|s| {
+                    s.as_object()
+                        .map(|o| {
+                            o.iter()
+                                .map(|(k, v)| {
+                                    let text =
+                                        v.as_str().map_or_else(|| v.to_string(), str::to_string);
+                                    (k.clone(), text)
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default()
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Copy `ts` to an MP4 at `mp4` with `ffmpeg -c copy` (default probe sizes); returns
+/// ffmpeg's error output (empty = clean).
+pub fn copy_to_mp4(ts: &Path, mp4: &Path) -> String {
+    let out = tool("ffmpeg")
+        .args(["-v", "error", "-y", "-i"])
+        .arg(ts)
+        .args(["-map", "0", "-c", "copy"])
+        .arg(mp4)
+        .output()
+        .expect("ffmpeg");
+    let mut s = String::from_utf8_lossy(&out.stderr).into_owned();
+    if !out.status.success() {
+        s.push_str(&format!("\nffmpeg exit {:?}", out.status.code()));
+    }
+    s
+}

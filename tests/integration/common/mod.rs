@@ -5,7 +5,10 @@ pub mod agent;
 pub mod audit;
 pub mod daemon;
 pub mod evidence;
+#[cfg(feature = "examiner")]
+pub mod footage;
 pub mod media;
+pub mod mounts;
 pub mod net;
 
 pub use audit::*;

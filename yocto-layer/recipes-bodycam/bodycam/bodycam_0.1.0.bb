@@ -11,6 +11,12 @@ SECTION = "multimedia"
 LICENSE = "Apache-2.0"
 # nooelint: oelint.var.licenseremotefile
 LIC_FILES_CHKSUM = "file://${COMMON_LICENSE_DIR}/Apache-2.0;md5=89aea4e17d99a7cacdbeed46a0096b10"
+# bodycam records H.264 and AAC only through patent-encumbered encoders
+# (x264enc, avenc_aac) whose recipes carry LICENSE_FLAGS = "commercial"; the
+# same flag here makes that a declared requirement. A distro that does not
+# accept commercial_bodycam (the bodycam distro does) skips this recipe
+# instead of failing on the missing plugins.
+LICENSE_FLAGS = "commercial"
 
 # gstreamer-sys / gstreamer-app-sys link against these (found with pkg-config).
 DEPENDS = "gstreamer1.0 gstreamer1.0-plugins-base"
@@ -23,7 +29,32 @@ SRC_URI = "git://example.invalid/bodycam.git;protocol=https;branch=main"
 # against the Cargo.lock of the tree it tests).
 SRCREV = "4b93da5e599c59d708bb1a5a4137c25b25f0ce7e"
 
-inherit cargo cargo-update-recipe-crates pkgconfig systemd useradd
+# The agency's footage recipient files (the .pub half of `bodycam pki footage-key`),
+# which the agency's own bbappend puts in files/recipients/ and names here, e.g.
+# BODYCAM_RECIPIENTS = "agency.pub". systemd/bodycam.toml requires encryption to
+# /etc/bodycam/recipients/agency.pub, so an image without one would refuse to record
+# (exit 78): the build stops at its first task instead (do_check_recipients). Empty by
+# default so that the layer parses (a missing file:// entry is fatal at parse time).
+BODYCAM_RECIPIENTS ??= ""
+SRC_URI += "${@' '.join('file://recipients/' + f for f in (d.getVar('BODYCAM_RECIPIENTS') or '').split())}"
+
+python do_check_recipients() {
+    if not (d.getVar('BODYCAM_RECIPIENTS') or '').split():
+        bb.fatal("bodycam: no footage recipients. The image requires encryption "
+                 "(systemd/bodycam.toml): put the agency's recipient file (bodycam pki "
+                 "footage-key) in files/recipients/ of a bbappend and set "
+                 "BODYCAM_RECIPIENTS = \"agency.pub\"")
+}
+addtask check_recipients before do_fetch
+do_check_recipients[nostamp] = "1"
+
+inherit cargo cargo-update-recipe-crates features_check pkgconfig systemd useradd
+
+# The daemon is supervised by systemd (Type=notify, watchdog, sysusers.d,
+# tmpfiles.d, networkd for usb0). usrmerge: sysusers.d/bodycam.conf names
+# the shell /usr/sbin/nologin, which is ${base_sbindir}/nologin (see
+# USERADD_PARAM) only with usrmerge; oe-core's systemd distros have it.
+REQUIRED_DISTRO_FEATURES = "systemd usrmerge"
 
 # One crate:// entry per Cargo.lock package, written by scripts/gen-crates-inc.py.
 require ${BPN}-crates.inc
@@ -35,7 +66,9 @@ CARGO_BUILD_FLAGS:append = " --no-default-features"
 PACKAGES =+ "${PN}-usb-gadget ${PN}-watchdog"
 
 # The daemon runs as its own user; these are created at build time because
-# the rootfs is read-only (sysusers.d/bodycam.conf says the same for systemd).
+# the rootfs is read-only. sysusers.d/bodycam.conf says the same for systemd,
+# and oe-core's systemd_sysusers_check warns at do_rootfs if home or shell
+# differ; scripts/ci-platform-checks.sh (sysusers) compares the two.
 USERADD_PACKAGES = "${PN}"
 GROUPADD_PARAM:${PN} = "--system gpio"
 USERADD_PARAM:${PN} = "--system --user-group --home-dir /data/bodycam --no-create-home \
@@ -50,6 +83,10 @@ do_install:append() {
     # Daemon configuration and service (the binary is installed by cargo).
     install -d ${D}${sysconfdir}/bodycam
     install -m 0644 ${S}/systemd/bodycam.toml ${D}${sysconfdir}/bodycam/bodycam.toml
+    install -d ${D}${sysconfdir}/bodycam/recipients
+    for f in ${BODYCAM_RECIPIENTS}; do
+        install -m 0644 ${UNPACKDIR}/recipients/$f ${D}${sysconfdir}/bodycam/recipients/$f
+    done
     install -d ${D}${systemd_system_unitdir}
     install -m 0644 ${S}/systemd/bodycam.service ${D}${systemd_system_unitdir}/
     install -d ${D}${nonarch_libdir}/sysusers.d ${D}${nonarch_libdir}/tmpfiles.d
@@ -91,7 +128,8 @@ CONFFILES:${PN} = "${sysconfdir}/bodycam/bodycam.toml"
 # loaded at run time, so no shared-library dependency pulls them in.
 #   plugins-base: appsink (app), videotestsrc / audiotestsrc (simulated
 #     sources), videoconvert (videoconvertscale), audioconvert, audioresample,
-#     textoverlay (pango), alsasrc (alsa: in -base, not -good)
+#     alsasrc (alsa: in -base, not -good). The burned-in overlay is drawn by the
+#     daemon itself (no pango/cairo, no fonts on the image).
 #   plugins-good: v4l2src and v4l2h264enc (video4linux2), aacparse (audioparsers)
 #   plugins-bad:  h264parse (videoparsersbad), mpegtsmux
 #   plugins-ugly: x264enc (needs PACKAGECONFIG x264, set by the bodycam distro)
@@ -107,7 +145,6 @@ RDEPENDS:${PN} = "\
     gstreamer1.0-plugins-base-audioconvert \
     gstreamer1.0-plugins-base-audioresample \
     gstreamer1.0-plugins-base-audiotestsrc \
-    gstreamer1.0-plugins-base-pango \
     gstreamer1.0-plugins-base-videoconvertscale \
     gstreamer1.0-plugins-base-videotestsrc \
     gstreamer1.0-plugins-good-audioparsers \
