@@ -49,6 +49,18 @@ impl Loop {
             .map(|o| o.as_str().to_string())
     }
 
+    /// Name in the burned-in picture (`OFC <id>`, from the next frame) the officer the
+    /// footage is made for: the open recording's (it keeps its officer across a
+    /// reassignment, as its sidecars do), else the one assigned (the pre-event frames
+    /// and the next recording are theirs).
+    pub(super) fn show_officer(&self) {
+        let officer = match &self.recording {
+            Some(r) => r.officer().map(str::to_string),
+            None => self.assigned_officer(),
+        };
+        self.settings.overlay_text.set_officer(officer.as_deref());
+    }
+
     /// Assign the camera to `officer` from the next recording on: the file first (so
     /// that what is audited is what a restart reads), then the audit entry.
     pub(super) fn assign(
@@ -72,6 +84,7 @@ impl Loop {
             .map_err(|e| DockError::Internal(format!("cannot write {}: {e}", path.display())))?;
         self.assignment = Some(a);
         let now = self.assigned_officer();
+        self.show_officer();
         let recording_open = self.recording.as_ref().map(|r| r.id().to_string());
         info!(officer = ?now, previous = ?previous, dock = ?dock, recording_open = ?recording_open, "officer assigned");
         self.audit(AuditEvent::OfficerAssigned {

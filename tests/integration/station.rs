@@ -179,13 +179,16 @@ fn officer_assignment_reaches_audit_log_sidecars_tags_and_the_custody_report() {
     assert_eq!(s["state"], "recording", "{s}");
     assert_eq!(s["officer"], "PC-0815", "{s}");
     assert_eq!(s["recording_officer"], "PC-4711", "{s}");
+    // The picture keeps naming the open recording's officer, as its sidecars do.
+    assert_eq!(s["camera"]["overlay"]["officer"], "PC-4711", "{s}");
     let r2 = s["recording_id"].as_str().unwrap().to_string();
     bay.daemon
         .wait_for("footage", Duration::from_secs(60), |s| {
             s["seconds_recorded"].as_f64() > Some(2.5)
         });
     bay.daemon.ctl_ok(&["record", "stop"]);
-    bay.daemon.wait_state("docked", Duration::from_secs(20));
+    let s = bay.daemon.wait_state("docked", Duration::from_secs(20));
+    assert_eq!(s["camera"]["overlay"]["officer"], "PC-0815", "{s}");
     bay.daemon.ctl_ok(&["undock"]);
     bay.daemon.wait_state("ready", Duration::from_secs(20));
 
@@ -309,6 +312,70 @@ fn officer_assignment_reaches_audit_log_sidecars_tags_and_the_custody_report() {
     let (report0, html0) = custody(&agent, &format!("{dev}/{r0}"));
     assert_eq!(report0["recording"]["unassigned"], true, "{report0}");
     assert!(html0.contains("UNASSIGNED"));
+}
+
+/// A dock's client for `bay` (mutual TLS with the development PKI), for what the agent
+/// does not send on its own.
+fn camera_client(bay: &Bay) -> bodycam::agent::camera::CameraClient {
+    let tls = bodycam::agent::camera::client_tls(&bodycam::agent::config::TlsConfig {
+        ca: bay.pki.join("ca.pem"),
+        cert: bay.pki.join("dock.pem"),
+        key: bay.pki.join("dock.key"),
+    })
+    .unwrap();
+    bodycam::agent::camera::CameraClient::new(tls, &bay.url(), None).unwrap()
+}
+
+#[test]
+fn the_burned_in_picture_names_the_assigned_officer() {
+    const W: usize = 320;
+    const H: usize = 240;
+    const FPS: usize = 15;
+    let mut bay = Bay::new(&format!(
+        "[camera]\nwidth = {W}\nheight = {H}\nframerate = {FPS}\nbitrate_kbps = 3000\npattern = \"snow\"\noverlay_scale = 1\n"
+    ));
+    let overlay = |bay: &Bay| bay.daemon.status().unwrap()["camera"]["overlay"].clone();
+    assert_eq!(overlay(&bay)["officer"], Value::Null);
+    let camera = overlay(&bay)["camera_id"].as_str().unwrap().to_string();
+
+    bay.dock();
+    let client = camera_client(&bay);
+    rt().block_on(client.assign(Some("PC-4711"), "test-dock"))
+        .unwrap();
+    assert_eq!(overlay(&bay)["officer"], "PC-4711");
+    bay.daemon.ctl_ok(&["undock"]);
+    bay.daemon.wait_state("ready", Duration::from_secs(20));
+    let rec = bay.record(2.5);
+
+    // The frames show `OFC PC-4711`: the box composed with that officer fits them pixel
+    // for pixel (but for a few the encoder blurred), one with another officer does not.
+    let seg = &segments(&bay.daemon.data.join("recordings").join(&rec))[0];
+    let start: chrono::DateTime<chrono::Utc> = sidecar(&bay, &rec, 1)["utc_start"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let synchronised = bodycam::clock::clock_synchronised();
+    let luma = luma_frame(seg, 0, W, H);
+    let fit = |officer| overlay_fit(&luma, (W, H), start, &camera, officer, synchronised);
+    let (_, right, _) = fit(Some("PC-4711"));
+    let (_, wrong, _) = fit(Some("PC-0815"));
+    assert!(
+        right < 0.03 && wrong > right + 0.005,
+        "mismatch with PC-4711 {right:.4}, with PC-0815 {wrong:.4}"
+    );
+
+    // After a restart the camera reads its officer from assignment.json.
+    assert!(bay.daemon.signal(libc::SIGTERM).success());
+    bay.daemon.spawn();
+    bay.daemon.wait_state("ready", Duration::from_secs(30));
+    assert_eq!(overlay(&bay)["officer"], "PC-4711");
+
+    // Cleared: the picture names no officer.
+    bay.dock();
+    rt().block_on(camera_client(&bay).assign(None, "test-dock"))
+        .unwrap();
+    assert_eq!(overlay(&bay)["officer"], Value::Null);
 }
 
 #[test]
