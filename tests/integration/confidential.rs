@@ -22,6 +22,19 @@ fn text(o: &Output) -> String {
     )
 }
 
+/// The device-key arguments a test did not choose itself: these tests are about the
+/// footage, so the store's own device key is accepted (`--trust-store-key`); that a
+/// verification without an independent key is not OK is tested in `evidence_verify`.
+fn device_key_args(extra: &[&str]) -> &'static [&'static str] {
+    let chosen = extra.iter().any(|a| {
+        matches!(
+            *a,
+            "--key" | "--identity" | "--device-key" | "--trust-store-key"
+        )
+    });
+    if chosen { &[] } else { &["--trust-store-key"] }
+}
+
 /// `bodycam export KEY PATH OUT [extra…]`.
 fn export(key: &Path, path: &Path, out: &Path, extra: &[&str]) -> Output {
     Command::new(BIN)
@@ -32,6 +45,7 @@ fn export(key: &Path, path: &Path, out: &Path, extra: &[&str]) -> Output {
         .arg("--out")
         .arg(out)
         .args(extra)
+        .args(device_key_args(extra))
         .output()
         .expect("run bodycam export")
 }
@@ -46,6 +60,7 @@ fn verify_json(path: &Path, extra: &[&str]) -> (Option<i32>, Value) {
         .args(["verify", "--json"])
         .arg(path)
         .args(extra)
+        .args(device_key_args(extra))
         .output()
         .unwrap();
     let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", text(&out)));

@@ -119,6 +119,9 @@ impl FlashFile for CrashFile {
     }
     fn reserve(&mut self, bytes: u64) -> io::Result<()> {
         let mut d = self.disk.lock().unwrap();
+        if d.dead {
+            return Ok(());
+        }
         let f = d.files.get_mut(&self.path).ok_or(io::ErrorKind::NotFound)?;
         f.reserved = f.reserved.max(bytes);
         Ok(())

@@ -66,9 +66,12 @@ fn replayed_units_record_faster_than_real_time_through_the_production_path() {
     let rec = d.recordings().pop().unwrap();
     let segs = segments(&rec);
     assert!(segs.len() >= 5, "{} segments of 2 s", segs.len());
-    for seg in &segs {
+    for (i, seg) in segs.iter().enumerate() {
         let meta = sidecar(seg).unwrap();
-        assert!(meta["keyframes"].as_u64().unwrap() >= 2, "{meta}");
+        // The stop may come just after a rollover: the last segment can be one frame.
+        if i + 1 < segs.len() {
+            assert!(meta["keyframes"].as_u64().unwrap() >= 2, "{meta}");
+        }
         assert!(meta["audio_frames"].as_u64().unwrap() > 0, "{meta}");
         // Audio and video stay together: no audio frame falls before its segment's start
         // (such frames would all carry the segment's first PTS).
