@@ -1055,3 +1055,75 @@ fn priority_footage_is_offloaded_first_newest_first_then_routine_in_order() {
     let out = ok(&agent.once());
     assert!(out.contains("offloaded=0"), "{out}");
 }
+
+/// The camera's acknowledgements, in the order of its signed audit log.
+fn acknowledged(bay: &Bay) -> Vec<(String, u64)> {
+    audit_details(&bay.daemon.audit_log())
+        .into_iter()
+        .filter(|(e, _)| e == "offload_ack")
+        .map(|(_, d)| {
+            (
+                d["recording_id"].as_str().unwrap().to_string(),
+                d["segment"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn undocked_after_the_priority_footage_the_next_dock_resumes_with_the_routine_footage() {
+    let az = Azurite::start();
+    let bay = Bay::new("");
+    let dev = bay.device_id();
+    let routine = bay.record(2.5);
+    let marked = bay.record_with(2.5, &["record", "start"], &["record", "stop"], 1);
+    let of = |rec: &str| -> Vec<(String, u64)> {
+        segments_of(&bay, rec)
+            .into_iter()
+            .map(|s| (rec.to_string(), u64::from(s)))
+            .collect()
+    };
+    let (priority, rest) = (of(&marked), of(&routine));
+    assert!(
+        priority.len() >= 2 && rest.len() >= 2,
+        "{priority:?} {rest:?}"
+    );
+    bay.dock();
+    let agent = Agent::new(&az, &bay.pki, &[("bay1", bay.url())], &[bay.identity()]);
+    // The dock loses the camera right after the last priority segment was acknowledged
+    // (the agent dies there, as it would with the camera pulled out mid-offload).
+    let point = format!("after-ack:{}", priority.len());
+    let out = agent.run(&["--once"], &[(FAILPOINT, &point)]);
+    assert!(
+        !out.status.success() && out.status.code().is_none(),
+        "the agent should have crashed\n{}",
+        text(&out)
+    );
+    // What went first is safe: the marked recording whole, acknowledged in order and in
+    // the container; nothing of the routine one yet.
+    assert_eq!(acknowledged(&bay), priority);
+    assert!(!blobs(&agent, &format!("{dev}/{marked}/")).is_empty());
+    assert!(blobs(&agent, &format!("{dev}/{routine}/")).is_empty());
+
+    bay.daemon.ctl_ok(&["undock"]);
+    bay.daemon.wait_state("ready", Duration::from_secs(20));
+    bay.dock();
+    let out = ok(&agent.once());
+    // The next dock offloads only the routine footage: every segment acknowledged once,
+    // the priority ones not again.
+    let mut want = priority.clone();
+    want.extend(rest.iter().cloned());
+    assert_eq!(acknowledged(&bay), want, "{out}");
+    for (rec, seq) in &want {
+        let prefix = format!("{dev}/{rec}/");
+        assert!(
+            blobs(&agent, &prefix)
+                .iter()
+                .any(|b| b.ends_with(&format!("{seq:06}.ts"))),
+            "{rec}/{seq} not stored"
+        );
+    }
+    // And the ledger ends at the newest segment: a further pass has nothing to do.
+    let out = ok(&agent.once());
+    assert!(out.contains("offloaded=0"), "{out}");
+}
