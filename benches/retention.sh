@@ -12,16 +12,19 @@
 #   docs/PERFORMANCE.md), then runs one timed `retention --apply` with BODYCAM_RETENTION_AGE_DAYS=40
 #   (the documented test seam: blobs created a moment ago count as 40 days old, so the
 #   31-day standard period plus the 24 h margin has passed for the due ones).
-#     1  container ~10,000 blobs, K due recordings deleted   (K = --due, default 1000)
-#     2  container ~100,000 blobs, K due recordings deleted  (same K, 10x the container)
-#     3  ~100,000 blobs, K/10 due
-#     4  ~100,000 blobs, 3K due
-#   Baseline, side by side: one full listing of the ~100,000-blob container with tags
+#     1  container ~N/10 blobs, K due recordings deleted   (K = --due, default 1000;
+#                                                         N = --blobs, default 100,000)
+#     2  container ~N blobs, K due recordings deleted      (same K, 10x the container)
+#     3  ~N blobs, K/10 due
+#     4  ~N blobs, 3K due
+#   Baseline, side by side: one full listing of the ~N-blob container with tags
 #   (what a job that lists the container instead of asking the tag index would need
 #   before deciding anything), timed and counted the same way.
 #
 # Usage:
-#   benches/retention.sh [--due K] [--port P] [--out DIR] [--no-build] [--keep]
+#   benches/retention.sh [--due K] [--blobs N] [--port P] [--out DIR] [--no-build] [--keep]
+#   (seeding runs at roughly 30 blobs/s on the shared 2-core machine: the full size takes
+#   more than an hour; --blobs 20000 --due 100 about a quarter of it)
 #   Environment: BODYCAM, SEED (binaries; default target/release/...), AZURITE_BLOB.
 # Nothing is asserted: the script measures and prints a table (and writes it to --out).
 set -euo pipefail
@@ -29,6 +32,7 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(dirname "$here")
 due=1000
+total=100000
 port=18610
 out=""
 build=1
@@ -41,6 +45,7 @@ log() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
 while (($#)); do
     case $1 in
         --due) due=${2:?}; shift 2 ;;
+        --blobs) total=${2:?}; shift 2 ;;
         --port) port=${2:?}; shift 2 ;;
         --out) out=${2:?}; shift 2 ;;
         --no-build) build=0; shift ;;
@@ -50,6 +55,7 @@ while (($#)); do
     esac
 done
 [[ $due =~ ^[0-9]+$ ]] && ((due >= 10)) || die "--due must be an integer >= 10"
+[[ $total =~ ^[0-9]+$ ]] && ((total / 30 > due)) || die "--blobs must be an integer above 30 x --due"
 
 bodycam=${BODYCAM:-"$repo/target/release/bodycam"}
 seed=${SEED:-"$repo/target/release/examples/seed_retention"}
@@ -122,10 +128,10 @@ stage() { # name kept_recordings_to_add due_recordings
     run "$1" "$3"
     blobs=$((blobs - 3 * $3))
 }
-log "stage 1: ~10,000 blobs"
-stage 1 $((10000 / 3 - due)) "$due"
-log "stage 2: ~100,000 blobs"
-stage 2 $((100000 / 3 - 10000 / 3)) "$due"
+log "stage 1: ~$((total / 10)) blobs"
+stage 1 $((total / 30 - due)) "$due"
+log "stage 2: ~$total blobs"
+stage 2 $((total / 3 - total / 30)) "$due"
 stage 3 0 $((due / 10))
 stage 4 0 $((3 * due))
 # Top up to the same container size, then the listing baseline.
