@@ -85,6 +85,7 @@ fn main() {
                     framerate: 30,
                     audio: true,
                 },
+                officer: None,
                 pre_event_silence: None,
             },
         )

@@ -409,6 +409,7 @@ impl crate::dock::DockBackend for FuzzDock {
                 hours_left: None,
             },
             state: "docked".into(),
+            officer: None,
         }
     }
 

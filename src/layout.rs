@@ -13,6 +13,8 @@
 //!     NNNNNN.ack                     a dock's acknowledgement
 //!   evidence/audit.log               the signed audit log
 //!   evidence/media.head              copy of the newest media-chain record
+//!   evidence/deletions.jsonl         a fetched copy only: the container's deletion records
+//!   assignment.json                  the officer assigned by the dock (next recording on)
 //!   .probe                           written and removed to test the medium after a fault
 //!   keys/device.pk8, identity.json   default key directory
 //! ```
@@ -34,6 +36,13 @@ pub const AUDIT_FILE: &str = "audit.log";
 /// Copy of the newest media-chain record, in [`EVIDENCE_DIR`] (kept when segments are
 /// later freed).
 pub const MEDIA_HEAD_FILE: &str = "media.head";
+/// In a store fetched from the cloud (`dock-agent fetch`), in [`EVIDENCE_DIR`]: the
+/// retention job's deletion records for the device, one JSON object per line
+/// (docs/EVIDENCE-FORMAT.md §7). Never on a camera.
+pub const DELETIONS_FILE: &str = "deletions.jsonl";
+/// The officer a dock assigned the camera to (`crate::evidence::officer::Assignment`),
+/// below `storage.path`; written atomically.
+pub const ASSIGNMENT_FILE: &str = "assignment.json";
 /// The recording descriptor in each recording directory.
 pub const RECORDING_INFO: &str = "recording.json";
 /// Default key directory below `storage.path` (`[evidence] key_dir`).
@@ -190,6 +199,16 @@ pub fn audit_path(root: &Path) -> PathBuf {
 /// `root/evidence/media.head`.
 pub fn media_head_path(root: &Path) -> PathBuf {
     evidence_dir(root).join(MEDIA_HEAD_FILE)
+}
+
+/// `root/evidence/deletions.jsonl`.
+pub fn deletions_path(root: &Path) -> PathBuf {
+    evidence_dir(root).join(DELETIONS_FILE)
+}
+
+/// `root/assignment.json`.
+pub fn assignment_path(root: &Path) -> PathBuf {
+    root.join(ASSIGNMENT_FILE)
 }
 
 /// The temporary file an atomic replacement of `path` writes first: `.NAME.tmp` in the

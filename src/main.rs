@@ -139,11 +139,55 @@ enum Cmd {
 #[cfg(feature = "dock-agent")]
 #[derive(Debug, Subcommand)]
 enum AgentCmd {
-    /// Mark a recording's blobs as evidence (kept indefinitely).
+    /// Assign the camera docked in BAY to an officer from its next recording on.
+    Assign {
+        /// Bay name (a `[[camera]]` name).
+        bay: String,
+        /// Officer id: 1–32 letters, digits, '.', '_' or '-', starting with a letter or digit.
+        #[arg(required_unless_present = "clear")]
+        officer: Option<String>,
+        /// Clear the assignment instead (the camera records as unassigned).
+        #[arg(long, conflicts_with = "officer")]
+        clear: bool,
+    },
+    /// Put recordings into a category of the table, give them a case id, hold or release them.
     Classify {
-        /// DEVICE/RECORDING, e.g. 0123…cdef/20261125T175328Z.
+        /// DEVICE/RECORDING to mark as evidence (the same as --category evidence).
+        #[arg(long, value_name = "DEVICE/RECORDING")]
+        evidence: Option<String>,
+        /// Category from the agent config's table (sets the retention period).
+        #[arg(long, conflicts_with = "evidence")]
+        category: Option<String>,
+        /// Case id: 1–64 letters, digits, '.', '_' or '-' (no path characters).
+        #[arg(long = "case")]
+        case_id: Option<String>,
+        /// Place a legal hold (tag `legal_hold=yes`; an Azure hold with azure.legal_hold).
+        #[arg(long, conflicts_with = "release_hold")]
+        hold: bool,
+        /// Release the legal hold.
         #[arg(long)]
-        evidence: String,
+        release_hold: bool,
+        /// Who classifies, for the classification log (default: the user name).
+        #[arg(long)]
+        by: Option<String>,
+        /// DEVICE/RECORDING, one or several, e.g. 0123…cdef/20261125T175328Z.
+        targets: Vec<String>,
+    },
+    /// Delete footage past its category's retention period (a dry run without --apply).
+    Retention {
+        /// Write the deletion records and delete; without it, only print what and how many bytes.
+        #[arg(long)]
+        apply: bool,
+    },
+    /// Print an Azure lifecycle-management policy matching the category table.
+    LifecyclePolicy,
+    /// The chain-of-custody report of one recording in the cloud (JSON and HTML).
+    Custody {
+        /// DEVICE/RECORDING.
+        target: String,
+        /// Directory to write custody.json and custody.html into (default: JSON on stdout).
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Rebuild a device's store from the container (read-only) for `bodycam verify`.
     Fetch {
@@ -330,7 +374,10 @@ fn agent_exit_code(e: &bodycam::agent::AgentError) -> i32 {
         | AgentError::StateDir { .. }
         | AgentError::NothingToClassify { .. }
         | AgentError::Vanished(_)
-        | AgentError::Fetch(_) => exit::FAILURE,
+        | AgentError::Fetch(_)
+        | AgentError::Assign(_)
+        | AgentError::Incomplete(_)
+        | AgentError::Write { .. } => exit::FAILURE,
     }
 }
 
@@ -588,8 +635,45 @@ fn dock_agent(
     init_logging_default("warn");
     let finished = match command {
         None => agent::main(config, once)?,
-        Some(AgentCmd::Classify { evidence }) => agent::classify_main(config, &evidence)?,
+        Some(AgentCmd::Assign {
+            bay,
+            officer,
+            clear,
+        }) => agent::assign_main(config, &bay, if clear { None } else { officer.as_deref() })?,
+        Some(AgentCmd::Classify {
+            evidence,
+            category,
+            case_id,
+            hold,
+            release_hold,
+            by,
+            mut targets,
+        }) => {
+            let category = match evidence {
+                Some(t) => {
+                    targets.insert(0, t);
+                    Some(agent::config::EVIDENCE.to_string())
+                }
+                None => category,
+            };
+            let change = agent::classify::Change {
+                category,
+                case: case_id,
+                hold: match (hold, release_hold) {
+                    (true, _) => Some(true),
+                    (false, true) => Some(false),
+                    (false, false) => None,
+                },
+                operator: by.unwrap_or_else(agent::classify::default_operator),
+            };
+            agent::classify_main(config, &targets, change)?
+        }
         Some(AgentCmd::Fetch { device, out }) => agent::fetch_main(config, &device, &out)?,
+        Some(AgentCmd::Retention { apply }) => agent::retention_main(config, apply)?,
+        Some(AgentCmd::LifecyclePolicy) => agent::lifecycle_main(config)?,
+        Some(AgentCmd::Custody { target, out }) => {
+            agent::custody_main(config, &target, out.as_deref())?
+        }
     };
     Ok(match finished {
         Finished::Complete => Outcome::Positive,

@@ -127,6 +127,14 @@ pub struct Status {
     /// The location source, when `[location]` has one.
     #[serde(default)]
     pub location: Option<LocationStatus>,
+    /// The officer a dock assigned the camera to: recordings started from now on are
+    /// made for them (null: unassigned; the open recording keeps its own).
+    #[serde(default)]
+    pub officer: Option<String>,
+    /// The officer the open recording is made for, when it differs from `officer`
+    /// (re-assigned while recording: the change applies from the next recording).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recording_officer: Option<String>,
     /// Footage encryption in force.
     #[serde(default)]
     pub encryption: EncryptionStatus,
@@ -220,6 +228,13 @@ impl Status {
         let mut s = String::new();
         s.push_str(&format!("state:        {}\n", self.state));
         s.push_str(&format!("recording:    {rec}\n"));
+        let officer = self.officer.as_deref().unwrap_or("unassigned");
+        match &self.recording_officer {
+            Some(r) => s.push_str(&format!(
+                "officer:      {officer} from the next recording (this one: {r})\n"
+            )),
+            None => s.push_str(&format!("officer:      {officer}\n")),
+        }
         s.push_str(&format!(
             "segments:     {} written\n",
             self.segments_written

@@ -111,6 +111,7 @@ fn simulated_pipeline_to_signed_segment() {
                     framerate: 10,
                     audio: true,
                 },
+                officer: None,
                 pre_event_silence: None,
             },
         )

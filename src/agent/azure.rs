@@ -1,6 +1,8 @@
 //! Azure Blob Storage for the dock agent: uploads, read-back and listing through
-//! `object_store`; the few operations it does not offer (create container, blob index
-//! tags, metadata update, legal hold) as Shared Key-signed REST calls.
+//! `object_store`; the operations it does not offer (create container, blob index
+//! tags, Find Blobs by Tags, a listing with tags and creation times, metadata update,
+//! legal hold, append blobs, delete) as Shared Key-signed REST calls. Every request is
+//! counted ([`BlobStore::requests`]) for the retention benchmark.
 //!
 //! Blobs are only ever created with `If-None-Match: *` ([`PutMode::Create`]): nothing
 //! the agent writes can replace an existing blob, so a rerun after a crash can never
@@ -8,6 +10,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -72,6 +75,42 @@ pub struct Stored {
     pub metadata: BTreeMap<String, String>,
 }
 
+/// A blob as a listing with tags shows it ([`BlobStore::list_detailed`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobInfo {
+    /// Name.
+    pub name: String,
+    /// Creation time, as the service recorded it.
+    pub created: Option<chrono::DateTime<chrono::Utc>>,
+    /// Length in bytes.
+    pub len: u64,
+    /// Blob index tags.
+    pub tags: BTreeMap<String, String>,
+    /// User metadata.
+    pub metadata: BTreeMap<String, String>,
+    /// Whether a legal hold is set (version-level immutability; the emulator never
+    /// reports one).
+    pub legal_hold: bool,
+}
+
+/// One blob found by Find Blobs by Tags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    /// Name.
+    pub name: String,
+    /// The tags the expression matched.
+    pub tags: BTreeMap<String, String>,
+}
+
+/// Extra standard headers a REST call signs and sends.
+#[derive(Debug, Default, Clone, Copy)]
+struct Std<'a> {
+    /// `If-None-Match` (`*`: create only).
+    if_none_match: &'a str,
+    /// `Content-Type` of the body (default `application/xml` for a non-empty body).
+    content_type: Option<&'a str>,
+}
+
 /// One container of one storage account.
 #[derive(Clone)]
 pub struct BlobStore {
@@ -82,6 +121,8 @@ pub struct BlobStore {
     /// Account endpoint without a trailing slash (path-style for the emulator).
     endpoint: String,
     container: String,
+    /// Requests sent so far (all clones share it).
+    requests: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for BlobStore {
@@ -132,7 +173,17 @@ impl BlobStore {
             key: Arc::new(key),
             endpoint,
             container: a.container.clone(),
+            requests: Arc::new(AtomicU64::new(0)),
         })
+    }
+
+    /// Requests sent to the service so far, by this store and its clones.
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    fn count(&self) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
     }
 
     /// `container/blob`, the name an acknowledgement reports.
@@ -182,6 +233,7 @@ impl BlobStore {
             attributes,
             ..PutOptions::default()
         };
+        self.count();
         match self
             .store
             .put_opts(&BlobPath::from(blob), PutPayload::from_bytes(data), opts)
@@ -195,6 +247,7 @@ impl BlobStore {
 
     /// Read `blob` back in full and hash it; `None` if it does not exist.
     pub async fn read_back(&self, blob: &str) -> Result<Option<Stored>, BlobError> {
+        self.count();
         let got = match self
             .store
             .get_opts(&BlobPath::from(blob), GetOptions::default())
@@ -222,6 +275,7 @@ impl BlobStore {
 
     /// The blob's bytes; `None` if it does not exist.
     pub async fn get(&self, blob: &str) -> Result<Option<bytes::Bytes>, BlobError> {
+        self.count();
         match self
             .store
             .get_opts(&BlobPath::from(blob), GetOptions::default())
@@ -246,6 +300,7 @@ impl BlobStore {
             head: true,
             ..GetOptions::default()
         };
+        self.count();
         match self.store.get_opts(&BlobPath::from(blob), opts).await {
             Ok(g) => Ok(Some(user_metadata(&g.attributes))),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
@@ -256,6 +311,7 @@ impl BlobStore {
     /// Names of every blob under `prefix` (a `/`-terminated folder).
     pub async fn list(&self, prefix: &str) -> Result<Vec<String>, BlobError> {
         let p = BlobPath::from(prefix.trim_end_matches('/'));
+        self.count();
         let mut out = Vec::new();
         let mut s = self.store.list(Some(&p));
         while let Some(m) = s.next().await {
@@ -334,6 +390,225 @@ impl BlobStore {
         .map(drop)
     }
 
+    /// Clear the blob's legal hold.
+    pub async fn clear_legal_hold(&self, blob: &str) -> Result<(), BlobError> {
+        let url = format!("{}?comp=legalhold", self.blob_url(blob));
+        let headers = [("x-ms-legal-hold".to_string(), "false".to_string())];
+        self.expect_ok(
+            "clear legal hold",
+            blob,
+            Method::PUT,
+            &url,
+            &headers,
+            Vec::new(),
+        )
+        .await
+        .map(drop)
+    }
+
+    /// Find Blobs by Tags in this container (every page): the blobs whose index tags
+    /// match `expression`, e.g. `"retention" < '2026-11-25T00:00:00Z'`. Also returns the
+    /// service's clock (`Date` of the first answer), when it sent one.
+    pub async fn find_by_tags(
+        &self,
+        expression: &str,
+    ) -> Result<(Vec<Found>, Option<chrono::DateTime<chrono::Utc>>), BlobError> {
+        let what = "find blobs by tags";
+        let mut out = Vec::new();
+        let mut marker: Option<String> = None;
+        let mut date = None;
+        loop {
+            let mut url = reqwest::Url::parse(&format!("{}/{}", self.endpoint, self.container))
+                .map_err(|e| req_err(what, &self.container, e))?;
+            url.query_pairs_mut()
+                .append_pair("restype", "container")
+                .append_pair("comp", "blobs")
+                .append_pair("where", expression);
+            if let Some(m) = &marker {
+                url.query_pairs_mut().append_pair("marker", m);
+            }
+            let (text, d) = self.get_xml(what, url).await?;
+            date = date.or(d);
+            for b in xml::elements(&text, "Blob") {
+                let Some(name) = xml::first(b, "Name") else {
+                    continue;
+                };
+                out.push(Found {
+                    name,
+                    tags: xml::first_raw(b, "Tags").map_or_else(BTreeMap::new, parse_tags),
+                });
+            }
+            marker = xml::first(&text, "NextMarker").filter(|m| !m.is_empty());
+            if marker.is_none() {
+                return Ok((out, date));
+            }
+        }
+    }
+
+    /// Every blob under `prefix` with its creation time, length, tags, metadata and
+    /// legal-hold flag (List Blobs, `include=metadata,tags,legalhold`, every page).
+    pub async fn list_detailed(&self, prefix: &str) -> Result<Vec<BlobInfo>, BlobError> {
+        let what = "list";
+        let mut out = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let mut url = reqwest::Url::parse(&format!("{}/{}", self.endpoint, self.container))
+                .map_err(|e| req_err(what, prefix, e))?;
+            url.query_pairs_mut()
+                .append_pair("restype", "container")
+                .append_pair("comp", "list")
+                .append_pair("prefix", prefix)
+                .append_pair("include", "metadata,tags,legalhold");
+            if let Some(m) = &marker {
+                url.query_pairs_mut().append_pair("marker", m);
+            }
+            let (text, _) = self.get_xml(what, url).await?;
+            for b in xml::elements(&text, "Blob") {
+                let Some(name) = xml::first(b, "Name") else {
+                    continue;
+                };
+                let props = xml::first_raw(b, "Properties").unwrap_or("");
+                out.push(BlobInfo {
+                    name,
+                    created: xml::first(props, "Creation-Time").and_then(|t| {
+                        chrono::DateTime::parse_from_rfc2822(&t)
+                            .ok()
+                            .map(|d| d.with_timezone(&chrono::Utc))
+                    }),
+                    len: xml::first(props, "Content-Length")
+                        .and_then(|l| l.parse().ok())
+                        .unwrap_or(0),
+                    tags: xml::first_raw(b, "Tags").map_or_else(BTreeMap::new, parse_tags),
+                    metadata: xml::first_raw(b, "Metadata")
+                        .map(xml::children)
+                        .unwrap_or_default(),
+                    legal_hold: xml::first(props, "LegalHold").as_deref() == Some("true"),
+                });
+            }
+            marker = xml::first(&text, "NextMarker").filter(|m| !m.is_empty());
+            if marker.is_none() {
+                out.sort_by(|a, b| a.name.cmp(&b.name));
+                return Ok(out);
+            }
+        }
+    }
+
+    /// Delete the blob (`x-ms-delete-snapshots: include`). A blob that is not there
+    /// counts as deleted (`false`), so that an interrupted run can be repeated.
+    pub async fn delete(&self, blob: &str) -> Result<bool, BlobError> {
+        let url = self.blob_url(blob);
+        let headers = [("x-ms-delete-snapshots".to_string(), "include".to_string())];
+        let resp = self
+            .rest(Method::DELETE, &url, &headers, Vec::new())
+            .await
+            .map_err(|e| req_err("delete", blob, e))?;
+        match resp.status() {
+            s if s.is_success() => Ok(true),
+            StatusCode::NOT_FOUND => Ok(false),
+            s => Err(req_err(
+                "delete",
+                blob,
+                format!("HTTP {s}: {}", resp.text().await.unwrap_or_default()),
+            )),
+        }
+    }
+
+    /// Append `line` to the append blob `blob`. `exists`: the caller saw the blob, so
+    /// try the append first (one request); otherwise, or when the append finds no blob,
+    /// create it first (Put Blob with `If-None-Match: *`, so an existing log is never
+    /// replaced).
+    pub async fn append(&self, blob: &str, line: &[u8], exists: bool) -> Result<(), BlobError> {
+        if exists {
+            match self.append_block(blob, line).await? {
+                StatusCode::NOT_FOUND => {}
+                _ => return Ok(()),
+            }
+        }
+        self.create_append_blob(blob).await?;
+        match self.append_block(blob, line).await? {
+            StatusCode::NOT_FOUND => Err(req_err("append", blob, "HTTP 404 after creating it")),
+            _ => Ok(()),
+        }
+    }
+
+    /// Put Blob, append type, create only.
+    async fn create_append_blob(&self, blob: &str) -> Result<(), BlobError> {
+        let url = self.blob_url(blob);
+        let headers = [
+            ("x-ms-blob-type".to_string(), "AppendBlob".to_string()),
+            (
+                "x-ms-blob-content-type".to_string(),
+                "application/x-ndjson".to_string(),
+            ),
+        ];
+        let std = Std {
+            if_none_match: "*",
+            content_type: None,
+        };
+        let resp = self
+            .rest_with(Method::PUT, &url, &headers, Vec::new(), std)
+            .await
+            .map_err(|e| req_err("create append blob", blob, e))?;
+        match resp.status() {
+            StatusCode::CREATED | StatusCode::CONFLICT | StatusCode::PRECONDITION_FAILED => Ok(()),
+            s => Err(req_err(
+                "create append blob",
+                blob,
+                format!("HTTP {s}: {}", resp.text().await.unwrap_or_default()),
+            )),
+        }
+    }
+
+    /// Append Block: success, or `NOT_FOUND` when there is no such blob.
+    async fn append_block(&self, blob: &str, line: &[u8]) -> Result<StatusCode, BlobError> {
+        let url = format!("{}?comp=appendblock", self.blob_url(blob));
+        let std = Std {
+            if_none_match: "",
+            content_type: Some("application/octet-stream"),
+        };
+        let resp = self
+            .rest_with(Method::PUT, &url, &[], line.to_vec(), std)
+            .await
+            .map_err(|e| req_err("append", blob, e))?;
+        match resp.status() {
+            s if s.is_success() || s == StatusCode::NOT_FOUND => Ok(s),
+            s => Err(req_err(
+                "append",
+                blob,
+                format!("HTTP {s}: {}", resp.text().await.unwrap_or_default()),
+            )),
+        }
+    }
+
+    /// A GET whose answer is XML: the text and the service's `Date`.
+    async fn get_xml(
+        &self,
+        what: &'static str,
+        url: reqwest::Url,
+    ) -> Result<(String, Option<chrono::DateTime<chrono::Utc>>), BlobError> {
+        let resp = self
+            .rest(Method::GET, url.as_str(), &[], Vec::new())
+            .await
+            .map_err(|e| req_err(what, &self.container, e))?;
+        let date = resp
+            .headers()
+            .get("date")
+            .and_then(|d| d.to_str().ok())
+            .and_then(|d| chrono::DateTime::parse_from_rfc2822(d).ok())
+            .map(|d| d.with_timezone(&chrono::Utc));
+        let status = resp.status();
+        let text = resp.text().await.unwrap_or_default();
+        if status.is_success() {
+            Ok((text, date))
+        } else {
+            Err(req_err(
+                what,
+                &self.container,
+                format!("HTTP {status}: {text}"),
+            ))
+        }
+    }
+
     fn blob_url(&self, blob: &str) -> String {
         let encoded: Vec<String> = blob
             .split('/')
@@ -381,6 +656,20 @@ impl BlobStore {
         headers: &[(String, String)],
         body: Vec<u8>,
     ) -> Result<reqwest::Response, String> {
+        self.rest_with(method, url, headers, body, Std::default())
+            .await
+    }
+
+    /// [`BlobStore::rest`] with extra standard headers.
+    async fn rest_with(
+        &self,
+        method: Method,
+        url: &str,
+        headers: &[(String, String)],
+        body: Vec<u8>,
+        std: Std<'_>,
+    ) -> Result<reqwest::Response, String> {
+        self.count();
         let parsed = reqwest::Url::parse(url).map_err(|e| e.to_string())?;
         let date = chrono::Utc::now()
             .format("%a, %d %b %Y %H:%M:%S GMT")
@@ -392,15 +681,16 @@ impl BlobStore {
         ms.push(("x-ms-date".into(), date));
         ms.push(("x-ms-version".into(), API_VERSION.into()));
         ms.sort();
-        let content_type = if body.is_empty() {
-            ""
-        } else {
-            "application/xml"
+        let content_type = match std.content_type {
+            Some(t) => t,
+            None if body.is_empty() => "",
+            None => "application/xml",
         };
         let string_to_sign = shared_key_string(
             method.as_str(),
             body.len(),
             content_type,
+            std.if_none_match,
             &ms,
             &self.account,
             &parsed,
@@ -414,6 +704,9 @@ impl BlobStore {
         }
         if !content_type.is_empty() {
             req = req.header("content-type", content_type);
+        }
+        if !std.if_none_match.is_empty() {
+            req = req.header("if-none-match", std.if_none_match);
         }
         req = req
             .header("content-length", body.len().to_string())
@@ -435,12 +728,13 @@ fn user_metadata(attributes: &Attributes) -> BTreeMap<String, String> {
 }
 
 /// The Shared Key string to sign (service version 2015-02-21 and later): verb, the
-/// standard headers (only Content-Length and Content-Type are ever set here), the
-/// sorted `x-ms-` headers and the canonicalised resource.
+/// standard headers (only Content-Length, Content-Type and If-None-Match are ever set
+/// here), the sorted `x-ms-` headers and the canonicalised resource.
 fn shared_key_string(
     verb: &str,
     content_length: usize,
     content_type: &str,
+    if_none_match: &str,
     ms_headers: &[(String, String)],
     account: &str,
     url: &reqwest::Url,
@@ -450,7 +744,9 @@ fn shared_key_string(
     } else {
         content_length.to_string()
     };
-    let mut s = format!("{verb}\n\n\n{length}\n\n{content_type}\n\n\n\n\n\n\n");
+    // Content-Encoding, -Language, -Length, -MD5, -Type, Date, If-Modified-Since,
+    // If-Match, If-None-Match, If-Unmodified-Since, Range.
+    let mut s = format!("{verb}\n\n\n{length}\n\n{content_type}\n\n\n\n{if_none_match}\n\n\n");
     for (k, v) in ms_headers {
         s.push_str(&format!("{k}:{v}\n"));
     }
@@ -479,12 +775,7 @@ fn xml_escape(s: &str) -> String {
 /// `<Tag><Key>k</Key><Value>v</Value></Tag>` pairs from a Get Blob Tags answer (keys
 /// and values here are plain ASCII words; entities are decoded).
 fn parse_tags(xml: &str) -> BTreeMap<String, String> {
-    let unescape = |s: &str| {
-        s.replace("&lt;", "<")
-            .replace("&gt;", ">")
-            .replace("&quot;", "\"")
-            .replace("&amp;", "&")
-    };
+    let unescape = xml::unescape;
     let mut out = BTreeMap::new();
     for part in xml.split("<Tag>").skip(1) {
         let between = |open: &str, close: &str| {
@@ -499,9 +790,107 @@ fn parse_tags(xml: &str) -> BTreeMap<String, String> {
     out
 }
 
+/// The few XML answers read here (tags, Find Blobs by Tags, List Blobs) are flat and
+/// regular: elements are found by name, text is entity-decoded.
+mod xml {
+    use std::collections::BTreeMap;
+
+    /// Decode the five XML entities.
+    pub(super) fn unescape(s: &str) -> String {
+        s.replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&quot;", "\"")
+            .replace("&apos;", "'")
+            .replace("&amp;", "&")
+    }
+
+    /// The raw inner text of every `<tag>…</tag>` (not nested in itself).
+    pub(super) fn elements<'a>(xml: &'a str, tag: &str) -> Vec<&'a str> {
+        let open = format!("<{tag}>");
+        let close = format!("</{tag}>");
+        let mut out = Vec::new();
+        let mut rest = xml;
+        while let Some(i) = rest.find(&open) {
+            let after = &rest[i + open.len()..];
+            let Some(j) = after.find(&close) else {
+                break;
+            };
+            out.push(&after[..j]);
+            rest = &after[j + close.len()..];
+        }
+        out
+    }
+
+    /// The raw inner text of the first `<tag>…</tag>`.
+    pub(super) fn first_raw<'a>(xml: &'a str, tag: &str) -> Option<&'a str> {
+        elements(xml, tag).into_iter().next()
+    }
+
+    /// The decoded text of the first `<tag>…</tag>` (`None` also for `<tag />`).
+    pub(super) fn first(xml: &str, tag: &str) -> Option<String> {
+        first_raw(xml, tag).map(unescape)
+    }
+
+    /// `<a>1</a><b>2</b>` → {a: 1, b: 2} (metadata).
+    pub(super) fn children(xml: &str) -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        let mut rest = xml;
+        while let Some(i) = rest.find('<') {
+            let after = &rest[i + 1..];
+            let Some(j) = after.find('>') else {
+                break;
+            };
+            let name = &after[..j];
+            if name.starts_with('/') || name.ends_with('/') || name.is_empty() {
+                rest = &after[j + 1..];
+                continue;
+            }
+            let body = &after[j + 1..];
+            let close = format!("</{name}>");
+            let Some(k) = body.find(&close) else {
+                break;
+            };
+            out.insert(name.to_ascii_lowercase(), unescape(&body[..k]));
+            rest = &body[k + close.len()..];
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn listings_and_find_answers_parse() {
+        let list = "<?xml version=\"1.0\"?><EnumerationResults><Blobs><Blob><Name>d/r/000001.ts</Name>\
+            <Properties><Creation-Time>Wed, 25 Nov 2026 21:00:00 GMT</Creation-Time><Content-Length>42</Content-Length>\
+            <LegalHold>true</LegalHold></Properties><Metadata><sha256>ab</sha256><Dock>d&amp;1</Dock></Metadata>\
+            <Tags><TagSet><Tag><Key>category</Key><Value>standard</Value></Tag></TagSet></Tags></Blob>\
+            <Blob><Name>d/r/000001.json</Name><Properties><Content-Length>7</Content-Length></Properties></Blob>\
+            </Blobs><NextMarker /></EnumerationResults>";
+        let blobs = xml::elements(list, "Blob");
+        assert_eq!(blobs.len(), 2);
+        assert_eq!(
+            xml::first(blobs[0], "Name").as_deref(),
+            Some("d/r/000001.ts")
+        );
+        let props = xml::first_raw(blobs[0], "Properties").unwrap();
+        assert_eq!(xml::first(props, "Content-Length").as_deref(), Some("42"));
+        let meta = xml::children(xml::first_raw(blobs[0], "Metadata").unwrap());
+        assert_eq!(meta.get("sha256").map(String::as_str), Some("ab"));
+        assert_eq!(meta.get("dock").map(String::as_str), Some("d&1"));
+        let tags = parse_tags(xml::first_raw(blobs[0], "Tags").unwrap());
+        assert_eq!(tags.get("category").map(String::as_str), Some("standard"));
+        assert_eq!(xml::first(list, "NextMarker"), None);
+        assert_eq!(
+            xml::first("<NextMarker>abc</NextMarker>", "NextMarker").as_deref(),
+            Some("abc")
+        );
+        let created =
+            chrono::DateTime::parse_from_rfc2822("Wed, 25 Nov 2026 21:00:00 GMT").unwrap();
+        assert_eq!(created.timestamp(), 1_795_640_400);
+    }
 
     #[test]
     fn string_to_sign_has_the_documented_shape() {
@@ -516,7 +905,15 @@ mod tests {
             ),
             ("x-ms-version".to_string(), API_VERSION.to_string()),
         ];
-        let s = shared_key_string("PUT", 12, "application/xml", &ms, "devstoreaccount1", &url);
+        let s = shared_key_string(
+            "PUT",
+            12,
+            "application/xml",
+            "",
+            &ms,
+            "devstoreaccount1",
+            &url,
+        );
         let lines: Vec<&str> = s.split('\n').collect();
         assert_eq!(lines[0], "PUT");
         assert_eq!(lines[3], "12");
@@ -529,8 +926,9 @@ mod tests {
         assert_eq!(lines[15], "comp:tags");
         assert_eq!(lines.len(), 16);
         // A zero length is an empty line, not "0".
-        let s = shared_key_string("GET", 0, "", &ms, "a", &url);
+        let s = shared_key_string("GET", 0, "", "*", &ms, "a", &url);
         assert_eq!(s.split('\n').nth(3), Some(""));
+        assert_eq!(s.split('\n').nth(9), Some("*"));
     }
 
     #[test]

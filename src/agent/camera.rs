@@ -16,8 +16,8 @@ use super::config::TlsConfig;
 use super::failpoint;
 use crate::dock::tls::{load_certs, load_key, provider};
 use crate::dock::wire::{
-    AckReply, AckRequest, DeviceInfo, ErrorBody, HeadRequest, ListedRecording, Listing, TimeReply,
-    TimeRequest,
+    AckReply, AckRequest, AssignmentReply, AssignmentRequest, DeviceInfo, ErrorBody, HeadRequest,
+    ListedRecording, Listing, TimeReply, TimeRequest,
 };
 use crate::evidence::head::HeadStatement;
 use crate::flash::sync_dir;
@@ -178,6 +178,24 @@ impl CameraClient {
         let body = TimeRequest { utc_ms };
         self.call("time", self.http.post(self.url("/v1/time")).json(&body))
             .await
+    }
+
+    /// `POST /v1/assignment`: assign the camera to `officer` (none: clear) from its
+    /// next recording on; `dock` names this dock in the camera's audit entry.
+    pub async fn assign(
+        &self,
+        officer: Option<&str>,
+        dock: &str,
+    ) -> Result<AssignmentReply, CameraError> {
+        let body = AssignmentRequest {
+            officer: officer.map(str::to_string),
+            dock: Some(dock.to_string()),
+        };
+        self.call(
+            "assignment",
+            self.http.post(self.url("/v1/assignment")).json(&body),
+        )
+        .await
     }
 
     /// `POST /v1/head` with `nonce`.

@@ -13,6 +13,16 @@ use crate::evidence::identity::device_id_for;
 pub const DEFAULT_RETENTION_DAYS: u32 = 31;
 /// Most cameras offloaded at once (bays of one dock).
 pub const MAX_CONCURRENCY: usize = 64;
+/// Default safety margin of the retention job, in hours (docs/DEPLOYMENT.md, "Time").
+pub const DEFAULT_RETENTION_MARGIN_HOURS: u32 = 24;
+/// Longest retention period a category may have, in days (100 years).
+pub const MAX_RETENTION_DAYS: u32 = 36_500;
+/// The category every upload starts in.
+pub const STANDARD: &str = "standard";
+/// The category kept indefinitely (`classify --evidence`).
+pub const EVIDENCE: &str = "evidence";
+/// Longest category name.
+const MAX_CATEGORY_LEN: usize = 32;
 
 /// Why the agent's configuration is unusable (exit code 78).
 #[derive(Debug, thiserror::Error)]
@@ -78,6 +88,85 @@ pub struct AgentConfig {
     pub enrolled: Vec<Enrolment>,
     /// The cloud store.
     pub azure: AzureConfig,
+    /// The category table: each category's retention period (`[[category]]`;
+    /// `standard` and `evidence` are always there, see [`AgentConfig::categories`]).
+    #[serde(default, rename = "category")]
+    pub category_entries: Vec<CategoryEntry>,
+    /// The retention job's settings.
+    #[serde(default)]
+    pub retention: RetentionConfig,
+}
+
+/// `[[category]]`: footage classified into `name` is kept `days` days after its upload
+/// (no `days`: indefinitely).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CategoryEntry {
+    /// 1 to 32 lower-case letters, digits, `-` or `_`, starting with a letter.
+    pub name: String,
+    /// Days kept after upload (1 to 36500); absent: kept indefinitely.
+    #[serde(default)]
+    pub days: Option<u32>,
+}
+
+/// `[retention]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// Hours added to every period before anything is deleted, so that neither a
+    /// wrong clock nor a slow index can cause early deletion (1 to 720).
+    #[serde(default = "default_margin_hours")]
+    pub margin_hours: u32,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        RetentionConfig {
+            margin_hours: DEFAULT_RETENTION_MARGIN_HOURS,
+        }
+    }
+}
+
+fn default_margin_hours() -> u32 {
+    DEFAULT_RETENTION_MARGIN_HOURS
+}
+
+/// One category of the table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Category {
+    /// Its name (the `category` tag).
+    pub name: String,
+    /// Days kept after upload; `None`: indefinitely.
+    pub days: Option<u32>,
+}
+
+/// The category table: every category footage may be classified into, with its
+/// retention. Always holds `standard` (default `azure.retention_days`) and `evidence`
+/// (indefinite).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CategoryTable {
+    /// In the order of the configuration, `standard` and `evidence` first when implied.
+    pub categories: Vec<Category>,
+}
+
+impl CategoryTable {
+    /// The category called `name`.
+    pub fn get(&self, name: &str) -> Option<&Category> {
+        self.categories.iter().find(|c| c.name == name)
+    }
+
+    /// The names, for messages.
+    pub fn names(&self) -> Vec<&str> {
+        self.categories.iter().map(|c| c.name.as_str()).collect()
+    }
+}
+
+/// Whether `s` is a category name (see [`CategoryEntry::name`]).
+pub fn category_name_ok(s: &str) -> bool {
+    (1..=MAX_CATEGORY_LEN).contains(&s.len())
+        && s.starts_with(|c: char| c.is_ascii_lowercase())
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
 
 fn default_concurrency() -> usize {
@@ -118,6 +207,11 @@ pub struct CameraEntry {
     /// connection to its bay's interface (SO_BINDTODEVICE; needs CAP_NET_RAW).
     #[serde(default)]
     pub interface: Option<String>,
+    /// A file naming the officer that a camera docked in this bay is assigned to (one
+    /// officer id on the first line; empty: leave the assignment alone). The agent
+    /// applies it each time a camera docks whose assignment differs.
+    #[serde(default)]
+    pub assignment_file: Option<PathBuf>,
 }
 
 /// `[[enrolled]]`
@@ -205,6 +299,13 @@ impl AgentConfig {
         {
             *p = base.join(&*p);
         }
+        for cam in &mut c.cameras {
+            if let Some(p) = cam.assignment_file.as_mut()
+                && p.is_relative()
+            {
+                *p = base.join(&*p);
+            }
+        }
         c.validate()?;
         Ok(c)
     }
@@ -223,6 +324,10 @@ impl AgentConfig {
         self.validate_cameras()?;
         self.enrolled_devices()?;
         self.azure.validate()?;
+        self.categories()?;
+        if !(1..=720).contains(&self.retention.margin_hours) {
+            return Err(invalid("retention.margin_hours", "must be 1 to 720"));
+        }
         if let Some(d) = &self.dock_name
             && (d.is_empty() || d.len() > 64 || !d.is_ascii() || d.chars().any(char::is_control))
         {
@@ -345,6 +450,90 @@ impl AzureConfig {
 }
 
 impl AgentConfig {
+    /// The category table: `[[category]]` plus `standard` (with `azure.retention_days`)
+    /// and `evidence` (indefinite) unless listed. A listed `standard` must agree with
+    /// `azure.retention_days` when that is set to other than its default; a listed
+    /// `evidence` must be indefinite.
+    pub fn categories(&self) -> Result<CategoryTable, AgentConfigError> {
+        let mut out: Vec<Category> = Vec::new();
+        for (i, e) in self.category_entries.iter().enumerate() {
+            let key = format!("category[{i}]");
+            if !category_name_ok(&e.name) {
+                return Err(invalid(
+                    format!("{key}.name"),
+                    format!(
+                        "{:?}: use 1 to 32 lower-case letters, digits, '-' or '_', starting with a letter",
+                        e.name
+                    ),
+                ));
+            }
+            if out.iter().any(|c| c.name == e.name) {
+                return Err(invalid(
+                    format!("{key}.name"),
+                    format!("{:?} is listed twice", e.name),
+                ));
+            }
+            if let Some(d) = e.days
+                && !(1..=MAX_RETENTION_DAYS).contains(&d)
+            {
+                return Err(invalid(
+                    format!("{key}.days"),
+                    format!("must be 1 to {MAX_RETENTION_DAYS} (leave it out for indefinite)"),
+                ));
+            }
+            if e.name == EVIDENCE && e.days.is_some() {
+                return Err(invalid(
+                    format!("{key}.days"),
+                    "evidence is kept indefinitely: leave days out",
+                ));
+            }
+            if e.name == STANDARD {
+                match e.days {
+                    None => {
+                        return Err(invalid(
+                            format!("{key}.days"),
+                            "standard needs a number of days (it is what retention deletes)",
+                        ));
+                    }
+                    Some(d)
+                        if self.azure.retention_days != DEFAULT_RETENTION_DAYS
+                            && d != self.azure.retention_days =>
+                    {
+                        return Err(invalid(
+                            format!("{key}.days"),
+                            format!(
+                                "standard has {d} days but azure.retention_days is {}; give one or make them equal",
+                                self.azure.retention_days
+                            ),
+                        ));
+                    }
+                    Some(_) => {}
+                }
+            }
+            out.push(Category {
+                name: e.name.clone(),
+                days: e.days,
+            });
+        }
+        let mut implied = Vec::new();
+        if !out.iter().any(|c| c.name == STANDARD) {
+            implied.push(Category {
+                name: STANDARD.into(),
+                days: Some(self.azure.retention_days),
+            });
+        }
+        if !out.iter().any(|c| c.name == EVIDENCE) {
+            implied.push(Category {
+                name: EVIDENCE.into(),
+                days: None,
+            });
+        }
+        implied.extend(out);
+        Ok(CategoryTable {
+            categories: implied,
+        })
+    }
+
     /// The enrolment list, parsed; each public key must match its device id.
     pub fn enrolled_devices(&self) -> Result<Vec<EnrolledDevice>, AgentConfigError> {
         let mut out = Vec::with_capacity(self.enrolled.len());
@@ -474,6 +663,50 @@ mod tests {
             let e = load(&text).expect_err(key).to_string();
             assert!(e.contains(key), "{key}: {e}");
         }
+    }
+
+    #[test]
+    fn the_category_table_always_has_standard_and_evidence() {
+        let c = load(&config("")).unwrap();
+        let t = c.categories().unwrap();
+        assert_eq!(t.names(), ["standard", "evidence"]);
+        assert_eq!(t.get("standard").unwrap().days, Some(31));
+        assert_eq!(t.get("evidence").unwrap().days, None);
+        assert_eq!(c.retention.margin_hours, 24);
+        let text = config("")
+            + "[[category]]\nname = \"traffic\"\ndays = 90\n\
+               [[category]]\nname = \"standard\"\ndays = 40\n\
+               [[category]]\nname = \"homicide\"\n";
+        let t = load(&text).unwrap().categories().unwrap();
+        assert_eq!(t.names(), ["evidence", "traffic", "standard", "homicide"]);
+        assert_eq!(t.get("standard").unwrap().days, Some(40));
+        assert_eq!(t.get("homicide").unwrap().days, None);
+        let bad = [
+            (
+                "[[category]]\nname = \"Traffic\"\ndays = 1\n",
+                "category[0].name",
+            ),
+            ("[[category]]\nname = \"a/b\"\n", "category[0].name"),
+            ("[[category]]\nname = \"x\"\ndays = 0\n", "category[0].days"),
+            (
+                "[[category]]\nname = \"evidence\"\ndays = 9\n",
+                "category[0].days",
+            ),
+            ("[[category]]\nname = \"standard\"\n", "category[0].days"),
+            (
+                "[[category]]\nname = \"x\"\n[[category]]\nname = \"x\"\n",
+                "category[1].name",
+            ),
+            ("[retention]\nmargin_hours = 0\n", "retention.margin_hours"),
+        ];
+        for (extra, key) in bad {
+            let e = load(&(config("") + extra)).expect_err(key).to_string();
+            assert!(e.contains(key), "{key}: {e}");
+        }
+        let clash =
+            config("") + "retention_days = 60\n[[category]]\nname = \"standard\"\ndays = 31\n";
+        let e = load(&clash).unwrap_err().to_string();
+        assert!(e.contains("azure.retention_days"), "{e}");
     }
 
     #[test]

@@ -12,7 +12,7 @@
 use std::path::{Path, PathBuf};
 
 use super::azure::BlobError;
-use super::names::{self, DeviceBlob};
+use super::names::{self, CustodyLog, DeviceBlob};
 use super::offload::Shared;
 use crate::layout;
 
@@ -50,6 +50,8 @@ pub struct Fetched {
     pub audit: Option<String>,
     /// Head statements written, oldest first (file paths).
     pub heads: Vec<String>,
+    /// Whether the device has a deletion log (some footage was deleted under retention).
+    pub deletion_log: bool,
 }
 
 /// Fetch `device`'s blobs into `out` (which must not exist yet).
@@ -75,6 +77,13 @@ pub async fn fetch(shared: &Shared, device: &str, out: &Path) -> Result<Fetched,
                 continue;
             }
             Some(DeviceBlob::Head(file)) => out.join("heads").join(file),
+            Some(DeviceBlob::Custody(CustodyLog::Deletions)) => {
+                done.deletion_log = true;
+                layout::deletions_path(out)
+            }
+            Some(DeviceBlob::Custody(CustodyLog::Classifications)) => {
+                out.join("custody").join("classifications.jsonl")
+            }
             Some(DeviceBlob::Segment { recording, file }) => {
                 done.segment_files += 1;
                 layout::recordings_dir(out).join(recording).join(file)

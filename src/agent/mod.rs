@@ -5,8 +5,9 @@
 //! For every configured bay at once (bounded by `concurrency`) it offloads the docked
 //! camera ([`offload::sync_camera`]); `--once` makes one pass and exits 0 only if every
 //! docked camera is completely offloaded, otherwise it passes again every
-//! `poll_seconds` until SIGTERM. `classify --evidence DEVICE/RECORDING` marks a
-//! recording's blobs as evidence ([`classify`]).
+//! `poll_seconds` until SIGTERM. Other commands: `assign` ([`assign`]), `classify`
+//! ([`classify`]), `retention` ([`retention`]), `lifecycle-policy` ([`lifecycle`]),
+//! `custody` ([`custody`]), `fetch` ([`fetch`]).
 //!
 //! Modules:
 //! - [`config`]: the agent's TOML configuration.
@@ -22,20 +23,34 @@
 //! - [`progress`]: progress bars and summary lines.
 //! - [`failpoint`]: crash injection for the interruption tests.
 //! - [`fetch`]: rebuild a device's store from the container for `bodycam verify`.
+//! - [`assign`]: officer assignment (`assign`, and the bays' assignment files).
+//! - [`tags`]: the blob index tags (category, retention, officer, case, legal hold).
+//! - [`classify`]: categories, case ids and holds, with the classification log.
+//! - [`retention`]: the retention job (Find Blobs by Tags, deletion records).
+//! - [`lifecycle`]: the equivalent Azure lifecycle-management policy.
+//! - [`custody`]: the chain-of-custody report of one recording (JSON and HTML).
+//! - [`priority`]: the upload order (markers, triggers and peer starts first).
 
+pub mod assign;
 pub mod azure;
 pub mod camera;
 pub mod chain;
+pub mod classify;
 pub mod config;
+pub mod custody;
 pub mod failpoint;
 pub mod fetch;
 pub mod ledger;
+pub mod lifecycle;
 pub mod names;
 pub mod offload;
+pub mod priority;
 pub mod progress;
 pub mod records;
+pub mod retention;
 pub mod segment;
 pub mod summary;
+pub mod tags;
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -48,7 +63,7 @@ use futures::StreamExt;
 use crate::layout::RecordingId;
 use azure::BlobStore;
 use config::{AgentConfig, AgentConfigError};
-use offload::{Outcome, RETENTION_EVIDENCE, RETENTION_TAG, Shared, Summary};
+use offload::{Outcome, Shared, Summary};
 use progress::Bars;
 
 /// Why a dock-agent command could not do its work. The binary maps each to its exit
@@ -100,6 +115,20 @@ pub enum AgentError {
     /// `fetch` could not rebuild the store.
     #[error(transparent)]
     Fetch(#[from] fetch::FetchError),
+    /// `assign` could not assign the camera.
+    #[error(transparent)]
+    Assign(#[from] assign::AssignError),
+    /// `retention` or `custody` could not do all of its work.
+    #[error("{0}")]
+    Incomplete(String),
+    /// A report could not be written.
+    #[error("cannot write {path}: {source}")]
+    Write {
+        /// Path.
+        path: std::path::PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
 }
 
 impl AgentError {
@@ -114,7 +143,10 @@ impl AgentError {
             | AgentError::Usage(_)
             | AgentError::NothingToClassify { .. }
             | AgentError::Vanished(_)
-            | AgentError::Fetch(_) => false,
+            | AgentError::Fetch(_)
+            | AgentError::Assign(_)
+            | AgentError::Incomplete(_)
+            | AgentError::Write { .. } => false,
         }
     }
 }
@@ -128,10 +160,16 @@ pub enum Finished {
     Incomplete,
 }
 
-/// Set up everything shared.
-fn shared(cfg: AgentConfig) -> Result<Arc<Shared>, AgentError> {
+/// Set up everything shared; the TLS files towards the cameras only when `cameras`
+/// (offload, `assign`): a records workstation running `classify`, `retention`,
+/// `custody` or `fetch` needs no dock certificate.
+fn shared(cfg: AgentConfig, cameras: bool) -> Result<Arc<Shared>, AgentError> {
     let enrolled = cfg.enrolled_devices()?;
-    let tls = camera::client_tls(&cfg.tls)?;
+    let tls = if cameras {
+        Some(camera::client_tls(&cfg.tls)?)
+    } else {
+        None
+    };
     let blobs = BlobStore::new(&cfg)?;
     std::fs::create_dir_all(&cfg.state_dir).map_err(|source| AgentError::StateDir {
         path: cfg.state_dir.clone(),
@@ -153,10 +191,14 @@ pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-/// Configuration, shared state and the runtime every subcommand needs.
-fn setup(config: &Path) -> Result<(Arc<Shared>, tokio::runtime::Runtime), AgentError> {
+/// Configuration, shared state and the runtime every subcommand needs (`cameras`: see
+/// [`shared`]).
+fn setup(
+    config: &Path,
+    cameras: bool,
+) -> Result<(Arc<Shared>, tokio::runtime::Runtime), AgentError> {
     install_crypto_provider();
-    let shared = shared(AgentConfig::load(config)?)?;
+    let shared = shared(AgentConfig::load(config)?, cameras)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -171,7 +213,7 @@ fn setup(config: &Path) -> Result<(Arc<Shared>, tokio::runtime::Runtime), AgentE
 /// `bodycam dock-agent --config FILE [--once]`: offload the bays once, or every
 /// `poll_seconds` until SIGTERM.
 pub fn main(config: &Path, once: bool) -> Result<Finished, AgentError> {
-    let (shared, rt) = setup(config)?;
+    let (shared, rt) = setup(config, true)?;
     rt.block_on(async move {
         if shared.cfg.azure.create_container {
             shared
@@ -248,16 +290,129 @@ async fn pass(shared: &Arc<Shared>, bars: &Bars, last: &BTreeMap<String, Outcome
     out
 }
 
-/// `bodycam dock-agent --config FILE classify --evidence DEVICE/RECORDING`.
-pub fn classify_main(config: &Path, target: &str) -> Result<Finished, AgentError> {
+/// `bodycam dock-agent --config FILE classify [--category C] [--case ID] [--hold |
+/// --release-hold] TARGET...` (`--evidence TARGET` is `--category evidence TARGET`).
+pub fn classify_main(
+    config: &Path,
+    targets: &[String],
+    change: classify::Change,
+) -> Result<Finished, AgentError> {
+    if targets.is_empty() {
+        return Err(AgentError::Usage(
+            "classify: name at least one DEVICE/RECORDING".into(),
+        ));
+    }
+    let mut parsed = Vec::new();
+    for t in targets {
+        let Some((device, recording)) = parse_target(t) else {
+            return Err(AgentError::Usage(format!(
+                "classify: {t:?} is not DEVICE/RECORDING (32 hex digits / YYYYMMDDTHHMMSSZ)"
+            )));
+        };
+        parsed.push((device, recording));
+    }
+    let (shared, rt) = setup(config, false)?;
+    let table = shared.cfg.categories()?;
+    change.check(&table)?;
+    rt.block_on(async {
+        for (device, recording) in &parsed {
+            let n = classify::classify(&shared, &table, device, recording, &change).await?;
+            println!("classified {n} blob(s) of {device}/{recording}");
+        }
+        Ok::<(), AgentError>(())
+    })?;
+    Ok(Finished::Complete)
+}
+
+/// `bodycam dock-agent --config FILE assign BAY (OFFICER_ID | --clear)`.
+pub fn assign_main(
+    config: &Path,
+    bay: &str,
+    officer: Option<&str>,
+) -> Result<Finished, AgentError> {
+    let officer = match officer {
+        Some(o) => Some(
+            crate::evidence::officer::OfficerId::parse(o)
+                .map_err(|e| AgentError::Usage(format!("assign: {e}")))?,
+        ),
+        None => None,
+    };
+    let (shared, rt) = setup(config, true)?;
+    let r = rt.block_on(assign::assign_bay(&shared, bay, officer.as_ref()))?;
+    let now = r.officer.as_deref().unwrap_or("nobody (unassigned)");
+    let before = r.previous.as_deref().unwrap_or("unassigned");
+    println!(
+        "{bay}: assigned to {now} (was {before}) at {}",
+        r.assigned_utc
+    );
+    if let Some(open) = &r.recording_open {
+        println!(
+            "{bay}: recording {open} is in progress and keeps its officer; the assignment applies from the next recording"
+        );
+    }
+    Ok(Finished::Complete)
+}
+
+/// `bodycam dock-agent --config FILE retention [--apply]`: exit 0 when every due
+/// recording was dealt with (deleted, or kept for a reason), 1 when some could not be.
+pub fn retention_main(config: &Path, apply: bool) -> Result<Finished, AgentError> {
+    let (shared, rt) = setup(config, false)?;
+    let table = shared.cfg.categories()?;
+    let started = std::time::Instant::now();
+    let o = rt.block_on(retention::run(&shared, &table, apply))?;
+    retention::print_outcome(&o, apply);
+    println!("retention: {:.2} s", started.elapsed().as_secs_f64());
+    Ok(if o.errors.is_empty() {
+        Finished::Complete
+    } else {
+        Finished::Incomplete
+    })
+}
+
+/// `bodycam dock-agent --config FILE lifecycle-policy`: print the policy (JSON).
+pub fn lifecycle_main(config: &Path) -> Result<Finished, AgentError> {
+    let cfg = AgentConfig::load(config)?;
+    let p = lifecycle::policy(&cfg)?;
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&p).map_err(|e| AgentError::Incomplete(e.to_string()))?
+    );
+    Ok(Finished::Complete)
+}
+
+/// `bodycam dock-agent --config FILE custody DEVICE/RECORDING [--out DIR]`: the
+/// chain-of-custody report, into DIR (`custody.json`, `custody.html`) or as JSON on
+/// stdout.
+pub fn custody_main(
+    config: &Path,
+    target: &str,
+    out: Option<&Path>,
+) -> Result<Finished, AgentError> {
     let Some((device, recording)) = parse_target(target) else {
         return Err(AgentError::Usage(format!(
-            "classify: {target:?} is not DEVICE/RECORDING (32 hex digits / YYYYMMDDTHHMMSSZ)"
+            "custody: {target:?} is not DEVICE/RECORDING (32 hex digits / YYYYMMDDTHHMMSSZ)"
         )));
     };
-    let (shared, rt) = setup(config)?;
-    let n = rt.block_on(classify(&shared, &device, &recording))?;
-    println!("classified {n} blob(s) of {device}/{recording} as evidence");
+    let (shared, rt) = setup(config, false)?;
+    let report = rt.block_on(custody::report(&shared, &device, &recording))?;
+    match out {
+        Some(dir) => {
+            custody::write(&report, dir).map_err(|source| AgentError::Write {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+            println!(
+                "custody report for {device}/{recording}: {} and {}",
+                dir.join("custody.json").display(),
+                dir.join("custody.html").display()
+            );
+        }
+        None => println!(
+            "{}",
+            serde_json::to_string_pretty(&report)
+                .map_err(|e| AgentError::Incomplete(e.to_string()))?
+        ),
+    }
     Ok(Finished::Complete)
 }
 
@@ -269,7 +424,7 @@ pub fn fetch_main(config: &Path, device: &str, out: &Path) -> Result<Finished, A
             "fetch: {device:?} is not a device id (32 hex digits)"
         )));
     }
-    let (shared, rt) = setup(config)?;
+    let (shared, rt) = setup(config, false)?;
     let f = rt.block_on(fetch::fetch(&shared, &device, out))?;
     println!(
         "fetched {} segment file(s), audit log {}, {} head statement(s) into {}",
@@ -287,57 +442,11 @@ pub fn fetch_main(config: &Path, device: &str, out: &Path) -> Result<Finished, A
     Ok(Finished::Complete)
 }
 
-fn parse_target(t: &str) -> Option<(String, String)> {
+fn parse_target(t: &str) -> Option<(String, RecordingId)> {
     let (dev, rec) = t.trim_end_matches('/').split_once('/')?;
     let dev_ok = dev.len() == 32 && dev.bytes().all(|b| b.is_ascii_hexdigit());
     let rec = RecordingId::parse(rec)?;
-    dev_ok.then(|| (dev.to_ascii_lowercase(), rec.as_str().to_string()))
-}
-
-/// Mark every blob of the recording as evidence: a legal hold first (when configured:
-/// the protection that matters), then the `retention` index tag, then the metadata's
-/// `retention_class`. Azure refuses metadata changes on immutable blobs, so a refused
-/// metadata update is reported and tolerated: the tag and the hold are the
-/// classification (docs/DEPLOYMENT.md). Idempotent. Returns the number of blobs.
-pub async fn classify(shared: &Shared, device: &str, recording: &str) -> Result<usize, AgentError> {
-    let prefix = format!("{device}/{recording}/");
-    let blobs = shared.blobs.list(&prefix).await?;
-    if blobs.is_empty() {
-        return Err(AgentError::NothingToClassify {
-            prefix,
-            container: shared.cfg.azure.container.clone(),
-        });
-    }
-    let when = crate::clock::rfc3339(chrono::Utc::now());
-    for b in &blobs {
-        if shared.cfg.azure.legal_hold {
-            shared.blobs.set_legal_hold(b).await?;
-        }
-        shared
-            .blobs
-            .set_tags(b, &[(RETENTION_TAG, RETENTION_EVIDENCE)])
-            .await?;
-        let mut meta = shared
-            .blobs
-            .metadata(b)
-            .await?
-            .ok_or_else(|| AgentError::Vanished(b.clone()))?;
-        meta.insert("retention_class".into(), RETENTION_EVIDENCE.into());
-        meta.insert("retain_until".into(), "indefinite".into());
-        meta.insert("classified_utc".into(), when.clone());
-        match shared.blobs.set_metadata(b, &meta).await {
-            Ok(()) => println!("{b}: evidence"),
-            Err(e) => println!(
-                "{b}: evidence (tag{}; metadata unchanged: {e})",
-                if shared.cfg.azure.legal_hold {
-                    " and legal hold"
-                } else {
-                    ""
-                }
-            ),
-        }
-    }
-    Ok(blobs.len())
+    dev_ok.then(|| (dev.to_ascii_lowercase(), rec))
 }
 
 #[cfg(test)]
@@ -349,7 +458,10 @@ mod tests {
         let dev = "0123456789abcdef0123456789ABCDEF";
         assert_eq!(
             parse_target(&format!("{dev}/20261125T175328Z")),
-            Some((dev.to_ascii_lowercase(), "20261125T175328Z".into()))
+            Some((
+                dev.to_ascii_lowercase(),
+                RecordingId::parse("20261125T175328Z").unwrap()
+            ))
         );
         for bad in [
             "x/20261125T175328Z".to_string(),

@@ -5,6 +5,8 @@
 //! <device>/<recording>/NNNNNN.journal|json|ts        a verified, acknowledged segment
 //! <device>/audit/<entries, 12 digits>.log            a verified audit log snapshot
 //! <device>/heads/<utc>-<nonce>.json                  the head statement of an offload
+//! <device>/custody/classifications.log               append blob: who classified what, when
+//! <device>/custody/deletions.log                     append blob: the retention job's deletion records
 //! quarantine/<device>/<recording>/NNNNNN.*           a segment that failed verification
 //! quarantine/<device>/<recording>/NNNNNN.report-<h>.json   why (one per finding set)
 //! quarantine/<device>/audit/<entries>-<sha>.log      an audit log that failed verification
@@ -18,6 +20,12 @@ pub const QUARANTINE_PREFIX: &str = "quarantine";
 const AUDIT_DIR: &str = "audit";
 /// Folder of a device's head statements.
 const HEADS_DIR: &str = "heads";
+/// Folder of a device's chain-of-custody logs (append blobs).
+const CUSTODY_DIR: &str = "custody";
+/// The classification log's file name in [`CUSTODY_DIR`].
+const CLASSIFICATIONS_FILE: &str = "classifications.log";
+/// The deletion log's file name in [`CUSTODY_DIR`].
+const DELETIONS_FILE: &str = "deletions.log";
 
 /// `<device>/<recording>/NNNNNN` (add `.` and a [`SegmentFile`] extension).
 pub fn segment_prefix(device: &str, recording: &RecordingId, sequence: u32) -> String {
@@ -73,6 +81,46 @@ pub fn head_blob(device: &str, utc_stamp: &str, nonce_hex: &str) -> String {
     format!("{device}/{HEADS_DIR}/{utc_stamp}-{nonce_hex}.json")
 }
 
+/// The device's classification log: one JSON line per classification
+/// (`bodycam-classification/1`).
+pub fn classification_log(device: &str) -> String {
+    format!("{device}/{CUSTODY_DIR}/{CLASSIFICATIONS_FILE}")
+}
+
+/// The device's deletion log: one JSON line per recording deleted under retention
+/// ([`crate::evidence::deletion::DeletionRecord`]).
+pub fn deletion_log(device: &str) -> String {
+    format!("{device}/{CUSTODY_DIR}/{DELETIONS_FILE}")
+}
+
+/// The prefix of every segment blob of a recording: `<device>/<recording>/`.
+pub fn recording_prefix(device: &str, recording: &RecordingId) -> String {
+    format!("{device}/{recording}/")
+}
+
+/// Whether `s` is a device id as blob names use it (32 lower-case hex digits).
+pub fn is_device_id(s: &str) -> bool {
+    s.len() == 32
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// A segment blob's device, recording, sequence and kind, from its full name
+/// (`<device>/<recording>/NNNNNN.<ext>`); `None` for anything else.
+pub fn parse_segment_blob(name: &str) -> Option<(&str, RecordingId, u32, SegmentFile)> {
+    let (device, rest) = name.split_once('/')?;
+    if !is_device_id(device) {
+        return None;
+    }
+    match parse_device_blob(rest)? {
+        DeviceBlob::Segment { recording, file } => {
+            let (seq, kind) = SegmentFile::parse(file)?;
+            Some((device, RecordingId::parse(recording)?, seq, kind))
+        }
+        DeviceBlob::Audit(_) | DeviceBlob::Head(_) | DeviceBlob::Custody(_) => None,
+    }
+}
+
 /// What a blob below `<device>/` is, by its name after the prefix.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DeviceBlob<'a> {
@@ -80,6 +128,8 @@ pub enum DeviceBlob<'a> {
     Audit(u64),
     /// A head statement file.
     Head(&'a str),
+    /// A chain-of-custody log.
+    Custody(CustodyLog),
     /// A segment file the camera serves (media, journal, sidecar).
     Segment {
         /// Recording id.
@@ -87,6 +137,15 @@ pub enum DeviceBlob<'a> {
         /// The file name `NNNNNN.<ext>`.
         file: &'a str,
     },
+}
+
+/// The chain-of-custody logs of a device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CustodyLog {
+    /// [`classification_log`].
+    Classifications,
+    /// [`deletion_log`].
+    Deletions,
 }
 
 /// Read a blob name below `<device>/` (`rest`: the name without that prefix); `None`
@@ -100,6 +159,10 @@ pub fn parse_device_blob(rest: &str) -> Option<DeviceBlob<'_>> {
         [HEADS_DIR, file] if file.ends_with(".json") && !file.contains("..") => {
             Some(DeviceBlob::Head(file))
         }
+        [CUSTODY_DIR, CLASSIFICATIONS_FILE] => {
+            Some(DeviceBlob::Custody(CustodyLog::Classifications))
+        }
+        [CUSTODY_DIR, DELETIONS_FILE] => Some(DeviceBlob::Custody(CustodyLog::Deletions)),
         [rec, file] if RecordingId::parse(rec).is_some() => match SegmentFile::parse(file) {
             Some((_, SegmentFile::Media | SegmentFile::Journal | SegmentFile::Meta)) => {
                 Some(DeviceBlob::Segment {
@@ -146,7 +209,30 @@ mod tests {
             quarantine_prefix(dev, &rec, 7),
             format!("quarantine/{dev}/20261125T175328Z/000007")
         );
+        assert_eq!(
+            parse_device_blob(&deletion_log(dev)[dev.len() + 1..]),
+            Some(DeviceBlob::Custody(CustodyLog::Deletions))
+        );
+        assert_eq!(
+            parse_device_blob(&classification_log(dev)[dev.len() + 1..]),
+            Some(DeviceBlob::Custody(CustodyLog::Classifications))
+        );
+        let (d, r, seq, kind) = parse_segment_blob(&media).unwrap();
+        assert_eq!(
+            (d, r.as_str(), seq, kind),
+            (dev, "20261125T175328Z", 7, SegmentFile::Media)
+        );
+        assert_eq!(parse_segment_blob(&audit), None);
+        assert_eq!(
+            parse_segment_blob(&format!("quarantine/{dev}/20261125T175328Z/000007.ts")),
+            None
+        );
+        assert_eq!(
+            recording_prefix(dev, &rec),
+            format!("{dev}/20261125T175328Z/")
+        );
         for other in [
+            "custody/other.log",
             "20261125T175328Z/000007.ack",
             "20261125T175328Z/000007.ts.part",
             "../x/000007.ts",

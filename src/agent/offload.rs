@@ -1,7 +1,8 @@
-//! Offloading one docked camera: enrolment, clock, signed head, then every closed
-//! segment in chain order ([`super::segment`]), then the audit log and the head
-//! statement. A segment that fails verification goes to the quarantine prefix and is
-//! never acknowledged.
+//! Offloading one docked camera: enrolment, the bay's assignment file, clock, signed
+//! head, then every closed segment: first every journal and its link to the one before
+//! it, in chain order; then the segments themselves ([`super::segment`]) in upload order
+//! ([`super::priority`]); then the audit log and the head statement. A segment that
+//! fails verification goes to the quarantine prefix and is never acknowledged.
 //!
 //! Crash safety rests on four facts: downloads land under their final name only when
 //! complete; blobs are created with `If-None-Match: *` and never replaced; the camera
@@ -10,6 +11,7 @@
 //! after a crash at any point therefore finds either a pending segment (and redoes what
 //! is missing, reusing blobs whose content matches) or an acknowledged one (and skips it).
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -32,13 +34,6 @@ use crate::evidence::record::Kind;
 use crate::evidence::verify::journal::JournalError;
 use crate::layout::{self, RecordingId};
 
-/// Index tag naming the retention class.
-pub const RETENTION_TAG: &str = "retention";
-/// Retention class of footage until an examiner classifies it.
-pub const RETENTION_STANDARD: &str = "standard";
-/// Retention class of evidence (kept indefinitely).
-pub const RETENTION_EVIDENCE: &str = "evidence";
-
 /// Everything a camera's offload needs, shared by all bays.
 #[derive(Debug)]
 pub struct Shared {
@@ -48,10 +43,19 @@ pub struct Shared {
     pub enrolled: Vec<EnrolledDevice>,
     /// The cloud container.
     pub blobs: BlobStore,
-    /// TLS towards the cameras.
-    pub tls: rustls::ClientConfig,
+    /// TLS towards the cameras (none for commands that do not talk to cameras).
+    pub tls: Option<rustls::ClientConfig>,
     /// This dock's name.
     pub dock: String,
+}
+
+impl Shared {
+    /// The TLS configuration towards the cameras.
+    pub fn camera_tls(&self) -> Result<rustls::ClientConfig, CameraError> {
+        self.tls
+            .clone()
+            .ok_or_else(|| CameraError::Setup("set up without the cameras' TLS files".into()))
+    }
 }
 
 /// Why a camera's offload stopped (the rest of it is skipped; the reason is its
@@ -158,7 +162,7 @@ async fn run(
     summary: &mut Summary,
     skip_if_unchanged: bool,
 ) -> Result<(), OffloadError> {
-    let client = CameraClient::new(shared.tls.clone(), &cam.url, cam.interface.as_deref())?;
+    let client = CameraClient::new(shared.camera_tls()?, &cam.url, cam.interface.as_deref())?;
     bar.message("connecting");
     let info = match client.device().await {
         Ok(v) => v,
@@ -172,25 +176,60 @@ async fn run(
     summary.device = Some(device.id.clone());
     tracing::info!(camera = %cam.name, device = %device.id, "camera docked and enrolled");
 
+    apply_assignment_file(shared, cam, &client, &info, summary).await;
     if skip_if_unchanged && unchanged(&client).await? {
-        summary.quiet = true;
+        summary.quiet = summary.assigned.is_none();
         return Ok(());
     }
     if shared.cfg.set_camera_clock {
         set_clock(&client, cam).await;
     }
     let (head, nonce) = fresh_head(&client, &device).await?;
-    let segments = listed_segments(&client).await?;
+    let (segments, priority) = listed_segments(&client).await?;
     let mut pass = Pass::start(shared, &device, &segments)?;
     bar.start(pending_bytes(&segments));
-    for (rec, seg) in &segments {
-        pass.segment(&client, bar, rec, seg, summary).await?;
-    }
+    pass.chain(&client, bar, &segments, summary).await?;
+    // The bridged run from the anchor needs no upload: move over it now.
+    pass.advance();
+    pass.offload(&client, bar, &priority, summary).await?;
+    pass.advance();
     pass.ledger.save(&shared.cfg.state_dir)?;
 
     bar.message("audit log");
     records::upload_audit(shared, &client, &device, &pass.mirror, summary).await?;
     records::upload_head(shared, &device, &head, &nonce).await
+}
+
+/// The bay's `assignment_file`, if it names an officer the camera is not assigned to
+/// yet: assign it (a problem is the summary's error; the offload goes on).
+async fn apply_assignment_file(
+    shared: &Shared,
+    cam: &CameraEntry,
+    client: &CameraClient,
+    info: &DeviceInfo,
+    summary: &mut Summary,
+) {
+    let Some(path) = &cam.assignment_file else {
+        return;
+    };
+    let wanted = match super::assign::read_assignment_file(path) {
+        Ok(Some(o)) => o,
+        Ok(None) => return,
+        Err(e) => {
+            summary.errors.push(e.to_string());
+            return;
+        }
+    };
+    if info.officer.as_deref() == Some(wanted.as_str()) {
+        return;
+    }
+    match super::assign::assign_camera(shared, cam, client, info, Some(&wanted)).await {
+        Ok(r) => {
+            tracing::info!(camera = %cam.name, officer = ?r.officer, previous = ?r.previous, "officer assigned from the bay's assignment file");
+            summary.assigned = r.officer;
+        }
+        Err(e) => summary.errors.push(format!("assignment: {e}")),
+    }
 }
 
 /// Whether every segment on the camera is closed and acknowledged already.
@@ -228,11 +267,14 @@ async fn fresh_head(
     Ok((head, nonce))
 }
 
-/// Every listed segment with its validated recording id, in chain order.
+/// Every listed segment with its validated recording id, in chain order, and the
+/// recordings that go first ([`super::priority`]).
 async fn listed_segments(
     client: &CameraClient,
-) -> Result<Vec<(RecordingId, ListedSegment)>, OffloadError> {
-    ordered_segments(client.recordings().await?)
+) -> Result<(Vec<(RecordingId, ListedSegment)>, BTreeSet<String>), OffloadError> {
+    let listing = client.recordings().await?;
+    let priority = super::priority::priority_recordings(&listing);
+    Ok((ordered_segments(listing)?, priority))
 }
 
 /// The listed segments with their validated recording ids, in chain order (recording
@@ -264,8 +306,39 @@ pub(crate) fn pending_bytes(segments: &[(RecordingId, ListedSegment)]) -> u64 {
         .fold(0, u64::saturating_add)
 }
 
-/// One pass over a camera's segments: where the chain stands and what the ledger may
-/// record.
+/// Where a listed segment stands in a pass, in chain order.
+enum Step {
+    /// Acknowledged before the ledger's anchor: offloaded in an earlier pass.
+    Before,
+    /// Still being recorded: the anchor cannot move past it.
+    Open,
+    /// Acknowledged after the anchor (another dock, or this one before a crash): only
+    /// its journal bridges the chain.
+    Bridged(Option<Span>),
+    /// To offload; `tip` is where the chain stands before it.
+    Pending {
+        /// Its journal's records.
+        span: Result<Span, JournalError>,
+        /// The last record before it.
+        tip: Option<Tip>,
+        /// How its offload ended (`None`: not done, or failed).
+        done: Option<Ended>,
+    },
+}
+
+/// How a pending segment's offload ended.
+#[derive(Clone, Copy)]
+enum Ended {
+    /// Acknowledged.
+    Acknowledged(Span),
+    /// Quarantined.
+    Quarantined,
+}
+
+/// One pass over a camera's segments: the chain checked in chain order from the
+/// ledger's anchor (journals first), then the pending segments offloaded in upload
+/// order ([`super::priority`]); the anchor moves over the unbroken run of acknowledged
+/// segments from the start, in chain order.
 struct Pass<'a> {
     shared: &'a Shared,
     device: &'a Device,
@@ -275,11 +348,8 @@ struct Pass<'a> {
     start: Option<(String, u32)>,
     /// Local copies of segments in flight.
     mirror: PathBuf,
-    /// The last media record the chain has reached.
-    tip: Option<Tip>,
-    /// Whether every segment so far was acknowledged: the ledger's anchor only moves
-    /// over an unbroken run, so a quarantined segment is looked at again next time.
-    contiguous: bool,
+    /// The listed segments in chain order, with what the pass knows of each.
+    steps: Vec<(RecordingId, u32, Step)>,
 }
 
 impl<'a> Pass<'a> {
@@ -297,13 +367,6 @@ impl<'a> Pass<'a> {
                 SegmentFiles::new(&mirror, rec, s.sequence).remove();
             }
         }
-        let tip = ledger.anchor.as_ref().and_then(|a| {
-            let hash: [u8; 32] = hex::decode(&a.hash).ok()?.try_into().ok()?;
-            Some(Tip {
-                counter: a.counter,
-                hash,
-            })
-        });
         let start = ledger
             .anchor
             .as_ref()
@@ -314,8 +377,18 @@ impl<'a> Pass<'a> {
             ledger,
             start,
             mirror,
-            tip,
-            contiguous: true,
+            steps: Vec::new(),
+        })
+    }
+
+    /// The ledger's anchor as a chain position.
+    fn anchor_tip(&self) -> Option<Tip> {
+        self.ledger.anchor.as_ref().and_then(|a| {
+            let hash: [u8; 32] = hex::decode(&a.hash).ok()?.try_into().ok()?;
+            Some(Tip {
+                counter: a.counter,
+                hash,
+            })
         })
     }
 
@@ -327,131 +400,240 @@ impl<'a> Pass<'a> {
         }
     }
 
-    /// Deal with one listed segment.
-    async fn segment(
+    /// First, in chain order: every segment's journal, its link to the one before, and
+    /// for pending ones the tip their check starts from.
+    async fn chain(
         &mut self,
         client: &CameraClient,
         bar: &Bar,
-        rec: &RecordingId,
-        seg: &ListedSegment,
+        segments: &[(RecordingId, ListedSegment)],
         summary: &mut Summary,
     ) -> Result<(), OffloadError> {
-        let seq = seg.sequence;
-        let acknowledged = seg.offload == OffloadState::Acknowledged;
-        if !seg.closed {
-            summary.open += 1;
-            self.contiguous = false;
-            return Ok(());
+        let mut tip = self.anchor_tip();
+        for (rec, seg) in segments {
+            let seq = seg.sequence;
+            let acknowledged = seg.offload == OffloadState::Acknowledged;
+            let step = if !seg.closed {
+                summary.open += 1;
+                Step::Open
+            } else if acknowledged && !self.after_anchor(rec, seq) {
+                summary.already += 1;
+                Step::Before
+            } else {
+                if acknowledged {
+                    summary.already += 1;
+                }
+                let name = format!("{rec}/{seq:06}");
+                let files = SegmentFiles::new(&self.mirror, rec, seq);
+                let span = self.journal(client, bar, rec, seq, &files, &name).await?;
+                if acknowledged {
+                    let sp = bridge(&name, tip, span, summary);
+                    files.remove();
+                    if let Some(sp) = sp {
+                        tip = Some(sp.tip());
+                    }
+                    Step::Bridged(sp)
+                } else {
+                    let before = tip;
+                    if let Ok(sp) = &span {
+                        tip = Some(sp.tip());
+                    }
+                    Step::Pending {
+                        span,
+                        tip: before,
+                        done: None,
+                    }
+                }
+            };
+            self.steps.push((rec.clone(), seq, step));
         }
-        if acknowledged {
-            summary.already += 1;
-            if !self.after_anchor(rec, seq) {
-                return Ok(());
+        Ok(())
+    }
+
+    /// Download a segment's journal and read it (once more from scratch if it does not
+    /// read: a local copy can be damaged).
+    async fn journal(
+        &self,
+        client: &CameraClient,
+        bar: &Bar,
+        rec: &RecordingId,
+        seq: u32,
+        files: &SegmentFiles,
+        name: &str,
+    ) -> Result<Result<Span, JournalError>, OffloadError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            bar.message(&format!("{name}: download"));
+            segment::download(
+                client,
+                rec,
+                seq,
+                layout::SegmentFile::Journal,
+                &files.journal,
+                &|_| {},
+            )
+            .await
+            .map_err(|source| OffloadError::Camera {
+                context: format!("{name}: journal: "),
+                source,
+            })?;
+            let span = files.span(&self.device.key);
+            if span.is_ok() || attempt == 2 {
+                return Ok(span);
             }
+            remove_with_parts(&files.journal);
         }
-        let name = format!("{rec}/{seq:06}");
-        let files = SegmentFiles::new(&self.mirror, rec, seq);
-        bar.message(&format!("{name}: download"));
-        segment::download(
-            client,
-            rec,
-            seq,
-            layout::SegmentFile::Journal,
-            &files.journal,
-            &|_| {},
-        )
-        .await
-        .map_err(|source| OffloadError::Camera {
-            context: format!("{name}: journal: "),
-            source,
-        })?;
-        let span = files.span(&self.device.key);
-        if acknowledged {
-            self.bridge(&name, rec, seq, span, summary);
-            files.remove();
+    }
+
+    /// Then the pending segments, in upload order.
+    async fn offload(
+        &mut self,
+        client: &CameraClient,
+        bar: &Bar,
+        priority: &BTreeSet<String>,
+        summary: &mut Summary,
+    ) -> Result<(), OffloadError> {
+        let pending: Vec<(usize, (String, u32))> = self
+            .steps
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, _, st))| matches!(st, Step::Pending { .. }))
+            .map(|(i, (r, s, _))| (i, (r.as_str().to_string(), *s)))
+            .collect();
+        let keys: Vec<(String, u32)> = pending.iter().map(|(_, k)| k.clone()).collect();
+        for k in super::priority::upload_order(&keys, priority) {
+            let i = pending[k].0;
+            self.one(client, bar, i, summary).await?;
+        }
+        Ok(())
+    }
+
+    /// Offload the pending segment at `steps[i]`.
+    async fn one(
+        &mut self,
+        client: &CameraClient,
+        bar: &Bar,
+        i: usize,
+        summary: &mut Summary,
+    ) -> Result<(), OffloadError> {
+        let (rec, seq) = (self.steps[i].0.clone(), self.steps[i].1);
+        let Step::Pending { span, tip, .. } = &self.steps[i].2 else {
             return Ok(());
-        }
+        };
+        let (span, tip) = (span.clone(), *tip);
+        let name = format!("{rec}/{seq:06}");
+        let files = SegmentFiles::new(&self.mirror, &rec, seq);
         let job = segment::Job {
             shared: self.shared,
             client,
             device: self.device,
             bar,
-            rec,
+            rec: &rec,
             seq,
             files: &files,
-            tip: self.tip,
+            tip,
         };
-        match job
+        let ended = match job
             .offload(span)
             .await
             .map_err(|reason| OffloadError::Segment {
                 segment: name.clone(),
                 reason,
             })? {
-            Done::Acknowledged { span, bytes } => {
+            Done::Acknowledged {
+                span,
+                bytes,
+                unassigned,
+            } => {
                 summary.offloaded += 1;
                 summary.bytes += bytes;
-                self.tip = Some(span.tip());
-                if self.contiguous {
-                    self.advance(rec, seq, &span, true);
-                    self.ledger.save(&self.shared.cfg.state_dir)?;
-                }
+                summary.unassigned += u32::from(unassigned);
+                Ended::Acknowledged(span)
             }
-            Done::Quarantined { span, reason } => {
+            Done::Quarantined { reason, .. } => {
                 tracing::error!(segment = %name, reason = %reason, "QUARANTINED: segment failed verification; not acknowledged");
                 summary.quarantined.push(format!("{name}: {reason}"));
-                self.contiguous = false;
-                if let Some(sp) = span {
-                    self.tip = Some(sp.tip());
-                }
+                Ended::Quarantined
             }
+        };
+        if let Step::Pending { done, .. } = &mut self.steps[i].2 {
+            *done = Some(ended);
+        }
+        if matches!(ended, Ended::Acknowledged(_)) && self.advance() {
+            self.ledger.save(&self.shared.cfg.state_dir)?;
         }
         Ok(())
     }
 
-    /// A segment offloaded earlier (by this dock before a crash, or by another dock):
-    /// only its journal bridges the chain.
-    fn bridge(
-        &mut self,
-        name: &str,
-        rec: &RecordingId,
-        seq: u32,
-        span: Result<Span, JournalError>,
-        summary: &mut Summary,
-    ) {
-        match span {
-            Ok(sp) => {
-                if let Err(e) = continues(self.tip, &sp) {
-                    summary
-                        .errors
-                        .push(format!("{name} (acknowledged earlier): chain: {e}"));
-                }
-                self.tip = Some(sp.tip());
-                if self.contiguous {
-                    self.advance(rec, seq, &sp, false);
-                }
+    /// Move the anchor over the unbroken run, in chain order, of segments acknowledged
+    /// (before, or in this pass); whether it moved.
+    fn advance(&mut self) -> bool {
+        let mut moved = false;
+        let mut past_anchor = self.ledger.anchor.clone();
+        for (rec, seq, step) in &self.steps {
+            let (span, by_us) = match step {
+                Step::Before => continue,
+                Step::Bridged(Some(sp)) => (*sp, false),
+                Step::Bridged(None) => continue,
+                Step::Pending {
+                    done: Some(Ended::Acknowledged(sp)),
+                    ..
+                } => (*sp, true),
+                Step::Open | Step::Pending { .. } => break,
+            };
+            let at = (rec.as_str().to_string(), *seq);
+            let already = past_anchor
+                .as_ref()
+                .is_some_and(|a| (a.recording.as_str(), a.segment) >= (at.0.as_str(), at.1));
+            if already {
+                continue;
             }
-            Err(e) => summary
-                .errors
-                .push(format!("{name} (acknowledged earlier): journal: {e}")),
+            let anchor = Anchor {
+                recording: at.0,
+                segment: at.1,
+                counter: span.last_counter,
+                hash: hex::encode(span.last_hash),
+            };
+            past_anchor = Some(anchor.clone());
+            self.ledger.anchor = Some(anchor);
+            if by_us {
+                self.ledger.acknowledged += 1;
+            }
+            moved = true;
         }
+        moved
     }
+}
 
-    fn advance(&mut self, rec: &RecordingId, seq: u32, span: &Span, by_us: bool) {
-        self.ledger.anchor = Some(Anchor {
-            recording: rec.as_str().to_string(),
-            segment: seq,
-            counter: span.last_counter,
-            hash: hex::encode(span.last_hash),
-        });
-        if by_us {
-            self.ledger.acknowledged += 1;
+/// A segment offloaded earlier (by this dock before a crash, or by another dock): only
+/// its journal bridges the chain. Its span, if it reads.
+fn bridge(
+    name: &str,
+    tip: Option<Tip>,
+    span: Result<Span, JournalError>,
+    summary: &mut Summary,
+) -> Option<Span> {
+    match span {
+        Ok(sp) => {
+            if let Err(e) = continues(tip, &sp) {
+                summary
+                    .errors
+                    .push(format!("{name} (acknowledged earlier): chain: {e}"));
+            }
+            Some(sp)
+        }
+        Err(e) => {
+            summary
+                .errors
+                .push(format!("{name} (acknowledged earlier): journal: {e}"));
+            None
         }
     }
 }
 
 /// Check the camera's id and key against the enrolment list.
-fn enrolled(shared: &Shared, info: &DeviceInfo) -> Result<Device, OffloadError> {
+pub(super) fn enrolled(shared: &Shared, info: &DeviceInfo) -> Result<Device, OffloadError> {
     let id = info.device_id.to_ascii_lowercase();
     let key_hex = info.public_key.to_ascii_lowercase();
     let Some(e) = shared.enrolled.iter().find(|e| e.device_id == id) else {

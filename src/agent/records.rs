@@ -7,11 +7,9 @@ use bytes::Bytes;
 
 use super::camera::CameraClient;
 use super::names;
-use super::offload::{
-    Device, OffloadError, RETENTION_STANDARD, RETENTION_TAG, Shared, ascii_header,
-    remove_with_parts, sha256_hex,
-};
+use super::offload::{Device, OffloadError, Shared, ascii_header, remove_with_parts, sha256_hex};
 use super::summary::Summary;
+use super::tags;
 use crate::evidence::head::HeadStatement;
 use crate::evidence::verify::verify_audit_log;
 use crate::layout;
@@ -71,7 +69,9 @@ pub(super) async fn upload_audit(
             Bytes::from(data),
             "application/octet-stream",
             &meta,
-            &[(RETENTION_TAG, RETENTION_STANDARD)],
+            // Device-wide evidence: needed to verify what remains, never selected by
+            // the retention job or a lifecycle rule.
+            &[(tags::RETENTION, tags::INDEFINITE)],
         )
         .await
         .map_err(|e| audit_err(&e))?;
@@ -112,7 +112,9 @@ pub(super) async fn upload_head(
             Bytes::from(body),
             "application/json",
             &meta,
-            &[(RETENTION_TAG, RETENTION_STANDARD)],
+            // Device-wide evidence: needed to verify what remains, never selected by
+            // the retention job or a lifecycle rule.
+            &[(tags::RETENTION, tags::INDEFINITE)],
         )
         .await
         .map_err(OffloadError::StoreHead)?;

@@ -13,11 +13,10 @@ use super::camera::{CameraClient, CameraError};
 use super::chain::{Span, Tip, continues};
 use super::failpoint;
 use super::names;
-use super::offload::{
-    Device, RETENTION_STANDARD, RETENTION_TAG, Shared, ascii_header, chain_problem,
-    remove_with_parts, sha256_hex,
-};
+use super::offload::{Device, Shared, ascii_header, chain_problem, remove_with_parts, sha256_hex};
 use super::progress::Bar;
+use super::tags;
+use crate::evidence::officer::officer_label;
 use crate::evidence::verify::journal::{JournalError, journal_span};
 use crate::evidence::verify::{Report, VerifyOptions, verify};
 use crate::layout::{self, RecordingId, SegmentFile};
@@ -90,11 +89,11 @@ pub(super) enum Done {
         span: Span,
         /// Media bytes stored.
         bytes: u64,
+        /// Recorded without an assigned officer (`officer: null`): flagged.
+        unassigned: bool,
     },
     /// Failed verification: stored under quarantine, never acknowledged.
     Quarantined {
-        /// Its journal's records, if they read.
-        span: Option<Span>,
         /// Why.
         reason: String,
     },
@@ -203,11 +202,19 @@ impl Job<'_> {
             return self.quarantine(checked, meta).await;
         }
         let span = checked.span.map_err(SegmentError::Journal)?;
+        let unassigned = read_officer(&self.files.meta).is_none();
+        if unassigned {
+            tracing::warn!(segment = %self.name(), "UNASSIGNED: recorded without an officer assigned to the camera; stored with officer=unassigned");
+        }
         let (sha, bytes) = self.store(&mut meta).await?;
         failpoint::hit("before-ack");
         self.acknowledge(&sha).await?;
         self.files.remove();
-        Ok(Done::Acknowledged { span, bytes })
+        Ok(Done::Acknowledged {
+            span,
+            bytes,
+            unassigned,
+        })
     }
 
     /// Download sidecar and media, verify; on problems, once more from scratch.
@@ -317,6 +324,10 @@ impl Job<'_> {
             ("utc_end", utc_end),
             ("verify_status", status.to_string()),
             ("dock", self.shared.dock.clone()),
+            (
+                "officer",
+                ascii_header(officer_label(read_officer(&self.files.meta).as_deref())),
+            ),
         ]
     }
 
@@ -377,10 +388,7 @@ impl Job<'_> {
         for p in self.files.all() {
             let _ = std::fs::remove_file(p);
         }
-        Ok(Done::Quarantined {
-            span: checked.span.ok(),
-            reason,
-        })
+        Ok(Done::Quarantined { reason })
     }
 
     /// The files in upload order: journal and sidecar first, media last.
@@ -398,17 +406,22 @@ impl Job<'_> {
         &self,
         meta: &mut Vec<(&'static str, String)>,
     ) -> Result<(String, u64), SegmentError> {
-        let retain_until = crate::clock::rfc3339(
-            chrono::Utc::now()
-                + chrono::Duration::days(i64::from(self.shared.cfg.azure.retention_days)),
-        );
-        meta.push(("retention_class", RETENTION_STANDARD.to_string()));
+        let now = chrono::Utc::now();
+        let days = self.shared.cfg.azure.retention_days;
+        let retain_until = crate::clock::rfc3339(now + chrono::Duration::days(i64::from(days)));
+        meta.push((
+            "retention_class",
+            crate::agent::config::STANDARD.to_string(),
+        ));
         meta.push(("retain_until", retain_until));
+        let officer = read_officer(&self.files.meta);
+        let tag_map = tags::upload_tags(now, days, officer.as_deref());
+        let tag_list: Vec<(&str, &str)> = tag_map.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let mut media = (String::new(), 0);
         for (path, file) in self.parts() {
             self.bar
                 .message(&format!("{}: upload {}", self.name(), file.ext()));
-            let stored = self.upload_one(path, file, meta).await?;
+            let stored = self.upload_one(path, file, meta, &tag_list).await?;
             if file == SegmentFile::Media {
                 media = stored;
             }
@@ -422,6 +435,7 @@ impl Job<'_> {
         path: &Path,
         file: SegmentFile,
         meta: &[(&'static str, String)],
+        tags: &[(&str, &str)],
     ) -> Result<(String, u64), SegmentError> {
         let data = std::fs::read(path).map_err(|source| SegmentError::Read {
             path: path.to_path_buf(),
@@ -436,13 +450,7 @@ impl Job<'_> {
         let put = self
             .shared
             .blobs
-            .put_new(
-                &blob,
-                Bytes::from(data),
-                file.content_type(),
-                &m,
-                &[(RETENTION_TAG, RETENTION_STANDARD)],
-            )
+            .put_new(&blob, Bytes::from(data), file.content_type(), &m, tags)
             .await
             .map_err(blob_err)?;
         if put == Put::AlreadyExists {
@@ -482,6 +490,12 @@ impl Job<'_> {
         tracing::info!(segment = %self.name(), blob = %qualified, sha256 = %sha, "stored, verified and acknowledged");
         Ok(())
     }
+}
+
+/// The officer a sidecar names (`None`: unassigned, a v1 sidecar, or unreadable).
+pub(super) fn read_officer(meta: &Path) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(meta).ok()?).ok()?;
+    v.get("officer")?.as_str().map(str::to_string)
 }
 
 /// `utc_start`, `utc_end` from a sidecar (empty if unreadable).

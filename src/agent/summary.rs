@@ -36,6 +36,10 @@ pub struct Summary {
     pub errors: Vec<String>,
     /// Nothing new since the last complete pass: no line is printed.
     pub quiet: bool,
+    /// Segments offloaded in this run that were recorded without an assigned officer.
+    pub unassigned: u32,
+    /// The officer assignment made at this docking (`assignment_file`), if any.
+    pub assigned: Option<String>,
 }
 
 impl Summary {
@@ -52,6 +56,8 @@ impl Summary {
             seconds: 0.0,
             errors: Vec::new(),
             quiet: false,
+            unassigned: 0,
+            assigned: None,
         }
     }
 
@@ -85,6 +91,15 @@ impl Summary {
             self.open,
             self.seconds,
         );
+        if let Some(a) = &self.assigned {
+            s.push_str(&format!("; assigned to {a}"));
+        }
+        if self.unassigned > 0 {
+            s.push_str(&format!(
+                "; UNASSIGNED {} segment(s) recorded without an officer",
+                self.unassigned
+            ));
+        }
         for q in &self.quarantined {
             s.push_str(&format!("; QUARANTINED {q}"));
         }

@@ -129,6 +129,9 @@ impl Loop {
             DockRequest::Head(nonce) => Ok(DockAnswer::Head(self.head_statement(&nonce))),
             DockRequest::Ack(ack) => self.acknowledge(&ack).map(DockAnswer::Ack),
             DockRequest::SetTime(utc_ms) => Ok(DockAnswer::Time(self.set_time(utc_ms))),
+            DockRequest::Assign(officer, dock) => {
+                self.assign(officer, dock).map(DockAnswer::Assignment)
+            }
         };
         self.update_leds();
         self.publish();

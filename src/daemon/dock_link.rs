@@ -5,10 +5,13 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use crate::dock::wire::{AckReply, ClockInfo, DeviceInfo, OffloadState, StorageInfo, TimeReply};
+use crate::dock::wire::{
+    AckReply, AssignmentReply, ClockInfo, DeviceInfo, OffloadState, StorageInfo, TimeReply,
+};
 use crate::dock::{Ack, DockBackend, DockError};
 use crate::evidence::head::HeadStatement;
 use crate::evidence::identity::PublicIdentity;
+use crate::evidence::officer::OfficerId;
 use crate::layout;
 use crate::status::Status;
 use crate::store::offload;
@@ -22,6 +25,8 @@ pub enum DockRequest {
     Ack(Ack),
     /// Set the clock to the dock's UTC (ms).
     SetTime(i64),
+    /// Assign the camera to an officer (none: unassigned); the dock's name.
+    Assign(Option<OfficerId>, Option<String>),
 }
 
 /// The loop's answer to a [`DockRequest`] of the same name.
@@ -33,6 +38,8 @@ pub enum DockAnswer {
     Ack(AckReply),
     /// To [`DockRequest::SetTime`].
     Time(TimeReply),
+    /// To [`DockRequest::Assign`].
+    Assignment(AssignmentReply),
 }
 
 /// The loop's answer, or why it refused.
@@ -103,27 +110,47 @@ impl DockBackend for DaemonDock {
                 hours_left: s.hours_left.is_finite().then_some(s.hours_left),
             },
             state: s.state,
+            officer: s.officer,
         }
     }
 
     fn head(&self, nonce: &[u8]) -> Result<HeadStatement, DockError> {
         match (self.call)(DockRequest::Head(nonce.to_vec()))? {
             DockAnswer::Head(h) => Ok(h),
-            DockAnswer::Ack(_) | DockAnswer::Time(_) => Err(mismatched("head")),
+            DockAnswer::Ack(_) | DockAnswer::Time(_) | DockAnswer::Assignment(_) => {
+                Err(mismatched("head"))
+            }
         }
     }
 
     fn acknowledge(&self, ack: &Ack) -> Result<AckReply, DockError> {
         match (self.call)(DockRequest::Ack(ack.clone()))? {
             DockAnswer::Ack(a) => Ok(a),
-            DockAnswer::Head(_) | DockAnswer::Time(_) => Err(mismatched("ack")),
+            DockAnswer::Head(_) | DockAnswer::Time(_) | DockAnswer::Assignment(_) => {
+                Err(mismatched("ack"))
+            }
         }
     }
 
     fn set_time(&self, utc_ms: i64) -> Result<TimeReply, DockError> {
         match (self.call)(DockRequest::SetTime(utc_ms))? {
             DockAnswer::Time(t) => Ok(t),
-            DockAnswer::Head(_) | DockAnswer::Ack(_) => Err(mismatched("time")),
+            DockAnswer::Head(_) | DockAnswer::Ack(_) | DockAnswer::Assignment(_) => {
+                Err(mismatched("time"))
+            }
+        }
+    }
+
+    fn assign(
+        &self,
+        officer: Option<OfficerId>,
+        dock: Option<String>,
+    ) -> Result<AssignmentReply, DockError> {
+        match (self.call)(DockRequest::Assign(officer, dock))? {
+            DockAnswer::Assignment(a) => Ok(a),
+            DockAnswer::Head(_) | DockAnswer::Ack(_) | DockAnswer::Time(_) => {
+                Err(mismatched("assignment"))
+            }
         }
     }
 

@@ -301,6 +301,7 @@ impl Loop {
             info!(recording = r.id(), seconds = r.seconds(), trigger = %trigger_name(t), "recording stopped");
             self.audit_stop(&r, t, "recording");
         }
+        self.show_officer();
         self.queue.push_back(Event::RecordingFinalized);
     }
 
@@ -309,6 +310,7 @@ impl Loop {
             info!(recording = r.id(), trigger = %trigger_name(t), "suspended recording ended");
             self.audit_stop(&r, t, "fault");
         }
+        self.show_officer();
     }
 
     fn tick(&mut self) {

@@ -24,6 +24,7 @@
 //! while another lock is held.
 
 mod activation;
+mod assignment;
 mod boot;
 mod dock;
 mod dock_link;
@@ -335,6 +336,8 @@ struct Loop {
     last_fault: Option<String>,
     /// Mute, reminders, battery, location, trigger inputs and the peer link.
     officer: officer::Officer,
+    /// The officer a dock assigned (`assignment.json`); given to each new recording.
+    assignment: Option<crate::evidence::officer::Assignment>,
     /// The refusal the last dispatched event led to, if any (answers `ctl`).
     refused: Option<Refusal>,
     /// The gesture being dispatched, if any (its refusals are audited).

@@ -124,6 +124,13 @@ impl Loop {
                 .locator
                 .as_ref()
                 .map(|l| l.status(Instant::now())),
+            officer: self.assigned_officer(),
+            recording_officer: self
+                .recording
+                .as_ref()
+                .map(|r| r.officer().map(str::to_string))
+                .filter(|o| *o != self.assigned_officer())
+                .map(|o| crate::evidence::officer::officer_label(o.as_deref()).to_string()),
             encryption: crate::status::EncryptionStatus {
                 mode: self.signer.footage().mode().name().to_string(),
                 key_ids: self.signer.footage().key_ids(),

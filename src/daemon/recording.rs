@@ -94,13 +94,14 @@ impl Loop {
             pre_event: (pre_ns, pre_audio),
             segment_ns: self.settings.segment_ns,
             capture: self.settings.capture_info.clone(),
+            officer: self.assigned_officer(),
             pre_event_silence: silence.clone(),
         };
         let r = match self.store.new_recording(&self.time, plan) {
             Ok(r) => r,
             Err(e) => return self.storage_failed(e),
         };
-        info!(recording = r.id(), trigger = %trigger_name(t), pre_event_seconds = pre_ns as f64 / 1e9, "recording started");
+        info!(recording = r.id(), trigger = %trigger_name(t), pre_event_seconds = pre_ns as f64 / 1e9, officer = ?r.officer(), "recording started");
         if let Some(s) = &silence {
             info!(
                 recording = r.id(),
@@ -114,6 +115,7 @@ impl Loop {
             trigger: trigger_name(t),
             pre_event_seconds: pre_ns as f64 / 1e9,
             pre_event_audio: pre_audio,
+            officer: r.officer().map(str::to_string),
         });
         let recording_id = r.id().to_string();
         self.recording = Some(r);

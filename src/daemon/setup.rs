@@ -506,6 +506,14 @@ fn new_loop(
     let (events_tx, events_rx) = unbounded();
 
     let now = Instant::now();
+    let assignment = super::assignment::load(store.root());
+    // The burned-in picture names the officer from the start (`OFC <id>`).
+    settings.overlay_text.set_officer(
+        assignment
+            .as_ref()
+            .and_then(|a| a.officer.as_ref())
+            .map(|o| o.as_str()),
+    );
     Loop {
         machine,
         queue: Default::default(),
@@ -553,6 +561,7 @@ fn new_loop(
         recovered: evidence.recovered,
         last_fault: None,
         officer,
+        assignment,
         refused: None,
         gesture: None,
         storage_fault,

@@ -17,10 +17,12 @@ use tower_http::timeout::TimeoutLayer;
 use super::files::serve_file;
 use super::listing::list_recordings;
 use super::wire::{
-    AckReply, AckRequest, DeviceInfo, ErrorBody, HeadRequest, Listing, TimeReply, TimeRequest,
+    AckReply, AckRequest, AssignmentReply, AssignmentRequest, DeviceInfo, ErrorBody, HeadRequest,
+    Listing, TimeReply, TimeRequest,
 };
 use super::{Ack, DockBackend, DockError, DockLimits};
 use crate::evidence::head::HeadStatement;
+use crate::evidence::officer::OfficerId;
 use crate::layout::{self, RecordingId, SegmentFile, parse_sequence};
 
 /// Longest nonce accepted for a head statement (as `bodycam ctl head`).
@@ -64,6 +66,7 @@ pub fn router(backend: Arc<dyn DockBackend>, limits: &DockLimits) -> Router {
         .route("/v1/recordings/{rec}/segments/{seq}/ack", post(acknowledge))
         .route("/v1/audit", get(audit))
         .route("/v1/time", post(set_time))
+        .route("/v1/assignment", post(assign))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
@@ -318,6 +321,28 @@ async fn set_time(
     }
     let b = s.backend;
     blocking(move || b.set_time(req.utc_ms)).await.map(Json)
+}
+
+async fn assign(
+    State(s): State<AppState>,
+    JsonBody(req): JsonBody<AssignmentRequest>,
+) -> Result<Json<AssignmentReply>, ApiError> {
+    let officer = match &req.officer {
+        Some(o) => Some(OfficerId::parse(o).map_err(|e| ApiError::bad_request(e.to_string()))?),
+        None => None,
+    };
+    if let Some(d) = &req.dock
+        && (d.is_empty() || d.len() > 64 || !d.bytes().all(|b| b.is_ascii_graphic() || b == b' '))
+    {
+        return Err(ApiError::bad_request(
+            "dock must be 1 to 64 printable ASCII characters",
+        ));
+    }
+    tracing::info!(officer = ?req.officer, dock = ?req.dock, "dock assignment");
+    let b = s.backend;
+    blocking(move || b.assign(officer, req.dock))
+        .await
+        .map(Json)
 }
 
 async fn not_found(uri: http::Uri) -> ApiError {

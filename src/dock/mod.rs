@@ -22,6 +22,7 @@
 //! | `GET /v1/audit` | `evidence/audit.log` (Range, ETag, If-Range) |
 //! | `POST /v1/recordings/{id}/segments/{seq}/ack` `{"blob", "sha256"}` | [`DockBackend::acknowledge`] |
 //! | `POST /v1/time` `{"utc_ms"}` | [`DockBackend::set_time`] |
+//! | `POST /v1/assignment` `{"officer", "dock"}` | [`DockBackend::assign`] (next recording on) |
 
 mod api;
 mod files;
@@ -38,8 +39,9 @@ use axum::http::StatusCode;
 use serde::Serialize;
 
 use crate::evidence::head::HeadStatement;
+use crate::evidence::officer::OfficerId;
 use crate::store::offload::AckError;
-use wire::{AckReply, DeviceInfo, OffloadState, TimeReply};
+use wire::{AckReply, AssignmentReply, DeviceInfo, OffloadState, TimeReply};
 
 pub use api::router;
 pub use server::{DockServer, serve, serve_with};
@@ -62,6 +64,20 @@ pub trait DockBackend: Send + Sync + 'static {
     fn acknowledge(&self, ack: &Ack) -> Result<AckReply, DockError>;
     /// The dock's trusted time: the offset is recorded, the clock set if allowed.
     fn set_time(&self, utc_ms: i64) -> Result<TimeReply, DockError>;
+    /// Assign the camera to `officer` (none: unassigned) from its next recording on,
+    /// durably and audited; a recording in progress keeps its officer. `dock`: the
+    /// dock's name for the audit entry. The default refuses (a backend without an
+    /// assignment store).
+    fn assign(
+        &self,
+        officer: Option<OfficerId>,
+        dock: Option<String>,
+    ) -> Result<AssignmentReply, DockError> {
+        let _ = (officer, dock);
+        Err(DockError::NotFound(
+            "this camera does not take assignments".into(),
+        ))
+    }
     /// The data directory (`storage.path`) the server serves read-only files from.
     fn store_root(&self) -> PathBuf;
     /// Whether a segment is closed (has a final or recovery record) and so may be served.

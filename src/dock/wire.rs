@@ -20,6 +20,10 @@ pub struct DeviceInfo {
     pub storage: StorageInfo,
     /// Recorder state (`docked`, …).
     pub state: String,
+    /// The officer assigned for the next recording (null: unassigned; absent from
+    /// cameras older than `POST /v1/assignment`).
+    #[serde(default)]
+    pub officer: Option<String>,
 }
 
 /// The camera's clock, in [`DeviceInfo`].
@@ -139,6 +143,32 @@ pub struct TimeReply {
     pub applied: bool,
     /// Why not, when it was not.
     pub error: Option<String>,
+}
+
+/// `POST /v1/assignment`: assign the camera to an officer from its next recording on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssignmentRequest {
+    /// The officer id ([`crate::evidence::officer::OfficerId`]), or null to clear the
+    /// assignment.
+    pub officer: Option<String>,
+    /// The dock's name, recorded in the audit entry (1–64 printable ASCII characters).
+    #[serde(default)]
+    pub dock: Option<String>,
+}
+
+/// The answer to an [`AssignmentRequest`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssignmentReply {
+    /// The officer now assigned.
+    pub officer: Option<String>,
+    /// The officer assigned before.
+    pub previous: Option<String>,
+    /// When the camera recorded it (its clock).
+    pub assigned_utc: String,
+    /// The recording in progress, if any: it keeps its officer; the assignment applies
+    /// from the next recording.
+    pub recording_open: Option<String>,
 }
 
 /// Every error answer: `{"error": "..."}`.

@@ -68,6 +68,9 @@ pub enum AuditEvent {
         pre_event_seconds: f64,
         /// Whether the pre-event footage holds audio.
         pre_event_audio: bool,
+        /// The officer the camera was assigned to (absent: unassigned, or a v1 entry).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        officer: Option<String>,
     },
     /// A recording stopped.
     RecordingStop {
@@ -243,6 +246,19 @@ pub enum AuditEvent {
         /// Why not.
         error: Option<String>,
     },
+    /// A dock assigned the camera to an officer (or cleared the assignment): recordings
+    /// started from now on are made for `officer`.
+    OfficerAssigned {
+        /// The officer now assigned (null: unassigned).
+        officer: Option<String>,
+        /// The officer assigned before.
+        previous: Option<String>,
+        /// The dock that sent it, as it named itself.
+        dock: Option<String>,
+        /// The open recording, which keeps the officer it started with.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        recording_open: Option<String>,
+    },
     /// Footage encryption in force: at every boot, and when the recipients change.
     Encryption {
         /// `off` or `required`.
@@ -339,7 +355,7 @@ pub enum EventError {
 
 impl AuditEvent {
     /// Every event name, in the order of the enum.
-    pub const NAMES: [&'static str; 33] = [
+    pub const NAMES: [&'static str; 34] = [
         "boot",
         "unclean_shutdown",
         "shutdown",
@@ -369,6 +385,7 @@ impl AuditEvent {
         "peer_rejected",
         "peer_link",
         "location_link",
+        "officer_assigned",
         "encryption",
         "request_refused",
         "storage_error",
@@ -407,6 +424,7 @@ impl AuditEvent {
             AuditEvent::PeerRejected { .. } => "peer_rejected",
             AuditEvent::PeerLink { .. } => "peer_link",
             AuditEvent::LocationLink { .. } => "location_link",
+            AuditEvent::OfficerAssigned { .. } => "officer_assigned",
             AuditEvent::Encryption { .. } => "encryption",
             AuditEvent::RequestRefused { .. } => "request_refused",
             AuditEvent::StorageError { .. } => "storage_error",
@@ -476,6 +494,7 @@ mod tests {
                 trigger: s("ctl"),
                 pre_event_seconds: 0.0,
                 pre_event_audio: false,
+                officer: Some(s("PC-4711")),
             },
             AuditEvent::RecordingStop {
                 recording_id: s("r"),
@@ -568,6 +587,12 @@ mod tests {
             AuditEvent::LocationLink {
                 connected: false,
                 error: Some(s("refused")),
+            },
+            AuditEvent::OfficerAssigned {
+                officer: Some(s("PC-4711")),
+                previous: None,
+                dock: Some(s("dock-1")),
+                recording_open: None,
             },
             AuditEvent::Encryption {
                 mode: s("required"),

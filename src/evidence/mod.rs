@@ -7,9 +7,11 @@
 //! of the previous record of its chain.
 
 pub mod audit;
+pub mod deletion;
 pub mod events;
 pub mod head;
 pub mod identity;
+pub mod officer;
 pub mod payload;
 pub mod record;
 pub mod scan;

@@ -118,6 +118,10 @@ pub struct SegmentMeta {
     /// such sidecars are as in v1.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mute_spans: Vec<MuteSpan>,
+    /// The officer the camera was assigned to when the recording started (null:
+    /// unassigned). Absent when unassigned (and in v1 sidecars), read as null.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub officer: Option<String>,
     /// Spans of this segment's audio that are encoded silence standing in for sound
     /// that was not recorded (counted in `audio_frames`); absent when there are none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -352,6 +352,8 @@ fn names_recording(e: &AuditEvent) -> Option<&str> {
         | AuditEvent::SegmentFreed { recording_id, .. }
         | AuditEvent::PeerAnnounced { recording_id, .. } => Some(recording_id),
         AuditEvent::Mute { recording_id, .. } => recording_id.as_deref(),
+        // A reassignment while recording names the open recording (it keeps its officer).
+        AuditEvent::OfficerAssigned { recording_open, .. } => recording_open.as_deref(),
         AuditEvent::Boot { .. }
         | AuditEvent::UncleanShutdown { .. }
         | AuditEvent::Shutdown {}

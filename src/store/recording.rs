@@ -37,6 +37,10 @@ pub struct RecordingInfo {
     pub pre_event_audio: bool,
     /// Capture settings.
     pub capture: CaptureInfo,
+    /// The officer the camera was assigned to at the start (null: unassigned). Absent
+    /// in v1 descriptors and when unassigned, read as null.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub officer: Option<String>,
     /// The pre-event audio frames written as encoded silence (declared here, before any
     /// frame is written, so that recovery can declare it in the first segment's sidecar
     /// too); absent when there are none.
@@ -55,6 +59,9 @@ pub struct NewRecording {
     pub segment_ns: u64,
     /// Capture settings.
     pub capture: CaptureInfo,
+    /// The officer assigned when it starts (kept for the whole recording, whatever a
+    /// dock assigns meanwhile).
+    pub officer: Option<String>,
     /// Pre-event audio frames that are encoded silence, if any (first segment).
     pub pre_event_silence: Option<AudioSilence>,
 }
@@ -96,6 +103,7 @@ pub struct RecordingWriter {
     mute: Vec<(u64, Option<u64>)>,
     /// Location samples taken before the first segment opened.
     pending_locations: Vec<(u64, Sample)>,
+    officer: Option<String>,
 }
 
 impl RecordingWriter {
@@ -112,6 +120,7 @@ impl RecordingWriter {
             pre_event,
             segment_ns,
             capture,
+            officer,
             pre_event_silence,
         } = plan;
         let stamp = time.utc.format("%Y%m%dT%H%M%SZ").to_string();
@@ -129,6 +138,7 @@ impl RecordingWriter {
             pre_event_seconds: pre_event.0 as f64 / 1e9,
             pre_event_audio: pre_event.1,
             capture: capture.clone(),
+            officer: officer.clone(),
             pre_event_silence: pre_event_silence.clone(),
         };
         let path = dir.join(layout::RECORDING_INFO);
@@ -154,6 +164,7 @@ impl RecordingWriter {
             head_path,
             mute: Vec::new(),
             pending_locations: Vec::new(),
+            officer,
         })
     }
 
@@ -196,6 +207,11 @@ impl RecordingWriter {
     /// Recording id.
     pub fn id(&self) -> &str {
         &self.id
+    }
+
+    /// The officer the recording is made for.
+    pub fn officer(&self) -> Option<&str> {
+        self.officer.as_deref()
     }
 
     /// Directory of the recording.
@@ -269,6 +285,7 @@ impl RecordingWriter {
             if let Some((ns, audio)) = self.pending_pre_event.take() {
                 seg.set_pre_event(ns, audio);
             }
+            seg.set_officer(self.officer.clone());
             if let Some(silence) = self.pending_silence.take() {
                 seg.add_audio_silence(silence);
             }

@@ -346,6 +346,7 @@ fn sidecar(
         // Recovery cannot know of a mute the crash interrupted; the audit log's mute
         // entries tell, and the stored frames are silent either way.
         mute_spans: Vec::new(),
+        officer: info.and_then(|i| i.officer.clone()),
         encryption: None,
         // Declared in recording.json before the first frame was written. A segment cut
         // inside the span by the power loss holds fewer of the declared frames.

@@ -104,6 +104,7 @@ pub struct SegmentWriter {
     locations: Vec<(u64, Sample)>,
     /// Mute spans for the sidecar, set by the recording before [`SegmentWriter::finish`].
     mute_spans: Vec<MuteSpan>,
+    officer: Option<String>,
     audio_silence: Vec<AudioSilence>,
     /// Encrypted segments: seals the media into chunks (plaintext waits in RAM until
     /// the next checkpoint), and the key ids it is wrapped to.
@@ -196,6 +197,7 @@ impl SegmentWriter {
             pre_event_audio: false,
             locations: Vec::new(),
             mute_spans: Vec::new(),
+            officer: None,
             audio_silence: Vec::new(),
             sealer,
             partial_write: false,
@@ -244,6 +246,11 @@ impl SegmentWriter {
     pub fn set_pre_event(&mut self, ns: u64, with_audio: bool) {
         self.pre_event_ns = ns;
         self.pre_event_audio = with_audio;
+    }
+
+    /// Record the officer the recording is made for (written into the sidecar).
+    pub fn set_officer(&mut self, officer: Option<String>) {
+        self.officer = officer;
     }
 
     /// Whether the media is encrypted.
@@ -539,6 +546,7 @@ impl SegmentWriter {
             },
             capture: capture.clone(),
             mute_spans: std::mem::take(&mut self.mute_spans),
+            officer: self.officer.clone(),
             audio_silence: std::mem::take(&mut self.audio_silence),
             encryption: self.sealer.as_ref().map(|(s, key_ids)| SidecarEncryption {
                 aead: crate::confidential::AEAD_NAME.into(),

@@ -286,6 +286,7 @@ fn plan() -> NewRecording {
         pre_event: (0, false),
         segment_ns: 1_500_000_000,
         capture: capture(),
+        officer: None,
         pre_event_silence: None,
     }
 }
@@ -327,6 +328,7 @@ fn workload(root: &Path, flash: Arc<dyn Flash>, key_dir: &Path, recipient: Optio
         trigger: "ctl".into(),
         pre_event_seconds: 0.0,
         pre_event_audio: false,
+        officer: None,
     };
     audit.append(&mut signer, &start).unwrap();
     for f in frames(time.mono_ns) {

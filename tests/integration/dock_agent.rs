@@ -109,11 +109,14 @@ fn docked_camera_is_offloaded_verified_acknowledged_and_freed() {
                 meta.get("retain_until")
                     .is_some_and(|u| u.as_str() > "2026")
             );
-            assert_eq!(
-                tags(&agent, &format!("{base}.{ext}"))
-                    .get("retention")
-                    .map(String::as_str),
-                Some("standard")
+            let t = tags(&agent, &format!("{base}.{ext}"));
+            assert_eq!(t.get("category").map(String::as_str), Some("standard"));
+            assert_eq!(t.get("officer").map(String::as_str), Some("unassigned"));
+            // When the 31 days end, as text that sorts in time order.
+            assert!(
+                t.get("retention")
+                    .is_some_and(|r| r.len() == 20 && r.ends_with('Z') && r.as_str() > "2026"),
+                "{t:?}"
             );
         }
         // Acknowledged and, with delete_after_ack, freed; journal and sidecar stay.
@@ -212,9 +215,20 @@ fn docked_camera_is_offloaded_verified_acknowledged_and_freed() {
     let c = agent.run(&["classify", "--evidence", &format!("{dev}/{rec1}")], &[]);
     assert!(c.status.success(), "{}", text(&c));
     for b in blobs(&agent, &format!("{dev}/{rec1}/")) {
+        let t = tags(&agent, &b);
         assert_eq!(
-            tags(&agent, &b).get("retention").map(String::as_str),
+            t.get("category").map(String::as_str),
             Some("evidence"),
+            "{b}"
+        );
+        assert_eq!(
+            t.get("retention").map(String::as_str),
+            Some("indefinite"),
+            "{b}"
+        );
+        assert_eq!(
+            t.get("officer").map(String::as_str),
+            Some("unassigned"),
             "{b}"
         );
         let (_, meta) = stored(&agent, &b);
@@ -234,7 +248,7 @@ fn docked_camera_is_offloaded_verified_acknowledged_and_freed() {
     }
     for b in blobs(&agent, &format!("{dev}/{rec2}/")) {
         assert_eq!(
-            tags(&agent, &b).get("retention").map(String::as_str),
+            tags(&agent, &b).get("category").map(String::as_str),
             Some("standard"),
             "{b}"
         );

@@ -47,6 +47,7 @@ fn device_info() -> DeviceInfo {
             hours_left: None,
         },
         state: "docked".into(),
+        officer: None,
     }
 }
 

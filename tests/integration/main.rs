@@ -31,5 +31,7 @@ mod refusals;
 mod replay;
 #[cfg(feature = "examiner")]
 mod spec_decrypter;
+#[cfg(feature = "dock-agent")]
+mod station;
 mod storage_faults;
 mod systemd_notify;

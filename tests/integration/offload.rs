@@ -62,6 +62,7 @@ fn store() -> (tempfile::TempDir, std::path::PathBuf, String) {
                     framerate: 10,
                     audio: false,
                 },
+                officer: None,
                 pre_event_silence: None,
             },
         )

@@ -11,8 +11,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use bodycam::capture::overlay::{Composed, line_top, lines, placement};
-use bodycam::config::OverlayPosition;
+use bodycam::capture::overlay::{Composed, line_top, lines};
 use chrono::{DateTime, Utc};
 
 use crate::common::*;
@@ -20,42 +19,6 @@ use crate::common::*;
 const W: usize = 320;
 const H: usize = 240;
 const FPS: usize = 15;
-
-/// Share of the first text line's pixels where the decoded frame at `at` and the
-/// composed `box_` disagree about ink (bright) or paper (dark).
-fn first_line_mismatch(luma: &[u8], box_: &Composed, at: (usize, usize)) -> f64 {
-    let rows = line_top(box_.scale, 1);
-    let mut wrong = 0usize;
-    for r in 0..rows {
-        for c in 0..box_.w {
-            let got = luma[(at.1 + r) * W + at.0 + c] >= 128;
-            let want = box_.luma[r * box_.w + c] >= 128;
-            wrong += usize::from(got != want);
-        }
-    }
-    wrong as f64 / (rows * box_.w) as f64
-}
-
-/// The UTC second whose composed box matches frame `luma` best, with its mismatch and
-/// the second best's.
-fn best_second(
-    luma: &[u8],
-    around: DateTime<Utc>,
-    camera: &str,
-    synchronised: bool,
-) -> (i64, f64, f64) {
-    let mut scored: Vec<(i64, f64)> = (-2..=3)
-        .map(|k| {
-            let t = around + chrono::Duration::seconds(k);
-            let text = lines(t, None, camera, None, synchronised, true);
-            let b = Composed::new(&text, 1, true);
-            let at = placement(OverlayPosition::TopLeft, W, H, b.w, b.h, 1);
-            (t.timestamp(), first_line_mismatch(luma, &b, at))
-        })
-        .collect();
-    scored.sort_by(|a, b| a.1.total_cmp(&b.1));
-    (scored[0].0, scored[0].1, scored[1].1)
-}
 
 #[test]
 fn simulated_overlay_is_drawn_and_changes_at_the_second() {
@@ -109,8 +72,9 @@ fn simulated_overlay_is_drawn_and_changes_at_the_second() {
 
     let a = luma_frame(seg, 0, W, H);
     let b = luma_frame(seg, FPS, W, H);
-    let (sa, bad_a, next_a) = best_second(&a, start, &camera, synchronised);
-    let (sb, bad_b, next_b) = best_second(&b, start, &camera, synchronised);
+    let fit = |luma: &[u8]| overlay_fit(luma, (W, H), start, &camera, None, synchronised);
+    let (sa, bad_a, next_a) = fit(&a);
+    let (sb, bad_b, next_b) = fit(&b);
     // The decoded box is the composed one, pixel for pixel but for a few the encoder
     // blurred, and closer than any other second's text (neighbouring seconds may differ
     // in a few pixels of one digit: 8 and 9).

@@ -69,7 +69,7 @@ fn replayed_units_record_faster_than_real_time_through_the_production_path() {
     for (i, seg) in segs.iter().enumerate() {
         let meta = sidecar(seg).unwrap();
         // The stop may come just after a rollover: the last segment can be one frame
-        // (and no audio frame yet).
+        // (one keyframe, and no audio frame yet: seen at 1 video frame, 0 audio).
         if i + 1 < segs.len() {
             assert!(meta["keyframes"].as_u64().unwrap() >= 2, "{meta}");
             assert!(meta["audio_frames"].as_u64().unwrap() > 0, "{meta}");

@@ -55,7 +55,8 @@ fn role(e: &AuditEvent) -> Role {
         | AuditEvent::PeerRejected { .. }
         | AuditEvent::StorageError { .. }
         | AuditEvent::StorageRecovered { .. }
-        | AuditEvent::Encryption { .. } => Role::Notable,
+        | AuditEvent::Encryption { .. }
+        | AuditEvent::OfficerAssigned { .. } => Role::Notable,
         AuditEvent::Shutdown {}
         | AuditEvent::Marker { .. }
         | AuditEvent::Stealth { .. }
@@ -286,13 +287,22 @@ fn audit_status(report: &AuditReport) -> Status {
 /// at least the segments it closed, and the media chain reaches the count a `boot` or
 /// `head_issued` entry saw. Catches removal of the newest footage unless the newest
 /// audit entries were removed too (which only a head statement catches).
+/// `deleted`: segments a fetched store's deletion records account for (DELETED), by
+/// recording: they count as present.
 pub(super) fn cross_check(
     claims: &[Claim],
     recordings: &[RecordingFiles],
     media: &ChainIndex,
+    deleted: &std::collections::BTreeMap<String, std::collections::BTreeSet<u32>>,
 ) -> Vec<Finding> {
     let found = media.last.map_or(0, |l| l + 1);
     let recording = |id: &str| recordings.iter().find(|r| r.id == id);
+    let deleted_max = |id: &str| {
+        deleted
+            .get(id)
+            .and_then(|s| s.iter().next_back().copied())
+            .map_or(0, u64::from)
+    };
     let missing = |message: String| Finding::new(Status::Missing, Check::AuditClaims, message);
     let saw = |counter: u64, event: &str, n: u64| {
         (n > found).then(|| {
@@ -304,9 +314,10 @@ pub(super) fn cross_check(
     let mut out = Vec::new();
     for c in claims {
         let finding = match &c.event {
-            AuditEvent::RecordingStart { recording_id, .. } => recording(recording_id)
+            AuditEvent::RecordingStart { recording_id, .. } => (recording(recording_id)
                 .is_none()
-                .then(|| {
+                && !deleted.contains_key(recording_id))
+            .then(|| {
                     missing(format!(
                         "audit record {} says recording {recording_id} started, but its directory is gone",
                         c.counter
@@ -325,6 +336,7 @@ pub(super) fn cross_check(
                         .max()
                         .unwrap_or(0)
                 });
+                let present = present.max(deleted_max(recording_id));
                 (present < *closed).then(|| {
                     missing(format!(
                         "audit record {} says recording {recording_id} closed {closed} segment(s), but only {present} are there",
@@ -366,7 +378,8 @@ pub(super) fn cross_check(
             | AuditEvent::PeerRejected { .. }
             | AuditEvent::PeerLink { .. }
             | AuditEvent::LocationLink { .. }
-            | AuditEvent::Encryption { .. } => None,
+            | AuditEvent::Encryption { .. }
+            | AuditEvent::OfficerAssigned { .. } => None,
         };
         out.extend(finding);
     }

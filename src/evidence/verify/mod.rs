@@ -22,6 +22,7 @@
 
 mod audit;
 pub mod chain;
+mod deleted;
 mod gpx;
 mod hashing;
 mod head;
@@ -151,13 +152,25 @@ pub fn verify(opts: &VerifyOptions) -> Result<Report, VerifyError> {
         errors.push("nothing verified: no segment found".into());
     }
     let must_start_at_zero = input.kind == InputKind::Store;
-    let (chain, media_index) = media_chain(&links, must_start_at_zero, &mut segments);
+    let (mut chain, mut media_index) = media_chain(&links, must_start_at_zero, &mut segments);
+    let deleted = match input.kind {
+        InputKind::Store => deleted::account(
+            &input.root,
+            &hex::encode(key.device_id),
+            &links,
+            &mut chain.problems,
+            &mut media_index,
+            &mut segments,
+            &mut notes,
+        ),
+        InputKind::Recording | InputKind::Segment => deleted::Accounted::default(),
+    };
     let store = match input.kind {
         InputKind::Store => Some(verify_store_evidence(
             &key,
             &input.root,
             &recordings,
-            &media_index,
+            (&media_index, &deleted),
             &mut segments,
             &mut notes,
         )),
@@ -325,7 +338,7 @@ fn verify_store_evidence(
     key: &Key,
     root: &Path,
     recordings: &[RecordingFiles],
-    media_index: &ChainIndex,
+    (media_index, deleted): (&ChainIndex, &deleted::Accounted),
     segments: &mut [SegmentReport],
     notes: &mut Vec<String>,
 ) -> StoreEvidence {
@@ -335,7 +348,7 @@ fn verify_store_evidence(
     if !audit.present && !required {
         notes.push("empty store: no audit log and no footage yet".into());
     }
-    let cross_checks = cross_check(&claims, recordings, media_index);
+    let cross_checks = cross_check(&claims, recordings, media_index, &deleted.segments);
     apply_offloads(&claims, segments);
     StoreEvidence {
         audit,

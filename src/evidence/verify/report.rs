@@ -22,6 +22,10 @@ pub enum Status {
     Offloaded,
     /// Closed by recovery after a crash: the tail was signed only after the restart.
     RecoveredTail,
+    /// Deleted from the cloud under retention: a deletion record (fetched copies only)
+    /// names it, and its recorded chain span links to the signed records around it
+    /// (docs/EVIDENCE-FORMAT.md §7.1).
+    Deleted,
     /// The audit log ends inside a record that is the start of the next entry, as a
     /// power cut during an append leaves it; everything before it verifies and chains.
     /// The torn bytes were never a signed entry.
@@ -48,7 +52,11 @@ impl Status {
     /// Whether this status lets the verdict be OK.
     pub fn passes(self) -> bool {
         match self {
-            Status::Ok | Status::Offloaded | Status::RecoveredTail | Status::TornTail => true,
+            Status::Ok
+            | Status::Offloaded
+            | Status::RecoveredTail
+            | Status::Deleted
+            | Status::TornTail => true,
             Status::Open
             | Status::Unsigned
             | Status::Missing
@@ -66,6 +74,7 @@ impl Status {
             Status::Ok => 0,
             Status::Offloaded => 1,
             Status::RecoveredTail => 1,
+            Status::Deleted => 1,
             Status::TornTail => 1,
             Status::Open => 2,
             Status::Unsigned => 3,
@@ -84,6 +93,7 @@ impl Status {
             Status::Ok => "OK",
             Status::Offloaded => "OFFLOADED",
             Status::RecoveredTail => "RECOVERED_TAIL",
+            Status::Deleted => "DELETED",
             Status::TornTail => "TORN_TAIL",
             Status::Open => "OPEN",
             Status::Unsigned => "UNSIGNED",
@@ -633,6 +643,16 @@ impl Report {
             };
             if recovered > 0 {
                 v.push_str(&format!(", {recovered} with a tail signed after a restart"));
+            }
+            let deleted = self
+                .segments
+                .iter()
+                .filter(|s| s.status == Status::Deleted)
+                .count();
+            if deleted > 0 {
+                v.push_str(&format!(
+                    ", {deleted} deleted under retention (per the container's deletion record; the chain links across them)"
+                ));
             }
             if torn {
                 v.push_str(", the audit log ends in a torn record (a power cut during an append)");

@@ -150,6 +150,34 @@ impl Bay {
             .into_owned()
     }
 
+    /// Record about `secs` seconds started with `start` and stopped with `stop` (ctl
+    /// arguments), adding `markers` markers along the way; returns the recording id.
+    pub fn record_with(&self, secs: f64, start: &[&str], stop: &[&str], markers: usize) -> String {
+        let before = self.daemon.recordings().len();
+        self.daemon.ctl_ok(start);
+        self.daemon
+            .wait_for("recording", Duration::from_secs(30), |s| {
+                s["state"] == "recording"
+            });
+        for _ in 0..markers {
+            self.daemon.ctl_ok(&["marker"]);
+        }
+        self.daemon
+            .wait_for("footage", Duration::from_secs(60), |s| {
+                s["seconds_recorded"].as_f64() > Some(secs)
+            });
+        self.daemon.ctl_ok(stop);
+        self.daemon.wait_state("ready", Duration::from_secs(20));
+        let recs = self.daemon.recordings();
+        assert_eq!(recs.len(), before + 1);
+        recs.last()
+            .unwrap()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned()
+    }
+
     pub fn dock(&self) {
         self.daemon.ctl_ok(&["dock"]);
         self.daemon.wait_state("docked", Duration::from_secs(20));
@@ -247,6 +275,22 @@ impl Agent {
         let config = dir.path().join("dock-agent.toml");
         std::fs::write(&config, text).unwrap();
         Agent { dir, config }
+    }
+
+    /// Append `text` (TOML tables such as `[[category]]`) to the agent's config.
+    pub fn append_config(&self, text: &str) {
+        let mut cfg = std::fs::read_to_string(&self.config).unwrap();
+        cfg.push('\n');
+        cfg.push_str(text);
+        std::fs::write(&self.config, cfg).unwrap();
+    }
+
+    /// Add `line` (e.g. `assignment_file = "..."`) to the `[[camera]]` whose url is `url`.
+    pub fn set_bay_key(&self, url: &str, line: &str) {
+        let cfg = std::fs::read_to_string(&self.config).unwrap();
+        let at = format!("url = \"{url}\"\n");
+        assert!(cfg.contains(&at), "no bay {url} in the agent config");
+        std::fs::write(&self.config, cfg.replacen(&at, &format!("{at}{line}\n"), 1)).unwrap();
     }
 
     pub fn run(&self, args: &[&str], env: &[(&str, &str)]) -> Output {

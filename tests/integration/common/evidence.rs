@@ -223,6 +223,7 @@ impl Builder {
                     pre_event: (0, false),
                     segment_ns: SEGMENT_SECONDS * 1_000_000_000,
                     capture: capture(self.fps),
+                    officer: None,
                     pre_event_silence: silence,
                 },
             )
@@ -233,6 +234,7 @@ impl Builder {
             trigger: "ctl".into(),
             pre_event_seconds: 0.0,
             pre_event_audio: false,
+            officer: None,
         });
         self.recordings.push(id);
         w

@@ -223,3 +223,55 @@ pub fn copy_to_mp4(ts: &Path, mp4: &Path) -> String {
     }
     s
 }
+
+/// Share of the overlay's first text line where the decoded `width`-wide frame `luma`
+/// and the composed `box_` at `at` disagree about ink (bright) or paper (dark).
+pub fn first_line_mismatch(
+    luma: &[u8],
+    width: usize,
+    box_: &bodycam::capture::overlay::Composed,
+    at: (usize, usize),
+) -> f64 {
+    let rows = bodycam::capture::overlay::line_top(box_.scale, 1);
+    let mut wrong = 0usize;
+    for r in 0..rows {
+        for c in 0..box_.w {
+            let got = luma[(at.1 + r) * width + at.0 + c] >= 128;
+            let want = box_.luma[r * box_.w + c] >= 128;
+            wrong += usize::from(got != want);
+        }
+    }
+    wrong as f64 / (rows * box_.w) as f64
+}
+
+/// The UTC second (near `around`) whose overlay box, composed at scale 1 in the top
+/// left corner for `camera` and `officer`, matches the decoded frame `luma` of `size`
+/// best, with its mismatch and the second best's.
+pub fn overlay_fit(
+    luma: &[u8],
+    size: (usize, usize),
+    around: chrono::DateTime<chrono::Utc>,
+    camera: &str,
+    officer: Option<&str>,
+    synchronised: bool,
+) -> (i64, f64, f64) {
+    use bodycam::capture::overlay::{Composed, lines, placement};
+    let mut scored: Vec<(i64, f64)> = (-2..=3)
+        .map(|k| {
+            let t = around + chrono::Duration::seconds(k);
+            let text = lines(t, None, camera, officer, synchronised, true);
+            let b = Composed::new(&text, 1, true);
+            let at = placement(
+                bodycam::config::OverlayPosition::TopLeft,
+                size.0,
+                size.1,
+                b.w,
+                b.h,
+                1,
+            );
+            (t.timestamp(), first_line_mismatch(luma, size.0, &b, at))
+        })
+        .collect();
+    scored.sort_by(|a, b| a.1.total_cmp(&b.1));
+    (scored[0].0, scored[0].1, scored[1].1)
+}
