@@ -23,6 +23,9 @@ BODYCAM_APT_PACKAGES=(
   # libcamerasrc: the Pi camera's description is parsed with its overlay in the tests
   # (no camera needed; the element only has to exist).
   gstreamer1.0-libcamera
+  # The independent Python decrypter of docs/EVIDENCE-FORMAT.md section 9
+  # (scripts/spec-check/) runs in a venv of its own.
+  python3 python3-venv
 )
 
 bodycam_as_root() {
@@ -139,9 +142,26 @@ bodycam_azurite_install() {
   (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 }
 
+# The venv of scripts/spec-check/decrypt_sealed.py: PyPI's `cryptography` (Ed25519,
+# X25519, HKDF-SHA-256, ChaCha20-Poly1305), pinned. The integration test
+# spec_decrypter:: runs its python (or $BODYCAM_SPEC_PYTHON).
+BODYCAM_SPEC_CRYPTOGRAPHY=48.0.0
+BODYCAM_SPEC_VENV="${BODYCAM_SPEC_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/bodycam-spec-check-venv}"
+bodycam_spec_venv_install() {
+  local py="$BODYCAM_SPEC_VENV/bin/python3"
+  if [ -x "$py" ] && [ "$("$py" -c 'import cryptography; print(cryptography.__version__)' 2>/dev/null)" = "$BODYCAM_SPEC_CRYPTOGRAPHY" ]; then
+    return 0
+  fi
+  echo "setup: installing cryptography==$BODYCAM_SPEC_CRYPTOGRAPHY into $BODYCAM_SPEC_VENV" >&2
+  python3 -m venv "$BODYCAM_SPEC_VENV"
+  "$BODYCAM_SPEC_VENV/bin/pip" install -q --disable-pip-version-check \
+    "cryptography==$BODYCAM_SPEC_CRYPTOGRAPHY"
+}
+
 bodycam_setup() {
   bodycam_apt_install "${BODYCAM_APT_PACKAGES[@]}"
   bodycam_azurite_install
+  bodycam_spec_venv_install
   if [ -x "$HOME/.cargo/bin/cargo" ] && bodycam_cargo_ok "$HOME/.cargo/bin/cargo"; then
     CARGO="$HOME/.cargo/bin/cargo"
   elif command -v cargo >/dev/null 2>&1 && bodycam_cargo_ok cargo; then

@@ -43,6 +43,7 @@ th{background:#f6f8fa}
 .thumbs figcaption{font-size:12px;color:#57606a}
 .unverified{outline:3px solid #cf222e}
 small{color:#57606a}
+.nw{white-space:nowrap}
 "#;
 
 /// The page.
@@ -228,7 +229,7 @@ fn timeline(h: &mut String, rec: &RecordingReport) {
     if rec.pre_event_seconds > 0.0 {
         let _ = write!(
             h,
-            "<rect x=\"{:.1}\" y=\"30\" width=\"{:.1}\" height=\"34\" fill=\"#8250df\" opacity=\"0.25\"/><text x=\"{:.1}\" y=\"26\" fill=\"#8250df\">pre-event {:.0} s</text>",
+            "<rect x=\"{:.1}\" y=\"30\" width=\"{:.1}\" height=\"34\" fill=\"#8250df\" opacity=\"0.25\"/><text x=\"{:.1}\" y=\"26\" fill=\"#8250df\">pre-event {:.1} s</text>",
             x(0.0),
             (x(rec.pre_event_seconds) - x(0.0)).max(1.0),
             x(0.0),
@@ -312,11 +313,23 @@ fn timeline(h: &mut String, rec: &RecordingReport) {
     let step = nice_step(end - start);
     let mut t = (start / step).ceil() * step;
     while t <= end + 1e-9 {
+        // A label centred on a tick at either end would be cut by the picture's edge
+        // (a leading minus sign, a last digit): those start or end at their tick.
+        let label = clock_text(t);
+        let half = label.len() as f64 * 3.3;
+        let anchor = if x(t) - half < 0.0 {
+            "start"
+        } else if x(t) + half > w {
+            "end"
+        } else {
+            "middle"
+        };
         let _ = write!(
             h,
-            "<line x1=\"{0:.1}\" x2=\"{0:.1}\" y1=\"156\" y2=\"164\" stroke=\"#8c959f\"/><text x=\"{0:.1}\" y=\"174\" text-anchor=\"middle\" fill=\"#57606a\">{1}</text>",
+            "<line x1=\"{0:.1}\" x2=\"{0:.1}\" y1=\"156\" y2=\"164\" stroke=\"#8c959f\"/><text x=\"{0:.1}\" y=\"174\" text-anchor=\"{2}\" fill=\"#57606a\">{1}</text>",
             x(t),
-            clock_text(t)
+            label,
+            anchor
         );
         t += step;
     }
@@ -383,12 +396,18 @@ fn thumbnails(h: &mut String, rec: &RecordingReport, out_dir: &Path) {
 }
 
 fn segments_table(h: &mut String, rec: &RecordingReport) {
-    h.push_str("<h3>Segments</h3><table><tr><th>segment</th><th>verdict</th><th>UTC</th><th>video / audio frames</th><th>encrypted to</th><th>signed SHA-256 (bytes on flash)</th><th>exported file and SHA-256</th><th>notes</th></tr>");
+    h.push_str("<h3>Segments</h3><table><tr><th>segment</th><th>verdict</th><th>UTC</th><th>video / audio frames</th><th>encrypted to</th><th>signed SHA-256 (bytes on flash)</th><th>exported file (in the recording's directory) and SHA-256</th><th>notes</th></tr>");
     for s in &rec.segments {
         let exported = match &s.exported {
+            // The recording's own directory is the same on every row (the header
+            // names it): the file within it, unbroken, then its hash.
             Some(f) => format!(
-                "<code>{}</code><br><span class=\"mono\">{}</span>",
+                "<code class=\"nw\" title=\"{0}\">{1}</code><br><span class=\"mono\">{2}</span>",
                 esc(&f.file),
+                esc(f
+                    .file
+                    .strip_prefix(&format!("{}/", rec.recording_id))
+                    .unwrap_or(&f.file)),
                 esc(&f.sha256)
             ),
             None => "—".into(),
@@ -400,7 +419,7 @@ fn segments_table(h: &mut String, rec: &RecordingReport) {
         }
         let _ = write!(
             h,
-            "<tr><td>{:06}</td><td>{}</td><td>{} – {}<br><small>{:.2} s, ended {}</small></td><td>{} / {}</td><td class=\"mono\">{}</td><td class=\"mono\">{}</td><td>{exported}</td><td>{}</td></tr>",
+            "<tr><td>{:06}</td><td>{}</td><td><span class=\"nw\">{} –</span><br><span class=\"nw\">{}</span><br><small>{:.2} s, ended {}</small></td><td>{} / {}</td><td class=\"mono\">{}</td><td class=\"mono\">{}</td><td>{exported}</td><td>{}</td></tr>",
             s.segment,
             badge(s),
             esc(s.utc_start.as_deref().unwrap_or("?")),
@@ -436,7 +455,7 @@ fn items(h: &mut String, title: &str, items: &[super::report::TimelineItem]) {
     for i in items {
         let _ = write!(
             h,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"mono\">{}</td></tr>",
+            "<tr><td class=\"nw\">{}</td><td class=\"nw\">{}</td><td>{}</td><td class=\"mono\">{}</td></tr>",
             clock_text(i.offset_seconds),
             esc(&i.utc),
             esc(&i.what),

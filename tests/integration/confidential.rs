@@ -297,6 +297,8 @@ fn sigkill_while_recording_keeps_everything_durable_decryptable() {
     d.wait_for("footage", Duration::from_secs(60), |s| {
         s["seconds_recorded"].as_f64() > Some(3.3)
     });
+    wait_secs(0.4);
+    let killed_at = chrono::Utc::now();
     d.signal(libc::SIGKILL);
     d.spawn();
     let s = d.wait_state("ready", Duration::from_secs(30));
@@ -323,6 +325,285 @@ fn sigkill_while_recording_keeps_everything_durable_decryptable() {
     let ts = out.join(recovered["exported"]["file"].as_str().unwrap());
     assert!(decoded_frames(&ts).0 > 0, "the recovered segment plays");
     assert_eq!(decode_errors(&ts), "");
+
+    // At most about a second is lost: the plaintext not yet sealed into a chunk (as
+    // recorder::sigkill_… bounds the plain recorder). The newest decrypted frame's wall
+    // time, from its PTS (the recording's first frame is at PTS 2 s), against the kill.
+    let info: Value =
+        serde_json::from_slice(&std::fs::read(rec.join("recording.json")).unwrap()).unwrap();
+    let frame_90k = 90_000 / info["capture"]["framerate"].as_i64().unwrap();
+    let started = chrono::DateTime::parse_from_rfc3339(info["started_utc"].as_str().unwrap())
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let first_frame = started
+        - chrono::Duration::milliseconds(
+            (info["pre_event_seconds"].as_f64().unwrap() * 1000.0) as i64,
+        );
+    let last_pts = packets(&ts, "v").last().unwrap().0;
+    let newest = first_frame
+        + chrono::Duration::milliseconds((last_pts - 180_000 + frame_90k) * 1000 / 90_000);
+    let lost = (killed_at - newest).num_milliseconds();
+    eprintln!("encrypted SIGKILL: the decrypted footage ends {lost} ms before the kill");
+    assert!(
+        lost < 1300,
+        "the decrypted footage ends {lost} ms before the kill"
+    );
+}
+
+/// A power cut that tears the last chunk: recovery signs it, verify reports it, and
+/// `bodycam export` (of the store and of the recording directory alike) says in its
+/// report that it was not exported, and exports every whole chunk before it.
+#[test]
+fn a_torn_last_chunk_is_reported_by_export_of_the_store_and_of_the_recording() {
+    let keys = tempfile::tempdir().unwrap();
+    let (key, public) = footage_key(keys.path(), "agency");
+    let mut d = Daemon::new(&encrypted_config(&[&public], ""));
+    d.spawn();
+    d.wait_state("ready", Duration::from_secs(30));
+    d.ctl_ok(&["record", "start"]);
+    d.wait_for("footage", Duration::from_secs(60), |s| {
+        s["seconds_recorded"].as_f64() > Some(3.3)
+    });
+    d.signal(libc::SIGKILL);
+    // What a power cut in the middle of a chunk's write leaves: the next chunk's header
+    // and part of its sealed bytes.
+    let rec = d.recordings()[0].clone();
+    let open = segments(&rec).last().unwrap().clone();
+    let mut media = std::fs::read(&open).unwrap();
+    let whole = chunks_of(&open);
+    assert!(!whole.is_empty(), "the open segment has whole chunks");
+    let whole_len = media.len();
+    let (last_at, _) = *whole.last().unwrap();
+    let mut header = media[last_at..last_at + 40].to_vec();
+    header[4..8].copy_from_slice(&(whole.len() as u32).to_be_bytes());
+    let torn_bytes = 40 + 300;
+    media.extend_from_slice(&header);
+    media.extend_from_within(last_at + 40..last_at + 340);
+    std::fs::write(&open, &media).unwrap();
+
+    d.spawn();
+    let s = d.wait_state("ready", Duration::from_secs(30));
+    assert_eq!(s["recovered_segments"], 1, "{s}");
+    assert!(d.signal(libc::SIGTERM).success());
+    let (code, v) = verify_json(&d.data, &[]);
+    assert_eq!(code, Some(0), "{v:#}");
+    let last = v["segments"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["status"], "RECOVERED_TAIL", "{last:#}");
+    assert!(last.to_string().contains("torn"), "{last:#}");
+
+    let seq = open
+        .file_stem()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .parse::<u64>()
+        .unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let mut exported = Vec::new();
+    for (what, input) in [("store", d.data.clone()), ("recording", rec.clone())] {
+        let out = work.path().join(what);
+        let o = export(&key, &input, &out, &["--thumbnail-seconds", "0"]);
+        let r = report(&out);
+        // Incomplete (exit 1), and the torn chunk is why.
+        assert_eq!(o.status.code(), Some(1), "{what}: {}", text(&o));
+        assert_eq!(r["complete"], false, "{what}: {r:#}");
+        let incomplete = r["incomplete"].as_array().unwrap();
+        assert_eq!(incomplete.len(), 1, "{what}: {r:#}");
+        assert!(
+            incomplete[0].as_str().unwrap().contains("torn last chunk"),
+            "{what}: {r:#}"
+        );
+        assert_eq!(
+            r["recordings"].as_array().unwrap().len(),
+            1,
+            "{what}: {r:#}"
+        );
+        let segs = r["recordings"][0]["segments"].as_array().unwrap();
+        let s = segs
+            .iter()
+            .find(|s| s["segment"].as_u64() == Some(seq))
+            .unwrap_or_else(|| panic!("{what}: segment {seq} in {r:#}"));
+        let notes = s["notes"].to_string();
+        assert!(
+            notes.contains(&format!(
+                "torn last chunk ({torn_bytes} bytes at byte {whole_len}"
+            )) && notes.contains("not exported"),
+            "{what}: {notes}\n{}",
+            text(&o)
+        );
+        let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+        assert!(html.contains("torn last chunk"), "{what}: report.html");
+        // Every whole chunk before it was exported and plays.
+        let ts = out.join(s["exported"]["file"].as_str().unwrap());
+        let plain = bodycam::confidential::chunk::walk(&open).unwrap();
+        let plain_len: u64 = plain
+            .chunks
+            .iter()
+            .map(|c| u64::from(c.header.plain_len))
+            .sum();
+        assert_eq!(std::fs::metadata(&ts).unwrap().len(), plain_len, "{what}");
+        assert!(
+            decoded_frames(&ts).0 > 0,
+            "{what}: the recovered segment plays"
+        );
+        exported.push(std::fs::read(&ts).unwrap());
+        // The whole recording's segments, whichever the input was.
+        assert_eq!(segs.len(), segments(&rec).len(), "{what}");
+    }
+    assert!(
+        exported[0] == exported[1],
+        "the store's and the recording's export agree"
+    );
+}
+
+/// A real encrypted recording: the report holds the identity fingerprint, the audit
+/// events and the markers, and no gaps. With one byte flipped in a middle chunk of a
+/// middle segment, that segment is left out and shown as a gap; with
+/// `--include-unverified` it is exported and marked UNVERIFIED in its TS name, the MP4
+/// name, `mp4.unverified_segments` and report.html.
+#[test]
+fn report_contents_and_an_unverified_segment_marked_in_the_mp4_name_and_report_html() {
+    let keys = tempfile::tempdir().unwrap();
+    let (key, public) = footage_key(keys.path(), "agency");
+    let mut d = Daemon::new(&encrypted_config(&[&public], ""));
+    d.spawn();
+    record_and_stop(&mut d, 5.0);
+    let identity = enrolled_identity(&d);
+    let id_arg = identity.display().to_string();
+    let ident: Value = serde_json::from_slice(&std::fs::read(&identity).unwrap()).unwrap();
+    let public_key = hex::decode(ident["public_key"].as_str().unwrap()).unwrap();
+    let fingerprint = hex::encode(bodycam::evidence::record::sha256(&public_key));
+    let rec = d.recordings()[0].clone();
+    let rec_id = rec.file_name().unwrap().to_str().unwrap().to_string();
+    let segs = segments(&rec);
+    assert!(segs.len() >= 3, "{segs:?}");
+
+    // The clean export.
+    let work = tempfile::tempdir().unwrap();
+    let clean = work.path().join("clean");
+    let o = export(&key, &d.data, &clean, &["--identity", &id_arg]);
+    assert!(o.status.success(), "{}", text(&o));
+    let r = report(&clean);
+    assert_eq!(r["device"]["fingerprint"], fingerprint.as_str(), "{r:#}");
+    assert_eq!(r["device"]["device_id"], ident["device_id"], "{r:#}");
+    let html = std::fs::read_to_string(clean.join("report.html")).unwrap();
+    assert!(
+        html.contains(&fingerprint),
+        "report.html shows the fingerprint"
+    );
+    let rr = &r["recordings"][0];
+    assert_eq!(rr["gaps"], serde_json::json!([]), "{rr:#}");
+    let events: Vec<&str> = rr["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["what"].as_str().unwrap())
+        .collect();
+    for want in ["recording_start", "marker", "recording_stop"] {
+        assert!(events.contains(&want), "{want} in {events:?}");
+        assert!(html.contains(want), "report.html shows {want}");
+    }
+    let start = rr["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["what"] == "recording_start")
+        .unwrap();
+    assert!(
+        start["detail"].as_str().unwrap().contains(&rec_id),
+        "{start:#}"
+    );
+    assert_eq!(rr["markers"].as_array().unwrap().len(), 1, "{rr:#}");
+    let mp4 = rr["mp4"]["file"].as_str().unwrap();
+    assert_eq!(mp4, format!("{rec_id}/{rec_id}.mp4"), "{rr:#}");
+
+    // One byte of a middle chunk of a middle segment flipped.
+    let middle = &segs[segs.len() / 2];
+    let seq = middle
+        .file_stem()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .parse::<u64>()
+        .unwrap();
+    let chunks = chunks_of(middle);
+    assert!(chunks.len() >= 2, "{chunks:?}");
+    let (at, len) = chunks[chunks.len() / 2];
+    let mut media = std::fs::read(middle).unwrap();
+    media[at + 40 + (len - 56) / 2] ^= 0x20;
+    std::fs::write(middle, &media).unwrap();
+    let (code, v) = verify_json(&d.data, &["--identity", &id_arg]);
+    assert_eq!(code, Some(1), "{v:#}");
+
+    // Without --include-unverified: left out, and a gap where it was.
+    let left_out = work.path().join("left-out");
+    let o = export(&key, &d.data, &left_out, &["--identity", &id_arg]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let r = report(&left_out);
+    let rr = &r["recordings"][0];
+    let s = rr["segments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["segment"].as_u64() == Some(seq))
+        .unwrap();
+    assert_eq!(s["status"], "TAMPERED", "{s:#}");
+    assert!(s["exported"].is_null(), "{s:#}");
+    let gaps = rr["gaps"].as_array().unwrap();
+    assert_eq!(gaps.len(), 1, "{rr:#}");
+    assert!(
+        gaps[0]["what"].as_str().unwrap().contains(&format!(
+            "segment {seq:06} (TAMPERED) are not in the export"
+        )),
+        "{gaps:?}"
+    );
+    assert!(gaps[0]["seconds"].as_f64().unwrap() > 0.5, "{gaps:?}");
+    assert_eq!(
+        rr["mp4"]["file"],
+        format!("{rec_id}/{rec_id}.mp4"),
+        "{rr:#}"
+    );
+    assert_eq!(rr["mp4"]["unverified_segments"], serde_json::json!([]));
+
+    // With it: exported up to the chunk that does not open, and marked everywhere.
+    let marked = work.path().join("marked");
+    let o = export(
+        &key,
+        &d.data,
+        &marked,
+        &["--identity", &id_arg, "--include-unverified"],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let r = report(&marked);
+    assert_eq!(r["include_unverified"], true);
+    let rr = &r["recordings"][0];
+    let s = rr["segments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["segment"].as_u64() == Some(seq))
+        .unwrap();
+    assert_eq!(s["verified"], false, "{s:#}");
+    let ts = s["exported"]["file"].as_str().unwrap();
+    assert!(ts.ends_with(&format!("{seq:06}.UNVERIFIED.ts")), "{ts}");
+    assert!(
+        decoded_frames(&marked.join(ts)).0 > 0,
+        "its first chunks play"
+    );
+    let mp4 = rr["mp4"]["file"].as_str().unwrap();
+    assert_eq!(
+        mp4,
+        format!("{rec_id}/{rec_id}.includes-UNVERIFIED.mp4"),
+        "{rr:#}"
+    );
+    assert!(marked.join(mp4).exists());
+    assert_eq!(rr["mp4"]["unverified_segments"], serde_json::json!([seq]));
+    let html = std::fs::read_to_string(marked.join("report.html")).unwrap();
+    assert!(html.contains("--include-unverified"), "the banner");
+    assert!(html.contains(&format!("{rec_id}.includes-UNVERIFIED.mp4")));
+    assert!(html.contains(&format!("includes UNVERIFIED segment(s) [{seq}]")));
+    assert!(html.contains(&format!("{seq:06}.UNVERIFIED.ts")));
+    assert!(html.contains(">UNVERIFIED</span>"), "the segment's badge");
 }
 
 /// The library-built stores hold synthetic H.264 and AAC that ffmpeg cannot remux: the
@@ -603,6 +884,56 @@ fn camera_configs_with_unusable_recipients_exit_78_naming_the_file() {
         assert!(d.log_text().contains(&want), "{config}: {}", d.log_text());
         assert!(!d.data.join("recordings").exists(), "{config}");
     }
+}
+
+/// The configuration the Pi image installs (systemd/bodycam.toml) requires encryption
+/// to a recipient file the recipe installs; the daemon enforces it: with that file
+/// missing, `bodycam run` on the shipped config exits 78 naming it, creating nothing.
+#[test]
+fn the_shipped_pi_config_requires_encryption_to_a_recipient_the_recipe_installs() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let shipped = std::fs::read_to_string(root.join("systemd/bodycam.toml")).unwrap();
+    let v: toml::Value = toml::from_str(&shipped).unwrap();
+    assert_eq!(v["evidence"]["encryption"].as_str(), Some("required"));
+    let recipients = v["evidence"]["recipients"].as_array().unwrap();
+    assert!(!recipients.is_empty(), "recipients in systemd/bodycam.toml");
+    let recipe =
+        std::fs::read_to_string(root.join("yocto-layer/recipes-bodycam/bodycam/bodycam_0.1.0.bb"))
+            .unwrap();
+    for r in recipients {
+        let r = r.as_str().unwrap();
+        assert!(
+            r.starts_with("/etc/bodycam/recipients/") && r.ends_with(".pub"),
+            "{r}: where the recipe installs recipient files"
+        );
+    }
+    assert!(recipe.contains("install -d ${D}${sysconfdir}/bodycam/recipients"));
+    assert!(recipe.contains("addtask check_recipients before do_fetch"));
+
+    // The shipped file as it is, but with the store and the recipient in a temporary
+    // directory (the recipient absent): exit 78 naming it.
+    let tmp = tempfile::tempdir().unwrap();
+    let missing = tmp.path().join("recipients/agency.pub");
+    let data = tmp.path().join("data");
+    let first = recipients[0].as_str().unwrap();
+    let edited = shipped
+        .replace(first, &missing.display().to_string())
+        .replace("\"/data/bodycam\"", &format!("\"{}\"", data.display()));
+    assert_ne!(edited, shipped);
+    let config = tmp.path().join("bodycam.toml");
+    std::fs::write(&config, edited).unwrap();
+    let o = Command::new(BIN)
+        .args(["run", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(78), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("evidence.recipients") && err.contains(&missing.display().to_string()),
+        "{err}"
+    );
+    assert!(!data.exists(), "nothing created for a bad config");
 }
 
 #[test]

@@ -29,5 +29,7 @@ mod power_cut;
 mod recorder;
 mod refusals;
 mod replay;
+#[cfg(feature = "examiner")]
+mod spec_decrypter;
 mod storage_faults;
 mod systemd_notify;

@@ -22,7 +22,6 @@ LICENSE_FLAGS = "commercial"
 DEPENDS = "gstreamer1.0 gstreamer1.0-plugins-base"
 
 SRC_URI = "git://example.invalid/bodycam.git;protocol=https;branch=main"
-
 # The agency's footage recipient files (the .pub half of `bodycam pki footage-key`),
 # which the agency's own bbappend puts in files/recipients/ and names here, e.g.
 # BODYCAM_RECIPIENTS = "agency.pub". systemd/bodycam.toml requires encryption to
