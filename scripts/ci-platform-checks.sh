@@ -10,7 +10,9 @@
 #   oelint      oelint-adv on every .bb/.bbappend/.inc of yocto-layer/
 #   crates      yocto-layer/.../bodycam-crates.inc is what Cargo.lock gives
 #               (FILES for tests: LOCK INC)
-#   verify      systemd-analyze verify on systemd/*.service; any stderr fails
+#   verify      systemd-analyze verify on systemd/*.service, and on each with
+#               its drop-in templates systemd/UNIT.d/*.conf.in filled in with
+#               sample values; any stderr fails
 #   security    systemd-analyze security --offline=true --threshold=20
 #               (exposure <= 2.0) on systemd/*.service
 #   sysusers    sysusers.d + tmpfiles.d applied to a scratch root; the data
@@ -142,8 +144,36 @@ check_verify() {
 			fail "verify $(basename "$unit"):"
 			printf '%s\n' "$err" | sed 's/^/    /'
 		fi
+		verify_dropins "$dir" "$unit"
 	done
 	rm -rf "$dir"
+}
+
+# The drop-in templates of a unit (systemd/UNIT.d/*.conf.in, filled in by the
+# Yocto recipe from layer variables), with sample values, loaded on top of the
+# staged unit: systemd-analyze reads drop-ins only for a unit found by name
+# on the unit path, not for one given as a file.
+verify_dropins() {
+	local dir="$1" unit="$2" name tmpl conf err
+	name="$(basename "$unit")"
+	for tmpl in "$(dirname "$unit")/$name.d"/*.conf.in; do
+		[[ -e "$tmpl" ]] || continue
+		mkdir -p "$dir/$name.d"
+		conf="$dir/$name.d/$(basename "$tmpl" .in)"
+		sed -e 's#@PEERS_SUBNET@#192.0.2.0/24#g' -e 's#@GNSS_DEVICE@#/dev/ttyAMA0#g' "$tmpl" >"$conf"
+		if grep -q '@[A-Z_]*@' "$conf"; then
+			fail "verify $name + $(basename "$tmpl"): placeholder without a sample value"
+			continue
+		fi
+		err="$(cd "$dir" && SYSTEMD_UNIT_PATH="$dir:" systemd-analyze verify --man=no "$name" 2>&1 >/dev/null)" || true
+		if [[ -z "$err" ]]; then
+			pass "verify $name + $(basename "$tmpl")"
+		else
+			fail "verify $name + $(basename "$tmpl"):"
+			printf '%s\n' "$err" | sed 's/^/    /'
+		fi
+		rm -f "$conf"
+	done
 }
 
 # --- security ---------------------------------------------------------------

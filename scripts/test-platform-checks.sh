@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Tests for scripts/ci-platform-checks.sh: every check must FAIL on its
 # broken fixture in tests/platform/ and PASS on the real files; plus the USB
-# gadget script's start/stop logic against a scratch configfs tree.
+# gadget script's start/stop logic against a scratch configfs tree, and the
+# power-off script's choice by exit status.
 #
 # Usage: scripts/test-platform-checks.sh [--no-install]
 # Last line: "N passed, M failed"; exit 1 if anything failed.
@@ -130,6 +131,32 @@ gadget_test() {
 	unset BODYCAM_GADGET_CONFIGFS BODYCAM_UDC_DIR BODYCAM_SERIAL_FILE
 }
 gadget_test
+
+# --- power-off script: systemctl poweroff only when the daemon exited 80 ---
+power_off_test() {
+	local t="$scratch/poweroff" script="$ROOT/systemd/bodycam-power-off.sh"
+	mkdir -p "$t/bin"
+	printf '#!/bin/sh\necho "$*" >>"%s"\n' "$t/calls" >"$t/bin/systemctl"
+	chmod +x "$t/bin/systemctl"
+	local code status
+	for code_status in exited:0 exited:70 exited:78 killed:15 dumped:6; do
+		code="${code_status%%:*}" status="${code_status#*:}"
+		EXIT_CODE="$code" EXIT_STATUS="$status" PATH="$t/bin:$PATH" sh "$script"
+	done
+	env -u EXIT_CODE -u EXIT_STATUS PATH="$t/bin:$PATH" sh "$script"
+	if [[ -e "$t/calls" ]]; then
+		not_ok "power-off script leaves the camera on for any stop but exit 80" "$(cat "$t/calls")"
+	else
+		ok "power-off script leaves the camera on for any stop but exit 80"
+	fi
+	if EXIT_CODE=exited EXIT_STATUS=80 PATH="$t/bin:$PATH" sh "$script" &&
+		[[ "$(cat "$t/calls" 2>/dev/null)" == "--no-block poweroff" ]]; then
+		ok "power-off script powers off (without blocking) on exit 80"
+	else
+		not_ok "power-off script powers off on exit 80" "$(cat "$t/calls" 2>/dev/null)"
+	fi
+}
+power_off_test
 
 echo "$passed passed, $failed failed"
 ((failed == 0))

@@ -14,3 +14,10 @@ pub const UNCONFIRMED: i32 = 3;
 pub const RUNTIME: i32 = 70;
 /// The configuration is invalid (sysexits `EX_CONFIG`); restarting will not help.
 pub const CONFIG: i32 = 78;
+/// `run`: the daemon powered the camera down (battery critical or the power-fail input):
+/// the segment is finalised and `power_off` audited, and `power.shutdown_command` was
+/// run (whether or not it worked). systemd must not restart it
+/// (`RestartPreventExitStatus=78 80`), or a failed power-off would go through the
+/// critical battery again and again; systemd/bodycam.service powers off on it
+/// (`ExecStopPost=+…`, as root: the daemon itself holds no privilege for that).
+pub const POWERED_DOWN: i32 = 80;

@@ -389,6 +389,8 @@ enum Outcome {
     Positive,
     Negative,
     Unconfirmed,
+    /// `run`: the camera powered itself down (`exit::POWERED_DOWN`).
+    PoweredDown,
 }
 
 /// Pretty-print `value` as JSON on stdout.
@@ -416,8 +418,10 @@ fn run(config: Option<PathBuf>) -> Result<Outcome, MainError> {
     let backends = daemon::Backends::from_config(&cfg, encoder)?;
     let (handle, shutdown) = daemon::shutdown_channel();
     daemon::shutdown_on_signals(handle)?;
-    daemon::run(cfg, backends, shutdown)?;
-    Ok(Outcome::Positive)
+    match daemon::run(cfg, backends, shutdown)? {
+        daemon::Stopped::Clean => Ok(Outcome::Positive),
+        daemon::Stopped::PoweredDown => Ok(Outcome::PoweredDown),
+    }
 }
 
 fn pipeline(config: Option<PathBuf>) -> Result<Outcome, MainError> {
@@ -771,6 +775,7 @@ fn main() -> ExitCode {
         Ok(Outcome::Positive) => ExitCode::SUCCESS,
         Ok(Outcome::Negative) => ExitCode::from(exit::FAILURE as u8),
         Ok(Outcome::Unconfirmed) => ExitCode::from(exit::UNCONFIRMED as u8),
+        Ok(Outcome::PoweredDown) => ExitCode::from(exit::POWERED_DOWN as u8),
         Err(e) => {
             eprintln!("{prefix}: {e}");
             ExitCode::from(e.exit_code())

@@ -159,6 +159,7 @@ fn simulated_pipeline_to_signed_segment() {
             }
             Payload::Recovery(_)
             | Payload::Location(_)
+            | Payload::SealedLocation(_)
             | Payload::Keys(_)
             | Payload::Audit(_)
             | Payload::Head(_) => {

@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """An independent decrypting verifier of bodycam's confidential footage.
 
-Written from docs/EVIDENCE-FORMAT.md alone (sections 2, 3, 4, 5 and 9), without the
+Written from docs/EVIDENCE-FORMAT.md alone (sections 2, 3, 4, 5, 9 and 10.1), without the
 Rust code, to show that the spec is enough to decrypt in another language. It uses the
 Python standard library and the `cryptography` package (Ed25519, X25519, HKDF-SHA-256,
 ChaCha20-Poly1305) and nothing of bodycam.
 
     decrypt_sealed.py --store STORE --key FOOTAGE.key [--out DIR]
                       [--expect-plain PLAIN_STORE] [--vectors vectors.json]
+                      [--track-out TRACK.json]
 
 For each recording and segment of STORE it:
   - checks keys/identity.json (section 2) and every journal record: magic, length,
@@ -22,6 +23,11 @@ For each recording and segment of STORE it:
     final record's whole-file hash and sidecar hash;
   - opens every chunk with nonce = 0^8 || u32 index and aad = label || location || header,
     and concatenates the plaintexts;
+  - checks the location records (10.1, 10.1.1): none in the clear (kind 5) in an
+    encrypted segment, sealed ones (kind 6) with seq 0, 1, 2 ... in journal order, and
+    opens each with location_key = HKDF(K, "", "bodycam-v2 location"),
+    nonce = 0^8 || u32 seq and aad = label || location || u32 seq || u64 pts_90k;
+    with --track-out, writes the opened samples as JSON;
   - with --expect-plain, requires that plaintext to equal the plain store's NNNNNN.ts
     byte for byte; with --vectors, requires every intermediate value it computed to equal
     the one listed there; with --out, writes the decrypted NNNNNN.ts files.
@@ -51,7 +57,10 @@ MAX_BODY = 65536  # 3
 SIG_CONTEXT = b"bodycam-evidence-v1\x00"  # 3
 HEADER_LEN = 91  # 3.1
 KIND_CHECKPOINT, KIND_FINAL, KIND_RECOVERY, KIND_KEYS = 1, 2, 3, 4  # 3.1
-MEDIA_KINDS = (KIND_CHECKPOINT, KIND_FINAL, KIND_RECOVERY, KIND_KEYS)
+KIND_LOCATION, KIND_SEALED_LOCATION = 5, 6  # 3.1, 10.1, 10.1.1
+MEDIA_KINDS = (KIND_CHECKPOINT, KIND_FINAL, KIND_RECOVERY, KIND_KEYS, KIND_LOCATION, KIND_SEALED_LOCATION)
+LOCATION_INFO = b"bodycam-v2 location"  # 10.1.1: HKDF info and AAD label
+FIX_LEN = 30  # 10.1.1: the plaintext, as kind 5 after pts_90k
 CHUNK_MAGIC = b"BCM2"  # 9.3
 CHUNK_HEADER_LEN = 40  # 9.3
 TAG_LEN = 16  # 9 (RFC 8439)
@@ -227,6 +236,8 @@ def decode_record(raw, body, sig, device_pk, device_id, where):
         raise Failure(f"{where}: kind {kind} in a journal")
     if kind == KIND_KEYS and rec["version"] < 2:
         raise Failure(f"{where}: keys record in a version-1 record")
+    if kind == KIND_SEALED_LOCATION and rec["version"] < 2:
+        raise Failure(f"{where}: sealed location in a version-1 record")
     rec["recording_id"] = r.str()
     rec["segment"] = r.u32()
     if kind == KIND_CHECKPOINT:  # 3.2
@@ -259,6 +270,13 @@ def decode_record(raw, body, sig, device_pk, device_id, where):
         rec["segment_sha256"] = r.take(32)
         rec["journal_torn_bytes"] = r.u64()
         rec["sidecar_sha256"] = r.take(32)
+    elif kind == KIND_LOCATION:  # 10.1
+        rec["pts_90k"] = r.u64()
+        rec["fix"] = r.take(FIX_LEN)
+    elif kind == KIND_SEALED_LOCATION:  # 10.1.1
+        rec["seq"] = r.u32()
+        rec["pts_90k"] = r.u64()
+        rec["sealed"] = r.take(FIX_LEN + TAG_LEN)
     else:  # 3.7 in 9.2
         rec["aead"] = r.u8()
         rec["commitment"] = r.take(32)
@@ -431,6 +449,32 @@ def check_segment(ctx, rec_id, seq, records, media, sidecar_bytes, where):
         plain += p
     computed["chunks"] = len(chunks)
     computed["checkpoints"] = len(checkpoints)
+
+    # 10.1.1: the location track, sealed under its own key.
+    if any(r["kind"] == KIND_LOCATION for r in records):
+        fail(where, "a location record in the clear (kind 5) in an encrypted segment")
+    location_key = hkdf(content_key, b"", LOCATION_INFO)
+    track = []
+    for i, r in enumerate(x for x in records if x["kind"] == KIND_SEALED_LOCATION):
+        if r["seq"] != i:
+            fail(where, f"sealed location seq {r['seq']} where {i} belongs")
+        nonce = bytes(8) + struct.pack(">I", r["seq"])
+        aad = LOCATION_INFO + location + struct.pack(">IQ", r["seq"], r["pts_90k"])
+        try:
+            fix = ChaCha20Poly1305(location_key).decrypt(nonce, r["sealed"], aad)
+        except InvalidTag:
+            fail(where, f"sealed location {r['seq']} does not open")
+            continue
+        quality, fix_utc_ms, lat, lon, alt, h_acc, v_acc, source = struct.unpack(">BqiiiIIB", fix)
+        if quality not in (0, 2, 3):
+            fail(where, f"sealed location {r['seq']}: quality {quality}")
+        track.append(
+            dict(recording_id=rec_id, segment=seq, seq=r["seq"], pts_90k=r["pts_90k"], quality=quality,
+                 fix_utc_ms=fix_utc_ms, lat_e7=lat, lon_e7=lon, alt_cm=alt, h_acc_cm=h_acc,
+                 v_acc_cm=v_acc, source=source)
+        )
+    computed["track"] = track
+    computed["location_key"] = location_key
     # The plaintext is MPEG-TS (9.3): 188-byte packets, each starting with 0x47.
     if len(plain) % 188 or any(plain[i] != 0x47 for i in range(0, len(plain), 188)):
         fail(where, "plaintext is not a sequence of 188-byte TS packets")
@@ -462,6 +506,7 @@ def main():
     ap.add_argument("--out", help="write the decrypted NNNNNN.ts files here")
     ap.add_argument("--expect-plain", help="a plain store whose media the plaintext must equal")
     ap.add_argument("--vectors", help="vectors.json: every value listed must equal ours")
+    ap.add_argument("--track-out", help="write the opened location samples here (JSON list)")
     args = ap.parse_args()
 
     try:
@@ -478,7 +523,7 @@ def main():
                 vectors[(v["recording_id"], v["segment"])] = v
 
     recordings_dir = os.path.join(args.store, "recordings")
-    media_records, segments_done, checked_values = [], 0, 0
+    media_records, segments_done, checked_values, track = [], 0, 0, []
     for rec_id in sorted(os.listdir(recordings_dir)):
         rdir = os.path.join(recordings_dir, rec_id)
         seqs = sorted(int(n[:6]) for n in os.listdir(rdir) if n.endswith(".journal") and len(n) == 14)
@@ -530,6 +575,7 @@ def main():
                             fail(where, "X25519(ephemeral_secret, 9) is not the ephemeral share")
                         if x25519(e, key[1]) != computed["shared_secret"]:
                             fail(where, "X25519(ephemeral_secret, R) is not the examiner's shared secret")
+            track += computed["track"]
             if args.out:
                 os.makedirs(os.path.join(args.out, rec_id), exist_ok=True)
                 with open(os.path.join(args.out, rec_id, f"{seq:06d}.ts"), "wb") as f:
@@ -537,9 +583,12 @@ def main():
             segments_done += 1
             print(
                 f"ok {where}: {computed['chunks']} chunks under {computed['checkpoints']} "
-                f"checkpoints, {len(plain)} bytes of TS"
+                f"checkpoints, {len(plain)} bytes of TS, {len(computed['track'])} location samples"
             )
 
+    if args.track_out:
+        with open(args.track_out, "w", encoding="utf-8") as f:
+            json.dump(track, f, indent=1)
     check_chain(media_records)
     head_path = os.path.join(args.store, "evidence", "media.head")
     if os.path.exists(head_path) and os.path.getsize(head_path):

@@ -673,6 +673,7 @@ pub(crate) fn check_head(
         | Payload::Final(_)
         | Payload::Recovery(_)
         | Payload::Location(_)
+        | Payload::SealedLocation(_)
         | Payload::Keys(_)
         | Payload::Audit(_) => Err(OffloadError::BadHead(
             "head statement is not bound to this dock's nonce (replayed?)".into(),

@@ -603,6 +603,7 @@ fn journal_facts(data: &[u8], key: Option<&[u8; 32]>) -> Result<JournalFacts, St
             Payload::Keys(_)
             | Payload::Checkpoint(_)
             | Payload::Location(_)
+            | Payload::SealedLocation(_)
             | Payload::Audit(_)
             | Payload::Head(_) => {}
         }

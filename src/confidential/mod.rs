@@ -10,6 +10,8 @@
 //!   HKDF-SHA-256, ChaCha20-Poly1305), and the keys derived from it.
 //! - [`chunk`]: the media as AEAD chunks: header, nonce, associated data, sealing,
 //!   opening, and the keyless walk a verifier does over a file of chunks.
+//! - [`track`]: the location track of an encrypted segment, each fix sealed under the
+//!   segment's location key.
 //! - [`sealing`]: the camera's side: the encryption mode and recipients in force (read
 //!   again at every segment, for rotation), and one segment's sealer.
 //!
@@ -19,6 +21,7 @@
 pub mod chunk;
 pub mod keys;
 pub mod sealing;
+pub mod track;
 pub mod wrap;
 
 /// AEAD of every wrapped key and chunk: ChaCha20-Poly1305 (RFC 8439), the code in a

@@ -17,8 +17,11 @@ use std::path::PathBuf;
 use ring::aead::LessSafeKey;
 use ring::rand::{SecureRandom, SystemRandom};
 
+use crate::evidence::payload::{Fix, SEALED_FIX_LEN};
+
 use super::chunk::{self, ChunkHeader, HEADER_LEN, MAX_WRITE_PLAIN};
 use super::keys::{KeyError, Recipient, load_recipient};
+use super::track;
 use super::wrap::{self, WrapError, WrappedKey};
 use super::{AEAD_CHACHA20_POLY1305, KEY_LEN, location, wipe};
 
@@ -233,8 +236,9 @@ impl Footage {
             recipients: wrapped,
         };
         let key = wrap::media_key(&content_key);
+        let location_key = wrap::location_key(&content_key);
         wipe(&mut content_key);
-        Ok(Some((SegmentSealer::new(key, loc), keys)))
+        Ok(Some((SegmentSealer::new(key, location_key, loc), keys)))
     }
 }
 
@@ -263,6 +267,10 @@ pub struct SealedKeys {
 /// Seals one segment's media into chunks as it is written.
 pub struct SegmentSealer {
     key: LessSafeKey,
+    /// Seals the location records (`super::track`).
+    location_key: LessSafeKey,
+    /// `seq` of the next sealed location record.
+    next_location: u32,
     location: Vec<u8>,
     /// Header room, then the plaintext not yet sealed.
     buf: Vec<u8>,
@@ -281,11 +289,13 @@ impl std::fmt::Debug for SegmentSealer {
 }
 
 impl SegmentSealer {
-    fn new(key: LessSafeKey, location: Vec<u8>) -> SegmentSealer {
+    fn new(key: LessSafeKey, location_key: LessSafeKey, location: Vec<u8>) -> SegmentSealer {
         let mut buf = Vec::with_capacity(HEADER_LEN + 512 * 1024);
         buf.resize(HEADER_LEN, 0);
         SegmentSealer {
             key,
+            location_key,
+            next_location: 0,
             location,
             buf,
             pending: ChunkHeader::default(),
@@ -322,6 +332,17 @@ impl SegmentSealer {
     /// Chunks sealed so far.
     pub fn chunks(&self) -> u32 {
         self.next_index
+    }
+
+    /// Seal a location sample as the segment's next sealed location record: its `seq`
+    /// and the fix's ciphertext and tag.
+    pub fn seal_location(&mut self, pts_90k: u64, fix: &Fix) -> (u32, [u8; SEALED_FIX_LEN]) {
+        let seq = self.next_location;
+        self.next_location += 1;
+        (
+            seq,
+            track::seal(&self.location_key, &self.location, seq, pts_90k, fix),
+        )
     }
 
     /// Seal the pending plaintext into the next chunk; `None` when there is none.

@@ -93,6 +93,14 @@ pub fn media_key(content_key: &[u8; KEY_LEN]) -> LessSafeKey {
     key
 }
 
+/// The AEAD key of the sealed location records (`super::track`).
+pub fn location_key(content_key: &[u8; KEY_LEN]) -> LessSafeKey {
+    let mut k = hkdf32(content_key, &[], super::track::LABEL);
+    let key = aead_key(&k);
+    wipe(&mut k);
+    key
+}
+
 /// The commitment to a content key (in the keys record).
 pub fn commitment(content_key: &[u8; KEY_LEN]) -> [u8; 32] {
     hkdf32(content_key, &[], COMMITMENT_INFO)

@@ -83,8 +83,9 @@ impl Loop {
         }
     }
 
-    /// Stop every thread the daemon started and record the clean shutdown.
-    pub(super) fn finish(mut self) {
+    /// Stop every thread the daemon started and record the clean shutdown; whether the
+    /// camera powered itself down.
+    pub(super) fn finish(mut self) -> super::Stopped {
         if let Some(server) = self.dock_server.take() {
             let _ = server.stop();
         }
@@ -92,9 +93,14 @@ impl Loop {
             ctl.stop();
         }
         self.audit(AuditEvent::Shutdown {});
-        self.run_power_off();
+        let powered_down = self.run_power_off();
         self.controls.shutdown();
         info!("bodycam daemon stopped");
+        if powered_down {
+            super::Stopped::PoweredDown
+        } else {
+            super::Stopped::Clean
+        }
     }
 
     fn on_shutdown(&mut self) {

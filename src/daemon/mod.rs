@@ -156,6 +156,16 @@ pub fn shutdown_on_signals(handle: ShutdownHandle) -> Result<(), DaemonError> {
     Ok(())
 }
 
+/// How the daemon stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stopped {
+    /// Asked to (a signal, or the shutdown handle).
+    Clean,
+    /// It powered the camera down (battery critical or power-fail) and ran the
+    /// shutdown command: `bodycam run` exits with `exit::POWERED_DOWN`.
+    PoweredDown,
+}
+
 /// Run the daemon on `backends` until `shutdown` fires: open the store and the
 /// evidence chains, recover what a crash left open, then loop. Returns once the open
 /// segment is finalised and every thread it started has stopped.
@@ -163,14 +173,13 @@ pub fn run(
     cfg: crate::config::Config,
     backends: Backends,
     shutdown: Shutdown,
-) -> Result<(), DaemonError> {
+) -> Result<Stopped, DaemonError> {
     let Some((mut d, boot_actions)) = setup::build(cfg, backends, shutdown)? else {
-        return Ok(());
+        return Ok(Stopped::Clean);
     };
     d.start(boot_actions);
     d.run();
-    d.finish();
-    Ok(())
+    Ok(d.finish())
 }
 
 /// Messages from the other threads to the loop (besides frames and capture events).

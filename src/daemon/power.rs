@@ -105,11 +105,18 @@ impl Loop {
         }
     }
 
-    /// After the loop: run the shutdown command if the camera decided to power off.
-    pub(super) fn run_power_off(&self) {
+    /// After the loop: run the shutdown command if the camera decided to power off;
+    /// whether it did decide so (the command's failure is logged, never retried: the
+    /// process then exits with `exit::POWERED_DOWN`, which systemd does not restart).
+    pub(super) fn run_power_off(&self) -> bool {
         let Some(reason) = self.officer.power_off else {
-            return;
+            return false;
         };
+        self.run_shutdown_command(reason);
+        true
+    }
+
+    fn run_shutdown_command(&self, reason: PowerReason) {
         let argv = &self.settings.officer.shutdown_command;
         let Some((program, args)) = argv.split_first() else {
             return;

@@ -171,6 +171,68 @@ pub struct Fix {
     pub source: u8,
 }
 
+/// Length of a [`Fix`] as the record encodes it (kind 5 after `pts_90k`, and the
+/// plaintext of a sealed location record).
+pub const FIX_LEN: usize = 30;
+
+/// The wire bytes of a fix: quality u8 ‖ fix_utc_ms i64 ‖ lat_e7 i32 ‖ lon_e7 i32 ‖
+/// alt_cm i32 ‖ h_acc_cm u32 ‖ v_acc_cm u32 ‖ source u8 (big-endian).
+pub fn fix_bytes(f: &Fix) -> [u8; FIX_LEN] {
+    let mut b = [0u8; FIX_LEN];
+    b[0] = fix_quality_code(f.quality);
+    b[1..9].copy_from_slice(&f.fix_utc_ms.to_be_bytes());
+    b[9..13].copy_from_slice(&f.lat_e7.to_be_bytes());
+    b[13..17].copy_from_slice(&f.lon_e7.to_be_bytes());
+    b[17..21].copy_from_slice(&f.alt_cm.to_be_bytes());
+    b[21..25].copy_from_slice(&f.h_acc_cm.to_be_bytes());
+    b[25..29].copy_from_slice(&f.v_acc_cm.to_be_bytes());
+    b[29] = f.source;
+    b
+}
+
+/// A fix from its wire bytes ([`fix_bytes`]); an unknown quality code is an error.
+pub fn fix_from_bytes(b: &[u8; FIX_LEN]) -> Result<Fix, DecodeError> {
+    let i32_at = |i: usize| i32::from_be_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+    let u32_at = |i: usize| u32::from_be_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+    let mut t = [0u8; 8];
+    t.copy_from_slice(&b[1..9]);
+    Ok(Fix {
+        quality: fix_quality_from(b[0])?,
+        fix_utc_ms: i64::from_be_bytes(t),
+        lat_e7: i32_at(9),
+        lon_e7: i32_at(13),
+        alt_cm: i32_at(17),
+        h_acc_cm: u32_at(21),
+        v_acc_cm: u32_at(25),
+        source: b[29],
+    })
+}
+
+/// Length of a sealed location's ciphertext and tag.
+pub const SEALED_FIX_LEN: usize = FIX_LEN + crate::confidential::TAG_LEN;
+
+/// Sealed location (format v2, kind 6): a [`Location`] of an encrypted segment whose
+/// fix is ChaCha20-Poly1305 ciphertext under the segment's location key
+/// (docs/EVIDENCE-FORMAT.md §10.1.1, `crate::confidential::track`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SealedLocation {
+    /// Recording id.
+    pub recording_id: String,
+    /// Segment sequence number.
+    pub segment: u32,
+    /// 0 for the segment's first sealed location, +1 for each (the nonce).
+    pub seq: u32,
+    /// 90 kHz position on the recording's TS timeline the sample belongs to.
+    pub pts_90k: u64,
+    /// The fix's bytes ([`fix_bytes`]) sealed: ciphertext ‖ tag.
+    #[serde(serialize_with = "hex_vec_arr")]
+    pub sealed: [u8; SEALED_FIX_LEN],
+}
+
+fn hex_vec_arr<S: serde::Serializer>(v: &[u8; SEALED_FIX_LEN], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&hex::encode(v))
+}
+
 /// Keys (format v2): the first record of an encrypted segment, before its first
 /// checkpoint. Its content key wrapped to each recipient (docs/EVIDENCE-FORMAT.md §9).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -222,6 +284,8 @@ pub enum Payload {
     Recovery(Recovery),
     /// See [`Location`].
     Location(Location),
+    /// See [`SealedLocation`].
+    SealedLocation(SealedLocation),
     /// See [`SegmentKeys`].
     Keys(SegmentKeys),
     /// See [`Audit`].
@@ -275,6 +339,7 @@ impl Payload {
             Payload::Final(_) => Kind::Final,
             Payload::Recovery(_) => Kind::Recovery,
             Payload::Location(_) => Kind::Location,
+            Payload::SealedLocation(_) => Kind::SealedLocation,
             Payload::Keys(_) => Kind::Keys,
             Payload::Audit(_) => Kind::Audit,
             Payload::Head(_) => Kind::Head,
@@ -327,15 +392,14 @@ impl Payload {
                 w.str(&l.recording_id);
                 w.u32(l.segment);
                 w.u64(l.pts_90k);
-                let f = &l.fix;
-                w.u8(fix_quality_code(f.quality));
-                w.i64(f.fix_utc_ms);
-                w.u32(f.lat_e7.cast_unsigned());
-                w.u32(f.lon_e7.cast_unsigned());
-                w.u32(f.alt_cm.cast_unsigned());
-                w.u32(f.h_acc_cm);
-                w.u32(f.v_acc_cm);
-                w.u8(f.source);
+                w.bytes(&fix_bytes(&l.fix));
+            }
+            Payload::SealedLocation(l) => {
+                w.str(&l.recording_id);
+                w.u32(l.segment);
+                w.u32(l.seq);
+                w.u64(l.pts_90k);
+                w.bytes(&l.sealed);
             }
             Payload::Keys(k) => {
                 w.str(&k.recording_id);
@@ -422,16 +486,14 @@ impl Payload {
                 recording_id: r.str()?,
                 segment: r.u32()?,
                 pts_90k: r.u64()?,
-                fix: Fix {
-                    quality: fix_quality_from(r.u8()?)?,
-                    fix_utc_ms: r.i64()?,
-                    lat_e7: r.u32()?.cast_signed(),
-                    lon_e7: r.u32()?.cast_signed(),
-                    alt_cm: r.u32()?.cast_signed(),
-                    h_acc_cm: r.u32()?,
-                    v_acc_cm: r.u32()?,
-                    source: r.u8()?,
-                },
+                fix: fix_from_bytes(&r.array()?)?,
+            }),
+            Kind::SealedLocation => Payload::SealedLocation(SealedLocation {
+                recording_id: r.str()?,
+                segment: r.u32()?,
+                seq: r.u32()?,
+                pts_90k: r.u64()?,
+                sealed: r.array()?,
             }),
             Kind::Keys => Payload::Keys(decode_keys(r)?),
             Kind::Audit => Payload::Audit(Audit {

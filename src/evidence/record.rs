@@ -45,6 +45,9 @@ pub enum Kind {
     /// One location sample (a fix or "no fix") of a segment's second (media chain;
     /// format v2).
     Location,
+    /// A location sample of an encrypted segment, its fix sealed under the segment's
+    /// content key (media chain; format v2).
+    SealedLocation,
     /// An audit-log entry (audit chain).
     Audit,
     /// A statement of both chain heads bound to a caller's nonce (no chain).
@@ -60,6 +63,7 @@ impl Kind {
             Kind::Recovery => 3,
             Kind::Keys => 4,
             Kind::Location => 5,
+            Kind::SealedLocation => 6,
             Kind::Audit => 16,
             Kind::Head => 32,
         }
@@ -73,6 +77,7 @@ impl Kind {
             3 => Some(Kind::Recovery),
             4 => Some(Kind::Keys),
             5 => Some(Kind::Location),
+            6 => Some(Kind::SealedLocation),
             16 => Some(Kind::Audit),
             32 => Some(Kind::Head),
             _ => None,
@@ -278,7 +283,7 @@ impl<'a> Reader<'a> {
         let kind_code = r.u8()?;
         let kind = match Kind::from_code(kind_code) {
             // Keys records exist from format v2 on.
-            Some(Kind::Keys) if version < 2 => None,
+            Some(Kind::Keys | Kind::SealedLocation) if version < 2 => None,
             k => k,
         }
         .ok_or(DecodeError::Kind(kind_code))?;

@@ -9,8 +9,9 @@ use std::path::Path;
 use ring::digest::{Context, SHA256};
 
 use crate::confidential::keys::FootageKey;
-use crate::confidential::{chunk, location, wipe, wrap};
-use crate::evidence::payload::{Payload, SegmentKeys, decode_file};
+use crate::confidential::{KEY_LEN, chunk, location, track, wipe, wrap};
+use crate::evidence::payload::{Location, Payload, SealedLocation, SegmentKeys, decode_file};
+use crate::evidence::verify::TrackPoint;
 
 /// How a segment is sealed, from its journal's keys record.
 #[derive(Debug, Clone)]
@@ -23,6 +24,8 @@ pub(super) enum Sealing {
         keys: SegmentKeys,
         /// Device id (its header), bound into every chunk.
         device_id: [u8; 16],
+        /// Its sealed location records, in journal order.
+        locations: Vec<SealedLocation>,
     },
 }
 
@@ -31,21 +34,31 @@ impl Sealing {
     pub(super) fn of_journal(journal: &Path) -> std::io::Result<Sealing> {
         let bytes = std::fs::read(journal)?;
         let (records, _) = decode_file(&bytes);
-        Ok(records
-            .into_iter()
-            .find_map(|r| match r.payload {
-                Payload::Keys(keys) => Some(Sealing::Sealed {
-                    keys,
-                    device_id: r.header.device_id,
-                }),
-                Payload::Checkpoint(_)
+        let mut sealing = Sealing::Plain;
+        let mut found = Vec::new();
+        for r in records {
+            match r.payload {
+                Payload::Keys(keys) if matches!(sealing, Sealing::Plain) => {
+                    sealing = Sealing::Sealed {
+                        keys,
+                        device_id: r.header.device_id,
+                        locations: Vec::new(),
+                    };
+                }
+                Payload::SealedLocation(l) => found.push(l),
+                Payload::Keys(_)
+                | Payload::Checkpoint(_)
                 | Payload::Final(_)
                 | Payload::Recovery(_)
                 | Payload::Location(_)
                 | Payload::Audit(_)
-                | Payload::Head(_) => None,
-            })
-            .unwrap_or(Sealing::Plain))
+                | Payload::Head(_) => {}
+            }
+        }
+        if let Sealing::Sealed { locations, .. } = &mut sealing {
+            *locations = found;
+        }
+        Ok(sealing)
     }
 
     /// Key ids the segment is encrypted to (empty when plain).
@@ -105,9 +118,13 @@ pub(super) fn export_segment(
     let mut dst = File::create(out).map_err(io)?;
     let result = match sealing {
         Sealing::Plain => copy_plain(media, &mut dst),
-        Sealing::Sealed { keys, device_id } => {
+        Sealing::Sealed {
+            keys, device_id, ..
+        } => {
             let loc = location(device_id, recording_id, segment);
-            let media_key = content_key(keys, key, &loc)?;
+            let mut ck = content_key(keys, key, &loc)?;
+            let media_key = wrap::media_key(&ck);
+            wipe(&mut ck);
             open_chunks(&media_key, &loc, media, &mut dst)
         }
     };
@@ -115,12 +132,13 @@ pub(super) fn export_segment(
     result
 }
 
-/// The media key of a segment, from this key's wrapped content key.
+/// The content key of a segment, from this key's wrapped content key, checked against
+/// the signed commitment (the caller wipes it).
 fn content_key(
     keys: &SegmentKeys,
     key: &FootageKey,
     loc: &[u8],
-) -> Result<ring::aead::LessSafeKey, DecryptError> {
+) -> Result<[u8; KEY_LEN], DecryptError> {
     let Some(w) = keys.recipients.iter().find(|w| w.key_id == key.key_id) else {
         return Err(DecryptError::NotForThisKey(
             keys.recipients
@@ -134,9 +152,55 @@ fn content_key(
         wipe(&mut ck);
         return Err(DecryptError::Commitment);
     }
-    let media_key = wrap::media_key(&ck);
+    Ok(ck)
+}
+
+/// The location track of a segment: a plain segment's as verified (`plain`), an
+/// encrypted one's opened from its sealed location records (§10.1.1). Records that do
+/// not open are left out and named in the problems.
+pub(super) fn open_track(
+    sealing: &Sealing,
+    key: &FootageKey,
+    recording_id: &str,
+    segment: u32,
+    plain: &[TrackPoint],
+) -> Result<(Vec<TrackPoint>, Vec<String>), DecryptError> {
+    let Sealing::Sealed {
+        keys,
+        device_id,
+        locations,
+    } = sealing
+    else {
+        return Ok((plain.to_vec(), Vec::new()));
+    };
+    if locations.is_empty() {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let loc = location(device_id, recording_id, segment);
+    let mut ck = content_key(keys, key, &loc)?;
+    let location_key = wrap::location_key(&ck);
     wipe(&mut ck);
-    Ok(media_key)
+    let mut points = Vec::with_capacity(locations.len());
+    let mut problems = Vec::new();
+    for l in locations {
+        if l.recording_id != recording_id || l.segment != segment {
+            problems.push(format!(
+                "sealed location {} names another segment; left out",
+                l.seq
+            ));
+            continue;
+        }
+        match track::open(&location_key, &loc, l.seq, l.pts_90k, &l.sealed) {
+            Ok(fix) => points.push(TrackPoint::of(&Location {
+                recording_id: l.recording_id.clone(),
+                segment: l.segment,
+                pts_90k: l.pts_90k,
+                fix,
+            })),
+            Err(e) => problems.push(format!("{e}; left out of the track")),
+        }
+    }
+    Ok((points, problems))
 }
 
 fn copy_plain(media: &Path, dst: &mut File) -> Result<Decrypted, DecryptError> {

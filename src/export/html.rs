@@ -170,6 +170,20 @@ fn recording(h: &mut String, rec: &RecordingReport, out_dir: &Path) {
             esc(&m.sha256)
         );
     }
+    if let Some(g) = &rec.gpx {
+        let points: usize = rec.segments.iter().map(|s| s.track.len()).sum();
+        let fixes = rec
+            .segments
+            .iter()
+            .flat_map(|s| &s.track)
+            .filter(|p| p.lat.is_some())
+            .count();
+        let _ = write!(
+            h,
+            "<div>Location track</div><div><code>{}</code> — {points} sample(s), {fixes} with a fix</div>",
+            esc(g)
+        );
+    }
     h.push_str("</div>");
     h.push_str("<h3>Timeline</h3>");
     timeline(h, rec);

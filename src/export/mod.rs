@@ -20,6 +20,7 @@
 //! OUT/<recording>/<recording>.mp4            (…​.includes-UNVERIFIED.mp4 when it does)
 //! OUT/<recording>/segments/NNNNNN.ts         (NNNNNN.UNVERIFIED.ts)
 //! OUT/<recording>/thumbnails/NNNN.jpg
+//! OUT/<recording>/<recording>.gpx            (the location track, decrypted; when any fix)
 //! ```
 
 mod decrypt;
@@ -326,6 +327,7 @@ fn audit_events(path: &Path, r: &Report) -> Vec<(DateTime<Utc>, AuditEvent)> {
             | Payload::Recovery(_)
             | Payload::Keys(_)
             | Payload::Location(_)
+            | Payload::SealedLocation(_)
             | Payload::Head(_) => None,
         })
         .collect()
@@ -462,6 +464,7 @@ impl RecordingJob<'_> {
             Some(m) => self.thumbnails(&out_dir, m, start, end)?,
             None => Vec::new(),
         };
+        let gpx = self.gpx(&out_dir, &outs)?;
         let first = metas.get(&1);
         Ok(RecordingReport {
             recording_id: self.recording_id.to_string(),
@@ -484,7 +487,31 @@ impl RecordingJob<'_> {
             segments: outs,
             mp4,
             thumbnails,
+            gpx,
         })
+    }
+
+    /// The recording's track as GPX, when any segment's track has a fix.
+    fn gpx(&self, out_dir: &Path, outs: &[SegmentOut]) -> Result<Option<String>, ExportError> {
+        if !outs.iter().flat_map(|o| &o.track).any(|p| p.lat.is_some()) {
+            return Ok(None);
+        }
+        let parts: Vec<verify::TrackPart<'_>> = outs
+            .iter()
+            .map(|o| verify::TrackPart {
+                recording_id: self.recording_id,
+                segment: o.segment,
+                status: &o.status,
+                track: &o.track,
+            })
+            .collect();
+        let path = out_dir.join(format!("{}.gpx", self.recording_id));
+        let mut text = Vec::new();
+        let desc = format!("bodycam export of recording {}", self.recording_id);
+        verify::write_tracks("bodycam export", &desc, &parts, &mut text)
+            .and_then(|()| std::fs::write(&path, &text))
+            .map_err(io_err(&path))?;
+        Ok(Some(relative(&self.opts.out, &path)))
     }
 
     /// Export one segment (if it may be); returns its report and the file written.
@@ -528,8 +555,24 @@ impl RecordingJob<'_> {
             video_frames: meta.map(|m| m.video_frames),
             audio_frames: meta.map(|m| m.audio_frames),
             end_reason: meta.map(|m| format!("{:?}", m.end_reason).to_lowercase()),
+            track: Vec::new(),
         };
         let name = format!("{}/{:06}", s.recording_id, s.segment);
+        if let Some(sealing) = sealing.filter(|_| verified || self.opts.include_unverified) {
+            match decrypt::open_track(sealing, self.key, self.recording_id, s.segment, &s.track) {
+                Ok((track, problems)) => {
+                    for p in &problems {
+                        incomplete.push(format!("{name}: {p}"));
+                    }
+                    out.notes.extend(problems);
+                    out.track = track;
+                }
+                Err(e) => {
+                    out.notes.push(format!("track not decrypted: {e}"));
+                    incomplete.push(format!("{name}: track not decrypted: {e}"));
+                }
+            }
+        }
         let media = SegmentFile::Media.path(self.dir, s.segment);
         let Some(sealing) = sealing.filter(|_| media.exists()) else {
             out.notes.push("no media to export".into());

@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use super::remux::Probe;
+use crate::evidence::verify::TrackPoint;
 
 /// Format tag of `report.json`.
 pub const EXPORT_FORMAT: &str = "bodycam-export/1";
@@ -99,6 +100,9 @@ pub struct RecordingReport {
     pub events: Vec<TimelineItem>,
     /// Thumbnails of the MP4.
     pub thumbnails: Vec<Thumbnail>,
+    /// The location track as GPX 1.1 (path relative to the export directory), when
+    /// any exported segment has a fix; encrypted segments' tracks decrypted.
+    pub gpx: Option<String>,
 }
 
 /// An output file.
@@ -154,6 +158,10 @@ pub struct SegmentOut {
     pub audio_frames: Option<u64>,
     /// Why it ended (sidecar).
     pub end_reason: Option<String>,
+    /// Its location track (decrypted when the segment was encrypted), when it may be
+    /// exported.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub track: Vec<TrackPoint>,
 }
 
 /// A hole in a recording.

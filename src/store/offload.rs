@@ -86,6 +86,7 @@ pub fn signed_hash(dir: &Path, segment: u32) -> Result<Option<[u8; 32]>, std::io
         Payload::Recovery(r) => Some(r.segment_sha256),
         Payload::Checkpoint(_)
         | Payload::Location(_)
+        | Payload::SealedLocation(_)
         | Payload::Keys(_)
         | Payload::Audit(_)
         | Payload::Head(_) => None,

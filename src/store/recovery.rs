@@ -147,6 +147,7 @@ impl OpenJournal {
                 Payload::Final(_)
                 | Payload::Recovery(_)
                 | Payload::Location(_)
+                | Payload::SealedLocation(_)
                 | Payload::Keys(_)
                 | Payload::Audit(_)
                 | Payload::Head(_) => None,
@@ -165,6 +166,7 @@ impl OpenJournal {
             | Payload::Final(_)
             | Payload::Recovery(_)
             | Payload::Location(_)
+            | Payload::SealedLocation(_)
             | Payload::Audit(_)
             | Payload::Head(_) => None,
         });

@@ -14,7 +14,9 @@ use ring::digest::{Context, SHA256};
 use crate::clock::{TimeRef, rfc3339};
 use crate::confidential::sealing::SegmentSealer;
 use crate::evidence::Signer;
-use crate::evidence::payload::{Checkpoint, Final, Location, Payload, SegmentKeys, SignedMarker};
+use crate::evidence::payload::{
+    Checkpoint, Final, Location, Payload, SealedLocation, SegmentKeys, SignedMarker,
+};
 use crate::evidence::record::sha256;
 use crate::evidence::sidecar::{
     AudioSilence, CaptureInfo, EndReason, Marker, MuteSpan, SIDECAR_FORMAT, SegmentMeta,
@@ -437,15 +439,27 @@ impl SegmentWriter {
         // Location samples go into the journal just before the checkpoint, made durable
         // by the same sync.
         for (pts_90k, s) in std::mem::take(&mut self.locations) {
-            // ENCRYPTION HOOK (TODO): with `self.sealer` set these fields must be sealed
-            // under the segment's content key before signing (EVIDENCE-FORMAT 9.8);
-            // not yet done, so they are plaintext (EVIDENCE-FORMAT 10.1).
-            let rec = signer.sign_media(&Payload::Location(Location {
-                recording_id: self.recording_id.clone(),
-                segment: self.sequence,
-                pts_90k,
-                fix: s,
-            }));
+            // An encrypted segment's fixes are sealed under its content key
+            // (EVIDENCE-FORMAT 9.8, 10.1.1): nothing of them is written in the clear.
+            let payload = match &mut self.sealer {
+                Some((sealer, _)) => {
+                    let (seq, sealed) = sealer.seal_location(pts_90k, &s);
+                    Payload::SealedLocation(SealedLocation {
+                        recording_id: self.recording_id.clone(),
+                        segment: self.sequence,
+                        seq,
+                        pts_90k,
+                        sealed,
+                    })
+                }
+                None => Payload::Location(Location {
+                    recording_id: self.recording_id.clone(),
+                    segment: self.sequence,
+                    pts_90k,
+                    fix: s,
+                }),
+            };
+            let rec = signer.sign_media(&payload);
             if let Err(e) = self.journal.write_all(&rec) {
                 // A torn location record: the journal's end is no longer known.
                 self.broken = true;

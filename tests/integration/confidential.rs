@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::common::evidence::{Builder, seg};
+use crate::common::evidence::{Builder, records_of_kind, seg, track_sample};
 use crate::common::footage::*;
 use crate::common::*;
 
@@ -1276,4 +1276,148 @@ fn a_store_of_format_v1_still_exports() {
             "segment {seq}"
         );
     }
+}
+
+/// The exported track's points of every segment of recording `i` of an export report.
+fn exported_track(r: &Value, i: usize) -> Vec<(u32, Value)> {
+    r["recordings"][i]["segments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| {
+            let seq = s["segment"].as_u64().unwrap() as u32;
+            s["track"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .map(move |p| (seq, p))
+        })
+        .collect()
+}
+
+/// A point as the report writes it equals the sample signed for that second, exactly.
+fn assert_point_is(p: &Value, f: &bodycam::location::Sample) {
+    use bodycam::location::FixQuality;
+    let e7 = |v: &Value| (v.as_f64().unwrap() * 1e7).round() as i64;
+    let cm = |v: &Value| (v.as_f64().unwrap() * 100.0).round() as i64;
+    assert_eq!(p["source"], "gpsd", "{p}");
+    if f.quality == FixQuality::NoFix {
+        assert_eq!(p["quality"], "no_fix", "{p}");
+        assert!(p["lat"].is_null() && p["lon"].is_null(), "{p}");
+        return;
+    }
+    assert_eq!(p["quality"], "fix3d", "{p}");
+    assert_eq!(e7(&p["lat"]), i64::from(f.lat_e7), "{p}");
+    assert_eq!(e7(&p["lon"]), i64::from(f.lon_e7), "{p}");
+    assert_eq!(cm(&p["alt_m"]), i64::from(f.alt_cm), "{p}");
+    assert_eq!(cm(&p["h_acc_m"]), i64::from(f.h_acc_cm), "{p}");
+    let t = chrono::DateTime::parse_from_rfc3339(p["fix_utc"].as_str().unwrap()).unwrap();
+    assert_eq!(t.timestamp_millis(), f.fix_utc_ms, "{p}");
+}
+
+#[test]
+fn sealed_location_records_verify_without_the_key_export_exactly_and_a_flipped_byte_is_tampered() {
+    use bodycam::evidence::payload::fix_bytes;
+    let keys = tempfile::tempdir().unwrap();
+    let (key, public) = footage_key(keys.path(), "agency");
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("store");
+    let mut b = Builder::random(&root);
+    b.encrypt_to(std::slice::from_ref(&public), None);
+    b.track = true;
+    let rec = b.recording(3);
+    b.shutdown();
+
+    // Nothing of a fix is on flash in the clear: not its record bytes (the kind 5
+    // encoding), not its latitude and longitude as they would be encoded, not as text.
+    let samples: Vec<_> = (0..6).map(track_sample).collect();
+    let fixes: Vec<_> = samples.iter().filter(|f| f.lat_e7 != 0).collect();
+    let mut needles: Vec<Vec<u8>> = Vec::new();
+    for f in &fixes {
+        needles.push(fix_bytes(f).to_vec());
+        needles.push(fix_bytes(f)[9..17].to_vec());
+        needles.push(format!("{:.5}", f64::from(f.lat_e7) / 1e7).into_bytes());
+        needles.push(format!("{}", f.lat_e7).into_bytes());
+    }
+    for f in all_files(&root) {
+        let bytes = std::fs::read(&f).unwrap();
+        assert_eq!(contains_any(&bytes, &needles), None, "{}", f.display());
+    }
+
+    // Anyone verifies it without the key: it passes and counts the sealed samples.
+    let (code, v) = verify_json(&root, &[]);
+    assert_eq!(code, Some(0), "{v:#}");
+    let segs = v["segments"].as_array().unwrap();
+    let sealed: u64 = segs
+        .iter()
+        .map(|s| s["sealed_locations"].as_u64().unwrap_or(0))
+        .sum();
+    assert!(sealed >= 5, "{v:#}");
+    assert!(segs.iter().all(|s| s["track"].is_null()), "{v:#}");
+    let text_out = Command::new(BIN)
+        .args(["verify", "--trust-store-key"])
+        .arg(&root)
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&text_out.stdout).contains("encrypted location sample(s)"),
+        "{}",
+        text(&text_out)
+    );
+
+    // The examiner recovers the track exactly, into the report and a GPX file.
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("out");
+    let o = export(&key, &root, &out, &[]);
+    let r = report(&out);
+    synthetic_only_lacks_the_mp4(&o, &r);
+    let track = exported_track(&r, 0);
+    assert_eq!(track.len() as u64, sealed, "{r:#}");
+    let mut seconds = Vec::new();
+    for (_, p) in &track {
+        let t = p["seconds"].as_f64().unwrap();
+        assert!((t - t.round()).abs() < 1e-9, "{p}");
+        seconds.push(t.round() as u64);
+        assert_point_is(p, &track_sample(t.round() as u64));
+    }
+    assert!(seconds.windows(2).all(|w| w[0] < w[1]), "{seconds:?}");
+    let gpx =
+        std::fs::read_to_string(out.join(r["recordings"][0]["gpx"].as_str().unwrap())).unwrap();
+    let fixes_exported = track.iter().filter(|(_, p)| !p["lat"].is_null()).count();
+    assert_eq!(gpx.matches("<trkpt ").count(), fixes_exported, "{gpx}");
+    for (_, p) in track.iter().filter(|(_, p)| !p["lat"].is_null()) {
+        let f = track_sample(p["seconds"].as_f64().unwrap().round() as u64);
+        let lat = format!("lat=\"{:.7}\"", f64::from(f.lat_e7) / 1e7);
+        assert!(gpx.contains(&lat), "{lat} in {gpx}");
+    }
+
+    // One byte of one sealed location record flipped: its segment is TAMPERED, and
+    // the examiner's track leaves it out; the other segments keep theirs.
+    let journal = seg(&root, &rec, 2, "journal");
+    let mut j = std::fs::read(&journal).unwrap();
+    let sealed_recs = records_of_kind(&j, 6);
+    assert!(!sealed_recs.is_empty(), "segment 2 has sealed locations");
+    assert!(
+        records_of_kind(&j, 5).is_empty(),
+        "no location record in the clear"
+    );
+    let (at, len) = sealed_recs[0];
+    // The last byte of the sealed fix (its tag), just before the signature.
+    j[at + len - 64 - 1] ^= 0x01;
+    std::fs::write(&journal, &j).unwrap();
+    let (code, v) = verify_json(&root, &[]);
+    assert_eq!(code, Some(1), "{v:#}");
+    for s in v["segments"].as_array().unwrap() {
+        let want = if s["segment"] == 2 { "TAMPERED" } else { "OK" };
+        assert_eq!(s["status"], want, "{s:#}");
+    }
+    let out2 = work.path().join("out2");
+    let o = export(&key, &root, &out2, &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let r2 = report(&out2);
+    let after = exported_track(&r2, 0);
+    assert!(after.iter().all(|(seq, _)| *seq != 2), "{r2:#}");
+    let before: Vec<_> = track.iter().filter(|(seq, _)| *seq != 2).collect();
+    assert_eq!(after.len(), before.len(), "{r2:#}");
 }

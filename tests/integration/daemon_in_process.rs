@@ -18,7 +18,7 @@ struct InProcess {
     socket: std::path::PathBuf,
     data: std::path::PathBuf,
     shutdown: ShutdownHandle,
-    thread: Option<JoinHandle<Result<(), DaemonError>>>,
+    thread: Option<JoinHandle<Result<daemon::Stopped, DaemonError>>>,
     _dir: tempfile::TempDir,
 }
 
@@ -89,7 +89,7 @@ socket = "{}"
     }
 
     /// Signal shutdown and wait for `run` to return.
-    fn stop(&mut self) -> Result<(), DaemonError> {
+    fn stop(&mut self) -> Result<daemon::Stopped, DaemonError> {
         self.shutdown.shutdown();
         self.thread
             .take()
@@ -126,7 +126,7 @@ fn control_socket_drives_a_recording_and_the_shutdown_signal_stops_the_daemon() 
     let data = d.data.clone();
     let socket = d.socket.clone();
     // Shutdown while recording: the open segment is finalised and `run` returns.
-    d.stop().expect("clean stop");
+    assert_eq!(d.stop().expect("clean stop"), daemon::Stopped::Clean);
     assert!(!socket.exists(), "the control socket is removed");
     assert!(ctl::call(&socket, &Request::Status, Duration::from_secs(1)).is_err());
 
@@ -186,7 +186,7 @@ fn a_stalled_sensor_is_detected_and_the_pipeline_restarts_in_process() {
     );
     let data = d.data.clone();
     assert_eq!(d.status().state, "ready");
-    d.stop().expect("clean stop");
+    assert_eq!(d.stop().expect("clean stop"), daemon::Stopped::Clean);
     let events = audit_events(&data.join("evidence/audit.log"));
     let faults: Vec<&String> = events
         .iter()

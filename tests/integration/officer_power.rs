@@ -58,7 +58,13 @@ fn low_then_critical_battery_finalises_audits_and_runs_the_shutdown_command() {
 
     battery(&d, "3");
     let st = d.wait_exit(Duration::from_secs(20));
-    assert_eq!(st.code(), Some(0), "{}", d.log_text());
+    // Its own exit status, which systemd does not restart (RestartPreventExitStatus).
+    assert_eq!(
+        st.code(),
+        Some(bodycam::exit::POWERED_DOWN),
+        "{}",
+        d.log_text()
+    );
     assert_eq!(
         std::fs::read_to_string(&marker).unwrap().trim(),
         "powered-off",
@@ -106,15 +112,32 @@ fn low_then_critical_battery_finalises_audits_and_runs_the_shutdown_command() {
 fn the_power_fail_input_powers_off_at_once() {
     let marker_dir = tempfile::tempdir().unwrap();
     let marker = marker_dir.path().join("called");
-    let mut d = Daemon::start(&power("simulated", &marker, ""));
+    // A shutdown command that fails (as `systemctl poweroff` does for an unprivileged
+    // user): it runs once, and the daemon still exits with POWERED_DOWN, which the
+    // unit does not restart, so the camera does not go through power-down again.
+    let mut d = Daemon::start(&format!(
+        "[power]\ngauge = \"simulated\"\n\
+         shutdown_command = [\"sh\", \"-c\", \"echo x >> '{}'; exit 1\"]\n",
+        marker.display()
+    ));
     d.wait_state("ready", Duration::from_secs(20));
     d.ctl_ok(&["record", "start"]);
     d.wait_for("1 s recorded", Duration::from_secs(10), |s| {
         s["seconds_recorded"].as_f64() > Some(1.0)
     });
     d.ctl_ok(&["power-fail"]);
-    assert_eq!(d.wait_exit(Duration::from_secs(20)).code(), Some(0));
-    assert!(marker.exists());
+    assert_eq!(
+        d.wait_exit(Duration::from_secs(20)).code(),
+        Some(bodycam::exit::POWERED_DOWN),
+        "{}",
+        d.log_text()
+    );
+    assert_eq!(std::fs::read_to_string(&marker).unwrap(), "x\n", "ran once");
+    assert!(
+        d.log_text().contains("the shutdown command failed"),
+        "{}",
+        d.log_text()
+    );
     let events = audit_events(&d.audit_log());
     assert!(events.iter().any(|e| matches!(e,
         AuditEvent::PowerOff { reason, .. } if reason == "power_fail")));

@@ -215,3 +215,118 @@ fn python_decrypter_written_from_the_spec_agrees_with_bodycam_export_on_a_real_r
     // Real chunking: about one chunk a second, not one per segment.
     assert!(chunks as usize > segs.len(), "{r:#}");
 }
+
+/// Section 10.1.1 is enough too: the Python decrypter opens the sealed location
+/// records of an encrypted store, and its samples are, field for field, the ones the
+/// camera signed and the ones `bodycam export` writes.
+#[test]
+fn python_decrypter_opens_the_sealed_location_track_as_bodycam_export_does() {
+    use crate::common::evidence::{Builder, track_sample};
+    let keys = tempfile::tempdir().unwrap();
+    let (key, public) = footage_key(keys.path(), "agency");
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("store");
+    let mut b = Builder::random(&store);
+    b.encrypt_to(std::slice::from_ref(&public), None);
+    b.track = true;
+    b.recording(3);
+    b.shutdown();
+
+    let track_path = tmp.path().join("track.json");
+    let o = decrypt_sealed(&[
+        "--store".as_ref(),
+        store.as_os_str(),
+        "--key".as_ref(),
+        key.as_os_str(),
+        "--track-out".as_ref(),
+        track_path.as_os_str(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let py: Vec<Value> = serde_json::from_slice(&std::fs::read(&track_path).unwrap()).unwrap();
+    assert!(py.len() >= 5, "{py:?}");
+    for (i, p) in py.iter().enumerate() {
+        let pts = p["pts_90k"].as_u64().unwrap();
+        assert_eq!((pts - 180_000) % 90_000, 0, "{p}");
+        let f = track_sample((pts - 180_000) / 90_000);
+        let quality = match f.quality {
+            bodycam::location::FixQuality::NoFix => 0,
+            bodycam::location::FixQuality::Fix2d => 2,
+            bodycam::location::FixQuality::Fix3d => 3,
+        };
+        let want = serde_json::json!({
+            "quality": quality, "fix_utc_ms": f.fix_utc_ms, "lat_e7": f.lat_e7,
+            "lon_e7": f.lon_e7, "alt_cm": f.alt_cm, "h_acc_cm": f.h_acc_cm,
+            "v_acc_cm": f.v_acc_cm, "source": f.source,
+        });
+        for (k, v) in want.as_object().unwrap() {
+            assert_eq!(&p[k], v, "sample {i}, {k}: {p}");
+        }
+    }
+
+    // bodycam export opens the same samples.
+    let out = tmp.path().join("out");
+    let e = Command::new(BIN)
+        .arg("export")
+        .arg("--key")
+        .arg(&key)
+        .arg(&store)
+        .arg("--out")
+        .arg(&out)
+        .arg("--trust-store-key")
+        .output()
+        .unwrap();
+    let r: Value = serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap())
+        .unwrap_or_else(|_| panic!("{}", text(&e)));
+    let exported: Vec<(u64, Value)> = r["recordings"][0]["segments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| {
+            let seq = s["segment"].as_u64().unwrap();
+            s["track"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .map(move |p| (seq, p))
+        })
+        .collect();
+    assert_eq!(exported.len(), py.len(), "{r:#}");
+    for ((seq, x), p) in exported.iter().zip(&py) {
+        assert_eq!(Some(*seq), p["segment"].as_u64(), "{p}");
+        let secs = (p["pts_90k"].as_f64().unwrap() - 180_000.0) / 90_000.0;
+        assert!(
+            (x["seconds"].as_f64().unwrap() - secs).abs() < 1e-9,
+            "{x} {p}"
+        );
+        match x["lat"].as_f64() {
+            Some(lat) => {
+                assert_eq!((lat * 1e7).round() as i64, p["lat_e7"].as_i64().unwrap());
+                let lon = x["lon"].as_f64().unwrap();
+                assert_eq!((lon * 1e7).round() as i64, p["lon_e7"].as_i64().unwrap());
+            }
+            None => assert_eq!(p["quality"], 0, "{x} {p}"),
+        }
+    }
+
+    // One sealed byte flipped, signature left as it is: the Python decrypter refuses
+    // the record (its signature no longer verifies), as the verifier does.
+    let rec = std::fs::read_dir(store.join("recordings"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let journal = rec.join("000001.journal");
+    let mut j = std::fs::read(&journal).unwrap();
+    let (at, len) = crate::common::evidence::records_of_kind(&j, 6)[0];
+    j[at + len - 64 - 5] ^= 0x01;
+    std::fs::write(&journal, &j).unwrap();
+    let o = decrypt_sealed(&[
+        "--store".as_ref(),
+        store.as_os_str(),
+        "--key".as_ref(),
+        key.as_os_str(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+}

@@ -248,6 +248,7 @@ fn report(d: &Deleted) -> SegmentReport {
         inserted_silence: Vec::new(),
         encryption: None,
         track: Vec::new(),
+        sealed_locations: 0,
         mute_spans: Vec::new(),
     }
 }

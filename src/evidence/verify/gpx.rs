@@ -43,28 +43,57 @@ fn point(p: &TrackPoint, out: &mut dyn Write) -> std::io::Result<()> {
     writeln!(out, "      </trkpt>")
 }
 
+/// One segment's part of a track, for [`write_tracks`].
+#[derive(Debug, Clone, Copy)]
+pub struct TrackPart<'a> {
+    /// Recording id (one `<trk>` per recording).
+    pub recording_id: &'a str,
+    /// Segment sequence number.
+    pub segment: u32,
+    /// The segment's verdict, as the report labels it.
+    pub status: &'a str,
+    /// Its samples, in journal order.
+    pub track: &'a [TrackPoint],
+}
+
 /// Write the verified track of `report` as GPX.
 pub fn write_gpx(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
+    let parts: Vec<TrackPart<'_>> = report
+        .segments
+        .iter()
+        .map(|s| TrackPart {
+            recording_id: &s.recording_id,
+            segment: s.segment,
+            status: s.status.label(),
+            track: &s.track,
+        })
+        .collect();
+    let desc = format!("{} — device {}", report.verdict, report.key.device_id);
+    write_tracks("bodycam verify", &desc, &parts, out)
+}
+
+/// Write `parts` as GPX 1.1 (`creator` and a metadata description `desc`): one track
+/// per recording, one track segment per run of fixes.
+pub fn write_tracks(
+    creator: &str,
+    desc: &str,
+    parts: &[TrackPart<'_>],
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
     writeln!(out, r#"<?xml version="1.0" encoding="UTF-8"?>"#)?;
     writeln!(
         out,
-        r#"<gpx version="1.1" creator="bodycam verify" xmlns="http://www.topografix.com/GPX/1/1">"#
+        r#"<gpx version="1.1" creator="{}" xmlns="http://www.topografix.com/GPX/1/1">"#,
+        xml(creator)
     )?;
-    writeln!(
-        out,
-        "  <metadata><desc>{}</desc></metadata>",
-        xml(&format!(
-            "{} — device {}",
-            report.verdict, report.key.device_id
-        ))
-    )?;
+    writeln!(out, "  <metadata><desc>{}</desc></metadata>", xml(desc))?;
     let mut current: Option<&str> = None;
     let mut open_seg = false;
-    for s in &report.segments {
+    for s in parts {
         if s.track.is_empty() {
             continue;
         }
-        if current != Some(s.recording_id.as_str()) {
+        if current != Some(s.recording_id) {
             if open_seg {
                 writeln!(out, "    </trkseg>")?;
                 open_seg = false;
@@ -72,17 +101,17 @@ pub fn write_gpx(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
             if current.is_some() {
                 writeln!(out, "  </trk>")?;
             }
-            writeln!(out, "  <trk>\n    <name>{}</name>", xml(&s.recording_id))?;
-            current = Some(&s.recording_id);
+            writeln!(out, "  <trk>\n    <name>{}</name>", xml(s.recording_id))?;
+            current = Some(s.recording_id);
         }
-        for p in &s.track {
+        for p in s.track {
             let fix = p.lat.is_some();
             if fix && !open_seg {
                 writeln!(
                     out,
                     "    <trkseg><!-- segment {:06}: {} -->",
                     s.segment,
-                    s.status.label()
+                    xml(s.status)
                 )?;
                 open_seg = true;
             } else if !fix && open_seg {

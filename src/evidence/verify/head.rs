@@ -73,7 +73,12 @@ pub(super) fn verify_media_head(key: &Key, path: &Path, media: &ChainIndex) -> M
         }
     }
     match rec.header.kind {
-        Kind::Checkpoint | Kind::Final | Kind::Recovery | Kind::Keys | Kind::Location => {}
+        Kind::Checkpoint
+        | Kind::Final
+        | Kind::Recovery
+        | Kind::Keys
+        | Kind::Location
+        | Kind::SealedLocation => {}
         Kind::Audit | Kind::Head => {
             r.status = Status::Tampered;
             r.message = format!("holds a {:?} record, not a media record", rec.header.kind);
@@ -120,6 +125,7 @@ pub(super) fn load_head(path: &Path) -> Result<HeadFile, VerifyError> {
         | Kind::Recovery
         | Kind::Keys
         | Kind::Location
+        | Kind::SealedLocation
         | Kind::Audit => Err(bad(format!(
             "holds a {:?} record, not a head record",
             record.header.kind
@@ -140,6 +146,7 @@ pub(super) fn check_head(
         | Payload::Final(_)
         | Payload::Recovery(_)
         | Payload::Location(_)
+        | Payload::SealedLocation(_)
         | Payload::Keys(_)
         | Payload::Audit(_) => (String::new(), 0, [0u8; 32]),
     };

@@ -49,7 +49,7 @@ use render::Progress;
 use segment::verify_segment;
 
 pub use chain::ChainProblem;
-pub use gpx::write_gpx;
+pub use gpx::{TrackPart, write_gpx, write_tracks};
 pub use head::HEAD_FORMAT;
 pub use render::{render, render_json};
 pub use report::{

@@ -207,6 +207,13 @@ fn render_segments(segments: &[SegmentReport], out: &mut dyn Write) -> std::io::
         if !s.track.is_empty() {
             writeln!(out, "          track {}", track_text(&s.track))?;
         }
+        if s.sealed_locations > 0 {
+            writeln!(
+                out,
+                "          track {} encrypted location sample(s): readable only with the footage key (bodycam export)",
+                s.sealed_locations
+            )?;
+        }
         for m in &s.mute_spans {
             writeln!(
                 out,

@@ -267,6 +267,10 @@ pub struct SegmentReport {
     /// The location track signed in the journal (format v2), in journal order.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub track: Vec<TrackPoint>,
+    /// Sealed location records (encrypted segments): the track is there, but only an
+    /// examiner with the footage key can read it (`bodycam export`).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub sealed_locations: u64,
     /// Where the microphone was muted, from the sidecar the closing record binds.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub mute_spans: Vec<MuteSpan>,
@@ -276,6 +280,10 @@ pub struct SegmentReport {
     /// Present when the media is encrypted (checked without the key).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub encryption: Option<EncryptionReport>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// One signed location sample.

@@ -15,6 +15,7 @@ use crate::ts::TIMESTAMP_MODULUS;
 /// checked and whose media is at `media`; add findings and the encryption summary.
 pub(super) fn check_sealed(verified: &[(usize, Record)], media: &Path, r: &mut SegmentReport) {
     let keys = keys_record(verified, r);
+    location_findings(verified, keys.is_some(), r);
     let starts_sealed = first_bytes(media).is_some_and(|b| chunk::looks_sealed(&b));
     let Some(keys) = keys else {
         if starts_sealed {
@@ -72,6 +73,45 @@ fn keys_record<'a>(
         }
     }
     found
+}
+
+/// Location records must match the segment's sealing: sealed ones (with `seq` 0, 1, 2 …
+/// in journal order) only in an encrypted segment, plain ones only in a plain segment.
+fn location_findings(verified: &[(usize, Record)], sealed: bool, r: &mut SegmentReport) {
+    let mut next_seq = 0u32;
+    for (index, rec) in verified {
+        match &rec.payload {
+            Payload::SealedLocation(l) if !sealed => r.findings.push(Finding::new(
+                Status::Tampered,
+                Check::Sealing,
+                format!(
+                    "record {index} is a sealed location (seq {}) in a segment without a keys record: nobody could open it",
+                    l.seq
+                ),
+            )),
+            Payload::SealedLocation(l) => {
+                if l.seq != next_seq {
+                    r.findings.push(Finding::new(
+                        Status::Tampered,
+                        Check::Sealing,
+                        format!(
+                            "record {index} is sealed location seq {} where seq {next_seq} belongs",
+                            l.seq
+                        ),
+                    ));
+                }
+                next_seq = l.seq.saturating_add(1);
+            }
+            Payload::Location(_) if sealed => r.findings.push(Finding::new(
+                Status::Tampered,
+                Check::Sealing,
+                format!(
+                    "record {index} is a location in the clear in an encrypted segment (a camera seals every location there)"
+                ),
+            )),
+            _ => {}
+        }
+    }
 }
 
 fn first_bytes(path: &Path) -> Option<[u8; 4]> {

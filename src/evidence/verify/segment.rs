@@ -58,6 +58,7 @@ pub(super) fn verify_segment(
         Some((
             Payload::Checkpoint(_)
             | Payload::Location(_)
+            | Payload::SealedLocation(_)
             | Payload::Keys(_)
             | Payload::Audit(_)
             | Payload::Head(_),
@@ -93,6 +94,7 @@ fn empty_report(recording_id: &str, seq: u32) -> SegmentReport {
         mute_spans: Vec::new(),
         encryption: None,
         inserted_silence: Vec::new(),
+        sealed_locations: 0,
     }
 }
 
@@ -197,6 +199,7 @@ fn named_segment(index: usize, rec: &Record, r: &mut SegmentReport) -> Option<(S
         Payload::Final(f) => Some((f.recording_id.clone(), f.segment)),
         Payload::Recovery(v) => Some((v.recording_id.clone(), v.segment)),
         Payload::Location(l) => Some((l.recording_id.clone(), l.segment)),
+        Payload::SealedLocation(l) => Some((l.recording_id.clone(), l.segment)),
         Payload::Keys(k) => Some((k.recording_id.clone(), k.segment)),
         Payload::Audit(_) | Payload::Head(_) => {
             r.findings.push(Finding::new(
@@ -259,6 +262,9 @@ impl<'a> Signed<'a> {
                 (Payload::Checkpoint(c), None) => checkpoints.push((c, rec.header.utc_ms)),
                 (Payload::Final(_) | Payload::Recovery(_), None) => close = Some(rec),
                 (Payload::Location(l), None) => track.push(TrackPoint::of(l)),
+                // Counted and checked (seq, keys record) with the sealing; opened only
+                // by an examiner with the footage key.
+                (Payload::SealedLocation(_), None) => r.sealed_locations += 1,
                 // Its place (first, before any checkpoint) is checked with the media.
                 (Payload::Keys(_), None) => {}
                 (Payload::Audit(_) | Payload::Head(_), None) => {}
@@ -306,6 +312,7 @@ fn media_file<'f>(
                 Payload::Recovery(v) => Some(hex::encode(v.segment_sha256)),
                 Payload::Checkpoint(_)
                 | Payload::Location(_)
+                | Payload::SealedLocation(_)
                 | Payload::Keys(_)
                 | Payload::Audit(_)
                 | Payload::Head(_) => None,

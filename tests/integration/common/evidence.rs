@@ -68,6 +68,28 @@ pub struct Builder {
     pub public_key: String,
     /// A recording left open by [`Builder::open_recording`] (dropped on restart).
     open: Option<RecordingWriter>,
+    /// Add one location sample a second ([`track_sample`]) as the daemon does.
+    pub track: bool,
+}
+
+/// The `n`-th location sample of a built recording's track (one a second): a 3D fix
+/// moving north-east, every fourth one "no fix".
+pub fn track_sample(n: u64) -> bodycam::location::Sample {
+    use bodycam::location::{FixQuality, SOURCE_GPSD, Sample};
+    if n % 4 == 3 {
+        return Sample::no_fix(SOURCE_GPSD);
+    }
+    let k = i32::try_from(n).unwrap();
+    Sample {
+        quality: FixQuality::Fix3d,
+        fix_utc_ms: BASE_UTC_MS + i64::from(k) * 1000,
+        lat_e7: 515_007_123 + k * 167,
+        lon_e7: -1_246_071 - k * 29,
+        alt_cm: 1250 + k,
+        h_acc_cm: 250 + k.cast_unsigned(),
+        v_acc_cm: 400,
+        source: SOURCE_GPSD,
+    }
 }
 
 fn flash() -> Arc<dyn Flash> {
@@ -163,6 +185,7 @@ impl Builder {
             recordings: Vec::new(),
             public_key,
             open: None,
+            track: false,
         };
         b.boot();
         b
@@ -268,6 +291,9 @@ impl Builder {
         let period = 1_000_000_000 / self.fps;
         for i in 0..frames {
             let time = self.time_ref();
+            if self.track && i.is_multiple_of(self.fps) {
+                w.add_location(self.mono, track_sample(i / self.fps));
+            }
             for f in self.frames(i) {
                 let r = w
                     .offer(self.store.flash(), &f, u64::MAX, &time, &mut self.signer)
@@ -436,6 +462,7 @@ impl Builder {
             open,
             store,
             audit,
+            track,
         } = self;
         drop(open);
         drop(audit);
@@ -445,6 +472,7 @@ impl Builder {
         let (media, audit) = found.heads_for(&hex::encode(identity.device_id()));
         let mut b = Builder::start_without_boot(&root, identity, media, audit);
         b.fps = fps;
+        b.track = track;
         b.mono = mono + 60_000_000_000;
         b.recordings = recordings;
         b.public_key = public_key;
@@ -496,6 +524,7 @@ impl Builder {
             recordings: Vec::new(),
             public_key,
             open: None,
+            track: false,
         }
     }
 
@@ -557,5 +586,22 @@ pub fn files_below(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     walk(dir, dir, &mut out);
     out.sort();
+    out
+}
+
+/// The records of record kind `kind` in a journal's bytes: (offset, whole length).
+#[cfg(feature = "examiner")]
+pub fn records_of_kind(journal: &[u8], kind: u8) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut pos = 0;
+    while pos + 10 <= journal.len() && &journal[pos..pos + 4] == b"BCR1" {
+        let mut len = [0u8; 4];
+        len.copy_from_slice(&journal[pos + 4..pos + 8]);
+        let total = 8 + u32::from_be_bytes(len) as usize + 64;
+        if journal[pos + 9] == kind {
+            out.push((pos, total));
+        }
+        pos += total;
+    }
     out
 }

@@ -36,11 +36,29 @@ fn nmea_angle(deg: f64, width: usize, pos: char, neg: char) -> (String, char) {
     )
 }
 
+/// The latitude of the log's `i`-th fix before it is written as NMEA.
+fn log_lat(i: usize) -> f64 {
+    ORIGIN.0 + i as f64 * 0.0000166
+}
+
+/// The position of the log's `i`-th fix as its NMEA text says (degrees, rounded to the
+/// log's 0.0001 minutes): what gpsd can report for it.
+#[cfg(feature = "examiner")]
+pub fn log_position(i: usize) -> (f64, f64) {
+    let back = |deg: f64, width: usize| {
+        let (text, _) = nmea_angle(deg, width, '+', '-');
+        let d: f64 = text[..width].parse().unwrap();
+        let m: f64 = text[width..].parse().unwrap();
+        (d + m / 60.0).copysign(deg)
+    };
+    (back(log_lat(i), 2), back(ORIGIN.1, 3))
+}
+
 /// A log of `n` fixes, one every half second, moving north by about 1.85 m each.
 pub fn write_log(path: &Path, n: usize) {
     let mut text = String::from("# Delay-Cookie: @ 0.5\n");
     for i in 0..n {
-        let lat = ORIGIN.0 + i as f64 * 0.0000166;
+        let lat = log_lat(i);
         let (la, ns) = nmea_angle(lat, 2, 'N', 'S');
         let (lo, ew) = nmea_angle(ORIGIN.1, 3, 'E', 'W');
         let t = format!("17{:02}{:02}.00", (i / 60) % 60, i % 60);

@@ -48,6 +48,21 @@ python do_check_recipients() {
 addtask check_recipients before do_fetch
 do_check_recipients[nostamp] = "1"
 
+# Opt-in hardware and network, set by the agency (local.conf, kas or a bbappend);
+# empty by default, when nothing below is installed. See docs/PLATFORM.md
+# "Location, power-off and peers".
+# BODYCAM_GNSS_DEVICE: the serial device of a GNSS receiver, e.g. "/dev/ttyAMA0"
+# (the UART must be enabled for it: the bodycam distro turns it off). Pulls in
+# meta-oe's gpsd, points it at the device (gpsd.service.d/50-bodycam.conf), and
+# turns location on in bodycam.toml ([location] source = "gpsd").
+BODYCAM_GNSS_DEVICE ??= ""
+# BODYCAM_PEERS_SUBNET: the Wi-Fi subnet of the agency's cameras, e.g.
+# "10.20.0.0/16", for peer-assisted recording: installs
+# bodycam.service.d/50-peers.conf, which lets the daemon reach the peers'
+# multicast group and that subnet through IPAddressDeny=any. [peers] itself
+# (enabled, agency, enrolled list) and a Wi-Fi link are the agency's to add.
+BODYCAM_PEERS_SUBNET ??= ""
+
 inherit cargo cargo-update-recipe-crates features_check pkgconfig systemd useradd
 
 # The daemon is supervised by systemd (Type=notify, watchdog, sysusers.d,
@@ -104,12 +119,32 @@ do_install:append() {
     install -d ${D}${nonarch_libdir}/modules-load.d
     install -m 0644 ${S}/systemd/modules-load.d/bodycam-usb-gadget.conf ${D}${nonarch_libdir}/modules-load.d/
 
+    # Power-off after the daemon powered down (exit 80): ExecStopPost=+ of bodycam.service.
+    install -m 0755 ${S}/systemd/bodycam-power-off.sh ${D}${libexecdir}/bodycam/
+
+    if [ -n "${BODYCAM_GNSS_DEVICE}" ]; then
+        install -d ${D}${systemd_system_unitdir}/gpsd.service.d
+        sed -e 's#@GNSS_DEVICE@#${BODYCAM_GNSS_DEVICE}#g' ${S}/systemd/gpsd.service.d/50-bodycam.conf.in \
+            >${D}${systemd_system_unitdir}/gpsd.service.d/50-bodycam.conf
+        sed -i -e 's/^# source = "gpsd"$/source = "gpsd"/' ${D}${sysconfdir}/bodycam/bodycam.toml
+        grep -q '^source = "gpsd"$' ${D}${sysconfdir}/bodycam/bodycam.toml ||
+            bbfatal "bodycam: BODYCAM_GNSS_DEVICE is set, but bodycam.toml has no '# source = \"gpsd\"' line to turn on"
+    fi
+    if [ -n "${BODYCAM_PEERS_SUBNET}" ]; then
+        install -d ${D}${systemd_system_unitdir}/bodycam.service.d
+        sed -e 's#@PEERS_SUBNET@#${BODYCAM_PEERS_SUBNET}#g' ${S}/systemd/bodycam.service.d/50-peers.conf.in \
+            >${D}${systemd_system_unitdir}/bodycam.service.d/50-peers.conf
+    fi
+
     # PID 1 feeds the SoC hardware watchdog.
     install -d ${D}${systemd_unitdir}/system.conf.d
     install -m 0644 ${S}/systemd/system.conf.d/10-bodycam-watchdog.conf ${D}${systemd_unitdir}/system.conf.d/
 }
 
 FILES:${PN} += "\
+    ${libexecdir}/bodycam/bodycam-power-off.sh \
+    ${systemd_system_unitdir}/bodycam.service.d \
+    ${systemd_system_unitdir}/gpsd.service.d \
     ${nonarch_libdir}/sysusers.d/bodycam.conf \
     ${nonarch_libdir}/tmpfiles.d/bodycam.conf \
     ${nonarch_base_libdir}/udev/rules.d/60-bodycam-devices.rules \
@@ -136,7 +171,10 @@ CONFFILES:${PN} = "${sysconfdir}/bodycam/bodycam.toml"
 #   libav:        avenc_aac (AAC, see conf/distro/bodycam.conf for the choice)
 #   libcamera-gst: libcamerasrc (needs libcamera PACKAGECONFIG gst, set by
 #     the bodycam distro)
+# And, only with BODYCAM_GNSS_DEVICE (location, opt-in): meta-oe's gpsd,
+# socket-activated on localhost:2947 when the daemon connects.
 RDEPENDS:${PN} = "\
+    ${@'gpsd' if d.getVar('BODYCAM_GNSS_DEVICE') else ''} \
     gstreamer1.0-libav \
     gstreamer1.0-plugins-bad-mpegtsmux \
     gstreamer1.0-plugins-bad-videoparsersbad \

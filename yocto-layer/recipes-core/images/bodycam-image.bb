@@ -10,6 +10,9 @@ inherit core-image
 # network, no package manager: the image is updated as a whole.
 IMAGE_FEATURES += "read-only-rootfs"
 
+# gpsd (meta-oe) comes in through bodycam's RDEPENDS when the build sets
+# BODYCAM_GNSS_DEVICE (the reference hardware has no GNSS receiver; see the
+# bodycam recipe and docs/PLATFORM.md "Location, power-off and peers").
 # kernel-modules: the camera sensor and CSI receiver drivers loaded by the
 # device-tree overlay, USB gadget functions (usb_f_ncm) and USB audio.
 IMAGE_INSTALL = "\
