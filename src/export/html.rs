@@ -131,9 +131,32 @@ fn badge(s: &SegmentOut) -> String {
 
 fn recording(h: &mut String, rec: &RecordingReport, out_dir: &Path) {
     let _ = write!(h, "<h2>Recording {}</h2>", esc(&rec.recording_id));
+    if rec.officer_conflict {
+        let _ = write!(
+            h,
+            "<div class=\"banner bad\">Officer {}</div>",
+            esc(&rec.officer_text)
+        );
+    }
+    let officer = match (&rec.officer, rec.unassigned, rec.officer_conflict) {
+        (_, _, true) => "<span class=\"badge b-bad\">CONFLICT</span>".to_string(),
+        (Some(o), _, _) => format!("<strong>{}</strong>", esc(o)),
+        (None, true, _) => {
+            "<span class=\"badge b-warn\">unassigned</span> <small>recorded without an assigned officer</small>".to_string()
+        }
+        (None, false, _) => "<span class=\"badge b-warn\">unknown</span>".to_string(),
+    };
+    let source = match rec.officer_source.as_str() {
+        "recording.json" => " <small>(from recording.json, not signed)</small>".to_string(),
+        _ => String::new(),
+    };
     let _ = write!(
         h,
-        "<div class=\"meta\"><div>start (UTC)</div><div>{}</div><div>end (UTC)</div><div>{}</div>\
+        "<div class=\"meta\"><div>officer</div><div>{officer}{source}</div>"
+    );
+    let _ = write!(
+        h,
+        "<div>start (UTC)</div><div>{}</div><div>end (UTC)</div><div>{}</div>\
          <div>span</div><div>{:.1} s ({:.1} s exported)</div><div>pre-event</div><div>{:.1} s{}</div>",
         esc(rec.utc_start.as_deref().unwrap_or("?")),
         esc(rec.utc_end.as_deref().unwrap_or("?")),

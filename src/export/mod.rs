@@ -39,7 +39,7 @@ use crate::evidence::events::AuditEvent;
 use crate::evidence::payload::{Payload, decode_file};
 use crate::evidence::sidecar::SegmentMeta;
 use crate::evidence::verify::{
-    self, InputKind, KeySource, Report, SegmentReport, VerifyError, VerifyOptions,
+    self, InputKind, KeySource, RecordingSummary, Report, SegmentReport, VerifyError, VerifyOptions,
 };
 use crate::layout::{self, SegmentFile};
 use decrypt::{DecryptError, Sealing};
@@ -197,6 +197,7 @@ pub fn export(opts: &ExportOptions) -> Result<ExportReport, ExportError> {
             recording_id: rid,
             sealings: &sealings,
             audit: &audit,
+            officer: verified.recordings.iter().find(|r| r.recording_id == rid),
         };
         let r = job.run(&segs, &mut incomplete)?;
         recordings.push(r);
@@ -392,6 +393,8 @@ struct RecordingJob<'a> {
     recording_id: &'a str,
     sealings: &'a BTreeMap<(String, u32), Sealing>,
     audit: &'a [(DateTime<Utc>, AuditEvent)],
+    /// The verifier's officer summary of this recording.
+    officer: Option<&'a RecordingSummary>,
 }
 
 /// A segment's sidecar, if it can be read.
@@ -468,6 +471,14 @@ impl RecordingJob<'_> {
         let first = metas.get(&1);
         Ok(RecordingReport {
             recording_id: self.recording_id.to_string(),
+            officer: self.officer.and_then(|o| o.officer.clone()),
+            unassigned: self.officer.is_some_and(|o| o.unassigned),
+            officer_source: self.officer.map_or("none", |o| o.officer_source).into(),
+            officer_conflict: self.officer.is_some_and(|o| o.officer_conflict),
+            officers: self.officer.map_or_else(Vec::new, |o| o.officers.clone()),
+            officer_text: self
+                .officer
+                .map_or_else(|| "unknown".into(), RecordingSummary::officer_text),
             utc_start: start.map(crate::clock::rfc3339),
             utc_end: end.map(crate::clock::rfc3339),
             span_seconds: match (start, end) {

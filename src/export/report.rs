@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::remux::Probe;
-use crate::evidence::verify::TrackPoint;
+use crate::evidence::verify::{OfficerValue, TrackPoint};
 
 /// Format tag of `report.json`.
 pub const EXPORT_FORMAT: &str = "bodycam-export/1";
@@ -76,6 +76,19 @@ pub struct Verification {
 pub struct RecordingReport {
     /// Recording id.
     pub recording_id: String,
+    /// Who wore the camera: the officer id its signed sidecars name (null when
+    /// unassigned, unknown, or when they disagree; then `officers` lists each).
+    pub officer: Option<String>,
+    /// True when it was recorded without an assigned officer.
+    pub unassigned: bool,
+    /// `sidecars` (signed), `recording.json` (not signed) or `none`.
+    pub officer_source: String,
+    /// True when its signed sidecars name more than one officer.
+    pub officer_conflict: bool,
+    /// Each distinct value of `officer` (null: unassigned) and its segments.
+    pub officers: Vec<OfficerValue>,
+    /// One line for people (`PC-4711`, `unassigned`, `CONFLICT: …`), as `bodycam verify`.
+    pub officer_text: String,
     /// UTC of the first frame (first segment's sidecar).
     pub utc_start: Option<String>,
     /// UTC of the end of the last frame.

@@ -1127,3 +1127,84 @@ fn undocked_after_the_priority_footage_the_next_dock_resumes_with_the_routine_fo
     let out = ok(&agent.once());
     assert!(out.contains("offloaded=0"), "{out}");
 }
+
+/// One unassigned recording, then one assigned to PC-4711 through the dock API; the
+/// daemon is stopped. Returns (unassigned, assigned) recording ids.
+fn unassigned_then_assigned(bay: &mut Bay) -> (String, String) {
+    let r0 = bay.record(2.5);
+    bay.dock();
+    rt().block_on(camera_client(bay).assign(Some("PC-4711"), "test-dock"))
+        .unwrap();
+    bay.daemon.ctl_ok(&["undock"]);
+    bay.daemon.wait_state("ready", Duration::from_secs(20));
+    let r1 = bay.record(2.5);
+    assert!(bay.daemon.signal(libc::SIGTERM).success());
+    (r0, r1)
+}
+
+#[test]
+fn the_examiners_export_report_names_the_officer_of_each_recording() {
+    let mut bay = Bay::new("");
+    let (r0, r1) = unassigned_then_assigned(&mut bay);
+    let keys = tempfile::tempdir().unwrap();
+    let (key, _) = crate::common::footage::footage_key(keys.path(), "agency");
+    let out = keys.path().join("export");
+    let o = Command::new(BIN)
+        .arg("export")
+        .arg("--key")
+        .arg(&key)
+        .arg(&bay.daemon.data)
+        .arg("--out")
+        .arg(&out)
+        .arg("--trust-store-key")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let report: Value =
+        serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    let rec = |id: &str| {
+        report["recordings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["recording_id"] == id)
+            .unwrap_or_else(|| panic!("{id} not in {report:#}"))
+            .clone()
+    };
+    let assigned = rec(&r1);
+    assert_eq!(assigned["officer"], "PC-4711", "{assigned:#}");
+    assert_eq!(assigned["unassigned"], false);
+    assert_eq!(assigned["officer_source"], "sidecars");
+    assert_eq!(assigned["officer_conflict"], false);
+    let segs: Vec<Value> = segments_of(&bay, &r1)
+        .into_iter()
+        .map(Value::from)
+        .collect();
+    assert_eq!(
+        assigned["officers"],
+        serde_json::json!([{ "officer": "PC-4711", "segments": segs }])
+    );
+    let unassigned = rec(&r0);
+    assert_eq!(unassigned["officer"], Value::Null, "{unassigned:#}");
+    assert_eq!(unassigned["unassigned"], true);
+    assert_eq!(unassigned["officer_text"], "unassigned");
+    assert_eq!(unassigned["officer_source"], "sidecars");
+    // The HTML names each in the recording's header (the meta block under its title).
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    let header = |id: &str| {
+        let at = html.find(&format!("<h2>Recording {id}</h2>")).unwrap();
+        let rest = &html[at..];
+        rest[..rest.find("<h3>").unwrap()].to_string()
+    };
+    assert!(
+        header(&r1).contains("<div>officer</div><div><strong>PC-4711</strong>"),
+        "{}",
+        header(&r1)
+    );
+    assert!(
+        header(&r0).contains(">unassigned</span>"),
+        "{}",
+        header(&r0)
+    );
+    assert!(!header(&r0).contains("PC-4711"));
+}

@@ -249,6 +249,8 @@ fn report(d: &Deleted) -> SegmentReport {
         encryption: None,
         track: Vec::new(),
         sealed_locations: 0,
+        officer: None,
+        sidecar_signed: false,
         mute_spans: Vec::new(),
     }
 }

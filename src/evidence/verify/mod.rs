@@ -28,6 +28,7 @@ mod hashing;
 mod head;
 mod inputs;
 pub mod journal;
+mod officer;
 mod records;
 mod render;
 mod report;
@@ -54,8 +55,8 @@ pub use head::HEAD_FORMAT;
 pub use render::{render, render_json};
 pub use report::{
     AuditEntry, AuditRef, AuditReport, ChainReport, Check, EncryptionReport, Finding, HeadReport,
-    InputKind, KeyReport, KeySource, MediaHeadReport, REPORT_FORMAT, Report, SegmentRef,
-    SegmentReport, Status, Tail, TrackPoint,
+    InputKind, KeyReport, KeySource, MediaHeadReport, OfficerValue, REPORT_FORMAT,
+    RecordingSummary, Report, SegmentRef, SegmentReport, Status, Tail, TrackPoint,
 };
 
 /// A progress bar is drawn (on a terminal) from this many segments on.
@@ -199,12 +200,14 @@ pub fn verify(opts: &VerifyOptions) -> Result<Report, VerifyError> {
         Some(s) => (Some(s.audit), Some(s.media_head), s.cross_checks),
         None => (None, None, Vec::new()),
     };
+    let recordings = officer::summarize(&input, &recordings, &segments, &mut notes);
     let mut report = Report {
         format: REPORT_FORMAT,
         path: opts.path.display().to_string(),
         input: input.kind,
         key: key_report,
         segments,
+        recordings,
         chain,
         audit,
         media_head,

@@ -280,6 +280,70 @@ pub struct SegmentReport {
     /// Present when the media is encrypted (checked without the key).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub encryption: Option<EncryptionReport>,
+    /// The officer named by the sidecar the closing record binds (absent: unassigned,
+    /// or no signed sidecar; see [`RecordingSummary`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub officer: Option<String>,
+    /// Whether the sidecar was read and is bound by the closing record's signature.
+    #[serde(skip)]
+    pub sidecar_signed: bool,
+}
+
+/// Who wore the camera for one recording (issue 14), from its signed sidecars; from
+/// `recording.json` (not signed) only when no sidecar is bound by a signature.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RecordingSummary {
+    /// Recording id.
+    pub recording_id: String,
+    /// The officer id; null when unassigned, unknown, or when the segments disagree.
+    pub officer: Option<String>,
+    /// True when the recording was made without an assigned officer.
+    pub unassigned: bool,
+    /// `sidecars` (signed), `recording.json` (not signed) or `none` (unknown).
+    pub officer_source: &'static str,
+    /// True when its signed sidecars name more than one officer (a recording keeps its
+    /// officer, so they should not); `officers` lists each value.
+    pub officer_conflict: bool,
+    /// Each distinct value (null: unassigned) and the segments that carry it.
+    pub officers: Vec<OfficerValue>,
+}
+
+/// One value of `officer` and where it was found.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OfficerValue {
+    /// The officer id, null for unassigned.
+    pub officer: Option<String>,
+    /// Segments whose signed sidecar carries it (empty: from `recording.json`).
+    pub segments: Vec<u32>,
+}
+
+impl RecordingSummary {
+    /// One phrase: `PC-4711`, `unassigned`, `unknown (…)`, `CONFLICT: …`.
+    pub fn officer_text(&self) -> String {
+        let name = |o: &Option<String>| o.clone().unwrap_or_else(|| "unassigned".into());
+        if self.officer_conflict {
+            let each: Vec<String> = self
+                .officers
+                .iter()
+                .map(|v| {
+                    let segs: Vec<String> = v.segments.iter().map(|s| format!("{s:06}")).collect();
+                    format!("{} (segment {})", name(&v.officer), segs.join(", "))
+                })
+                .collect();
+            return format!(
+                "CONFLICT: the signed sidecars name different officers: {}",
+                each.join("; ")
+            );
+        }
+        match self.officer_source {
+            "sidecars" => name(&self.officer),
+            "recording.json" => format!(
+                "{} (from recording.json, not signed: no sidecar is bound by a signature)",
+                name(&self.officer)
+            ),
+            _ => "unknown (no signed sidecar and no recording.json)".into(),
+        }
+    }
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -526,6 +590,8 @@ pub struct Report {
     pub key: KeyReport,
     /// Per segment, by recording then sequence number.
     pub segments: Vec<SegmentReport>,
+    /// Per recording: the officer (issue 14).
+    pub recordings: Vec<RecordingSummary>,
     /// The media chain.
     pub chain: ChainReport,
     /// The audit log (stores only).

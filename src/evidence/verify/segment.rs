@@ -74,7 +74,7 @@ pub(super) fn verify_segment(
     finish_segment(r)
 }
 
-fn empty_report(recording_id: &str, seq: u32) -> SegmentReport {
+pub(super) fn empty_report(recording_id: &str, seq: u32) -> SegmentReport {
     SegmentReport {
         recording_id: recording_id.to_string(),
         segment: seq,
@@ -95,6 +95,8 @@ fn empty_report(recording_id: &str, seq: u32) -> SegmentReport {
         encryption: None,
         inserted_silence: Vec::new(),
         sealed_locations: 0,
+        officer: None,
+        sidecar_signed: false,
     }
 }
 
@@ -639,6 +641,8 @@ fn check_sidecar(r: &mut SegmentReport, sidecar: Option<&Path>, signed: &[u8; 32
             // Bound by the signature: what it says about mutes can be shown.
             if let Ok(meta) = serde_json::from_slice::<SegmentMeta>(&bytes) {
                 r.mute_spans = meta.mute_spans;
+                r.officer = meta.officer;
+                r.sidecar_signed = true;
             }
         }
         Ok(_) => r.findings.push(Finding::new(
