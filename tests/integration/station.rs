@@ -1208,3 +1208,59 @@ fn the_examiners_export_report_names_the_officer_of_each_recording() {
     );
     assert!(!header(&r0).contains("PC-4711"));
 }
+
+#[test]
+fn bodycam_verify_prints_and_reports_the_officer_of_each_recording() {
+    let mut bay = Bay::new("");
+    let (r0, r1) = unassigned_then_assigned(&mut bay);
+    let o = Command::new(BIN)
+        .args(["verify", "--trust-store-key"])
+        .arg(&bay.daemon.data)
+        .output()
+        .unwrap();
+    let out = ok(&o);
+    assert!(
+        out.lines()
+            .any(|l| l == format!("recording {r1} officer PC-4711")),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l == format!("recording {r0} officer unassigned")),
+        "{out}"
+    );
+    let o = Command::new(BIN)
+        .args(["verify", "--json", "--trust-store-key"])
+        .arg(&bay.daemon.data)
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_str(&ok(&o)).unwrap();
+    let recs = report["recordings"].as_array().unwrap();
+    assert_eq!(recs.len(), 2, "{report:#}");
+    let rec = |id: &str| recs.iter().find(|r| r["recording_id"] == id).unwrap();
+    assert_eq!(rec(&r1)["officer"], "PC-4711");
+    assert_eq!(rec(&r1)["unassigned"], false);
+    assert_eq!(rec(&r1)["officer_source"], "sidecars");
+    assert_eq!(rec(&r0)["officer"], Value::Null);
+    assert_eq!(rec(&r0)["unassigned"], true);
+    // Each signed segment names it too; an unassigned one carries no officer.
+    for s in report["segments"].as_array().unwrap() {
+        let want = if s["recording_id"] == r1.as_str() {
+            Value::from("PC-4711")
+        } else {
+            Value::Null
+        };
+        assert_eq!(s["officer"], want, "{s:#}");
+    }
+    // One recording on its own: the same line.
+    let o = Command::new(BIN)
+        .args(["verify", "--trust-store-key"])
+        .arg(bay.daemon.data.join(format!("recordings/{r1}")))
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains(&format!("recording {r1} officer PC-4711")),
+        "{}",
+        text(&o)
+    );
+}

@@ -5,7 +5,8 @@ use std::time::Instant;
 
 use super::chain::describe_problem;
 use super::report::{
-    AuditRef, AuditReport, ChainReport, InputKind, KeySource, Report, SegmentRef, SegmentReport,
+    AuditRef, AuditReport, ChainReport, InputKind, KeySource, RecordingSummary, Report, SegmentRef,
+    SegmentReport,
 };
 
 /// Progress on stderr: segments and bytes done.
@@ -94,7 +95,7 @@ fn range_text(s: Option<[f64; 2]>) -> String {
 /// The human-readable report.
 pub fn render(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
     render_key(r, out)?;
-    render_segments(&r.segments, out)?;
+    render_segments(&r.segments, &r.recordings, out)?;
     render_chain(&r.chain, out)?;
     if let Some(m) = &r.media_head {
         writeln!(out, "media.head   {}: {}", m.status.label(), m.message)?;
@@ -157,11 +158,23 @@ fn render_key(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
 }
 
 /// One line per segment under its recording, then its findings.
-fn render_segments(segments: &[SegmentReport], out: &mut dyn Write) -> std::io::Result<()> {
+fn render_segments(
+    segments: &[SegmentReport],
+    recordings: &[RecordingSummary],
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
     let mut current = None;
     for s in segments {
         if current != Some(&s.recording_id) {
-            writeln!(out, "recording {}", s.recording_id)?;
+            match recordings.iter().find(|r| r.recording_id == s.recording_id) {
+                Some(r) => writeln!(
+                    out,
+                    "recording {} officer {}",
+                    s.recording_id,
+                    r.officer_text()
+                )?,
+                None => writeln!(out, "recording {}", s.recording_id)?,
+            }
             current = Some(&s.recording_id);
         }
         let counters = s
