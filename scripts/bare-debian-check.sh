@@ -134,6 +134,11 @@ else
   step network "resolv.conf copied from the host"
 fi
 
+# `ip netns` (the peers tests' network namespaces) makes "/" a slave mount in its own
+# mount namespace, which needs "/" to be a mount point, as it is on a real machine:
+# inside a chroot it is one only if the root filesystem is bind-mounted onto itself.
+mount --bind "$ROOT" "$ROOT"
+MOUNTED+=("$ROOT")
 mount_in proc -t proc proc
 mount_in sys -t sysfs sysfs
 mount_in dev --rbind /dev

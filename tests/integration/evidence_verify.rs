@@ -4,7 +4,7 @@ use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::common::evidence::{Builder, files_below, golden_dir, seg};
+use crate::common::evidence::{Builder, files_below, golden_dir, records_of_kind, seg};
 use bodycam::evidence::events::AuditEvent;
 use bodycam::evidence::record;
 use serde_json::Value;
@@ -1347,4 +1347,42 @@ fn a_recovered_first_segment_cut_inside_the_silence_is_not_tampered() {
     let (_, report) = verify(&root, &key, &[]);
     assert_eq!(status(&report, &rec, 1), "TAMPERED", "{report:#}");
     assert_eq!(findings(&report, &rec, 1, "silence").len(), 1);
+}
+
+/// A flipped byte in one plaintext location record (kind 5): its segment is TAMPERED
+/// and that point leaves the track; the other points and segments stay.
+#[test]
+fn a_flipped_byte_in_a_location_record_is_tampered_and_leaves_the_track() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("store");
+    let mut b = Builder::random(&root);
+    b.track = true;
+    let rec = b.recording(3);
+    let key = b.public_key.clone();
+    b.shutdown();
+    let (code, report) = verify(&root, &key, &[]);
+    assert_eq!(code, 0, "{report:#}");
+    let before = segment(&report, &rec, 2)["track"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert!(before.len() >= 2, "{report:#}");
+
+    let journal = seg(&root, &rec, 2, "journal");
+    let mut j = std::fs::read(&journal).unwrap();
+    let locations = records_of_kind(&j, 5);
+    assert_eq!(locations.len(), before.len());
+    // A point with a fix; one byte of its record, before the signature's 64.
+    let i = before.iter().position(|p| !p["lat"].is_null()).unwrap();
+    let (at, len) = locations[i];
+    j[at + len - 64 - 8] ^= 0x01;
+    std::fs::write(&journal, &j).unwrap();
+    let (code, report) = verify(&root, &key, &[]);
+    assert_eq!(code, 1);
+    assert_eq!(status(&report, &rec, 2), "TAMPERED");
+    others_ok(&report, &[(&rec, 2)]);
+    let after = segment(&report, &rec, 2)["track"].as_array().unwrap();
+    let mut want = before.clone();
+    want.remove(i);
+    assert_eq!(after[..], want[..], "{report:#}");
 }

@@ -32,9 +32,9 @@ struct Fleet {
 }
 
 /// The `[peers]` section for `agency` with the list at `enrolled`.
-fn peers_section(agency: &str, enrolled: &std::path::Path) -> String {
+fn peers_section(agency: &str, enrolled: &std::path::Path, hop_limit: u8) -> String {
     format!(
-        "[peers]\nenabled = true\ninterface = \"lo\"\ngroup = \"{GROUP}\"\nagency = \"{agency}\"\nenrolled = \"{}\"\nhop_limit = 1\nmax_age_seconds = 30\n",
+        "[peers]\nenabled = true\ninterface = \"lo\"\ngroup = \"{GROUP}\"\nagency = \"{agency}\"\nenrolled = \"{}\"\nhop_limit = {hop_limit}\nmax_age_seconds = 30\n",
         enrolled.display()
     )
 }
@@ -42,6 +42,11 @@ fn peers_section(agency: &str, enrolled: &std::path::Path) -> String {
 impl Fleet {
     /// Start one camera per entry of `agencies`; cameras of one agency enrol each other.
     fn start(agencies: &[&str]) -> Fleet {
+        Fleet::start_with(agencies, 1)
+    }
+
+    /// [`Fleet::start`] with `peers.hop_limit = hop_limit`.
+    fn start_with(agencies: &[&str], hop_limit: u8) -> Fleet {
         let ns = NetNs::new();
         let mut cams: Vec<Daemon> = agencies.iter().map(|_| Daemon::new("")).collect();
         let mut ids = Vec::new();
@@ -65,7 +70,7 @@ impl Fleet {
             std::fs::write(&list, file.to_string()).unwrap();
             std::fs::write(
                 &d.config,
-                base_config(&d.data, &peers_section(agency, &list)),
+                base_config(&d.data, &peers_section(agency, &list, hop_limit)),
             )
             .unwrap();
             d.netns = Some(ns.name.clone());
@@ -344,5 +349,52 @@ fn replays_forgeries_stale_announcements_foreign_cameras_and_garbage_are_ignored
     a.ctl_ok(&["record", "start"]);
     b.wait_state("recording", Duration::from_secs(5));
     assert_eq!(b.recordings().len(), 2);
+    stop_all(&f);
+}
+
+/// With `hop_limit = 2` the followers relay. One multicast loopback cannot build a
+/// topology where the relay matters (every camera hears every datagram), so this
+/// asserts what it can: each follower relays A's start once (three copies) at hops 1
+/// with A kept as the origin and A's recording id; nobody relays a relay (hops 1 is
+/// at the limit); each follower counts the other's relays and A's resent copies as
+/// duplicates and starts once; nine datagrams in all.
+#[test]
+fn with_hop_limit_two_followers_relay_once_keeping_the_origin() {
+    let f = Fleet::start_with(&[METRO, METRO, METRO], 2);
+    let heard = Listener::join(&f.ns);
+    f.cams[0].ctl_ok(&["record", "start"]);
+    for c in &f.cams[1..] {
+        c.wait_state("recording", Duration::from_secs(5));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    let a = heard.announcements();
+    assert_eq!(a.len(), 9, "{a:?}");
+    let a_rec = f.cams[0].recordings()[0]
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .to_string();
+    for (i, c) in f.cams.iter().enumerate() {
+        let sent: Vec<&Announcement> = a
+            .iter()
+            .map(|(_, x)| x)
+            .filter(|x| x.device == f.ids[i])
+            .collect();
+        assert_eq!(sent.len(), 3, "camera {i}: {sent:?}");
+        for x in sent {
+            assert_eq!(x.origin, f.ids[0], "camera {i}: {x:?}");
+            assert_eq!(x.origin_recording, a_rec, "camera {i}: {x:?}");
+            assert_eq!(x.hops, u8::from(i > 0), "camera {i}: {x:?}");
+        }
+        assert_eq!(c.recordings().len(), 1, "{}", c.log_text());
+        if i > 0 {
+            let s = c.status().unwrap();
+            assert_eq!(s["peers"]["accepted"], 1, "{s}");
+            // A's two resent copies and the other follower's three relays.
+            assert_eq!(s["peers"]["duplicates"], 5, "{s}");
+            assert!(audit_events(&c.audit_log()).iter().any(|e| matches!(e,
+                AuditEvent::PeerAnnounced { hops: 1, origin, .. } if *origin == f.ids[0].to_string())));
+        }
+    }
     stop_all(&f);
 }

@@ -108,6 +108,32 @@ fn low_then_critical_battery_finalises_audits_and_runs_the_shutdown_command() {
     );
 }
 
+/// A 20 MB quota leaves minutes of storage (about 55 kB/s of footage), below the
+/// simulated battery's 80: `minutes_left` is the storage's.
+#[test]
+fn minutes_left_is_the_storage_when_it_is_the_lower() {
+    let marker_dir = tempfile::tempdir().unwrap();
+    let marker = marker_dir.path().join("called");
+    let d = Daemon::start(&power(
+        "simulated",
+        &marker,
+        "[storage]\nmax_bytes = 20000000\n",
+    ));
+    d.wait_state("ready", Duration::from_secs(20));
+    battery(&d, "80");
+    let s = d.wait_for("80 %", Duration::from_secs(5), |s| {
+        s["battery"]["percent"] == 80
+    });
+    assert_eq!(s["battery"]["minutes"].as_f64(), Some(80.0), "{s}");
+    let storage = s["hours_left"].as_f64().unwrap() * 60.0;
+    let left = s["minutes_left"].as_f64().unwrap();
+    assert!(storage > 1.0 && storage < 30.0, "{s}");
+    assert!(
+        (left - storage).abs() < 1e-6,
+        "{left} vs storage {storage}: {s}"
+    );
+}
+
 #[test]
 fn the_power_fail_input_powers_off_at_once() {
     let marker_dir = tempfile::tempdir().unwrap();

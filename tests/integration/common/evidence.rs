@@ -590,7 +590,6 @@ pub fn files_below(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// The records of record kind `kind` in a journal's bytes: (offset, whole length).
-#[cfg(feature = "examiner")]
 pub fn records_of_kind(journal: &[u8], kind: u8) -> Vec<(usize, usize)> {
     let mut out = Vec::new();
     let mut pos = 0;
