@@ -37,11 +37,13 @@ readonly XSYSROOT="${BODYCAM_XSYSROOT:-/opt/bodycam-xbuild}"
 readonly ARM_LIBDIR=/usr/lib/aarch64-linux-gnu
 
 # Debian packages, host side (amd64 unless marked :arm64). gstreamer1.0-x
-# carries textoverlay/clockoverlay on Debian (pango plugin).
+# carries textoverlay/clockoverlay on Debian (pango plugin). liborc-0.4-dev:arm64:
+# gstreamer-video-1.0.pc (the overlay's gstreamer-video crate) requires orc-0.4.
 readonly APT_PACKAGES=(
 	rustc-web cargo-web libstd-rust-web-dev:arm64
 	gcc-aarch64-linux-gnu libc6-dev-arm64-cross pkgconf:arm64
 	libgstreamer1.0-dev:arm64 libgstreamer-plugins-base1.0-0:arm64
+	liborc-0.4-dev:arm64
 	qemu-user-static binfmt-support
 	gstreamer1.0-plugins-base:arm64 gstreamer1.0-plugins-good:arm64
 	gstreamer1.0-plugins-ugly:arm64 gstreamer1.0-plugins-bad:arm64
