@@ -31,12 +31,7 @@ fn tags(a: &Agent, blob: &str) -> BTreeMap<String, String> {
 }
 
 fn verify_store(d: &Daemon) -> serde_json::Value {
-    let out = Command::new(BIN)
-        .args(["verify", "--json", "--trust-store-key"])
-        .arg(&d.data)
-        .output()
-        .unwrap();
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", text(&out)))
+    d.verify_json().1
 }
 
 #[test]

@@ -58,18 +58,8 @@ fn the_gpsd_track_is_signed_no_fix_is_recorded_and_the_client_reconnects() {
         .collect();
     assert_eq!(links, vec![true, false, true], "{}", d.log_text());
 
-    let out = Command::new(BIN)
-        .args(["verify", "--json", "--trust-store-key"])
-        .arg(&d.data)
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (code, report, text) = d.verify_json();
+    assert_eq!(code, Some(0), "{text}");
     let track: Vec<Value> = report["segments"]
         .as_array()
         .unwrap()
@@ -188,18 +178,8 @@ fn an_encrypted_recording_seals_its_gpsd_track_and_only_the_examiner_reads_it() 
     d.wait_state("ready", Duration::from_secs(10));
 
     // Anyone verifies it without a secret: it passes, and counts the sealed samples.
-    let out = Command::new(BIN)
-        .args(["verify", "--json", "--trust-store-key"])
-        .arg(&d.data)
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (code, report, text) = d.verify_json();
+    assert_eq!(code, Some(0), "{text}");
     let segs = report["segments"].as_array().unwrap();
     let sealed: u64 = segs
         .iter()

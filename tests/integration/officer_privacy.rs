@@ -124,18 +124,8 @@ fn muted_audio_is_silent_for_exactly_the_span_and_both_streams_stay_playable() {
         .collect();
     let id = rec.file_name().unwrap().to_string_lossy().to_string();
     assert_eq!(mutes, vec![(true, Some(id.clone())), (false, Some(id))]);
-    let out = Command::new(BIN)
-        .args(["verify", "--json", "--trust-store-key"])
-        .arg(&d.data)
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (code, report, text) = d.verify_json();
+    assert_eq!(code, Some(0), "{text}");
     assert_eq!(report["segments"][0]["mute_spans"], meta["mute_spans"]);
     let text = Command::new(BIN)
         .args(["verify", "--trust-store-key"])

@@ -248,6 +248,20 @@ impl Daemon {
         }
     }
 
+    /// `bodycam verify --json --trust-store-key` of the whole store: the exit code, the
+    /// report and the report's text (for assertion messages).
+    pub fn verify_json(&self) -> (Option<i32>, Value, String) {
+        let out = Command::new(BIN)
+            .args(["verify", "--json", "--trust-store-key"])
+            .arg(&self.data)
+            .output()
+            .expect("run bodycam verify");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let report = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|_| panic!("{text}{}", String::from_utf8_lossy(&out.stderr)));
+        (out.status.code(), report, text)
+    }
+
     /// `bodycam verify` of the whole store against the daemon's own public key (read
     /// from its identity file): the exit status and the report.
     pub fn verify(&self) -> (std::process::ExitStatus, String) {
