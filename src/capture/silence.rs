@@ -43,7 +43,7 @@ pub struct SilentFrame {
     adts: Vec<u8>,
 }
 
-/// What [`fill_dropped`] put in: how many silent frames and the span they cover.
+/// What silent frames put in place of dropped sound cover: how many, and the span.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SilenceSpan {
     /// Silent frames written.
@@ -169,33 +169,47 @@ fn collect(
     Err(SilenceError::Pipeline("timed out".into()))
 }
 
-/// Put `silent` into every audio frame of `frames` whose sound was not kept
-/// ([`Frame::sound_dropped`]): same timestamps, the silent frame's bytes. Returns the
-/// span filled, or `None` when there was nothing to fill.
-pub fn fill_dropped(frames: &mut [Frame], silent: &SilentFrame) -> Option<SilenceSpan> {
-    let mut span: Option<SilenceSpan> = None;
-    for f in frames.iter_mut().filter(|f| f.sound_dropped()) {
-        f.data = silent.adts.clone();
-        if f.duration_ns == 0 {
-            f.duration_ns = silent.duration_ns();
+impl SilenceSpan {
+    /// The span silent frames cover when they stand in for the audio frames kept
+    /// without their sound, given each one's (PTS, duration) in ns (a duration of 0
+    /// counts as `silent`'s own, as [`fill`] sets it). `None` when there are none.
+    pub fn over(
+        dropped: impl IntoIterator<Item = (u64, u64)>,
+        silent: &SilentFrame,
+    ) -> Option<SilenceSpan> {
+        let mut span: Option<SilenceSpan> = None;
+        for (pts_ns, duration_ns) in dropped {
+            let duration_ns = if duration_ns == 0 {
+                silent.duration_ns()
+            } else {
+                duration_ns
+            };
+            let end = pts_ns.saturating_add(duration_ns);
+            let s = span.get_or_insert(SilenceSpan {
+                frames: 0,
+                first_pts_ns: pts_ns,
+                end_ns: end,
+            });
+            s.frames += 1;
+            s.first_pts_ns = s.first_pts_ns.min(pts_ns);
+            s.end_ns = s.end_ns.max(end);
         }
-        let end = f.pts_ns + f.duration_ns;
-        let s = span.get_or_insert(SilenceSpan {
-            frames: 0,
-            first_pts_ns: f.pts_ns,
-            end_ns: end,
-        });
-        s.frames += 1;
-        s.first_pts_ns = s.first_pts_ns.min(f.pts_ns);
-        s.end_ns = s.end_ns.max(end);
+        span
     }
-    span
 }
 
-/// Drop the audio frames whose sound was not kept (when no silent frame is at hand):
-/// the recording then simply has no audio there, as before.
-pub fn drop_dropped(frames: &mut Vec<Frame>) {
-    frames.retain(|f| !f.sound_dropped());
+/// Put `silent` into `frame` when its sound was not kept ([`Frame::sound_dropped`]):
+/// same timestamps, the silent frame's bytes (and its duration when the frame had
+/// none). Returns whether it did; any other frame is left as it is.
+pub fn fill(frame: &mut Frame, silent: &SilentFrame) -> bool {
+    if !frame.sound_dropped() {
+        return false;
+    }
+    frame.data = silent.adts.clone();
+    if frame.duration_ns == 0 {
+        frame.duration_ns = silent.duration_ns();
+    }
+    true
 }
 
 #[cfg(test)]
@@ -255,20 +269,30 @@ mod tests {
             frame(StreamKind::Audio, 21_333_338, vec![]),
             frame(StreamKind::Audio, 42_666_671, vec![9; 20]),
         ];
-        let span = fill_dropped(&mut frames, &silent).unwrap();
+        let dropped: Vec<_> = frames
+            .iter()
+            .filter(|f| f.sound_dropped())
+            .map(|f| (f.pts_ns, f.duration_ns))
+            .collect();
+        let span = SilenceSpan::over(dropped, &silent).unwrap();
         assert_eq!(span.frames, 2);
         assert_eq!(span.first_pts_ns, 5);
         assert_eq!(span.end_ns, 21_333_338 + 21_333_333);
+        let filled: Vec<bool> = frames.iter_mut().map(|f| fill(f, &silent)).collect();
+        assert_eq!(filled, [false, true, true, false]);
         assert_eq!(frames[1].data, silent.bytes());
         assert_eq!(frames[2].pts_ns, 21_333_338);
         assert_eq!(frames[3].data, vec![9; 20]);
-        assert_eq!(fill_dropped(&mut frames, &silent), None);
-        let mut v = vec![
-            frame(StreamKind::Audio, 1, vec![]),
-            frame(StreamKind::Video, 2, vec![]),
-        ];
-        drop_dropped(&mut v);
-        assert_eq!(v.len(), 1);
-        assert_eq!(v[0].kind, StreamKind::Video);
+        assert_eq!(frames[0].data, vec![1; 100]);
+        // Filled frames are no longer dropped sound; nothing is left to span.
+        assert!(!frames.iter_mut().any(|f| fill(f, &silent)));
+        assert_eq!(SilenceSpan::over([], &silent), None);
+        // A frame without a duration takes the silent frame's.
+        let span = SilenceSpan::over([(100, 0)], &silent).unwrap();
+        assert_eq!(span.end_ns, 100 + silent.duration_ns());
+        let mut f = frame(StreamKind::Audio, 100, vec![]);
+        f.duration_ns = 0;
+        assert!(fill(&mut f, &silent));
+        assert_eq!(f.duration_ns, silent.duration_ns());
     }
 }

@@ -6,13 +6,14 @@ use std::time::Instant;
 use tracing::{error, info, warn};
 
 use super::Loop;
-use crate::capture::silence;
+use crate::capture::silence::{self, SilenceSpan};
 use crate::clock::{TimeRef, monotonic_ns};
 use crate::confidential::sealing::Notice;
 use crate::controls::Gesture;
 use crate::evidence::events::AuditEvent;
 use crate::evidence::sidecar::{AudioSilence, EndReason, SilenceReason};
-use crate::media::{Frame, StreamKind};
+use crate::media::Frame;
+use crate::prebuffer::PreEvent;
 use crate::recorder::{Event, Trigger};
 use crate::store::recording::{NewRecording, Offer, RecordingWriter};
 
@@ -81,13 +82,11 @@ impl Loop {
     }
 
     pub(super) fn open_recording(&mut self, t: Trigger) {
-        let mut pre = self.prebuffer.take();
+        let pre = self.prebuffer.take();
         let now = monotonic_ns();
-        let pre_ns = pre.first().map_or(0, |f| now.saturating_sub(f.pts_ns));
-        let pre_audio = pre
-            .iter()
-            .any(|f| f.kind == StreamKind::Audio && !f.sound_dropped());
-        let silence = self.pre_event_silence(&mut pre);
+        let pre_ns = pre.first_pts_ns().map_or(0, |p| now.saturating_sub(p));
+        let pre_audio = pre.has_sound();
+        let silence = self.pre_event_silence(&pre);
         self.time = TimeRef::now();
         let plan = NewRecording {
             trigger: trigger_name(t),
@@ -120,7 +119,19 @@ impl Loop {
         let recording_id = r.id().to_string();
         self.recording = Some(r);
         self.announce_start(t, &recording_id);
-        for f in pre {
+        // Frame by frame out of the ring: the buffer's memory is handed back as it is
+        // written, never copied whole.
+        for mut f in pre {
+            if f.sound_dropped() {
+                // The encoder's silence in its place (declared above), or, without a
+                // silent frame, no audio there at all.
+                match self.settings.silence.as_ref() {
+                    Some(silent) => {
+                        silence::fill(&mut f, silent);
+                    }
+                    None => continue,
+                }
+            }
             self.write(f);
         }
         // The pre-event footage came from RAM in one go: one sync and one checkpoint
@@ -235,17 +246,14 @@ impl Loop {
 }
 
 impl Loop {
-    /// Put the encoder's silent frame in place of every pre-event audio frame whose
-    /// sound was not kept, and declare the span for `recording.json` and the first
-    /// segment's sidecar. Without a silent frame those frames are dropped (that span
-    /// then has no audio, as before).
-    fn pre_event_silence(&self, pre: &mut Vec<Frame>) -> Option<AudioSilence> {
-        let Some(silent) = self.settings.silence.as_ref() else {
-            silence::drop_dropped(pre);
-            return None;
-        };
-        let base = pre.first()?.pts_ns;
-        let span = silence::fill_dropped(pre, silent)?;
+    /// Declare the span where the encoder's silent frame stands in for pre-event audio
+    /// whose sound was not kept (for `recording.json` and the first segment's sidecar;
+    /// [`Self::open_recording`] puts the frames in). Without a silent frame those frames
+    /// are dropped (that span then has no audio, as before) and nothing is declared.
+    fn pre_event_silence(&self, pre: &PreEvent) -> Option<AudioSilence> {
+        let silent = self.settings.silence.as_ref()?;
+        let base = pre.first_pts_ns()?;
+        let span = SilenceSpan::over(pre.dropped_audio(), silent)?;
         let first_pts_90k = crate::ts::timeline_90k(span.first_pts_ns, base);
         let end_pts_90k = crate::ts::timeline_90k(span.end_ns, base);
         Some(AudioSilence {
