@@ -93,6 +93,40 @@ pub struct BlobInfo {
     pub legal_hold: bool,
 }
 
+/// One entry of a listing with `include=versions`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobVersion {
+    /// Blob name.
+    pub name: String,
+    /// Its version id (`None`: the container keeps no versions).
+    pub version_id: Option<String>,
+    /// Whether this is the current version (`IsCurrentVersion`; a blob without
+    /// versions is its own current one).
+    pub current: bool,
+}
+
+/// The versions a List Blobs answer with `include=versions` names: per `<Blob>`, its
+/// `<Name>`, `<VersionId>` and `<IsCurrentVersion>`.
+pub fn parse_versions(text: &str) -> Vec<BlobVersion> {
+    xml::elements(text, "Blob")
+        .into_iter()
+        .filter_map(|b| {
+            let name = xml::first(b, "Name")?;
+            let version_id = xml::first(b, "VersionId").filter(|v| !v.is_empty());
+            let current = match (&version_id, xml::first(b, "IsCurrentVersion")) {
+                (None, _) => true,
+                (Some(_), Some(c)) => c == "true",
+                (Some(_), None) => false,
+            };
+            Some(BlobVersion {
+                name,
+                version_id,
+                current,
+            })
+        })
+        .collect()
+}
+
 /// One blob found by Find Blobs by Tags.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Found {
@@ -448,9 +482,19 @@ impl BlobStore {
     /// Every blob under `prefix` with its creation time, length, tags, metadata and
     /// legal-hold flag (List Blobs, `include=metadata,tags,legalhold`, every page).
     pub async fn list_detailed(&self, prefix: &str) -> Result<Vec<BlobInfo>, BlobError> {
+        Ok(self.list_detailed_dated(prefix).await?.0)
+    }
+
+    /// [`Self::list_detailed`], with the service's clock (`Date` of the first answer)
+    /// when it sent one.
+    pub async fn list_detailed_dated(
+        &self,
+        prefix: &str,
+    ) -> Result<(Vec<BlobInfo>, Option<chrono::DateTime<chrono::Utc>>), BlobError> {
         let what = "list";
         let mut out = Vec::new();
         let mut marker: Option<String> = None;
+        let mut date = None;
         loop {
             let mut url = reqwest::Url::parse(&format!("{}/{}", self.endpoint, self.container))
                 .map_err(|e| req_err(what, prefix, e))?;
@@ -462,7 +506,8 @@ impl BlobStore {
             if let Some(m) = &marker {
                 url.query_pairs_mut().append_pair("marker", m);
             }
-            let (text, _) = self.get_xml(what, url).await?;
+            let (text, d) = self.get_xml(what, url).await?;
+            date = date.or(d);
             for b in xml::elements(&text, "Blob") {
                 let Some(name) = xml::first(b, "Name") else {
                     continue;
@@ -488,8 +533,56 @@ impl BlobStore {
             marker = xml::first(&text, "NextMarker").filter(|m| !m.is_empty());
             if marker.is_none() {
                 out.sort_by(|a, b| a.name.cmp(&b.name));
+                return Ok((out, date));
+            }
+        }
+    }
+
+    /// Every stored version under `prefix` (List Blobs, `include=versions`, every page).
+    /// A container without versioning lists each blob once, without a version id.
+    pub async fn list_versions(&self, prefix: &str) -> Result<Vec<BlobVersion>, BlobError> {
+        let what = "list versions";
+        let mut out = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let mut url = reqwest::Url::parse(&format!("{}/{}", self.endpoint, self.container))
+                .map_err(|e| req_err(what, prefix, e))?;
+            url.query_pairs_mut()
+                .append_pair("restype", "container")
+                .append_pair("comp", "list")
+                .append_pair("prefix", prefix)
+                .append_pair("include", "versions");
+            if let Some(m) = &marker {
+                url.query_pairs_mut().append_pair("marker", m);
+            }
+            let (text, _) = self.get_xml(what, url).await?;
+            out.extend(parse_versions(&text));
+            marker = xml::first(&text, "NextMarker").filter(|m| !m.is_empty());
+            if marker.is_none() {
                 return Ok(out);
             }
+        }
+    }
+
+    /// Delete one version of `blob` (Delete Blob with `versionid`). A version that is
+    /// not there counts as deleted (`false`).
+    pub async fn delete_version(&self, blob: &str, version_id: &str) -> Result<bool, BlobError> {
+        let what = "delete version";
+        let mut url =
+            reqwest::Url::parse(&self.blob_url(blob)).map_err(|e| req_err(what, blob, e))?;
+        url.query_pairs_mut().append_pair("versionid", version_id);
+        let resp = self
+            .rest(Method::DELETE, url.as_str(), &[], Vec::new())
+            .await
+            .map_err(|e| req_err(what, blob, e))?;
+        match resp.status() {
+            s if s.is_success() => Ok(true),
+            StatusCode::NOT_FOUND => Ok(false),
+            s => Err(req_err(
+                what,
+                &format!("{blob} version {version_id}"),
+                format!("HTTP {s}: {}", resp.text().await.unwrap_or_default()),
+            )),
         }
     }
 
@@ -890,6 +983,31 @@ mod tests {
         let created =
             chrono::DateTime::parse_from_rfc2822("Wed, 25 Nov 2026 21:00:00 GMT").unwrap();
         assert_eq!(created.timestamp(), 1_795_640_400);
+    }
+
+    #[test]
+    fn a_versions_listing_names_each_version_and_which_is_current() {
+        // The shape List Blobs documents for include=versions: a <Blob> per version,
+        // with <VersionId>, and <IsCurrentVersion>true</IsCurrentVersion> on the
+        // current one only; an unversioned container gives neither.
+        let list = "<?xml version=\"1.0\" encoding=\"utf-8\"?><EnumerationResults><Blobs>\
+            <Blob><Name>d/r/000001.ts</Name><VersionId>2026-11-01T10:00:00.1234567Z</VersionId>\
+            <Properties><Content-Length>42</Content-Length></Properties></Blob>\
+            <Blob><Name>d/r/000001.ts</Name><VersionId>2026-11-02T10:00:00.7654321Z</VersionId>\
+            <IsCurrentVersion>true</IsCurrentVersion><Properties /></Blob>\
+            <Blob><Name>d/r/000001.json</Name><Properties /></Blob>\
+            </Blobs><NextMarker /></EnumerationResults>";
+        let v = parse_versions(list);
+        assert_eq!(v.len(), 3);
+        assert_eq!(v[0].name, "d/r/000001.ts");
+        assert_eq!(
+            v[0].version_id.as_deref(),
+            Some("2026-11-01T10:00:00.1234567Z")
+        );
+        assert!(!v[0].current);
+        assert!(v[1].current);
+        assert_eq!(v[2].version_id, None);
+        assert!(v[2].current);
     }
 
     #[test]

@@ -157,6 +157,9 @@ pub async fn classify(
     let azure_hold = shared.cfg.azure.legal_hold
         && (change.hold.is_some() || (indefinite && change.hold != Some(false)));
     let when = crate::clock::rfc3339(chrono::Utc::now());
+    // Each blob's spread tag covers the newest blob of the recording seen here
+    // ([`super::spread`]; never lowered).
+    let newest = blobs.iter().filter_map(|b| b.created).max();
     for b in &blobs {
         if azure_hold {
             if change.hold == Some(false) {
@@ -174,6 +177,12 @@ pub async fn classify(
                 tags::retention_value(created, c.days),
             );
         }
+        let spread = match newest {
+            Some(n) => super::spread::covering_newest(b, n),
+            None => tags::SPREAD_BUCKETS[tags::SPREAD_BUCKETS.len() - 1],
+        };
+        let spread = tags::spread_of(&b.tags).map_or(spread, |have| have.max(spread));
+        t.insert(tags::SPREAD.into(), spread.to_string());
         if let Some(case) = &change.case {
             t.insert(tags::CASE.into(), case.clone());
         }

@@ -49,6 +49,7 @@ pub mod progress;
 pub mod records;
 pub mod retention;
 pub mod segment;
+pub mod spread;
 pub mod summary;
 pub mod tags;
 

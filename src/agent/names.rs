@@ -7,6 +7,7 @@
 //! <device>/heads/<utc>-<nonce>.json                  the head statement of an offload
 //! <device>/custody/classifications.log               append blob: who classified what, when
 //! <device>/custody/deletions.log                     append blob: the retention job's deletion records
+//! <device>/custody/versions-pending/<recording>      marker: the job is removing that recording's versions
 //! quarantine/<device>/<recording>/NNNNNN.*           a segment that failed verification
 //! quarantine/<device>/<recording>/NNNNNN.report-<h>.json   why (one per finding set)
 //! quarantine/<device>/audit/<entries>-<sha>.log      an audit log that failed verification
@@ -26,6 +27,28 @@ const CUSTODY_DIR: &str = "custody";
 const CLASSIFICATIONS_FILE: &str = "classifications.log";
 /// The deletion log's file name in [`CUSTODY_DIR`].
 const DELETIONS_FILE: &str = "deletions.log";
+/// Folder in [`CUSTODY_DIR`] of the retention job's version-removal markers.
+const VERSIONS_PENDING_DIR: &str = "versions-pending";
+
+/// The marker the retention job keeps while it removes the stored versions of a
+/// deleted recording: `<device>/custody/versions-pending/<recording>`.
+pub fn versions_pending(device: &str, recording: &RecordingId) -> String {
+    format!("{device}/{CUSTODY_DIR}/{VERSIONS_PENDING_DIR}/{recording}")
+}
+
+/// The device and recording of a [`versions_pending`] marker.
+pub fn parse_versions_pending(name: &str) -> Option<(&str, RecordingId)> {
+    let (device, rest) = name.split_once('/')?;
+    let rec = rest
+        .strip_prefix(CUSTODY_DIR)?
+        .strip_prefix('/')?
+        .strip_prefix(VERSIONS_PENDING_DIR)?
+        .strip_prefix('/')?;
+    if !is_device_id(device) {
+        return None;
+    }
+    Some((device, RecordingId::parse(rec)?))
+}
 
 /// `<device>/<recording>/NNNNNN` (add `.` and a [`SegmentFile`] extension).
 pub fn segment_prefix(device: &str, recording: &RecordingId, sequence: u32) -> String {
@@ -208,6 +231,22 @@ mod tests {
         assert_eq!(
             quarantine_prefix(dev, &rec, 7),
             format!("quarantine/{dev}/20261125T175328Z/000007")
+        );
+        let marker = versions_pending(dev, &rec);
+        assert_eq!(
+            marker,
+            format!("{dev}/custody/versions-pending/20261125T175328Z")
+        );
+        assert_eq!(parse_versions_pending(&marker), Some((dev, rec.clone())));
+        assert_eq!(
+            parse_device_blob(&marker[dev.len() + 1..]),
+            None,
+            "fetch skips markers"
+        );
+        assert_eq!(parse_versions_pending(&deletion_log(dev)), None);
+        assert_eq!(
+            parse_versions_pending("x/custody/versions-pending/20261125T175328Z"),
+            None
         );
         assert_eq!(
             parse_device_blob(&deletion_log(dev)[dev.len() + 1..]),

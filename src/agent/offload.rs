@@ -103,6 +103,17 @@ pub enum OffloadError {
         /// What went wrong.
         reason: segment::SegmentError,
     },
+    /// The earlier blobs of a recording could not be given their spread tags, so
+    /// nothing more of it is uploaded now ([`super::spread`]).
+    #[error(
+        "{recording}: cannot raise the spread tags of its blobs from earlier docks, so none of its segments is uploaded now: {reason}"
+    )]
+    Spread {
+        /// The recording.
+        recording: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// The audit log could not be stored.
     #[error("audit log: {0}")]
     Audit(String),
@@ -502,8 +513,23 @@ impl<'a> Pass<'a> {
             .map(|(i, (r, s, _))| (i, (r.as_str().to_string(), *s)))
             .collect();
         let keys: Vec<(String, u32)> = pending.iter().map(|(_, k)| k.clone()).collect();
+        let mut spread_checked: BTreeSet<RecordingId> = BTreeSet::new();
         for k in super::priority::upload_order(&keys, priority) {
             let i = pending[k].0;
+            // Before anything of a recording is uploaded in this pass, its blobs from
+            // earlier docks (if any) get a spread tag covering their age
+            // ([`super::spread`]): a lifecycle rule can then never delete them before
+            // the newest blob of the recording is past its period.
+            let rec = self.steps[i].0.clone();
+            if !spread_checked.contains(&rec) {
+                super::spread::before_upload(self.shared, &self.device.id, &rec)
+                    .await
+                    .map_err(|e| OffloadError::Spread {
+                        recording: rec.to_string(),
+                        reason: e.to_string(),
+                    })?;
+                spread_checked.insert(rec);
+            }
             self.one(client, bar, i, summary).await?;
         }
         Ok(())

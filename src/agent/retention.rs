@@ -14,13 +14,19 @@
 //!    deletion log (`<device>/custody/deletions.log`, an append blob,
 //!    [`crate::evidence::deletion::DeletionRecord`]): what, when, which rule, the blobs'
 //!    hashes, and per segment its signed media hash and its journal's chain span.
-//! 4. **Delete** media, sidecar and journal of every segment (journal last).
+//! 4. **Delete** media, sidecar and journal of every segment (journal last), then
+//!    **every stored version** of them: on a versioned container deleting a blob only
+//!    turns its current version into a previous one, which still holds the footage.
+//!    A marker (`<device>/custody/versions-pending/<recording>`, tagged
+//!    `retention_pending=versions`) is written before the first delete and removed
+//!    after the last version; each run first finishes the removals that markers name
+//!    (found by tag), so a crash between the deletes and the versions converges too.
 //!
 //! Without `--apply` it stops after 2 and prints what it would delete and the bytes.
 //! Interrupted anywhere and run again, it converges: a recording already in the log is
 //! not recorded twice (only blobs no record covers get a new line), and its remaining
 //! blobs are deleted. Crash points for the tests (`BODYCAM_AGENT_FAILPOINT`):
-//! `retention-after-record`, `retention-between-deletes`.
+//! `retention-after-record`, `retention-between-deletes`, `retention-before-versions`.
 //!
 //! Test seam: `BODYCAM_RETENTION_AGE_DAYS=N` treats every blob as N days older than the
 //! service says (the job's "now" moves N days on). It is logged as a warning and
@@ -196,6 +202,8 @@ pub struct Outcome {
     pub kept: BTreeMap<&'static str, usize>,
     /// Deletion records written.
     pub records: usize,
+    /// Previous versions deleted (would be: versions left by an interrupted run).
+    pub versions: usize,
     /// What went wrong (the recording concerned is left for the next run).
     pub errors: Vec<String>,
     /// Requests sent to the service.
@@ -230,6 +238,9 @@ pub async fn run(
         }
     }
     out.candidates = recordings.values().map(BTreeSet::len).sum();
+    // Version removals a crash left unfinished come first: their recordings no longer
+    // answer the tag query.
+    finish_version_removals(shared, apply, &mut out).await?;
     for (device, recs) in &recordings {
         let mut log = DeviceLog::load(shared, device).await?;
         for rec in recs {
@@ -263,7 +274,7 @@ fn trusted_now(local: DateTime<Utc>, service: Option<DateTime<Utc>>, age_days: O
 }
 
 /// The test seam's value.
-fn test_age() -> Result<Option<u32>, AgentError> {
+pub(super) fn test_age() -> Result<Option<u32>, AgentError> {
     match std::env::var(AGE_ENV) {
         Err(_) => Ok(None),
         Ok(v) => {
@@ -406,6 +417,19 @@ async fn one(
             .push(record);
         failpoint::hit("retention-after-record");
     }
+    // The marker first: from here until its versions are gone, a rerun finds this
+    // recording by the marker's tag even once no current blob answers the query.
+    let marker = names::versions_pending(device, rec);
+    shared
+        .blobs
+        .put_new(
+            &marker,
+            bytes::Bytes::from(format!("{{\"recording\":\"{device}/{rec}\"}}\n")),
+            "application/json",
+            &[],
+            &[(tags::RETENTION_PENDING, tags::VERSIONS)],
+        )
+        .await?;
     // Media and sidecar first, each segment's journal last: a rerun after a crash can
     // still read what it needs.
     let mut order: Vec<&BlobInfo> = blobs.iter().collect();
@@ -427,7 +451,76 @@ async fn one(
             failpoint::hit("retention-between-deletes");
         }
     }
+    failpoint::hit("retention-before-versions");
+    out.versions += remove_versions(shared, device, rec).await?;
     out.deleted += 1;
+    Ok(())
+}
+
+/// Delete every stored version of `rec`'s segment blobs (none is current any more),
+/// then its marker with the marker's own versions. Returns the segment versions
+/// deleted. A version Azure still protects (time-based policy, legal hold) fails the
+/// call: the marker stays, and the next run tries again.
+async fn remove_versions(
+    shared: &Shared,
+    device: &str,
+    rec: &RecordingId,
+) -> Result<usize, AgentError> {
+    let mut deleted = 0;
+    for v in shared
+        .blobs
+        .list_versions(&names::recording_prefix(device, rec))
+        .await?
+    {
+        if names::parse_segment_blob(&v.name).is_none() {
+            continue;
+        }
+        // A current blob is not this job's to remove here: one uploaded after the
+        // decision (it is in its period), or, unversioned, one whose delete failed (the
+        // error was reported and the recording is retried).
+        if let (Some(id), false) = (&v.version_id, v.current)
+            && shared.blobs.delete_version(&v.name, id).await?
+        {
+            deleted += 1;
+        }
+    }
+    let marker = names::versions_pending(device, rec);
+    shared.blobs.delete(&marker).await?;
+    for v in shared.blobs.list_versions(&marker).await? {
+        if let (true, Some(id)) = (v.name == marker, &v.version_id) {
+            shared.blobs.delete_version(&v.name, id).await?;
+        }
+    }
+    Ok(deleted)
+}
+
+/// Finish the version removals that markers name (Find Blobs by Tags
+/// `retention_pending = 'versions'`); dry, only count them.
+async fn finish_version_removals(
+    shared: &Shared,
+    apply: bool,
+    out: &mut Outcome,
+) -> Result<(), AgentError> {
+    let expression = format!("\"{}\" = '{}'", tags::RETENTION_PENDING, tags::VERSIONS);
+    let (markers, _) = shared.blobs.find_by_tags(&expression).await?;
+    for m in markers {
+        let Some((device, rec)) = names::parse_versions_pending(&m.name) else {
+            continue;
+        };
+        if !apply {
+            println!(
+                "would finish removing the stored versions of {device}/{rec} (an interrupted run)"
+            );
+            continue;
+        }
+        match remove_versions(shared, device, &rec).await {
+            Ok(n) => {
+                println!("finished removing the stored versions of {device}/{rec}: {n} version(s)");
+                out.versions += n;
+            }
+            Err(e) => out.errors.push(format!("{device}/{rec}: versions: {e}")),
+        }
+    }
     Ok(())
 }
 
@@ -621,12 +714,13 @@ pub fn print_outcome(o: &Outcome, apply: bool) {
     let kept: Vec<String> = o.kept.iter().map(|(k, n)| format!("{k}={n}")).collect();
     let verb = if apply { "deleted" } else { "would delete" };
     println!(
-        "retention: {} due blob(s) found by tag, {} recording(s) looked at; {verb} {} recording(s), {} blob(s), {} bytes; kept {}; {} deletion record(s) written; {} request(s){}",
+        "retention: {} due blob(s) found by tag, {} recording(s) looked at; {verb} {} recording(s), {} blob(s), {} bytes, {} previous version(s); kept {}; {} deletion record(s) written; {} request(s){}",
         o.found,
         o.candidates,
         o.deleted,
         o.blobs,
         o.bytes,
+        o.versions,
         if kept.is_empty() {
             "none".to_string()
         } else {

@@ -9,6 +9,10 @@
 //! | `officer` | the officer the recording was made for, or `unassigned` |
 //! | `case` | the case id, once classified with `--case` |
 //! | `legal_hold` | `no` at upload, `yes` while `classify --hold` holds it (a lifecycle rule can only match equality, so "not held" is a value) |
+//! | `spread` | whole days, one of [`SPREAD_BUCKETS`], that the blob may be older than the newest blob of its recording (`0` at upload; raised by [`super::spread`] when later segments of the recording arrive on a later day) |
+//!
+//! The retention job's markers (`<device>/custody/versions-pending/<recording>`) carry
+//! only `retention_pending=versions`.
 //!
 //! Quarantined blobs carry no tags, so neither the retention job nor a lifecycle rule
 //! can ever select them. Timestamps in `retention` sort as text in time order, so Find
@@ -34,6 +38,41 @@ pub const INDEFINITE: &str = "indefinite";
 pub const HOLD_YES: &str = "yes";
 /// The `legal_hold` value of footage not held.
 pub const HOLD_NO: &str = "no";
+
+/// How much older than its recording's newest blob this blob may be, in whole days
+/// (one of [`SPREAD_BUCKETS`]): what a lifecycle rule adds to the period, as it can
+/// only count each blob's own age.
+pub const SPREAD: &str = "spread";
+/// The values of [`SPREAD`]: 0, then powers of 4 up to beyond the longest period
+/// allowed plus any margin (a fixed, short list: a lifecycle policy needs one rule per
+/// category and value, and Azure allows 100 rules).
+pub const SPREAD_BUCKETS: [u32; 10] = [0, 1, 4, 16, 64, 256, 1024, 4096, 16384, 65536];
+
+/// The [`SPREAD`] value for a blob created `age` before the newest blob of its
+/// recording will be: the smallest bucket of at least `age` rounded up to whole days
+/// (the last bucket beyond that, which covers any period the table allows).
+pub fn spread_bucket(age: chrono::Duration) -> u32 {
+    const DAY_MS: u64 = 86_400_000;
+    let whole_days = u64::try_from(age.num_milliseconds()).map_or(0, |ms| ms.div_ceil(DAY_MS));
+    SPREAD_BUCKETS
+        .into_iter()
+        .find(|b| u64::from(*b) >= whole_days)
+        .unwrap_or(SPREAD_BUCKETS[SPREAD_BUCKETS.len() - 1])
+}
+
+/// The bucket a blob's tags carry (`None`: no `spread` tag, or not a bucket).
+pub fn spread_of(tags: &BTreeMap<String, String>) -> Option<u32> {
+    tags.get(SPREAD)
+        .and_then(|v| v.parse().ok())
+        .filter(|b| SPREAD_BUCKETS.contains(b))
+}
+
+/// The tag of the retention job's version-removal markers
+/// ([`super::names::versions_pending`]), value [`VERSIONS`]: Find Blobs by Tags finds
+/// the removals a crash left unfinished.
+pub const RETENTION_PENDING: &str = "retention_pending";
+/// The [`RETENTION_PENDING`] value.
+pub const VERSIONS: &str = "versions";
 
 /// Longest case id.
 pub const MAX_CASE_LEN: usize = 64;
@@ -88,6 +127,7 @@ pub fn upload_tags(
             crate::evidence::officer::officer_label(officer).to_string(),
         ),
         (LEGAL_HOLD, HOLD_NO.to_string()),
+        (SPREAD, "0".to_string()),
     ])
 }
 
@@ -108,6 +148,37 @@ mod tests {
         let tags = upload_tags(t, 31, None);
         assert_eq!(tags[OFFICER], "unassigned");
         assert_eq!(tags[CATEGORY], "standard");
+        assert_eq!(tags[SPREAD], "0");
+    }
+
+    #[test]
+    fn spread_buckets_round_up_to_whole_days_then_to_a_bucket() {
+        let h = chrono::Duration::hours;
+        let d = chrono::Duration::days;
+        for (age, want) in [
+            (h(0), 0),
+            (h(-5), 0),
+            (chrono::Duration::seconds(1), 1),
+            (h(24), 1),
+            (h(25), 4),
+            (d(4), 4),
+            (d(4) + chrono::Duration::seconds(1), 16),
+            (d(31), 64),
+            (d(36_500), 65_536),
+            (d(100_000), 65_536),
+        ] {
+            assert_eq!(spread_bucket(age), want, "{age:?}");
+        }
+        // The largest bucket is beyond the longest period allowed plus a margin of a
+        // year, so every blob that can still be in its period has a bucket that covers it.
+        assert!(
+            i64::from(SPREAD_BUCKETS[SPREAD_BUCKETS.len() - 1])
+                > i64::from(crate::agent::config::MAX_RETENTION_DAYS) + 366
+        );
+        let t = |v: &str| BTreeMap::from([(SPREAD.to_string(), v.to_string())]);
+        assert_eq!(spread_of(&t("16")), Some(16));
+        assert_eq!(spread_of(&t("17")), None);
+        assert_eq!(spread_of(&BTreeMap::new()), None);
     }
 
     #[test]

@@ -263,7 +263,7 @@ mod tests {
             keyframe: false,
             data,
         };
-        let mut frames = vec![
+        let mut frames = [
             frame(StreamKind::Video, 0, vec![1; 100]),
             frame(StreamKind::Audio, 5, vec![]),
             frame(StreamKind::Audio, 21_333_338, vec![]),

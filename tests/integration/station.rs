@@ -663,10 +663,33 @@ fn retention_deletes_only_what_is_due_records_first_and_converges_after_crashes(
         left > 0 && left < 3 * segments_of(&bay, &a1).len(),
         "{left}"
     );
-    // The next run converges: a1 finished, a2 recorded and deleted.
+    // Crash after a1's last delete, before its stored versions are removed: a1 is gone
+    // from the tag query, and only its marker (found by its own tag) says the removal
+    // is unfinished.
+    let markers = || find(&agent, "\"retention_pending\" = 'versions'");
+    let crashed = retention(
+        &agent,
+        true,
+        &[aged[0], (FAILPOINT, "retention-before-versions")],
+    );
+    assert_eq!(crashed.status.code(), None, "{}", text(&crashed));
+    assert!(of(&a1).is_empty());
+    assert_eq!(
+        markers(),
+        BTreeSet::from([format!("{dev}/custody/versions-pending/{a1}")])
+    );
+    // The next run converges: a1's removal finished first, a2 recorded and deleted,
+    // and no marker is left.
     let out = ok(&retention(&agent, true, &aged));
-    assert!(out.contains("deleted 2 recording(s)"), "{out}");
+    assert!(
+        out.contains(&format!(
+            "finished removing the stored versions of {dev}/{a1}"
+        )),
+        "{out}"
+    );
+    assert!(out.contains("deleted 1 recording(s)"), "{out}");
     assert!(of(&a1).is_empty() && of(&a2).is_empty());
+    assert!(markers().is_empty(), "{:?}", markers());
     for rec in [&traffic, &evidence, &held] {
         assert_eq!(
             of(rec).len(),
@@ -958,9 +981,10 @@ fn the_lifecycle_policy_is_of_azures_schema_and_matches_the_category_table() {
         .unwrap();
     let policy: Value = serde_json::from_str(&ok(&out)).unwrap();
     check_lifecycle_schema(&policy, "evidence-store");
-    // One rule per category with days, by tag, never for indefinite ones or held
-    // footage, and never earlier than the job (days + the margin, rounded up).
-    let mut by_category = BTreeMap::new();
+    // One rule per category with days and spread bucket, by tag, never for indefinite
+    // ones or held footage, and never earlier than the job: days + the margin rounded
+    // up + one day (an offload pass) + the bucket.
+    let mut by_category: BTreeMap<String, BTreeMap<u64, u64>> = BTreeMap::new();
     for r in policy["rules"].as_array().unwrap() {
         let m = r["definition"]["filters"]["blobIndexMatch"]
             .as_array()
@@ -977,15 +1001,22 @@ fn the_lifecycle_policy_is_of_azures_schema_and_matches_the_category_table() {
             days,
             &r["definition"]["actions"]["version"]["delete"]["daysAfterCreationGreaterThan"]
         );
-        by_category.insert(
-            tag("category").unwrap().as_str().unwrap().to_string(),
-            days.as_u64().unwrap(),
-        );
+        let bucket: u64 = tag("spread").unwrap().as_str().unwrap().parse().unwrap();
+        let before = by_category
+            .entry(tag("category").unwrap().as_str().unwrap().to_string())
+            .or_default()
+            .insert(bucket, days.as_u64().unwrap());
+        assert_eq!(before, None, "two rules for one category and bucket: {r}");
     }
-    let want: BTreeMap<String, u64> = [("standard", 33), ("traffic", 92), ("stop-and-search", 367)]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
+    let buckets = [0u64, 1, 4, 16, 64, 256, 1024, 4096, 16384, 65536];
+    let want: BTreeMap<String, BTreeMap<u64, u64>> =
+        [("standard", 31), ("traffic", 90), ("stop-and-search", 365)]
+            .into_iter()
+            .map(|(k, d)| {
+                let rules = buckets.iter().map(|b| (*b, d + 2 + 1 + b)).collect();
+                (k.to_string(), rules)
+            })
+            .collect();
     assert_eq!(by_category, want);
     // A table that does not validate gives no policy (exit 78, naming the key).
     std::fs::write(
@@ -1003,6 +1034,31 @@ fn the_lifecycle_policy_is_of_azures_schema_and_matches_the_category_table() {
         .unwrap();
     assert_eq!(out.status.code(), Some(78), "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("category[0].days"));
+    // More categories with days than 100 rules can hold (10 buckets each): refused, and
+    // the job named instead.
+    let mut many = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("days = 0", "days = 90");
+    for i in 0..8 {
+        many.push_str(&format!(
+            "[[category]]\nname = \"extra{i}\"\ndays = {}\n",
+            10 + i
+        ));
+    }
+    let many = many.replace("[retention]\nmargin_hours = 36\n", "");
+    std::fs::write(&cfg, format!("{many}[retention]\nmargin_hours = 36\n")).unwrap();
+    let out = Command::new(BIN)
+        .args(["dock-agent", "--config"])
+        .arg(&cfg)
+        .arg("lifecycle-policy")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("110 lifecycle rules") && err.contains("retention job"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -1126,6 +1182,125 @@ fn undocked_after_the_priority_footage_the_next_dock_resumes_with_the_routine_fo
     // And the ledger ends at the newest segment: a further pass has nothing to do.
     let out = ok(&agent.once());
     assert!(out.contains("offloaded=0"), "{out}");
+}
+
+/// The `spread` tag of each blob under `prefix`.
+fn spreads(agent: &Agent, prefix: &str) -> BTreeMap<String, String> {
+    blobs(agent, prefix)
+        .into_iter()
+        .map(|b| {
+            let s = tags(agent, &b).get("spread").cloned().unwrap_or_default();
+            (b, s)
+        })
+        .collect()
+}
+
+#[test]
+fn a_recording_offloaded_over_two_docks_keeps_the_lifecycle_policy_behind_the_job() {
+    let az = Azurite::start();
+    let bay = Bay::new("");
+    let dev = bay.device_id();
+    let rec = bay.record(2.5);
+    assert!(segments_of(&bay, &rec).len() >= 2, "need two segments");
+    let prefix = format!("{dev}/{rec}/");
+    bay.dock();
+    let agent = Agent::new(&az, &bay.pki, &[("bay1", bay.url())], &[bay.identity()]);
+    // First dock: the camera is pulled out right after its first segment is stored.
+    let out = agent.run(&["--once"], &[(FAILPOINT, "after-ack:1")]);
+    assert!(
+        out.status.code().is_none(),
+        "should have crashed\n{}",
+        text(&out)
+    );
+    let first = spreads(&agent, &prefix);
+    assert_eq!(first.len(), 3, "{first:?}");
+    assert!(first.values().all(|s| s == "0"), "{first:?}");
+
+    // The next dock is ten days later for those blobs (the retention test seam ages
+    // every blob at the service by N days). It is cut right after its first blob is
+    // written: by then the earlier blobs must already cover their age (ten days and a
+    // moment, rounded up to the bucket 16), so a lifecycle rule cannot take them
+    // before the rest of the recording has had its period.
+    bay.daemon.ctl_ok(&["undock"]);
+    bay.daemon.wait_state("ready", Duration::from_secs(20));
+    bay.dock();
+    let out = agent.run(&["--once"], &[(AGE, "10"), (FAILPOINT, "after-upload:1")]);
+    assert!(
+        out.status.code().is_none(),
+        "should have crashed\n{}",
+        text(&out)
+    );
+    let second = spreads(&agent, &prefix);
+    assert_eq!(second.len(), 4, "{second:?}");
+    for (b, s) in &second {
+        let want = if first.contains_key(b) { "16" } else { "0" };
+        assert_eq!(s, want, "{b}: {second:?}");
+    }
+
+    // Finished at a third dock, without the seam: nothing is lowered (16 stays), the
+    // blob of the cut pass, seconds old, gets 1 (its age rounded up to a day: more of
+    // the recording follows), the new blobs carry 0, and every segment is stored.
+    bay.daemon.ctl_ok(&["undock"]);
+    bay.daemon.wait_state("ready", Duration::from_secs(20));
+    bay.dock();
+    ok(&agent.once());
+    let last = spreads(&agent, &prefix);
+    assert_eq!(last.len(), 3 * segments_of(&bay, &rec).len(), "{last:?}");
+    for (b, s) in &last {
+        let want = if first.contains_key(b) {
+            "16"
+        } else if second.contains_key(b) {
+            "1"
+        } else {
+            "0"
+        };
+        assert_eq!(s, want, "{b}: {last:?}");
+    }
+
+    // For each blob, the policy's rule that selects it (category, legal_hold and spread
+    // tags) deletes it no earlier than the job would delete the recording, taking the
+    // earlier blobs as ten days older than the newest: days + margin + 10 days.
+    let policy: Value = serde_json::from_str(&ok(&agent.run(&["lifecycle-policy"], &[]))).unwrap();
+    for (b, s) in &last {
+        let t = tags(&agent, b);
+        let rule = policy["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| {
+                r["definition"]["filters"]["blobIndexMatch"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .all(|c| {
+                        t.get(c["name"].as_str().unwrap()).map(String::as_str)
+                            == c["value"].as_str()
+                    })
+            })
+            .unwrap_or_else(|| panic!("no rule selects {b} with tags {t:?}"));
+        let rule_days =
+            rule["definition"]["actions"]["baseBlob"]["delete"]["daysAfterCreationGreaterThan"]
+                .as_u64()
+                .unwrap();
+        // standard: 31 days, margin 24 h.
+        let older_by = if first.contains_key(b) { 10 } else { 0 };
+        assert!(
+            rule_days > 31 + 1 + older_by,
+            "{b} (spread {s}): rule deletes after {rule_days} days"
+        );
+    }
+    // And classify, which sees the whole recording (its blobs seconds apart in fact),
+    // never lowers a bucket.
+    ok(&agent.run(
+        &[
+            "classify",
+            "--category",
+            "standard",
+            &format!("{dev}/{rec}"),
+        ],
+        &[],
+    ));
+    assert_eq!(spreads(&agent, &prefix), last);
 }
 
 /// One unassigned recording, then one assigned to PC-4711 through the dock API; the
