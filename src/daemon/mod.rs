@@ -25,6 +25,7 @@
 
 mod activation;
 mod assignment;
+mod backends;
 mod boot;
 mod dock;
 mod dock_link;
@@ -64,8 +65,8 @@ use crate::store::Store;
 use crate::store::recording::RecordingWriter;
 use crate::systemd::Notifier;
 
+pub use backends::{Backends, CaptureSetup, gesture_timings};
 pub use dock_link::{DaemonDock, DockAnswer, DockReply, DockRequest, LoopCall};
-pub use setup::{Backends, CaptureSetup, gesture_timings};
 use storage_fault::StorageFault;
 use timers::{Backoff, ClockWatch, PipelineWatch};
 
