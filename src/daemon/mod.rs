@@ -175,8 +175,9 @@ pub fn run(
     backends: Backends,
     shutdown: Shutdown,
 ) -> Result<Stopped, DaemonError> {
-    let Some((mut d, boot_actions)) = setup::build(cfg, backends, shutdown)? else {
-        return Ok(Stopped::Clean);
+    let (mut d, boot_actions) = match setup::build(cfg, backends, shutdown)? {
+        Ok(built) => built,
+        Err(stopped) => return Ok(stopped),
     };
     d.start(boot_actions);
     d.run();

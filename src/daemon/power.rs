@@ -9,7 +9,7 @@ use tracing::{error, info, warn};
 
 use super::Loop;
 use crate::evidence::events::AuditEvent;
-use crate::power::{Change, Level, Reading, SupplyStatus};
+use crate::power::{Change, Level, PowerMonitor, Reading, SupplyStatus};
 use crate::recorder::{Event, PowerReason};
 use crate::status::BatteryStatus;
 
@@ -81,15 +81,7 @@ impl Loop {
 
     /// The battery for the status, when a gauge is configured.
     pub(super) fn battery_status(&self) -> Option<BatteryStatus> {
-        let gauge = self.settings.officer.gauge.clone()?;
-        let r = self.officer.power.reading();
-        Some(BatteryStatus {
-            gauge,
-            percent: r.percent,
-            supply: supply_name(r.status).into(),
-            level: level_name(self.officer.power.level()).into(),
-            minutes: self.officer.power.minutes(),
-        })
+        battery_status(self.settings.officer.gauge.clone(), &self.officer.power)
     }
 
     /// Minutes of recording left: the lower of the battery's and the storage's.
@@ -117,30 +109,48 @@ impl Loop {
     }
 
     fn run_shutdown_command(&self, reason: PowerReason) {
-        let argv = &self.settings.officer.shutdown_command;
-        let Some((program, args)) = argv.split_first() else {
-            return;
-        };
-        info!(reason = reason.name(), command = %argv.join(" "), "powering off");
-        let mut child = match Command::new(program).args(args).spawn() {
-            Ok(c) => c,
-            Err(e) => {
-                return error!(error = %e, command = %argv.join(" "), "cannot run the shutdown command");
-            }
-        };
-        let until = Instant::now() + SHUTDOWN_COMMAND_WAIT;
-        loop {
-            match child.try_wait() {
-                Ok(Some(status)) => {
-                    if !status.success() {
-                        error!(%status, "the shutdown command failed");
-                    }
-                    return;
+        run_shutdown_command(&self.settings.officer.shutdown_command, reason);
+    }
+}
+
+/// The battery for the status: `gauge` (its name, `None` without one) and what the
+/// monitor has seen.
+pub(super) fn battery_status(gauge: Option<String>, power: &PowerMonitor) -> Option<BatteryStatus> {
+    let r = power.reading();
+    Some(BatteryStatus {
+        gauge: gauge?,
+        percent: r.percent,
+        supply: supply_name(r.status).into(),
+        level: level_name(power.level()).into(),
+        minutes: power.minutes(),
+    })
+}
+
+/// Run the shutdown command `argv` (nothing when empty) and wait for it, at most
+/// [`SHUTDOWN_COMMAND_WAIT`]; failures are logged.
+pub(super) fn run_shutdown_command(argv: &[String], reason: PowerReason) {
+    let Some((program, args)) = argv.split_first() else {
+        return;
+    };
+    info!(reason = reason.name(), command = %argv.join(" "), "powering off");
+    let mut child = match Command::new(program).args(args).spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            return error!(error = %e, command = %argv.join(" "), "cannot run the shutdown command");
+        }
+    };
+    let until = Instant::now() + SHUTDOWN_COMMAND_WAIT;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => {
+                if !status.success() {
+                    error!(%status, "the shutdown command failed");
                 }
-                Ok(None) if Instant::now() < until => std::thread::sleep(Duration::from_millis(20)),
-                Ok(None) => return warn!("the shutdown command is still running; exiting"),
-                Err(e) => return error!(error = %e, "cannot wait for the shutdown command"),
+                return;
             }
+            Ok(None) if Instant::now() < until => std::thread::sleep(Duration::from_millis(20)),
+            Ok(None) => return warn!("the shutdown command is still running; exiting"),
+            Err(e) => return error!(error = %e, "cannot wait for the shutdown command"),
         }
     }
 }

@@ -13,6 +13,7 @@ use tracing::{debug, info};
 use super::backends::{Backends, CaptureSetup, gesture_timings};
 use super::dock::DockSetup;
 use super::officer::{self, OfficerBackends};
+use super::standby::Left;
 use super::storage_fault::StorageFault;
 use super::timers::{Backoff, ClockWatch, PipelineWatch, clock_offset_ms};
 use super::{DaemonError, Input, Loop, PipelineState, Settings, Shutdown, boot, requests};
@@ -132,13 +133,13 @@ impl Parts {
 /// Everything the loop needs, started, and the state machine's first actions: store and
 /// evidence opened (with recovery), the controls' threads, the control socket server and
 /// the dock sense watcher. When the store cannot be opened the daemon waits in
-/// `storage-fault` ([`super::standby`]) until it can; `None` when it was shut down
-/// meanwhile.
+/// `storage-fault` ([`super::standby`]) until it can; `Ok(Err(how))` when it stopped
+/// meanwhile (shut down, or powered down).
 pub(super) fn build(
     cfg: Config,
     backends: Backends,
     shutdown: Shutdown,
-) -> Result<Option<(Loop, Vec<Action>)>, DaemonError> {
+) -> Result<Result<(Loop, Vec<Action>), super::Stopped>, DaemonError> {
     let started = Instant::now();
     let Backends {
         capture: capture_setup,
@@ -240,10 +241,13 @@ pub(super) fn build(
         }
         Err(Opening::Retry(e)) | Err(Opening::Fatal(e)) => {
             match super::standby::wait(&cfg, &flash, &mut parts, options, e) {
-                Ok(Some((machine, medium, fault))) => (machine, Vec::new(), medium, fault),
-                Ok(None) => {
+                Ok(Left::Opened(opened)) => {
+                    let (machine, medium, fault) = *opened;
+                    (machine, Vec::new(), medium, fault)
+                }
+                Ok(Left::Stopped(stopped)) => {
                     parts.stop();
-                    return Ok(None);
+                    return Ok(Err(stopped));
                 }
                 Err(e) => {
                     parts.stop();
@@ -257,7 +261,7 @@ pub(super) fn build(
     parts.settings.camera_id = camera_id;
     parts.settings.officer.own =
         crate::recorder::PeerId(medium.evidence.signer.identity().device_id());
-    Ok(Some((
+    Ok(Ok((
         new_loop(&cfg, parts, medium, machine, fault),
         boot_actions,
     )))

@@ -3,7 +3,10 @@
 //! the fault on the LEDs and in its status, answers `ctl` (refusing starts with the
 //! reason), keeps systemd's watchdog fed, and tries to open the store again with a
 //! back-off. What it would have audited is kept and written by the loop once the store
-//! opens ("audited at the next successful start").
+//! opens ("audited at the next successful start"). The battery is watched as in the
+//! loop (low: cue and LED; critical or the power-fail input: the shutdown command, and
+//! `bodycam run` exits powered down, the kept entries lost with the store that never
+//! opened); a peer's start is refused like a trigger's.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,7 +22,11 @@ use crate::controls::leds::{LedInputs, LedMode, LedPatterns, patterns_for};
 use crate::dock::DockError;
 use crate::evidence::events::AuditEvent;
 use crate::flash::Flash;
-use crate::recorder::{Action, Event, InputTrigger, Machine, Options, Refusal};
+use crate::peer::PeerInput;
+use crate::power::{Change, Reading};
+use crate::recorder::{
+    Action, Event, InputTrigger, Machine, Options, PeerTrigger, PowerReason, Refusal,
+};
 use crate::status::{LedStatus, Status};
 
 /// How often the standby loop wakes (watchdog, probes, status).
@@ -39,18 +46,27 @@ struct Standby<'a> {
     leds: Option<LedPatterns>,
     /// Entries for the audit log once it can be written.
     pending: Vec<AuditEvent>,
+    /// The machine decided to power off (battery critical, power fail).
+    power_off: Option<PowerReason>,
 }
 
-/// Wait in `storage-fault` until the store opens (`Some`, with the machine and the
-/// fault for the loop to audit), the daemon is shut down (`None`), or opening fails in
-/// a way a retry cannot change (`Err`).
+/// How the wait in `storage-fault` ended.
+pub(super) enum Left {
+    /// The store opened: the machine, the medium and the fault for the loop to audit.
+    Opened(Box<(Machine, Medium, StorageFault)>),
+    /// Shut down (`Clean`) or powered down before it could.
+    Stopped(super::Stopped),
+}
+
+/// Wait in `storage-fault` until the store opens, the daemon is shut down or powers
+/// down ([`Left`]), or opening fails in a way a retry cannot change (`Err`).
 pub(super) fn wait(
     cfg: &Config,
     flash: &Arc<dyn Flash>,
     parts: &mut Parts,
     options: Options,
     first: DaemonError,
-) -> Result<Option<(Machine, Medium, StorageFault)>, DaemonError> {
+) -> Result<Left, DaemonError> {
     let now = Instant::now();
     error!(error = %first, "the store cannot be opened: waiting in storage-fault");
     let no_space = matches!(&first, DaemonError::Store(e) if e.no_space());
@@ -62,6 +78,7 @@ pub(super) fn wait(
         error: first.to_string(),
         leds: None,
         pending: Vec::new(),
+        power_off: None,
     };
     s.fault.arm(now);
     // Up and handling the fault: systemd must neither time the start out nor restart it.
@@ -76,11 +93,24 @@ pub(super) fn wait(
                 if let Ok(i) = msg {
                     s.on_input(i);
                 }
+                if let Some(reason) = s.power_off {
+                    error!(
+                        reason = reason.name(),
+                        unaudited = s.pending.len(),
+                        "powering off in storage-fault: the entries kept for the audit log are lost with the store that never opened"
+                    );
+                    s.parts.notify.stopping();
+                    super::power::run_shutdown_command(
+                        &s.parts.settings.officer.shutdown_command,
+                        reason,
+                    );
+                    return Ok(Left::Stopped(super::Stopped::PoweredDown));
+                }
             }
             recv(shutdown) -> _ => {
                 info!("shutdown requested while in storage-fault");
                 s.parts.notify.stopping();
-                return Ok(None);
+                return Ok(Left::Stopped(super::Stopped::Clean));
             }
             default(TICK) => {}
         }
@@ -94,7 +124,7 @@ pub(super) fn wait(
                         "the store opened: leaving storage-fault"
                     );
                     s.fault.keep(std::mem::take(&mut s.pending));
-                    return Ok(Some((s.machine, medium, s.fault)));
+                    return Ok(Left::Opened(Box::new((s.machine, medium, s.fault))));
                 }
                 Err(Opening::Retry(e)) => {
                     s.fault.probe_failed(now);
@@ -178,15 +208,63 @@ impl Standby<'_> {
                     let _ = r.send(answer);
                 }
             }
-            // TODO(issue 13): before the store opens nothing is recorded, so battery
-            // levels, a power fail, peers and the location link change nothing here;
-            // the loop takes them over once the store is back (a power fail meanwhile
-            // is left to systemd's shutdown).
-            Input::Battery(_) | Input::PowerFail | Input::Peer(_) | Input::LocationLink(..) => {
-                warn!("storage fault at start: an officer input is ignored until the store opens");
+            Input::Battery(r) => self.on_battery(r),
+            Input::PowerFail => {
+                error!("power failing in storage-fault: powering off");
+                let actions = self.machine.step(Event::PowerDown(PowerReason::PowerFail));
+                self.execute(actions, None);
             }
+            // A peer's start is refused like a trigger's (felt, and kept for the audit
+            // log); what the link says is kept for the audit log.
+            Input::Peer(PeerInput::Accepted(a)) => {
+                if let Some(policy) = self.parts.settings.officer.peers.as_ref().map(|p| p.policy) {
+                    let actions = self.machine.step(Event::Peer(PeerTrigger {
+                        device: a.device,
+                        policy,
+                    }));
+                    self.execute(actions, None);
+                }
+            }
+            Input::Peer(PeerInput::Rejected(r)) => self.pending.push(AuditEvent::PeerRejected {
+                reason: r.reason.name().to_string(),
+                count: r.count,
+                sender: r.sender.map(|p| p.to_string()),
+            }),
+            Input::Peer(PeerInput::Link { up, detail }) => {
+                self.pending.push(AuditEvent::PeerLink { up, detail })
+            }
+            Input::LocationLink(connected, error) => self
+                .pending
+                .push(AuditEvent::LocationLink { connected, error }),
         }
         self.publish();
+    }
+
+    /// A gauge reading: low (cue, LED, kept for the audit log) and critical (power off),
+    /// as in the loop.
+    fn on_battery(&mut self, r: Reading) {
+        for change in self.parts.officer.power.update(r) {
+            let minutes_left = self.parts.officer.power.minutes();
+            match change {
+                Change::Low(low) => {
+                    warn!(low, percent = ?r.percent, minutes = ?minutes_left, "battery low (storage-fault)");
+                    self.pending.push(AuditEvent::BatteryLow {
+                        low,
+                        percent: r.percent,
+                        minutes_left,
+                    });
+                    let actions = self.machine.step(Event::BatteryLow(low));
+                    self.execute(actions, None);
+                }
+                Change::Critical => {
+                    error!(percent = ?r.percent, "battery critical in storage-fault: powering off");
+                    let actions = self
+                        .machine
+                        .step(Event::PowerDown(PowerReason::BatteryCritical));
+                    self.execute(actions, None);
+                }
+            }
+        }
     }
 
     fn refusal_text(&self, r: Refusal) -> String {
@@ -227,6 +305,16 @@ impl Standby<'_> {
                     }
                 }
                 Action::OpenDock => warn!("docked: the dock API opens once the store is back"),
+                Action::PowerOff(reason) => {
+                    let r = self.parts.officer.power.reading();
+                    self.pending.push(AuditEvent::PowerOff {
+                        reason: reason.name().to_string(),
+                        percent: r.percent,
+                        minutes_left: self.parts.officer.power.minutes(),
+                        command: self.parts.settings.officer.shutdown_command.join(" "),
+                    });
+                    self.power_off = Some(reason);
+                }
                 Action::StartPipeline
                 | Action::StopPipeline
                 | Action::ScheduleRetry
@@ -240,7 +328,6 @@ impl Standby<'_> {
                 | Action::CloseDock
                 | Action::MuteChanged(_)
                 | Action::SleepChanged(_)
-                | Action::PowerOff(_)
                 | Action::Exit => {}
             }
         }
@@ -253,7 +340,7 @@ impl Standby<'_> {
             storage_low: false,
             marker_flash: false,
             stealth: self.machine.stealth(),
-            battery_low: false,
+            battery_low: self.machine.battery_low(),
             muted: false,
         });
         if self.leds != Some(p) {
@@ -275,6 +362,10 @@ impl Standby<'_> {
             storage_fault: Some(self.error.clone()),
             storage_path: settings.storage_path.clone(),
             uptime_seconds: settings.started.elapsed().as_secs_f64(),
+            battery: super::power::battery_status(
+                settings.officer.gauge.clone(),
+                &self.parts.officer.power,
+            ),
             version: env!("CARGO_PKG_VERSION").to_string(),
             ..Status::default()
         };

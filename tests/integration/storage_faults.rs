@@ -172,6 +172,48 @@ fn in_storage_fault_systemd_sees_ready_and_a_fed_watchdog() {
 }
 
 #[test]
+fn in_storage_fault_the_battery_is_watched_and_critical_powers_off() {
+    let scratch = tempfile::tempdir().unwrap();
+    let _ro = ReadOnly::new(&scratch.path().join("medium"));
+    let data = scratch.path().join("medium/bodycam");
+    let marker = scratch.path().join("powered-off");
+    let mut d = Daemon::on(
+        &data,
+        &format!(
+            "[power]\ngauge = \"simulated\"\nfull_minutes = 100\npoll_seconds = 1\n\
+             shutdown_command = [\"sh\", \"-c\", \"echo powered-off > '{}'\"]\n",
+            marker.display()
+        ),
+    );
+    d.spawn();
+    d.wait_state("storage-fault", Duration::from_secs(20));
+    // The gauge is read and shown although no store opened; low is a level and an LED.
+    d.ctl_ok(&["battery", "15"]);
+    let s = d.wait_for("low", Duration::from_secs(5), |s| {
+        s["battery"]["level"] == "low"
+    });
+    assert_eq!(s["state"], "storage-fault", "{s}");
+    assert_eq!(s["battery"]["percent"], 15, "{s}");
+    assert!(!marker.exists());
+    // Critical: the shutdown command runs and the daemon exits powered down (systemd
+    // does not restart that), instead of waiting on with a dying battery.
+    d.ctl_ok(&["battery", "3"]);
+    let st = d.wait_exit(Duration::from_secs(20));
+    assert_eq!(
+        st.code(),
+        Some(bodycam::exit::POWERED_DOWN),
+        "{}",
+        d.log_text()
+    );
+    assert_eq!(std::fs::read_to_string(&marker).unwrap(), "powered-off\n");
+    assert!(
+        d.log_text().contains("powering off in storage-fault"),
+        "{}",
+        d.log_text()
+    );
+}
+
+#[test]
 fn a_filesystem_filled_by_another_writer_leaves_a_closed_verifying_segment_at_once() {
     let scratch = tempfile::tempdir().unwrap();
     let fs = match Tmpfs::mount(&scratch.path().join("small"), "6m", false) {
