@@ -764,6 +764,9 @@ impl BlobStore {
     ) -> Result<reqwest::Response, String> {
         self.count();
         let parsed = reqwest::Url::parse(url).map_err(|e| e.to_string())?;
+        let repeatable = !parsed
+            .query()
+            .is_some_and(|q| q.contains("comp=appendblock"));
         let date = chrono::Utc::now()
             .format("%a, %d %b %Y %H:%M:%S GMT")
             .to_string();
@@ -805,9 +808,31 @@ impl BlobStore {
             .header("content-length", body.len().to_string())
             .header("authorization", format!("SharedKey {}:{sig}", self.account))
             .body(body);
-        req.send().await.map_err(|e| e.to_string())
+        // A request that never got an answer (a pooled connection the service was just
+        // closing, a reset) is sent again when repeating it cannot change the outcome:
+        // everything but an append, whose second copy would be a second line.
+        let mut attempt = 1;
+        loop {
+            let this = match req.try_clone() {
+                Some(r) if repeatable && attempt < SEND_ATTEMPTS => r,
+                Some(_) | None => return req.send().await.map_err(|e| e.to_string()),
+            };
+            match this.send().await {
+                Ok(resp) => return Ok(resp),
+                Err(e) if e.is_connect() || e.is_request() => {
+                    tracing::warn!(attempt, error = %e, "request not answered; sending it again");
+                    attempt += 1;
+                    self.count();
+                    tokio::time::sleep(std::time::Duration::from_millis(100 * attempt)).await;
+                }
+                Err(e) => return Err(e.to_string()),
+            }
+        }
     }
 }
+
+/// Sends of one repeatable request before its error is reported.
+const SEND_ATTEMPTS: u64 = 3;
 
 /// The user metadata (`x-ms-meta-*`) among a blob's attributes.
 fn user_metadata(attributes: &Attributes) -> BTreeMap<String, String> {

@@ -809,3 +809,91 @@ fn on_a_terminal_each_bay_gets_a_progress_bar() {
     assert!(!stdout.contains("bay1 ["), "{stdout}");
     assert!(!String::from_utf8_lossy(&plain.stderr).contains("bay1 ["));
 }
+
+/// A TCP front for Azurite that closes its first connection as soon as a request's
+/// headers have arrived, without an answer (as a service does with a pooled connection
+/// it is just closing), and relays every later connection. Returns its port and how
+/// many connections it accepted.
+fn dropping_front(backend: u16) -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::Read;
+    use std::net::{Shutdown, TcpListener, TcpStream};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let accepted = std::sync::Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { return };
+            if count.fetch_add(1, Ordering::SeqCst) == 0 {
+                let (mut seen, mut buf) = (Vec::new(), [0u8; 1024]);
+                while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match conn.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => seen.extend_from_slice(&buf[..n]),
+                    }
+                }
+                drop(conn);
+                continue;
+            }
+            let up = TcpStream::connect(("127.0.0.1", backend)).unwrap();
+            for (mut from, mut to) in [
+                (conn.try_clone().unwrap(), up.try_clone().unwrap()),
+                (up, conn),
+            ] {
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut from, &mut to);
+                    let _ = to.shutdown(Shutdown::Write);
+                });
+            }
+        }
+    });
+    (port, accepted)
+}
+
+#[test]
+fn a_request_the_service_drops_unanswered_is_sent_again_but_an_append_is_not() {
+    use bodycam::agent::azure::BlobStore;
+    use bodycam::agent::config::AgentConfig;
+    use std::sync::atomic::Ordering;
+    let az = Azurite::start();
+    let dir = tempfile::tempdir().unwrap();
+    let store_via = |port: u16| {
+        let path = dir.path().join(format!("agent-{port}.toml"));
+        std::fs::write(
+            &path,
+            format!(
+                "state_dir = \"{}\"\n[tls]\nca = \"ca.pem\"\ncert = \"dock.pem\"\nkey = \"dock.key\"\n\
+                 [azure]\naccount = \"{ACCOUNT}\"\naccess_key = \"{ACCOUNT_KEY}\"\ncontainer = \"bodycam\"\n\
+                 endpoint = \"http://127.0.0.1:{port}/{ACCOUNT}\"\nallow_http = true\n",
+                dir.path().join("state").display()
+            ),
+        )
+        .unwrap();
+        bodycam::agent::install_crypto_provider();
+        BlobStore::new(&AgentConfig::load(&path).unwrap()).unwrap()
+    };
+    let rt = rt();
+    // Creating the container: the first connection is dropped, the request goes again
+    // on a second one and is answered; both sends are counted.
+    let (port, accepted) = dropping_front(az.port);
+    let store = store_via(port);
+    rt.block_on(store.ensure_container()).unwrap();
+    assert_eq!(accepted.load(Ordering::SeqCst), 2);
+    assert_eq!(store.requests(), 2);
+    // Through the second connection the store works as usual.
+    let (found, _) = rt
+        .block_on(store.find_by_tags("\"category\" = 'standard'"))
+        .unwrap();
+    assert!(found.is_empty());
+    // An append is never sent twice (a second copy would be a second line in a log):
+    // the dropped one is an error for the caller, on one connection only.
+    let (port, accepted) = dropping_front(az.port);
+    let store = store_via(port);
+    let err = rt
+        .block_on(store.append("d/custody/x.log", b"line\n", true))
+        .unwrap_err();
+    assert!(err.to_string().contains("append"), "{err}");
+    assert_eq!(accepted.load(Ordering::SeqCst), 1);
+    assert_eq!(store.requests(), 1);
+}
