@@ -31,8 +31,8 @@ use super::tags;
 use crate::layout::RecordingId;
 
 /// The bucket `b` needs, at `now`, for later blobs of its recording to arrive (its age
-/// rounded up to whole days); `None` for a blob the listing gave no creation time
-/// (then the largest bucket: never deleted early by a rule).
+/// rounded up to whole days); the largest bucket for a blob the listing gave no
+/// creation time (never deleted early by a rule).
 pub fn needed(b: &BlobInfo, now: DateTime<Utc>) -> u32 {
     match b.created {
         Some(created) => tags::spread_bucket(now - created),
