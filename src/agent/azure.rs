@@ -105,6 +105,33 @@ pub struct BlobVersion {
     pub current: bool,
 }
 
+/// The blobs of one List Blobs page with `include=metadata,tags,legalhold`.
+fn parse_listing(text: &str) -> Vec<BlobInfo> {
+    xml::elements(text, "Blob")
+        .into_iter()
+        .filter_map(|b| {
+            let name = xml::first(b, "Name")?;
+            let props = xml::first_raw(b, "Properties").unwrap_or("");
+            Some(BlobInfo {
+                name,
+                created: xml::first(props, "Creation-Time").and_then(|t| {
+                    chrono::DateTime::parse_from_rfc2822(&t)
+                        .ok()
+                        .map(|d| d.with_timezone(&chrono::Utc))
+                }),
+                len: xml::first(props, "Content-Length")
+                    .and_then(|l| l.parse().ok())
+                    .unwrap_or(0),
+                tags: xml::first_raw(b, "Tags").map_or_else(BTreeMap::new, parse_tags),
+                metadata: xml::first_raw(b, "Metadata")
+                    .map(xml::children)
+                    .unwrap_or_default(),
+                legal_hold: xml::first(props, "LegalHold").as_deref() == Some("true"),
+            })
+        })
+        .collect()
+}
+
 /// The versions a List Blobs answer with `include=versions` names: per `<Blob>`, its
 /// `<Name>`, `<VersionId>` and `<IsCurrentVersion>`.
 pub fn parse_versions(text: &str) -> Vec<BlobVersion> {
@@ -447,36 +474,21 @@ impl BlobStore {
         &self,
         expression: &str,
     ) -> Result<(Vec<Found>, Option<chrono::DateTime<chrono::Utc>>), BlobError> {
-        let what = "find blobs by tags";
         let mut out = Vec::new();
-        let mut marker: Option<String> = None;
-        let mut date = None;
-        loop {
-            let mut url = reqwest::Url::parse(&format!("{}/{}", self.endpoint, self.container))
-                .map_err(|e| req_err(what, &self.container, e))?;
-            url.query_pairs_mut()
-                .append_pair("restype", "container")
-                .append_pair("comp", "blobs")
-                .append_pair("where", expression);
-            if let Some(m) = &marker {
-                url.query_pairs_mut().append_pair("marker", m);
-            }
-            let (text, d) = self.get_xml(what, url).await?;
-            date = date.or(d);
-            for b in xml::elements(&text, "Blob") {
-                let Some(name) = xml::first(b, "Name") else {
-                    continue;
-                };
-                out.push(Found {
-                    name,
-                    tags: xml::first_raw(b, "Tags").map_or_else(BTreeMap::new, parse_tags),
-                });
-            }
-            marker = xml::first(&text, "NextMarker").filter(|m| !m.is_empty());
-            if marker.is_none() {
-                return Ok((out, date));
-            }
-        }
+        let query = [("comp", "blobs"), ("where", expression)];
+        let date = self
+            .pages("find blobs by tags", &self.container, &query, |text| {
+                for b in xml::elements(text, "Blob") {
+                    if let Some(name) = xml::first(b, "Name") {
+                        out.push(Found {
+                            name,
+                            tags: xml::first_raw(b, "Tags").map_or_else(BTreeMap::new, parse_tags),
+                        });
+                    }
+                }
+            })
+            .await?;
+        Ok((out, date))
     }
 
     /// Every blob under `prefix` with its creation time, length, tags, metadata and
@@ -491,75 +503,69 @@ impl BlobStore {
         &self,
         prefix: &str,
     ) -> Result<(Vec<BlobInfo>, Option<chrono::DateTime<chrono::Utc>>), BlobError> {
-        let what = "list";
         let mut out = Vec::new();
-        let mut marker: Option<String> = None;
-        let mut date = None;
-        loop {
-            let mut url = reqwest::Url::parse(&format!("{}/{}", self.endpoint, self.container))
-                .map_err(|e| req_err(what, prefix, e))?;
-            url.query_pairs_mut()
-                .append_pair("restype", "container")
-                .append_pair("comp", "list")
-                .append_pair("prefix", prefix)
-                .append_pair("include", "metadata,tags,legalhold");
-            if let Some(m) = &marker {
-                url.query_pairs_mut().append_pair("marker", m);
-            }
-            let (text, d) = self.get_xml(what, url).await?;
-            date = date.or(d);
-            for b in xml::elements(&text, "Blob") {
-                let Some(name) = xml::first(b, "Name") else {
-                    continue;
-                };
-                let props = xml::first_raw(b, "Properties").unwrap_or("");
-                out.push(BlobInfo {
-                    name,
-                    created: xml::first(props, "Creation-Time").and_then(|t| {
-                        chrono::DateTime::parse_from_rfc2822(&t)
-                            .ok()
-                            .map(|d| d.with_timezone(&chrono::Utc))
-                    }),
-                    len: xml::first(props, "Content-Length")
-                        .and_then(|l| l.parse().ok())
-                        .unwrap_or(0),
-                    tags: xml::first_raw(b, "Tags").map_or_else(BTreeMap::new, parse_tags),
-                    metadata: xml::first_raw(b, "Metadata")
-                        .map(xml::children)
-                        .unwrap_or_default(),
-                    legal_hold: xml::first(props, "LegalHold").as_deref() == Some("true"),
-                });
-            }
-            marker = xml::first(&text, "NextMarker").filter(|m| !m.is_empty());
-            if marker.is_none() {
-                out.sort_by(|a, b| a.name.cmp(&b.name));
-                return Ok((out, date));
-            }
-        }
+        let query = [
+            ("comp", "list"),
+            ("prefix", prefix),
+            ("include", "metadata,tags,legalhold"),
+        ];
+        let date = self
+            .pages("list", prefix, &query, |text| {
+                out.extend(parse_listing(text))
+            })
+            .await?;
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok((out, date))
     }
 
     /// Every stored version under `prefix` (List Blobs, `include=versions`, every page).
     /// A container without versioning lists each blob once, without a version id.
     pub async fn list_versions(&self, prefix: &str) -> Result<Vec<BlobVersion>, BlobError> {
-        let what = "list versions";
         let mut out = Vec::new();
+        let query = [
+            ("comp", "list"),
+            ("prefix", prefix),
+            ("include", "versions"),
+        ];
+        self.pages("list versions", prefix, &query, |text| {
+            out.extend(parse_versions(text))
+        })
+        .await?;
+        Ok(out)
+    }
+
+    /// Every page of a GET on the container with `query` (List Blobs, Find Blobs by
+    /// Tags), following `NextMarker`; each page's XML goes to `page`. Returns the
+    /// service's clock (`Date` of the first answer), when it sent one. `subject` names
+    /// what is listed in errors.
+    async fn pages(
+        &self,
+        what: &'static str,
+        subject: &str,
+        query: &[(&str, &str)],
+        mut page: impl FnMut(&str),
+    ) -> Result<Option<chrono::DateTime<chrono::Utc>>, BlobError> {
         let mut marker: Option<String> = None;
+        let mut date = None;
         loop {
             let mut url = reqwest::Url::parse(&format!("{}/{}", self.endpoint, self.container))
-                .map_err(|e| req_err(what, prefix, e))?;
-            url.query_pairs_mut()
-                .append_pair("restype", "container")
-                .append_pair("comp", "list")
-                .append_pair("prefix", prefix)
-                .append_pair("include", "versions");
-            if let Some(m) = &marker {
-                url.query_pairs_mut().append_pair("marker", m);
+                .map_err(|e| req_err(what, subject, e))?;
+            {
+                let mut q = url.query_pairs_mut();
+                q.append_pair("restype", "container");
+                for (k, v) in query {
+                    q.append_pair(k, v);
+                }
+                if let Some(m) = &marker {
+                    q.append_pair("marker", m);
+                }
             }
-            let (text, _) = self.get_xml(what, url).await?;
-            out.extend(parse_versions(&text));
+            let (text, d) = self.get_xml(what, url).await?;
+            date = date.or(d);
+            page(&text);
             marker = xml::first(&text, "NextMarker").filter(|m| !m.is_empty());
             if marker.is_none() {
-                return Ok(out);
+                return Ok(date);
             }
         }
     }

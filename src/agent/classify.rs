@@ -179,7 +179,7 @@ pub async fn classify(
         }
         let spread = match newest {
             Some(n) => super::spread::covering_newest(b, n),
-            None => tags::SPREAD_BUCKETS[tags::SPREAD_BUCKETS.len() - 1],
+            None => tags::SPREAD_LARGEST,
         };
         let spread = tags::spread_of(&b.tags).map_or(spread, |have| have.max(spread));
         t.insert(tags::SPREAD.into(), spread.to_string());

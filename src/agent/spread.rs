@@ -36,7 +36,7 @@ use crate::layout::RecordingId;
 pub fn needed(b: &BlobInfo, now: DateTime<Utc>) -> u32 {
     match b.created {
         Some(created) => tags::spread_bucket(now - created),
-        None => tags::SPREAD_BUCKETS[tags::SPREAD_BUCKETS.len() - 1],
+        None => tags::SPREAD_LARGEST,
     }
 }
 
@@ -45,7 +45,7 @@ pub fn needed(b: &BlobInfo, now: DateTime<Utc>) -> u32 {
 pub fn covering_newest(b: &BlobInfo, newest: DateTime<Utc>) -> u32 {
     match b.created {
         Some(created) => tags::spread_bucket(newest - created - chrono::Duration::days(1)),
-        None => tags::SPREAD_BUCKETS[tags::SPREAD_BUCKETS.len() - 1],
+        None => tags::SPREAD_LARGEST,
     }
 }
 

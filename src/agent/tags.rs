@@ -46,7 +46,9 @@ pub const SPREAD: &str = "spread";
 /// The values of [`SPREAD`]: 0, then powers of 4 up to beyond the longest period
 /// allowed plus any margin (a fixed, short list: a lifecycle policy needs one rule per
 /// category and value, and Azure allows 100 rules).
-pub const SPREAD_BUCKETS: [u32; 10] = [0, 1, 4, 16, 64, 256, 1024, 4096, 16384, 65536];
+pub const SPREAD_BUCKETS: [u32; 10] = [0, 1, 4, 16, 64, 256, 1024, 4096, 16384, SPREAD_LARGEST];
+/// The largest [`SPREAD`] value: for a blob whose age cannot be told, and any age beyond.
+pub const SPREAD_LARGEST: u32 = 65536;
 
 /// The [`SPREAD`] value for a blob created `age` before the newest blob of its
 /// recording will be: the smallest bucket of at least `age` rounded up to whole days
@@ -57,7 +59,7 @@ pub fn spread_bucket(age: chrono::Duration) -> u32 {
     SPREAD_BUCKETS
         .into_iter()
         .find(|b| u64::from(*b) >= whole_days)
-        .unwrap_or(SPREAD_BUCKETS[SPREAD_BUCKETS.len() - 1])
+        .unwrap_or(SPREAD_LARGEST)
 }
 
 /// The bucket a blob's tags carry (`None`: no `spread` tag, or not a bucket).
@@ -172,8 +174,7 @@ mod tests {
         // The largest bucket is beyond the longest period allowed plus a margin of a
         // year, so every blob that can still be in its period has a bucket that covers it.
         assert!(
-            i64::from(SPREAD_BUCKETS[SPREAD_BUCKETS.len() - 1])
-                > i64::from(crate::agent::config::MAX_RETENTION_DAYS) + 366
+            i64::from(SPREAD_LARGEST) > i64::from(crate::agent::config::MAX_RETENTION_DAYS) + 366
         );
         let t = |v: &str| BTreeMap::from([(SPREAD.to_string(), v.to_string())]);
         assert_eq!(spread_of(&t("16")), Some(16));

@@ -144,18 +144,7 @@ impl Loop {
                     Trigger::Peer(device),
                 );
             }
-            PeerInput::Rejected(s) => {
-                warn!(
-                    reason = s.reason.name(),
-                    count = s.count,
-                    "peer announcements rejected"
-                );
-                self.audit(AuditEvent::PeerRejected {
-                    reason: s.reason.name().to_string(),
-                    count: s.count,
-                    sender: s.sender.map(|p| p.to_string()),
-                });
-            }
+            PeerInput::Rejected(s) => self.audit(rejected_entry(&s)),
             PeerInput::Link { up, detail } => self.audit(AuditEvent::PeerLink { up, detail }),
         }
     }
@@ -202,6 +191,20 @@ impl Loop {
             origin: out.origin.to_string(),
             hops: out.hops,
         });
+    }
+}
+
+/// The audit entry of a summary of rejected peer announcements (logged here).
+pub(super) fn rejected_entry(s: &crate::peer::trust::RejectSummary) -> AuditEvent {
+    warn!(
+        reason = s.reason.name(),
+        count = s.count,
+        "peer announcements rejected"
+    );
+    AuditEvent::PeerRejected {
+        reason: s.reason.name().to_string(),
+        count: s.count,
+        sender: s.sender.map(|p| p.to_string()),
     }
 }
 

@@ -284,11 +284,19 @@ impl Loop {
 
     /// The location receiver became reachable or not.
     pub(super) fn on_location_link(&mut self, connected: bool, error: Option<String>) {
-        if connected {
-            info!("location source connected");
-        } else {
-            warn!(error = ?error, "location source lost: recording \"no fix\"");
-        }
-        self.audit(crate::evidence::events::AuditEvent::LocationLink { connected, error });
+        self.audit(location_link_entry(connected, error));
     }
+}
+
+/// The audit entry of the location source connecting or going away (logged here).
+pub(super) fn location_link_entry(
+    connected: bool,
+    error: Option<String>,
+) -> crate::evidence::events::AuditEvent {
+    if connected {
+        info!("location source connected");
+    } else {
+        warn!(error = ?error, "location source lost: recording \"no fix\"");
+    }
+    crate::evidence::events::AuditEvent::LocationLink { connected, error }
 }

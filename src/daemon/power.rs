@@ -39,24 +39,11 @@ fn level_name(l: Level) -> &'static str {
 impl Loop {
     /// A reading from the gauge.
     pub(super) fn on_battery(&mut self, r: Reading) {
-        for change in self.officer.power.update(r) {
-            let minutes_left = self.officer.power.minutes();
-            match change {
-                Change::Low(low) => {
-                    warn!(low, percent = ?r.percent, minutes = ?minutes_left, "battery low");
-                    self.audit(AuditEvent::BatteryLow {
-                        low,
-                        percent: r.percent,
-                        minutes_left,
-                    });
-                    self.queue.push_back(Event::BatteryLow(low));
-                }
-                Change::Critical => {
-                    error!(percent = ?r.percent, minutes = ?minutes_left, "battery critical: finalising and powering off");
-                    self.queue
-                        .push_back(Event::PowerDown(PowerReason::BatteryCritical));
-                }
+        for (entry, event) in reading_changes(&mut self.officer.power, r) {
+            if let Some(e) = entry {
+                self.audit(e);
             }
+            self.queue.push_back(event);
         }
         self.drain_queue();
     }
@@ -70,13 +57,12 @@ impl Loop {
     /// The machine decided to power off: remember it for after the loop, audit it.
     pub(super) fn power_off(&mut self, reason: PowerReason) {
         self.officer.power_off = Some(reason);
-        let r = self.officer.power.reading();
-        self.audit(AuditEvent::PowerOff {
-            reason: reason.name().to_string(),
-            percent: r.percent,
-            minutes_left: self.officer.power.minutes(),
-            command: self.settings.officer.shutdown_command.join(" "),
-        });
+        let entry = power_off_entry(
+            reason,
+            &self.officer.power,
+            &self.settings.officer.shutdown_command,
+        );
+        self.audit(entry);
     }
 
     /// The battery for the status, when a gauge is configured.
@@ -110,6 +96,50 @@ impl Loop {
 
     fn run_shutdown_command(&self, reason: PowerReason) {
         run_shutdown_command(&self.settings.officer.shutdown_command, reason);
+    }
+}
+
+/// What a gauge reading changes, in order: per change, the audit entry it needs (low)
+/// and the machine event (low; critical powers down). Logged here; the loop and the
+/// standby before the store opens both act on it.
+pub(super) fn reading_changes(
+    power: &mut PowerMonitor,
+    r: Reading,
+) -> Vec<(Option<AuditEvent>, Event)> {
+    let mut out = Vec::new();
+    for change in power.update(r) {
+        let minutes_left = power.minutes();
+        match change {
+            Change::Low(low) => {
+                warn!(low, percent = ?r.percent, minutes = ?minutes_left, "battery low");
+                let entry = AuditEvent::BatteryLow {
+                    low,
+                    percent: r.percent,
+                    minutes_left,
+                };
+                out.push((Some(entry), Event::BatteryLow(low)));
+            }
+            Change::Critical => {
+                error!(percent = ?r.percent, minutes = ?minutes_left, "battery critical: finalising and powering off");
+                out.push((None, Event::PowerDown(PowerReason::BatteryCritical)));
+            }
+        }
+    }
+    out
+}
+
+/// The audit entry of powering off for `reason`, with the battery as last seen and the
+/// shutdown command about to run.
+pub(super) fn power_off_entry(
+    reason: PowerReason,
+    power: &PowerMonitor,
+    shutdown_command: &[String],
+) -> AuditEvent {
+    AuditEvent::PowerOff {
+        reason: reason.name().to_string(),
+        percent: power.reading().percent,
+        minutes_left: power.minutes(),
+        command: shutdown_command.join(" "),
     }
 }
 

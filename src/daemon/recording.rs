@@ -125,12 +125,10 @@ impl Loop {
             if f.sound_dropped() {
                 // The encoder's silence in its place (declared above), or, without a
                 // silent frame, no audio there at all.
-                match self.settings.silence.as_ref() {
-                    Some(silent) => {
-                        silence::fill(&mut f, silent);
-                    }
-                    None => continue,
-                }
+                let Some(silent) = self.settings.silence.as_ref() else {
+                    continue;
+                };
+                silence::fill(&mut f, silent);
             }
             self.write(f);
         }

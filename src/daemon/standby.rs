@@ -23,7 +23,7 @@ use crate::dock::DockError;
 use crate::evidence::events::AuditEvent;
 use crate::flash::Flash;
 use crate::peer::PeerInput;
-use crate::power::{Change, Reading};
+use crate::power::Reading;
 use crate::recorder::{
     Action, Event, InputTrigger, Machine, Options, PeerTrigger, PowerReason, Refusal,
 };
@@ -225,17 +225,15 @@ impl Standby<'_> {
                     self.execute(actions, None);
                 }
             }
-            Input::Peer(PeerInput::Rejected(r)) => self.pending.push(AuditEvent::PeerRejected {
-                reason: r.reason.name().to_string(),
-                count: r.count,
-                sender: r.sender.map(|p| p.to_string()),
-            }),
+            Input::Peer(PeerInput::Rejected(r)) => {
+                self.pending.push(super::activation::rejected_entry(&r))
+            }
             Input::Peer(PeerInput::Link { up, detail }) => {
                 self.pending.push(AuditEvent::PeerLink { up, detail })
             }
             Input::LocationLink(connected, error) => self
                 .pending
-                .push(AuditEvent::LocationLink { connected, error }),
+                .push(super::officer::location_link_entry(connected, error)),
         }
         self.publish();
     }
@@ -243,27 +241,10 @@ impl Standby<'_> {
     /// A gauge reading: low (cue, LED, kept for the audit log) and critical (power off),
     /// as in the loop.
     fn on_battery(&mut self, r: Reading) {
-        for change in self.parts.officer.power.update(r) {
-            let minutes_left = self.parts.officer.power.minutes();
-            match change {
-                Change::Low(low) => {
-                    warn!(low, percent = ?r.percent, minutes = ?minutes_left, "battery low (storage-fault)");
-                    self.pending.push(AuditEvent::BatteryLow {
-                        low,
-                        percent: r.percent,
-                        minutes_left,
-                    });
-                    let actions = self.machine.step(Event::BatteryLow(low));
-                    self.execute(actions, None);
-                }
-                Change::Critical => {
-                    error!(percent = ?r.percent, "battery critical in storage-fault: powering off");
-                    let actions = self
-                        .machine
-                        .step(Event::PowerDown(PowerReason::BatteryCritical));
-                    self.execute(actions, None);
-                }
-            }
+        for (entry, event) in super::power::reading_changes(&mut self.parts.officer.power, r) {
+            self.pending.extend(entry);
+            let actions = self.machine.step(event);
+            self.execute(actions, None);
         }
     }
 
@@ -306,13 +287,11 @@ impl Standby<'_> {
                 }
                 Action::OpenDock => warn!("docked: the dock API opens once the store is back"),
                 Action::PowerOff(reason) => {
-                    let r = self.parts.officer.power.reading();
-                    self.pending.push(AuditEvent::PowerOff {
-                        reason: reason.name().to_string(),
-                        percent: r.percent,
-                        minutes_left: self.parts.officer.power.minutes(),
-                        command: self.parts.settings.officer.shutdown_command.join(" "),
-                    });
+                    self.pending.push(super::power::power_off_entry(
+                        reason,
+                        &self.parts.officer.power,
+                        &self.parts.settings.officer.shutdown_command,
+                    ));
                     self.power_off = Some(reason);
                 }
                 Action::StartPipeline

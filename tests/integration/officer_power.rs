@@ -13,7 +13,7 @@ use crate::common::*;
 
 /// `[power]` with the simulated gauge (or `gauge`), 100 minutes on a full battery (so
 /// percent = minutes), read every second, and a shutdown command that leaves `marker`.
-fn power(gauge: &str, marker: &Path, extra: &str) -> String {
+pub(crate) fn power(gauge: &str, marker: &Path, extra: &str) -> String {
     format!(
         "[power]\ngauge = \"{gauge}\"\nfull_minutes = 100\npoll_seconds = 1\n\
          shutdown_command = [\"sh\", \"-c\", \"echo powered-off > '{}'\"]\n{extra}",

@@ -179,11 +179,7 @@ fn in_storage_fault_the_battery_is_watched_and_critical_powers_off() {
     let marker = scratch.path().join("powered-off");
     let mut d = Daemon::on(
         &data,
-        &format!(
-            "[power]\ngauge = \"simulated\"\nfull_minutes = 100\npoll_seconds = 1\n\
-             shutdown_command = [\"sh\", \"-c\", \"echo powered-off > '{}'\"]\n",
-            marker.display()
-        ),
+        &crate::officer_power::power("simulated", &marker, ""),
     );
     d.spawn();
     d.wait_state("storage-fault", Duration::from_secs(20));
